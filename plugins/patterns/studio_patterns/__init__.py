@@ -1,0 +1,1 @@
+"""The built-in pattern generator (first-party, shaped like any community plugin)."""

@@ -1,0 +1,1 @@
+"""Plain data and file formats shared by every layer: no Qt, no torch."""

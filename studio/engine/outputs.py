@@ -1,0 +1,92 @@
+"""Turning a generator's outputs into artefact files that carry their provenance.
+
+The engine, not the plugin, writes the record of how an output was made (plugin, version,
+generator, seed, params, device, model hashes) into the file itself: the PNG's
+``parameters`` and ``studio`` chunks, a MIDI text event, the audio file's comment. So
+every output can be inspected and re-run, whichever plugin made it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from studio.core.artifacts import MIME_BY_KIND, Artifact
+from studio.core.errors import StudioError
+from studio.plugins.api import AudioOutput, ImageOutput, MelodyOutput, TextOutput
+
+MIDI_RECORD_PREFIX = "studio:"
+
+
+def encode_output(output: Any, record: dict[str, Any]) -> Artifact:
+    """One output (of any API type) as an Artifact with ``record`` embedded."""
+    if isinstance(output, Artifact):
+        return output
+    if isinstance(output, ImageOutput):
+        return _image(output, record)
+    if isinstance(output, TextOutput):
+        meta = dict(record, output=output.parameters)
+        mime = "text/markdown; charset=utf-8" if output.markdown else MIME_BY_KIND["text"]
+        return Artifact("text", mime, output.text.encode("utf-8"), meta)
+    if isinstance(output, MelodyOutput):
+        meta = dict(record, output=output.parameters)
+        return Artifact("melody", MIME_BY_KIND["melody"], embed_midi_record(output.midi, meta), meta)
+    if isinstance(output, AudioOutput):
+        from studio.core import audio_io
+
+        meta = dict(record, output=output.parameters)
+        data = audio_io.encode_audio(output.samples, output.sample_rate, format=output.format, record=meta)
+        mime = "audio/flac" if output.format == "flac" else "audio/wav"
+        return Artifact("audio", mime, data, meta)
+    raise StudioError(
+        f"generator {record.get('generator')} returned a {type(output).__name__}; "
+        "return ImageOutput, TextOutput, MelodyOutput or AudioOutput from studio.plugins.api"
+    )
+
+
+def a1111_parameters(output: ImageOutput, record: dict[str, Any]) -> dict[str, Any]:
+    """The ordered ``Key: value`` fields: the plugin's own first, then our provenance."""
+    fields: dict[str, Any] = dict(output.parameters)
+    width, height = output.image.size
+    fields.setdefault("Seed", record.get("seed"))
+    fields.setdefault("Size", f"{width}x{height}")
+    fields.setdefault("Generator", record.get("generator"))
+    fields.setdefault("Version", record.get("version"))
+    return fields
+
+
+def _image(output: ImageOutput, record: dict[str, Any]) -> Artifact:
+    from studio.core import png_metadata
+
+    fields = a1111_parameters(output, record)
+    meta = dict(record, output={"prompt": output.prompt, "negative_prompt": output.negative_prompt, **fields})
+    data = png_metadata.encode_png(
+        output.image,
+        prompt=output.prompt,
+        negative_prompt=output.negative_prompt,
+        parameters=fields,
+        record=record,
+    )
+    return Artifact("image", MIME_BY_KIND["image"], data, meta)
+
+
+def embed_midi_record(midi: bytes, record: dict[str, Any]) -> bytes:
+    """Put ``record`` in a text meta event at the start of track 0 (DAWs ignore it)."""
+    import mido
+
+    try:
+        song = mido.MidiFile(file=io.BytesIO(midi))
+    except Exception as exc:  # mido raises several types for malformed data
+        raise StudioError(f"the generator returned MIDI data that cannot be read: {exc}") from None
+    if not song.tracks:
+        song.tracks.append(mido.MidiTrack())
+    track = song.tracks[0]
+    for message in list(track):
+        if message.is_meta and message.type == "text" and message.text.startswith(MIDI_RECORD_PREFIX):
+            track.remove(message)
+    text = MIDI_RECORD_PREFIX + json.dumps(record, sort_keys=True, separators=(",", ":"), default=str)
+    track.insert(0, mido.MetaMessage("text", text=text, time=0))
+    buffer = io.BytesIO()
+    song.save(file=buffer)
+    return buffer.getvalue()

@@ -1,0 +1,199 @@
+"""The worker process: where plugin code and models live, so a crash there is survivable.
+
+The engine's server process never runs plugin code. It hands one job at a time to a
+worker process over a pipe; the worker runs it through ``LocalRunner`` and sends back
+events and the result. When a plugin segfaults, calls ``os._exit`` or is killed for
+memory, only the worker dies: the server marks the job failed, starts a fresh worker and
+the queue goes on. A plugin that ignores a cancel is ended the same way.
+
+Messages (tuples) server → worker: ("run", job_id, generator, params, seed),
+("cancel", job_id), ("status", request_id), ("stop",).
+Worker → server: ("ready", device), ("event", job_id, event), ("done", job_id, artifacts,
+record, logs), ("failed", job_id, message, traceback, plugin_failure), ("cancelled",
+job_id), ("status", request_id, data).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import threading
+import traceback
+from dataclasses import asdict
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, Callable
+
+from studio.core.errors import Cancelled, StudioError
+from studio.engine.config import EngineConfig
+
+Handler = Callable[[tuple], None]
+
+
+def config_to_dict(config: EngineConfig) -> dict[str, Any]:
+    data = asdict(config)
+    data["home"] = str(config.home)
+    data["plugin_dirs"] = [str(p) for p in config.plugin_dirs]
+    data["model_paths"] = [str(p) for p in config.model_paths]
+    return data
+
+
+def config_from_dict(data: dict[str, Any]) -> EngineConfig:
+    values = dict(data)
+    values["home"] = Path(values["home"])
+    values["plugin_dirs"] = [Path(p) for p in values.get("plugin_dirs", [])]
+    values["model_paths"] = [Path(p) for p in values.get("model_paths", [])]
+    return EngineConfig(**values)
+
+
+# --------------------------------------------------------------------------- worker side
+
+
+def worker_main(conn: Connection, config_data: dict[str, Any]) -> None:
+    """Entry point of the worker process."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    from studio.engine.plugin_host import PluginUnavailable
+    from studio.engine.runner import LocalRunner
+
+    config = config_from_dict(config_data)
+    runner = LocalRunner(config)
+    send_lock = threading.Lock()
+    jobs: "queue.Queue[tuple | None]" = queue.Queue()
+    cancels: dict[str, threading.Event] = {}
+    cancels_lock = threading.Lock()
+
+    def send(message: tuple) -> None:
+        with send_lock:
+            conn.send(message)
+
+    def reader() -> None:
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                jobs.put(None)
+                return
+            kind = message[0]
+            if kind == "run":
+                with cancels_lock:
+                    cancels[message[1]] = threading.Event()
+                jobs.put(message)
+            elif kind == "cancel":
+                with cancels_lock:
+                    event = cancels.get(message[1])
+                if event is not None:
+                    event.set()
+            elif kind == "status":
+                send(("status", message[1], {"loaded": runner.models.loaded(), "usage": runner.models.usage(), "stats": runner.models.stats()}))
+            elif kind == "stop":
+                jobs.put(None)
+                return
+
+    threading.Thread(target=reader, name="worker-reader", daemon=True).start()
+    send(("ready", runner.device.to_dict()))
+
+    while True:
+        message = jobs.get()
+        if message is None:
+            break
+        _, job_id, generator, params, seed = message
+        with cancels_lock:
+            cancel = cancels.setdefault(job_id, threading.Event())
+
+        def on_event(event: dict[str, Any], job_id: str = job_id) -> None:
+            send(("event", job_id, event))
+
+        try:
+            if cancel.is_set():
+                raise Cancelled()
+            result = runner.run(generator, params, seed, on_event=on_event, cancel=cancel, job_id=job_id)
+        except Cancelled:
+            send(("cancelled", job_id))
+        except PluginUnavailable as exc:
+            send(("failed", job_id, str(exc), traceback.format_exc(), _plugin_failure(runner, generator)))
+        except StudioError as exc:
+            send(("failed", job_id, str(exc), traceback.format_exc(), None))
+        except MemoryError:
+            runner.models.clear()
+            send(("failed", job_id, f"{generator} ran out of memory; the model cache was emptied, try a smaller size", traceback.format_exc(), None))
+        except Exception as exc:  # a plugin bug: report it, keep the worker
+            message_text = f"{generator} failed: {type(exc).__name__}: {exc}"
+            send(("failed", job_id, message_text, traceback.format_exc(), None))
+        else:
+            described = [artifact.describe() for artifact in result.artifacts]
+            send(("done", job_id, described, result.record, result.logs))
+        finally:
+            with cancels_lock:
+                cancels.pop(job_id, None)
+    conn.close()
+
+
+def _plugin_failure(runner: Any, generator: str) -> dict[str, str] | None:
+    try:
+        _info, record = runner.plugins.describe(generator)
+    except StudioError:
+        return None
+    return {"id": record.id, "state": record.state, "error": record.error, "traceback": record.traceback}
+
+
+# --------------------------------------------------------------------------- server side
+
+
+class WorkerHandle:
+    """The server's view of one worker process."""
+
+    def __init__(self, config: EngineConfig, on_message: Handler, on_exit: Callable[["WorkerHandle", int | None], None]) -> None:
+        context = multiprocessing.get_context("spawn")
+        parent, child = context.Pipe(duplex=True)
+        self._conn = parent
+        self._send_lock = threading.Lock()
+        self._on_message = on_message
+        self._on_exit = on_exit
+        self.ready = threading.Event()
+        self.device: dict[str, Any] = {}
+        self.process = context.Process(target=worker_main, args=(child, config_to_dict(config)), name="studio-worker", daemon=True)
+        self.process.start()
+        child.close()
+        self._ended = False
+        self._reader = threading.Thread(target=self._read, name="worker-pipe", daemon=True)
+        self._reader.start()
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid
+
+    def send(self, message: tuple) -> bool:
+        try:
+            with self._send_lock:
+                self._conn.send(message)
+            return True
+        except (OSError, ValueError, BrokenPipeError):
+            return False
+
+    def kill(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(timeout=5)
+
+    def stop(self, timeout: float = 3.0) -> None:
+        self.send(("stop",))
+        self.process.join(timeout=timeout)
+        if self.process.is_alive():
+            self.kill()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                message = self._conn.recv()
+            except (EOFError, OSError):
+                break
+            if message[0] == "ready":
+                self.device = message[1]
+                self.ready.set()
+            self._on_message(message)
+        self.process.join(timeout=5)
+        self._ended = True
+        self._on_exit(self, self.process.exitcode)
