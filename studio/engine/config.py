@@ -85,6 +85,9 @@ class EngineConfig:
             disabled_plugins=list(settings.disabled_plugins),
             trust_remote_code=list(settings.trust_remote_code),
         )
+        grace = os.environ.get("STUDIO_CANCEL_GRACE")
+        if grace:
+            config.cancel_grace = float(grace)
         for key, value in overrides.items():
             setattr(config, key, value)
         return config

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from typing import Any
 
 from studio.core.artifacts import MIME_BY_KIND, Artifact
@@ -46,8 +47,18 @@ def encode_output(output: Any, record: dict[str, Any]) -> Artifact:
 
 
 def a1111_parameters(output: ImageOutput, record: dict[str, Any]) -> dict[str, Any]:
-    """The ordered ``Key: value`` fields: the plugin's own first, then our provenance."""
-    fields: dict[str, Any] = dict(output.parameters)
+    """The ordered ``Key: value`` fields: the plugin's own first, then our provenance.
+
+    A plugin key that A1111-convention readers could not parse back (``:`` or ``,`` in it,
+    a single character) is cleaned rather than failing the job: the exact values are in
+    the ``studio`` chunk anyway.
+    """
+    fields: dict[str, Any] = {}
+    for key, value in output.parameters.items():
+        cleaned = re.sub(r"[^\w \-/]+", " ", str(key)).strip()
+        if len(cleaned) < 2:
+            cleaned = f"Param {cleaned}".strip()
+        fields[cleaned] = value
     width, height = output.image.size
     fields.setdefault("Seed", record.get("seed"))
     fields.setdefault("Size", f"{width}x{height}")

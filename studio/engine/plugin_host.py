@@ -64,6 +64,13 @@ class PluginHost:
         known = ", ".join(sorted(self.discovery.generators())) or "none"
         raise PluginUnavailable(f"unknown generator {generator_id!r}; available: {known}")
 
+    def record_for(self, generator_id: str) -> PluginRecord | None:
+        """The plugin record that declares ``generator_id``, whatever its state."""
+        for record in self.discovery.records:
+            if record.manifest is not None and any(g.id == generator_id for g in record.manifest.generators):
+                return record
+        return None
+
     def get(self, generator_id: str) -> LoadedGenerator:
         with self._lock:
             loaded = self._instances.get(generator_id)

@@ -132,9 +132,8 @@ def worker_main(conn: Connection, config_data: dict[str, Any]) -> None:
 
 
 def _plugin_failure(runner: Any, generator: str) -> dict[str, str] | None:
-    try:
-        _info, record = runner.plugins.describe(generator)
-    except StudioError:
+    record = runner.plugins.record_for(generator)
+    if record is None:
         return None
     return {"id": record.id, "state": record.state, "error": record.error, "traceback": record.traceback}
 

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Sets up .venv for Studio: torch first (pinned, so pip never swaps in another build), then
+# the project itself. Idempotent and quick on re-runs: it skips pip when pyproject.toml has
+# not changed since the last successful setup.
+#   bash scripts/setup.sh          # the app
+#   bash scripts/setup.sh test     # the app plus the test tools
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras="${1:-}"
+python="${PYTHON:-python3}"
+venv=".venv"
+
+if ! "$python" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)'; then
+    echo "Studio needs Python 3.10 or newer; found $("$python" --version 2>&1). Set PYTHON=/path/to/python3.11." >&2
+    exit 1
+fi
+
+if [ ! -x "$venv/bin/python" ]; then
+    echo "creating $venv ..." >&2
+    "$python" -m venv "$venv"
+fi
+
+spec="."
+[ "$extras" = "test" ] && spec=".[test]"
+stamp="$venv/.studio-setup-$(sha256sum pyproject.toml | cut -c1-16)-${extras:-app}"
+if [ ! -f "$stamp" ]; then
+    echo "installing torch and Studio into $venv (first run takes a few minutes) ..." >&2
+    # A user with an NVIDIA GPU who installed the CUDA build of torch 2.13.0 into .venv
+    # beforehand keeps it: the pin is already satisfied, so pip leaves it alone.
+    "$venv/bin/python" -m pip install --quiet "torch==2.13.0"
+    "$venv/bin/python" -m pip install --quiet -e "$spec"
+    rm -f "$venv"/.studio-setup-*
+    touch "$stamp"
+fi

@@ -1,0 +1,710 @@
+"""The project file: one SQLite database per project ("SQLite as an application file format").
+
+Why SQLite: every change is a transaction, so a crash or a kill leaves the last committed
+state and never a half-written project; the project is one file to move or back up; and
+content-addressed artefacts, the history graph and the documents live side by side.
+
+- ``PRAGMA application_id`` marks the file as ours and ``PRAGMA user_version`` is the schema
+  version. ``open`` reads both from the raw 100-byte header before SQLite touches the file,
+  so a foreign database, a non-database or a project from a newer studio is refused and left
+  byte-for-byte unchanged.
+- WAL journal with ``synchronous=NORMAL``: a killed process loses nothing it committed; a
+  power cut can lose the last transactions but never corrupts the file.
+- Generations (history nodes) and artefacts are committed as they happen. The canvas and
+  timeline documents are saved when the window saves; between saves the window writes an
+  *autosave* (a small ``.studio-autosave`` SQLite file holding only those documents) so a
+  crash loses at most the seconds since the last autosave.
+- An untitled project is a real project file in a recovery folder given by the caller; "Save
+  As" moves it to where the user wants it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from studio.core.artifacts import Artifact, content_id
+from studio.core.errors import ProjectError
+
+APPLICATION_ID = 0x5354444F  # "STDO" in the SQLite header, offset 68
+SCHEMA_VERSION = 1
+PROJECT_SUFFIX = ".studio"
+AUTOSAVE_SUFFIX = ".studio-autosave"
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_CANVAS = "canvas"
+_TIMELINE = "timeline"
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE blobs (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    mime TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    meta TEXT NOT NULL DEFAULT '{}',
+    created REAL NOT NULL
+);
+CREATE TABLE nodes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    generator TEXT NOT NULL DEFAULT '',
+    starred INTEGER NOT NULL DEFAULT 0,
+    data TEXT NOT NULL
+);
+CREATE INDEX nodes_by_generator ON nodes(generator);
+CREATE TABLE node_parents (
+    node_id TEXT NOT NULL,
+    parent_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    PRIMARY KEY (node_id, position)
+);
+CREATE INDEX node_parents_by_parent ON node_parents(parent_id);
+CREATE TABLE documents (name TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+# --------------------------------------------------------------------------- file checks
+
+
+def _sidecars(path: Path) -> list[Path]:
+    return [path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
+
+
+def check_project_header(path: str | os.PathLike[str]) -> int:
+    """The schema version of a Studio project, read from the raw header; never writes.
+
+    Raises ``ProjectError`` naming the file and the problem for a missing file, a
+    non-SQLite file, a foreign SQLite database or a project from a newer studio.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(100)
+    except FileNotFoundError:
+        raise ProjectError(f"{path}: no such project file") from None
+    except IsADirectoryError:
+        raise ProjectError(f"{path}: is a folder, not a project file") from None
+    except OSError as exc:
+        raise ProjectError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if len(header) < 100 or not header.startswith(_SQLITE_MAGIC):
+        raise ProjectError(f"{path}: not a Studio project (not an SQLite database)")
+    user_version = int.from_bytes(header[60:64], "big", signed=True)
+    application_id = int.from_bytes(header[68:72], "big", signed=True)
+    if application_id != APPLICATION_ID:
+        raise ProjectError(
+            f"{path}: not a Studio project (an SQLite database of another application, "
+            f"application_id {application_id:#x})"
+        )
+    if user_version > SCHEMA_VERSION:
+        raise ProjectError(
+            f"{path}: written by a newer Studio (project format {user_version}; this version "
+            f"reads up to {SCHEMA_VERSION}); update Studio to open it"
+        )
+    if user_version < 1:
+        raise ProjectError(f"{path}: not a complete Studio project (no schema version)")
+    return user_version
+
+
+def autosave_path_for(path: str | os.PathLike[str], recovery_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Where the autosave of the project at ``path`` lives.
+
+    Next to the project (``song.studio`` → ``song.studio-autosave``) by default; inside
+    ``recovery_dir`` when given, with a hash of the project's absolute path in the name so
+    that two ``song.studio`` in different folders do not share one.
+    """
+    path = Path(path)
+    stem = path.name[: -len(PROJECT_SUFFIX)] if path.name.endswith(PROJECT_SUFFIX) else path.name
+    if recovery_dir is None:
+        return path.with_name(stem + AUTOSAVE_SUFFIX)
+    digest = hashlib.sha256(str(path.resolve()).encode("utf-8")).hexdigest()[:12]
+    return Path(recovery_dir) / f"{stem}-{digest}{AUTOSAVE_SUFFIX}"
+
+
+def list_recoverable(recovery_dir: str | os.PathLike[str]) -> list[Path]:
+    """Untitled projects and autosaves left in ``recovery_dir`` (newest first).
+
+    A clean session removes both (``discard`` / ``discard_autosave``), so anything listed
+    here is work a crash left behind, for the window to offer at start-up.
+    """
+    folder = Path(recovery_dir)
+    if not folder.is_dir():
+        return []
+    found = [p for p in folder.iterdir() if p.is_file() and p.name.endswith((PROJECT_SUFFIX, AUTOSAVE_SUFFIX))]
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def _remove_files(path: Path) -> None:
+    for item in [path, *_sidecars(path)]:
+        item.unlink(missing_ok=True)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _new_database(path: Path, meta: Mapping[str, Any], documents: Mapping[str, Any] | None = None) -> None:
+    """Write a complete, empty-schema database at ``path`` in one transaction (rollback journal)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("BEGIN")
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.executemany("INSERT INTO meta(key, value) VALUES (?, ?)", [(k, _dumps(v)) for k, v in meta.items()])
+        for name, doc in (documents or {}).items():
+            conn.execute("INSERT INTO documents(name, data) VALUES (?, ?)", (name, _dumps(doc)))
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+def _write_atomically(target: Path, build: Any) -> None:
+    """Build a database in a temporary file beside ``target`` and move it into place."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        build(tmp)
+        for sidecar in _sidecars(target):
+            # A stale -wal beside the target would be replayed into the new file.
+            sidecar.unlink(missing_ok=True)
+        os.replace(tmp, target)
+    finally:
+        _remove_files(tmp)
+
+
+# --------------------------------------------------------------------------- autosave
+
+
+@dataclass(frozen=True)
+class Autosave:
+    """The unsaved documents of a project, as the last autosave left them."""
+
+    path: Path
+    project_path: Path
+    project_id: str
+    saved_at: float
+    base_revision: int
+    documents: dict[str, Any]
+
+    @property
+    def canvas(self) -> Any:
+        return self.documents.get(_CANVAS)
+
+    @property
+    def timeline(self) -> Any:
+        return self.documents.get(_TIMELINE)
+
+
+def read_autosave(path: str | os.PathLike[str]) -> Autosave:
+    """Read an autosave file (refusing anything else, like ``open``)."""
+    path = Path(path)
+    check_project_header(path)
+    conn = _connect_readonly(path)
+    try:
+        meta = {k: json.loads(v) for k, v in conn.execute("SELECT key, value FROM meta")}
+        docs = {k: json.loads(v) for k, v in conn.execute("SELECT name, data FROM documents")}
+    except (sqlite3.Error, ValueError) as exc:
+        raise ProjectError(f"{path}: unreadable autosave ({exc})") from None
+    finally:
+        conn.close()
+    if meta.get("kind") != "autosave":
+        raise ProjectError(f"{path}: not an autosave file")
+    return Autosave(
+        path=path,
+        project_path=Path(meta.get("autosave_of", "")),
+        project_id=str(meta.get("project_id", "")),
+        saved_at=float(meta.get("saved_at", 0.0)),
+        base_revision=int(meta.get("base_revision", 0)),
+        documents=docs,
+    )
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    # Without a -wal beside it the file is fully checkpointed: "immutable" reads it with no
+    # locks and no -shm/-wal litter. With one, a writer may be live, so read through WAL.
+    has_wal = _sidecars(path)[0].exists()
+    uri = path.resolve().as_uri() + ("?mode=ro" if has_wal else "?mode=ro&immutable=1")
+    try:
+        return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise ProjectError(f"{path}: cannot be opened ({exc})") from None
+
+
+# --------------------------------------------------------------------------- the store
+
+
+class ProjectStore:
+    """One open project file. Thread-safe; every write is a transaction."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection, *, readonly: bool, recovery_dir: Path | None) -> None:
+        self._path = path
+        self._conn: sqlite3.Connection | None = conn
+        self._readonly = readonly
+        self._lock = threading.RLock()
+        self._depth = 0
+        self.recovery_dir = recovery_dir
+
+    # ---- opening and closing
+
+    @classmethod
+    def create(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        overwrite: bool = False,
+        recovery_dir: str | os.PathLike[str] | None = None,
+        _untitled: bool = False,
+    ) -> "ProjectStore":
+        """Create a new, empty project at ``path`` (atomically) and open it."""
+        path = Path(path)
+        if path.exists() and not overwrite:
+            raise ProjectError(f"{path}: already exists; choose another name or allow overwriting")
+        meta = {
+            "kind": "project",
+            "project_id": uuid.uuid4().hex,
+            "created_at": time.time(),
+            "doc_revision": 0,
+            "untitled": _untitled,
+        }
+        _write_atomically(path, lambda tmp: _new_database(tmp, meta))
+        return cls.open(path, recovery_dir=recovery_dir)
+
+    @classmethod
+    def create_untitled(cls, recovery_dir: str | os.PathLike[str]) -> "ProjectStore":
+        """A new project with no name yet, persisted in ``recovery_dir`` from the first change."""
+        folder = Path(recovery_dir)
+        path = folder / f"untitled-{uuid.uuid4().hex[:12]}{PROJECT_SUFFIX}"
+        return cls.create(path, recovery_dir=folder, _untitled=True)
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        readonly: bool = False,
+        recovery_dir: str | os.PathLike[str] | None = None,
+    ) -> "ProjectStore":
+        """Open an existing project, refusing anything that is not one (file left untouched)."""
+        path = Path(path)
+        check_project_header(path)
+        if readonly:
+            conn = _connect_readonly(path)
+        else:
+            conn = None
+            try:
+                conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+                conn.execute("PRAGMA busy_timeout = 5000")
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                conn.execute("PRAGMA synchronous = NORMAL")
+            except sqlite3.Error as exc:
+                if conn is not None:
+                    conn.close()
+                damaged = "malformed" in str(exc) or "not a database" in str(exc)
+                problem = "the project file is damaged" if damaged else "cannot be opened"
+                raise ProjectError(f"{path}: {problem} ({exc})") from None
+            if str(mode).lower() != "wal":
+                conn.close()
+                raise ProjectError(f"{path}: cannot switch the project to WAL journaling (got {mode})")
+        store = cls(path, conn, readonly=readonly, recovery_dir=Path(recovery_dir) if recovery_dir else None)
+        try:
+            # The header was checked before; the WAL may still hold a newer header page.
+            version = store._scalar("PRAGMA user_version")
+            app_id = store._scalar("PRAGMA application_id")
+            if app_id != APPLICATION_ID or not 1 <= version <= SCHEMA_VERSION:
+                raise ProjectError(f"{path}: not a Studio project this version can open (format {version})")
+            store._scalar("SELECT count(*) FROM nodes")
+        except BaseException:
+            conn.close()
+            raise
+        return store
+
+    def close(self) -> None:
+        """Close the file; a clean close checkpoints the WAL and removes its side files."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def __enter__(self) -> "ProjectStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def closed(self) -> bool:
+        return self._conn is None
+
+    @property
+    def readonly(self) -> bool:
+        return self._readonly
+
+    @property
+    def is_untitled(self) -> bool:
+        return bool(self.get_meta("untitled", False))
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._scalar("PRAGMA user_version"))
+
+    @property
+    def project_id(self) -> str:
+        return str(self.get_meta("project_id", ""))
+
+    # ---- plumbing
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise ProjectError(f"{self._path}: the project is closed")
+        return self._conn
+
+    def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            try:
+                return self._connection().execute(sql, args).fetchall()
+            except sqlite3.Error as exc:
+                raise ProjectError(f"{self._path}: cannot read the project ({exc})") from None
+
+    def _scalar(self, sql: str, args: tuple[Any, ...] = ()) -> Any:
+        rows = self._query(sql, args)
+        return rows[0][0] if rows else None
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """All writes inside happen together or not at all.
+
+        Nested transactions are savepoints: an inner block that fails is undone on its own
+        and the outer one may carry on; only the outermost block commits.
+        """
+        with self._lock:
+            conn = self._connection()
+            if self._readonly:
+                raise ProjectError(f"{self._path}: opened read-only")
+            savepoint = f"sp{self._depth}"
+            begin, commit, undo = (
+                ("BEGIN IMMEDIATE", "COMMIT", ("ROLLBACK",))
+                if self._depth == 0
+                else (f"SAVEPOINT {savepoint}", f"RELEASE {savepoint}", (f"ROLLBACK TO {savepoint}", f"RELEASE {savepoint}"))
+            )
+            try:
+                conn.execute(begin)
+            except sqlite3.Error as exc:
+                raise ProjectError(f"{self._path}: cannot write the project ({exc})") from None
+            self._depth += 1
+            try:
+                yield conn
+                conn.execute(commit)
+            except BaseException as exc:
+                if conn.in_transaction:
+                    for statement in undo:
+                        conn.execute(statement)
+                if isinstance(exc, sqlite3.Error):
+                    raise ProjectError(f"{self._path}: cannot write the project ({exc})") from None
+                raise
+            finally:
+                self._depth -= 1
+
+    # ---- meta and settings
+
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        row = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        return json.loads(row[0][0]) if row else default
+
+    def _set_meta(self, conn: sqlite3.Connection, key: str, value: Any) -> None:
+        conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, _dumps(value)))
+
+    def get_setting(self, key: str, default: Any = None) -> Any:
+        row = self._query("SELECT value FROM kv WHERE key = ?", (key,))
+        return json.loads(row[0][0]) if row else default
+
+    def set_setting(self, key: str, value: Any) -> None:
+        with self.transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO kv(key, value) VALUES (?, ?)", (key, _dumps(value)))
+
+    def settings(self) -> dict[str, Any]:
+        return {key: json.loads(value) for key, value in self._query("SELECT key, value FROM kv ORDER BY key")}
+
+    # ---- blobs (content-addressed artefacts)
+
+    def put_blob(self, data: bytes, kind: str, mime: str, meta: Mapping[str, Any] | None = None) -> str:
+        """Store bytes under their SHA-256; storing the same bytes again is free. Returns the id."""
+        blob_id = content_id(bytes(data))
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO blobs(id, kind, mime, size, data, meta, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (blob_id, kind, mime, len(data), sqlite3.Binary(bytes(data)), _dumps(dict(meta or {})), time.time()),
+            )
+        return blob_id
+
+    def put_artifact(self, artifact: Artifact) -> str:
+        return self.put_blob(artifact.data, artifact.kind, artifact.mime, artifact.meta)
+
+    def has_blob(self, blob_id: str) -> bool:
+        return bool(self._query("SELECT 1 FROM blobs WHERE id = ?", (blob_id,)))
+
+    def _checked(self, blob_id: str, data: bytes) -> bytes:
+        # The id is the content hash, so damage inside a blob is caught here, not in a decoder.
+        if content_id(data) != blob_id:
+            raise ProjectError(f"{self._path}: artefact {blob_id[:12]} is damaged (its bytes no longer match its hash)")
+        return data
+
+    def get_blob(self, blob_id: str) -> bytes:
+        """The bytes of a blob; ``KeyError`` when the project has none with that id."""
+        rows = self._query("SELECT data FROM blobs WHERE id = ?", (blob_id,))
+        if not rows:
+            raise KeyError(blob_id)
+        return self._checked(blob_id, bytes(rows[0][0]))
+
+    def get_artifact(self, blob_id: str) -> Artifact:
+        rows = self._query("SELECT kind, mime, data, meta FROM blobs WHERE id = ?", (blob_id,))
+        if not rows:
+            raise KeyError(blob_id)
+        kind, mime, data, meta = rows[0]
+        return Artifact(kind=kind, mime=mime, data=self._checked(blob_id, bytes(data)), meta=json.loads(meta))
+
+    def blob_info(self, blob_id: str) -> dict[str, Any]:
+        rows = self._query("SELECT kind, mime, size, meta FROM blobs WHERE id = ?", (blob_id,))
+        if not rows:
+            raise KeyError(blob_id)
+        kind, mime, size, meta = rows[0]
+        return {"id": blob_id, "kind": kind, "mime": mime, "size": size, "meta": json.loads(meta)}
+
+    def blob_ids(self) -> list[str]:
+        return [row[0] for row in self._query("SELECT id FROM blobs ORDER BY created, id")]
+
+    def delete_blob(self, blob_id: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM blobs WHERE id = ?", (blob_id,))
+
+    # ---- history nodes (plain JSON dicts; studio.core.history gives them a type)
+
+    @staticmethod
+    def _node_row(node: Mapping[str, Any]) -> tuple[str, list[str], str, int, str]:
+        node_id = node.get("id")
+        if not isinstance(node_id, str) or not node_id:
+            raise ValueError("a history node needs a non-empty string 'id'")
+        parents = [str(p) for p in node.get("parents") or []]
+        return node_id, parents, str(node.get("generator") or ""), int(bool(node.get("starred"))), _dumps(dict(node))
+
+    def _write_parents(self, conn: sqlite3.Connection, node_id: str, parents: list[str]) -> None:
+        conn.execute("DELETE FROM node_parents WHERE node_id = ?", (node_id,))
+        conn.executemany(
+            "INSERT INTO node_parents(node_id, parent_id, position) VALUES (?, ?, ?)",
+            [(node_id, parent, index) for index, parent in enumerate(parents)],
+        )
+
+    def add_node(self, node: Mapping[str, Any], *, seq: int | None = None) -> int:
+        """Record a node (a JSON-able dict with ``id`` and ``parents``); returns its sequence number.
+
+        ``seq`` puts a node back at its old place in the order (undo of a delete).
+        """
+        node_id, parents, generator, starred, data = self._node_row(node)
+        with self.transaction() as conn:
+            if conn.execute("SELECT 1 FROM nodes WHERE id = ?", (node_id,)).fetchone():
+                raise ProjectError(f"{self._path}: history node {node_id} already exists")
+            cursor = conn.execute(
+                "INSERT INTO nodes(seq, id, generator, starred, data) VALUES (?, ?, ?, ?, ?)",
+                (seq, node_id, generator, starred, data),
+            )
+            self._write_parents(conn, node_id, parents)
+            return int(cursor.lastrowid)
+
+    def update_node(self, node: Mapping[str, Any]) -> None:
+        """Replace a stored node's data (``KeyError`` when it is not stored)."""
+        node_id, parents, generator, starred, data = self._node_row(node)
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE nodes SET generator = ?, starred = ?, data = ? WHERE id = ?", (generator, starred, data, node_id)
+            )
+            if cursor.rowcount == 0:
+                raise KeyError(node_id)
+            self._write_parents(conn, node_id, parents)
+
+    def delete_node(self, node_id: str) -> dict[str, Any]:
+        """Remove a node (not its children or blobs); returns what was stored, with ``seq``."""
+        with self.transaction() as conn:
+            row = conn.execute("SELECT seq, data FROM nodes WHERE id = ?", (node_id,)).fetchone()
+            if row is None:
+                raise KeyError(node_id)
+            conn.execute("DELETE FROM nodes WHERE id = ?", (node_id,))
+            conn.execute("DELETE FROM node_parents WHERE node_id = ?", (node_id,))
+        return {"seq": row[0], "node": json.loads(row[1])}
+
+    def get_node(self, node_id: str) -> dict[str, Any] | None:
+        row = self._query("SELECT data FROM nodes WHERE id = ?", (node_id,))
+        return json.loads(row[0][0]) if row else None
+
+    def node_seq(self, node_id: str) -> int | None:
+        return self._scalar("SELECT seq FROM nodes WHERE id = ?", (node_id,))
+
+    def nodes(self, *, generator: str | None = None, starred: bool | None = None) -> list[dict[str, Any]]:
+        """Stored nodes in the order they were recorded, optionally filtered."""
+        sql, args = "SELECT data FROM nodes WHERE 1=1", []
+        if generator is not None:
+            sql += " AND generator = ?"
+            args.append(generator)
+        if starred is not None:
+            sql += " AND starred = ?"
+            args.append(int(starred))
+        return [json.loads(row[0]) for row in self._query(sql + " ORDER BY seq", tuple(args))]
+
+    def child_ids(self, node_id: str) -> list[str]:
+        rows = self._query(
+            "SELECT n.id FROM node_parents p JOIN nodes n ON n.id = p.node_id WHERE p.parent_id = ? ORDER BY n.seq",
+            (node_id,),
+        )
+        return [row[0] for row in rows]
+
+    def node_count(self) -> int:
+        return int(self._scalar("SELECT count(*) FROM nodes"))
+
+    def blob_count(self) -> int:
+        return int(self._scalar("SELECT count(*) FROM blobs"))
+
+    # ---- documents
+
+    def _save_document(self, name: str, doc: Any) -> None:
+        data = _dumps(doc)
+        with self.transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO documents(name, data) VALUES (?, ?)", (name, data))
+            revision = json.loads(conn.execute("SELECT value FROM meta WHERE key = 'doc_revision'").fetchone()[0])
+            self._set_meta(conn, "doc_revision", int(revision) + 1)
+
+    def _load_document(self, name: str) -> Any:
+        row = self._query("SELECT data FROM documents WHERE name = ?", (name,))
+        return json.loads(row[0][0]) if row else None
+
+    def save_canvas(self, doc: Any) -> None:
+        self._save_document(_CANVAS, doc)
+
+    def load_canvas(self) -> Any:
+        """The saved canvas document, or None for a project that never saved one."""
+        return self._load_document(_CANVAS)
+
+    def save_timeline(self, doc: Any) -> None:
+        self._save_document(_TIMELINE, doc)
+
+    def load_timeline(self) -> Any:
+        return self._load_document(_TIMELINE)
+
+    # ---- copies
+
+    def _backup_into(self, tmp: Path, untitled: bool) -> None:
+        with self._lock:
+            if self._depth:
+                raise ProjectError(f"{self._path}: cannot copy the project inside a transaction")
+            dest = sqlite3.connect(tmp, isolation_level=None)
+            try:
+                self._connection().backup(dest)
+                dest.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('untitled', ?)", (_dumps(untitled),))
+            except sqlite3.Error as exc:
+                raise ProjectError(f"{tmp}: cannot write a copy of {self._path} ({exc})") from None
+            finally:
+                dest.close()  # the last close checkpoints the copy's WAL into the file
+
+    def save_copy(self, path: str | os.PathLike[str]) -> Path:
+        """Write a consistent copy of the project to ``path`` (atomically); keep editing this one."""
+        target = Path(path)
+        _write_atomically(target, lambda tmp: self._backup_into(tmp, untitled=False))
+        return target
+
+    def save_as(self, path: str | os.PathLike[str]) -> Path:
+        """Copy the project to ``path`` and continue in the copy ("Save As").
+
+        An untitled project's file in the recovery folder (and its autosave) is removed once
+        the copy is safely in place.
+        """
+        target = Path(path)
+        with self._lock:
+            if target.resolve() == self._path.resolve():
+                return target
+            was_untitled, old_path, old_autosave = self.is_untitled, self._path, self.autosave_path
+            self.save_copy(target)
+            reopened = ProjectStore.open(target, recovery_dir=self.recovery_dir)
+            self.close()
+            self._conn, self._path, self._readonly = reopened._conn, target, False
+            reopened._conn = None
+            if was_untitled:
+                _remove_files(old_path)
+                old_autosave.unlink(missing_ok=True)
+        return target
+
+    def discard(self) -> None:
+        """Close and delete an untitled project and its autosave (the user chose not to keep it)."""
+        if not self.is_untitled:
+            raise ProjectError(f"{self._path}: only an untitled project can be discarded")
+        autosave = self.autosave_path
+        self.close()
+        _remove_files(self._path)
+        autosave.unlink(missing_ok=True)
+
+    def integrity_problems(self) -> list[str]:
+        """SQLite's ``integrity_check`` findings; an empty list means the file is sound."""
+        rows = [row[0] for row in self._query("PRAGMA integrity_check")]
+        return [] if rows == ["ok"] else rows
+
+    # ---- autosave
+
+    @property
+    def autosave_path(self) -> Path:
+        return autosave_path_for(self._path, self.recovery_dir)
+
+    def write_autosave(self, *, canvas: Any = None, timeline: Any = None) -> Path:
+        """Snapshot the window's unsaved documents beside the project (atomically).
+
+        Generations and artefacts need no autosave: they are committed as they happen.
+        """
+        documents = {name: doc for name, doc in ((_CANVAS, canvas), (_TIMELINE, timeline)) if doc is not None}
+        meta = {
+            "kind": "autosave",
+            "autosave_of": str(self._path.resolve()),
+            "project_id": self.project_id,
+            "saved_at": time.time(),
+            "base_revision": int(self.get_meta("doc_revision", 0)),
+        }
+        target = self.autosave_path
+        _write_atomically(target, lambda tmp: _new_database(tmp, meta, documents))
+        return target
+
+    def pending_autosave(self) -> Autosave | None:
+        """An autosave newer than the project's saved documents (left by a crash), else None."""
+        path = self.autosave_path
+        if not path.exists():
+            return None
+        try:
+            autosave = read_autosave(path)
+        except ProjectError:
+            return None
+        if autosave.project_id != self.project_id:
+            return None
+        if autosave.base_revision < int(self.get_meta("doc_revision", 0)):
+            return None  # the documents were saved after this snapshot: it is stale
+        return autosave
+
+    def apply_autosave(self, autosave: Autosave) -> None:
+        """Make the autosaved documents the project's saved ones, then drop the autosave."""
+        with self.transaction():
+            for name, doc in autosave.documents.items():
+                self._save_document(name, doc)
+        self.discard_autosave()
+
+    def discard_autosave(self) -> None:
+        """Remove the autosave (after a save, or when the user discards the changes)."""
+        self.autosave_path.unlink(missing_ok=True)
