@@ -19,6 +19,10 @@ from studio.plugins.api import Context, Generator, ImageOutput, Request
 from studio_patterns.palettes import PALETTES, apply_palette
 
 LATENT_SIZE = 8
+# The latent enters the first layer more weakly than the coordinates: the seed picks the
+# network (the "family"), the latent moves within it, so a small variation strength gives
+# a close relative instead of the chaotic jump a deep sine network would otherwise make.
+LATENT_GAIN = 0.15
 BAND_PIXELS = 65536  # pixels per band: ~16 progress steps for a 1024x1024 image
 
 _ACTIVATIONS = {
@@ -97,7 +101,10 @@ def build_network(seed: int, *, depth: int, neurons: int, style: str, colour: bo
         # A gain above 1 keeps activations from washing out, which is what makes the
         # patterns fold rather than fade to a flat gradient.
         gain = 2.2 if layer == 0 else 1.6
-        weights.append((rng.standard_normal((fan_in, fan_out)) * gain / np.sqrt(fan_in)).astype(np.float32))
+        weight = rng.standard_normal((fan_in, fan_out)) * gain / np.sqrt(fan_in)
+        if layer == 0:
+            weight[3:] *= LATENT_GAIN
+        weights.append(weight.astype(np.float32))
         biases.append((rng.standard_normal(fan_out) * 0.3).astype(np.float32))
         activations.append(names[int(rng.integers(len(names)))])
     return Network(weights, biases, activations)
