@@ -121,3 +121,19 @@ def test_estimate_bytes_counts_torch_module_parameters():
     module = torch.nn.Linear(10, 10)  # 100 weights + 10 biases, float32
     assert estimate_bytes(module) == 440
     assert estimate_bytes({"a": module, "b": module}) == 440
+
+
+def test_the_runner_evicts_under_the_configured_budget_and_records_model_hashes(tmp_path):
+    """Through the real runner and a plugin: the budget from the config drives eviction."""
+    from studio.engine.config import EngineConfig
+    from studio.engine.runner import LocalRunner
+
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "plugins"
+    runner = LocalRunner(EngineConfig(home=tmp_path / "home", plugin_dirs=[fixtures / "modelload"], ram_budget=6000, device="cpu", include_first_party=False))
+    a, b = (write_model(tmp_path, f"{name}.npy", 1000) for name in "ab")
+    first = runner.run("test.modelload", {"model": str(a)}, seed=1)
+    runner.run("test.modelload", {"model": str(b)}, seed=1)
+    resident = [Path(entry["path"]).name for entry in runner.models.loaded()]
+    assert resident == ["b.npy"]
+    assert runner.models.stats()["evictions"] == 1
+    assert first.record["models"][0]["hash"] == runner.models.content_hash(a)
