@@ -27,6 +27,7 @@ class Settings:
     vram_budget: int = 0
     device: str = "auto"  # auto | cuda | mps | cpu
     trust_remote_code: list[str] = field(default_factory=list)
+    wildcards_dir: str = ""  # the user's prompt wildcard files (default STUDIO_HOME/wildcards)
     warnings: list[str] = field(default_factory=list, compare=False)
 
     def to_dict(self) -> dict[str, Any]:

@@ -29,6 +29,7 @@ class EngineConfig:
     include_first_party: bool = True
     disabled_plugins: list[str] = field(default_factory=list)
     trust_remote_code: list[str] = field(default_factory=list)
+    wildcards_dir: str = ""
     # Seconds a plugin may keep running after a cancel before its worker is ended.
     cancel_grace: float = 5.0
 
@@ -65,6 +66,7 @@ class EngineConfig:
         return {
             "allow_pickle": self.allow_pickle,
             "trust_remote_code": list(self.trust_remote_code),
+            "wildcards_dir": self.wildcards_dir or str(self.layout.root / "wildcards"),
         }
 
     @classmethod
@@ -84,6 +86,7 @@ class EngineConfig:
             safe_mode=safe_mode,
             disabled_plugins=list(settings.disabled_plugins),
             trust_remote_code=list(settings.trust_remote_code),
+            wildcards_dir=settings.wildcards_dir,
         )
         grace = os.environ.get("STUDIO_CANCEL_GRACE")
         if grace:

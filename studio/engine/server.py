@@ -118,7 +118,7 @@ class Engine:
             self.bind()
         self.jobs.start()
         self.write_connection_file()
-        server_config = uvicorn.Config(self.app, log_level="warning", lifespan="on", ws_max_size=MAX_UPLOAD_BYTES)
+        server_config = uvicorn.Config(self.app, log_level=os.environ.get("STUDIO_LOG_LEVEL", "warning"), lifespan="on", ws_max_size=MAX_UPLOAD_BYTES)
         self._server = uvicorn.Server(server_config)
         try:
             self._server.run(sockets=[self._socket])
@@ -208,7 +208,9 @@ def create_app(engine: Engine) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         yield
-        await asyncio.to_thread(engine.jobs.close)
+        # Clean up here, not only after uvicorn returns: on SIGTERM uvicorn re-raises the
+        # signal once it has shut down, and the process ends before any later cleanup.
+        await asyncio.to_thread(engine.close)
 
     app = FastAPI(title="Studio engine", version=studio.__version__, lifespan=lifespan)
     app.add_middleware(GuardMiddleware, engine=engine)
@@ -303,14 +305,27 @@ def create_app(engine: Engine) -> FastAPI:
     async def events(websocket: WebSocket) -> None:
         await websocket.accept()
         queue = engine.bus.subscribe()
+
+        async def until_disconnected() -> None:
+            # Without this the handler would sit in queue.get() after the client left, and
+            # uvicorn would wait for it forever when the engine shuts down.
+            while (await websocket.receive())["type"] != "websocket.disconnect":
+                pass
+
+        watcher = asyncio.create_task(until_disconnected())
         try:
             await websocket.send_json({"type": "hello", "version": studio.__version__})
             while True:
-                event = await queue.get()
-                await websocket.send_json(event)
+                getter = asyncio.create_task(queue.get())
+                done, _ = await asyncio.wait({getter, watcher}, return_when=asyncio.FIRST_COMPLETED)
+                if getter not in done:
+                    getter.cancel()
+                    break
+                await websocket.send_json(getter.result())
         except (WebSocketDisconnect, RuntimeError):
             pass
         finally:
+            watcher.cancel()
             engine.bus.unsubscribe(queue)
 
     return app
