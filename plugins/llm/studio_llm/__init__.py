@@ -1,0 +1,1 @@
+"""Local language models (Hugging Face folders, GGUF where transformers reads it), streamed."""

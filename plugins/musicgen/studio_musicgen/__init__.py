@@ -1,0 +1,1 @@
+"""Text-to-music audio through a local MusicGen model folder."""

@@ -1,0 +1,1 @@
+"""Prompt builder plugin: dynamic-prompt templates and wildcard files, no model needed."""
