@@ -1,0 +1,47 @@
+"""``python main.py``: the window is up first, the engine starts behind it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
+
+from studio.core.paths import studio_home
+from studio.ui.main_window import MainWindow
+from studio.ui.qt_compat import guard_singleton_refcounts
+from studio.ui.timers import call_later
+from studio.ui.theme import apply_dark_theme
+
+
+def make_application(argv: list[str] | None = None) -> QApplication:
+    guard_singleton_refcounts()
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(argv if argv is not None else [sys.argv[0]])
+    app.setApplicationName("Studio")
+    app.setOrganizationName("Studio")
+    apply_dark_theme(app)  # type: ignore[arg-type]
+    return app  # type: ignore[return-value]
+
+
+def run_app(project: Path | None = None, safe_mode: bool = False) -> int:
+    """Open the studio window (optionally with a project) and run until it closes."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    app = make_application()
+    window = MainWindow(studio_home(), safe_mode=safe_mode)
+    window.setWindowIcon(QIcon())
+    window.show()
+    # Open the project and start the engine once the window has painted, so the user sees
+    # the studio at once; the engine connects in a background thread.
+    call_later(0, lambda: window.start(Path(project) if project else None), window)
+    # Ctrl+C in the terminal closes the window like the close button would.
+    signal.signal(signal.SIGINT, lambda *_: window.close())
+    heartbeat = QTimer()
+    heartbeat.start(250)  # lets Python run its signal handlers while Qt's loop spins
+    heartbeat.timeout.connect(lambda: None)
+    return int(app.exec())

@@ -1,0 +1,854 @@
+"""The canvas: image layers on a QGraphicsScene, a selection, a mask, all edits undoable.
+
+Layers keep their position, scale, opacity, visibility and order; a rectangular selection
+becomes the img2img / inpaint region; the mask layer is painted with a brush (size,
+hardness, erase). Every edit is a QUndoCommand on the window's undo stack. The canvas is
+saved as a JSON document whose layers point at content-addressed blobs in the project.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import math
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QBrush,
+    QColor,
+    QImage,
+    QKeySequence,
+    QPainter,
+    QPen,
+    QPixmap,
+    QRadialGradient,
+    QUndoCommand,
+    QUndoStack,
+)
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsPixmapItem,
+    QGraphicsRectItem,
+    QGraphicsScene,
+    QGraphicsView,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QSpinBox,
+    QSplitter,
+    QToolBar,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+DEFAULT_SIZE = (512, 512)
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+MASK_COLOUR = QColor(255, 60, 60)
+MASK_Z = 1_000_000
+SELECTION_Z = 1_000_001
+
+
+class Blobs(Protocol):
+    def get(self, blob_id: str) -> bytes: ...
+    def put(self, data: bytes, kind: str, mime: str, meta: dict[str, Any] | None = None) -> str: ...
+
+
+def image_to_png(image: QImage) -> bytes:
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    image.save(buffer, "PNG")
+    return bytes(buffer.data())
+
+
+# --------------------------------------------------------------------------- items
+
+
+class ImageLayer(QGraphicsPixmapItem):
+    def __init__(self, layer_id: str, name: str, blob: str, image: QImage, node: str | None = None) -> None:
+        super().__init__(QPixmap.fromImage(image))
+        self.layer_id, self.name, self.blob, self.node = layer_id, name, blob, node
+        self.image = image
+        self.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsMovable, True)
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "id": self.layer_id,
+            "name": self.name,
+            "blob": self.blob,
+            "node": self.node,
+            "x": self.pos().x(),
+            "y": self.pos().y(),
+            "scale": self.scale(),
+            "opacity": self.opacity(),
+            "visible": self.isVisible(),
+            "z": self.zValue(),
+        }
+
+    def apply(self, state: dict[str, Any]) -> None:
+        self.setPos(float(state.get("x", 0.0)), float(state.get("y", 0.0)))
+        self.setScale(float(state.get("scale", 1.0)))
+        self.setOpacity(float(state.get("opacity", 1.0)))
+        self.setVisible(bool(state.get("visible", True)))
+        self.setZValue(float(state.get("z", 0.0)))
+        self.name = str(state.get("name", self.name))
+
+
+# --------------------------------------------------------------------------- commands
+
+
+class _CanvasCommand(QUndoCommand):
+    def __init__(self, canvas: "CanvasWidget", text: str) -> None:
+        super().__init__(text)
+        self.canvas = canvas
+
+
+class AddLayerCommand(_CanvasCommand):
+    def __init__(self, canvas: "CanvasWidget", state: dict[str, Any], image: QImage, resize_to: tuple[int, int] | None) -> None:
+        super().__init__(canvas, f"Add layer {state['name']}")
+        self.state, self.image, self.resize_to = state, image, resize_to
+        self.old_size = canvas.doc_size
+
+    def redo(self) -> None:
+        if self.resize_to:
+            self.canvas.set_doc_size(self.resize_to)
+        self.canvas._insert_layer(self.state, self.image)
+
+    def undo(self) -> None:
+        self.canvas._remove_layer(self.state["id"])
+        if self.resize_to:
+            self.canvas.set_doc_size(self.old_size)
+
+
+class RemoveLayerCommand(_CanvasCommand):
+    def __init__(self, canvas: "CanvasWidget", layer: ImageLayer) -> None:
+        super().__init__(canvas, f"Delete layer {layer.name}")
+        self.state, self.image = layer.state(), layer.image
+
+    def redo(self) -> None:
+        self.canvas._remove_layer(self.state["id"])
+
+    def undo(self) -> None:
+        self.canvas._insert_layer(self.state, self.image)
+
+
+class LayerStateCommand(_CanvasCommand):
+    """Any change of layers' position / scale / opacity / visibility / order / name."""
+
+    _merge_ids = itertools.count(1000)
+
+    def __init__(self, canvas: "CanvasWidget", text: str, before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]], merge_key: str = "") -> None:
+        super().__init__(canvas, text)
+        self.before, self.after, self.merge_key = before, after, merge_key
+        self._first = True
+
+    def id(self) -> int:
+        return 7001 if self.merge_key else -1
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if not isinstance(other, LayerStateCommand) or other.merge_key != self.merge_key or not self.merge_key:
+            return False
+        self.after = other.after
+        return True
+
+    def redo(self) -> None:
+        self.canvas._apply_states(self.after)
+
+    def undo(self) -> None:
+        self.canvas._apply_states(self.before)
+
+
+class SelectionCommand(_CanvasCommand):
+    def __init__(self, canvas: "CanvasWidget", before: QRectF | None, after: QRectF | None) -> None:
+        super().__init__(canvas, "Select region" if after is not None else "Clear selection")
+        self.before, self.after = before, after
+
+    def redo(self) -> None:
+        self.canvas._set_selection(self.after)
+
+    def undo(self) -> None:
+        self.canvas._set_selection(self.before)
+
+
+class MaskCommand(_CanvasCommand):
+    def __init__(self, canvas: "CanvasWidget", text: str, before: QImage, after: QImage) -> None:
+        super().__init__(canvas, text)
+        self.before, self.after = before, after
+
+    def redo(self) -> None:
+        self.canvas._set_mask_image(self.after)
+
+    def undo(self) -> None:
+        self.canvas._set_mask_image(self.before)
+
+
+# --------------------------------------------------------------------------- the view
+
+
+class CanvasView(QGraphicsView):
+    MOVE, SELECT, BRUSH, ERASE = "move", "select", "brush", "erase"
+    zoom_changed = Signal(float)
+    files_dropped = Signal(list, QPointF)
+
+    def __init__(self, canvas: "CanvasWidget") -> None:
+        super().__init__(canvas.scene)
+        self.canvas = canvas
+        self.tool = self.MOVE
+        self.setObjectName("canvasView")
+        self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.SmoothPixmapTransform)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setDragMode(QGraphicsView.DragMode.NoDrag)
+        self.setAcceptDrops(True)
+        self.setBackgroundBrush(QColor("#131416"))
+        self._space = False
+        self._panning: QPointF | None = None
+        self._press_scene: QPointF | None = None
+        self._rubber: QGraphicsRectItem | None = None
+        self._move_before: dict[str, dict[str, Any]] | None = None
+        self._stroke_before: QImage | None = None
+        self._last_dab: QPointF | None = None
+
+    @property
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def set_zoom(self, factor: float) -> None:
+        factor = max(0.02, min(64.0, factor))
+        self.resetTransform()
+        self.scale(factor, factor)
+        self.zoom_changed.emit(factor)
+
+    def fit(self) -> None:
+        self.fitInView(self.canvas.content_rect().adjusted(-16, -16, 16, 16), Qt.AspectRatioMode.KeepAspectRatio)
+        self.zoom_changed.emit(self.zoom)
+
+    def wheelEvent(self, event: Any) -> None:
+        steps = event.angleDelta().y() / 120.0
+        if steps:
+            factor = 1.2**steps
+            self.scale(factor, factor)
+            self.zoom_changed.emit(self.zoom)
+        event.accept()
+
+    def keyPressEvent(self, event: Any) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = True
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event: Any) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = False
+            self.viewport().unsetCursor()
+            return
+        super().keyReleaseEvent(event)
+
+    def mousePressEvent(self, event: Any) -> None:
+        if event.button() == Qt.MouseButton.MiddleButton or (self._space and event.button() == Qt.MouseButton.LeftButton):
+            self._panning = event.position()
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            return
+        if event.button() != Qt.MouseButton.LeftButton:
+            return super().mousePressEvent(event)
+        scene_pos = self.mapToScene(event.position().toPoint())
+        self._press_scene = scene_pos
+        if self.tool == self.SELECT:
+            self._rubber = QGraphicsRectItem(QRectF(scene_pos, scene_pos))
+            self._rubber.setPen(QPen(QColor("#ffffff"), 0, Qt.PenStyle.DashLine))
+            self._rubber.setZValue(SELECTION_Z + 1)
+            self.scene().addItem(self._rubber)
+            return
+        if self.tool in (self.BRUSH, self.ERASE):
+            self._stroke_before = self.canvas.mask_image.copy()
+            self._last_dab = None
+            self.canvas.paint_dab(scene_pos, erase=self.tool == self.ERASE)
+            self._last_dab = scene_pos
+            return
+        self._move_before = self.canvas.layer_states()
+        super().mousePressEvent(event)
+        self.canvas.sync_list_selection()
+
+    def mouseMoveEvent(self, event: Any) -> None:
+        if self._panning is not None:
+            delta = event.position() - self._panning
+            self._panning = event.position()
+            self.horizontalScrollBar().setValue(int(self.horizontalScrollBar().value() - delta.x()))
+            self.verticalScrollBar().setValue(int(self.verticalScrollBar().value() - delta.y()))
+            return
+        scene_pos = self.mapToScene(event.position().toPoint())
+        if self._rubber is not None and self._press_scene is not None:
+            self._rubber.setRect(QRectF(self._press_scene, scene_pos).normalized())
+            return
+        if self._stroke_before is not None:
+            self._stroke_to(scene_pos)
+            return
+        super().mouseMoveEvent(event)
+
+    def _stroke_to(self, scene_pos: QPointF) -> None:
+        start = self._last_dab or scene_pos
+        spacing = max(1.0, self.canvas.brush_size / 4.0)
+        distance = math.hypot(scene_pos.x() - start.x(), scene_pos.y() - start.y())
+        steps = max(1, int(distance / spacing))
+        for index in range(1, steps + 1):
+            t = index / steps
+            self.canvas.paint_dab(QPointF(start.x() + (scene_pos.x() - start.x()) * t, start.y() + (scene_pos.y() - start.y()) * t), erase=self.tool == self.ERASE)
+        self._last_dab = scene_pos
+
+    def mouseReleaseEvent(self, event: Any) -> None:
+        if self._panning is not None:
+            self._panning = None
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor if self._space else Qt.CursorShape.ArrowCursor)
+            return
+        if self._rubber is not None:
+            rect = self._rubber.rect().intersected(self.canvas.doc_rect())
+            self.scene().removeItem(self._rubber)
+            self._rubber = None
+            if rect.width() >= 2 and rect.height() >= 2:
+                self.canvas.select_region(rect)
+            else:
+                self.canvas.select_region(None)
+            return
+        if self._stroke_before is not None:
+            before, self._stroke_before = self._stroke_before, None
+            self.canvas.commit_stroke(before, erase=self.tool == self.ERASE)
+            return
+        super().mouseReleaseEvent(event)
+        if self._move_before is not None:
+            before, self._move_before = self._move_before, None
+            self.canvas.commit_move(before)
+
+    def dragEnterEvent(self, event: Any) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event: Any) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: Any) -> None:
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        paths = [p for p in paths if p.lower().endswith(IMAGE_SUFFIXES)]
+        if paths:
+            self.files_dropped.emit(paths, self.mapToScene(event.position().toPoint()))
+            event.acceptProposedAction()
+
+
+# --------------------------------------------------------------------------- the widget
+
+
+class CanvasWidget(QWidget):
+    changed = Signal()  # the document changed (autosave)
+    image_files_dropped = Signal(list, QPointF)
+    active_layer_changed = Signal(object)  # ImageLayer | None
+
+    def __init__(self, undo: QUndoStack, blobs: Blobs, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.undo = undo
+        self.blobs = blobs
+        self.scene = QGraphicsScene(self)
+        self.layers: dict[str, ImageLayer] = {}
+        self.doc_size = DEFAULT_SIZE
+        self.brush_size = 40
+        self.brush_hardness = 0.7
+        self.paper = QGraphicsRectItem()
+        self.paper.setBrush(QColor("#2a2c30"))
+        self.paper.setPen(QPen(QColor("#3a3d43"), 0))
+        self.paper.setZValue(-1e9)
+        self.scene.addItem(self.paper)
+        self.mask_image = QImage(*DEFAULT_SIZE, QImage.Format.Format_ARGB32_Premultiplied)
+        self.mask_image.fill(Qt.GlobalColor.transparent)
+        self.mask_item = QGraphicsPixmapItem()
+        self.mask_item.setZValue(MASK_Z)
+        self.mask_item.setOpacity(0.5)
+        self.scene.addItem(self.mask_item)
+        self.selection: QRectF | None = None
+        self._preview_item: QGraphicsPixmapItem | None = None
+        self.selection_item = QGraphicsRectItem()
+        pen = QPen(QColor("#4f8cff"), 0, Qt.PenStyle.DashLine)
+        self.selection_item.setPen(pen)
+        self.selection_item.setBrush(QColor(79, 140, 255, 30))
+        self.selection_item.setZValue(SELECTION_Z)
+        self.selection_item.hide()
+        self.scene.addItem(self.selection_item)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        self.toolbar = QToolBar("Canvas tools")
+        layout.addWidget(self.toolbar)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.view = CanvasView(self)
+        self.view.files_dropped.connect(self.image_files_dropped)
+        splitter.addWidget(self.view)
+        side = QWidget()
+        side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(4, 4, 4, 4)
+        side_layout.addWidget(QLabel("Layers"))
+        self.layer_list = QListWidget()
+        self.layer_list.setObjectName("layerList")
+        self.layer_list.itemChanged.connect(self._list_item_changed)
+        self.layer_list.currentItemChanged.connect(self._list_current_changed)
+        side_layout.addWidget(self.layer_list, 1)
+        props = QHBoxLayout()
+        props.addWidget(QLabel("Opacity"))
+        self.opacity = QSpinBox()
+        self.opacity.setRange(0, 100)
+        self.opacity.setSuffix("%")
+        self.opacity.valueChanged.connect(self._opacity_edited)
+        props.addWidget(self.opacity)
+        props.addWidget(QLabel("Scale"))
+        self.scale_box = QSpinBox()
+        self.scale_box.setRange(1, 1600)
+        self.scale_box.setSuffix("%")
+        self.scale_box.valueChanged.connect(self._scale_edited)
+        props.addWidget(self.scale_box)
+        side_layout.addLayout(props)
+        order = QHBoxLayout()
+        for text, tip, slot in (("▲", "Raise layer", lambda: self.move_active(+1)), ("▼", "Lower layer", lambda: self.move_active(-1)), ("✕", "Delete layer", self.delete_active)):
+            button = QToolButton()
+            button.setText(text)
+            button.setToolTip(tip)
+            button.clicked.connect(slot)
+            order.addWidget(button)
+        order.addStretch(1)
+        side_layout.addLayout(order)
+        splitter.addWidget(side)
+        splitter.setStretchFactor(0, 1)
+        splitter.setSizes([800, 190])
+        layout.addWidget(splitter, 1)
+        self._build_toolbar()
+        self.scene.selectionChanged.connect(self.sync_list_selection)
+        self.set_doc_size(DEFAULT_SIZE)
+        self._syncing = False
+
+    # ------------------------------------------------------------------ toolbar
+
+    def _build_toolbar(self) -> None:
+        bar = self.toolbar
+        group = QActionGroup(self)
+        self.tool_actions: dict[str, QAction] = {}
+        for tool, text, key in ((CanvasView.MOVE, "Move", "V"), (CanvasView.SELECT, "Select", "M"), (CanvasView.BRUSH, "Mask brush", "B"), (CanvasView.ERASE, "Mask eraser", "E")):
+            action = QAction(text, self)
+            action.setCheckable(True)
+            action.setShortcut(QKeySequence(key))
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            action.setToolTip(f"{text} ({key})")
+            action.triggered.connect(lambda _c=False, t=tool: self.set_tool(t))
+            group.addAction(action)
+            bar.addAction(action)
+            self.tool_actions[tool] = action
+        self.tool_actions[CanvasView.MOVE].setChecked(True)
+        bar.addSeparator()
+        bar.addWidget(QLabel(" Brush "))
+        self.brush_box = QSpinBox()
+        self.brush_box.setRange(1, 500)
+        self.brush_box.setValue(self.brush_size)
+        self.brush_box.valueChanged.connect(lambda v: setattr(self, "brush_size", v))
+        bar.addWidget(self.brush_box)
+        bar.addWidget(QLabel(" Hardness "))
+        self.hardness_box = QSpinBox()
+        self.hardness_box.setRange(0, 100)
+        self.hardness_box.setSuffix("%")
+        self.hardness_box.setValue(int(self.brush_hardness * 100))
+        self.hardness_box.valueChanged.connect(lambda v: setattr(self, "brush_hardness", v / 100.0))
+        bar.addWidget(self.hardness_box)
+        clear_mask = QAction("Clear mask", self)
+        clear_mask.triggered.connect(self.clear_mask)
+        bar.addAction(clear_mask)
+        bar.addSeparator()
+        fit = QAction("Fit", self)
+        fit.setToolTip("Fit the canvas in the view")
+        fit.triggered.connect(self.view.fit)
+        bar.addAction(fit)
+        actual = QAction("100%", self)
+        actual.triggered.connect(lambda: self.view.set_zoom(1.0))
+        bar.addAction(actual)
+        self.zoom_label = QLabel(" 100% ")
+        self.zoom_label.setObjectName("muted")
+        self.view.zoom_changed.connect(lambda z: self.zoom_label.setText(f" {z * 100:.0f}% "))
+        bar.addWidget(self.zoom_label)
+
+    def set_tool(self, tool: str) -> None:
+        self.view.tool = tool
+        movable = tool == CanvasView.MOVE
+        for layer in self.layers.values():
+            layer.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsMovable, movable)
+        self.tool_actions[tool].setChecked(True)
+        self.view.viewport().setCursor(Qt.CursorShape.CrossCursor if tool != CanvasView.MOVE else Qt.CursorShape.ArrowCursor)
+
+    # ------------------------------------------------------------------ document geometry
+
+    def doc_rect(self) -> QRectF:
+        return QRectF(0, 0, *self.doc_size)
+
+    def content_rect(self) -> QRectF:
+        """The canvas plus every visible layer (a batch lies side by side beyond the first image)."""
+        rect = self.doc_rect()
+        for layer in self.layers.values():
+            if layer.isVisible():
+                size = layer.pixmap().size()
+                rect = rect.united(QRectF(layer.pos().x(), layer.pos().y(), size.width() * layer.scale(), size.height() * layer.scale()))
+        return rect
+
+    def set_doc_size(self, size: tuple[int, int]) -> None:
+        size = (max(1, int(size[0])), max(1, int(size[1])))
+        if size != tuple(self.mask_image.size().toTuple()):
+            mask = QImage(*size, QImage.Format.Format_ARGB32_Premultiplied)
+            mask.fill(Qt.GlobalColor.transparent)
+            painter = QPainter(mask)
+            painter.drawImage(0, 0, self.mask_image)
+            painter.end()
+            self.mask_image = mask
+            self.mask_item.setPixmap(QPixmap.fromImage(mask))
+        self.doc_size = size
+        self.paper.setRect(self.doc_rect())
+        self.scene.setSceneRect(self.doc_rect().adjusted(-2000, -2000, 2000, 2000))
+
+    # ------------------------------------------------------------------ layers (undoable API)
+
+    def add_image(self, data: bytes, *, name: str = "", blob: str | None = None, node: str | None = None, pos: QPointF | None = None, mime: str = "image/png") -> ImageLayer | None:
+        """Add an image as a new top layer (stored as a blob first); undoable."""
+        image = QImage.fromData(data)
+        if image.isNull():
+            return None
+        if blob is None:
+            blob = self.blobs.put(data, "image", mime, {})
+        top = max((layer.zValue() for layer in self.layers.values()), default=0.0) + 1
+        x, y = (pos.x(), pos.y()) if pos is not None else self._free_spot(image.size())
+        state = {"id": uuid.uuid4().hex[:12], "name": name or f"Layer {len(self.layers) + 1}", "blob": blob, "node": node, "x": x, "y": y, "scale": 1.0, "opacity": 1.0, "visible": True, "z": top}
+        resize = (image.width(), image.height()) if not self.layers and (image.width(), image.height()) != self.doc_size else None
+        if resize:
+            state["x"], state["y"] = 0.0, 0.0
+        self.undo.push(AddLayerCommand(self, state, image, resize))
+        return self.layers.get(state["id"])
+
+    def _free_spot(self, size: QSize) -> tuple[float, float]:
+        if not self.layers:
+            return 0.0, 0.0
+        # New outputs go to the right of what is there, so a batch lays out side by side.
+        right = max(layer.pos().x() + layer.pixmap().width() * layer.scale() for layer in self.layers.values())
+        return math.ceil(right + 16), 0.0
+
+    def delete_active(self) -> None:
+        layer = self.active_layer()
+        if layer is not None:
+            self.undo.push(RemoveLayerCommand(self, layer))
+
+    def move_active(self, direction: int) -> None:
+        layer = self.active_layer()
+        if layer is None:
+            return
+        ordered = sorted(self.layers.values(), key=lambda item: item.zValue())
+        index = ordered.index(layer)
+        other_index = index + direction
+        if not 0 <= other_index < len(ordered):
+            return
+        other = ordered[other_index]
+        before = {layer.layer_id: layer.state(), other.layer_id: other.state()}
+        after = {layer.layer_id: dict(layer.state(), z=other.zValue()), other.layer_id: dict(other.state(), z=layer.zValue())}
+        self.undo.push(LayerStateCommand(self, "Raise layer" if direction > 0 else "Lower layer", before, after))
+
+    def set_layer_property(self, layer_id: str, key: str, value: Any, *, merge: bool = False) -> None:
+        layer = self.layers[layer_id]
+        before = {layer_id: layer.state()}
+        after = {layer_id: dict(layer.state(), **{key: value})}
+        if before == after:
+            return
+        self.undo.push(LayerStateCommand(self, f"Layer {key}", before, after, merge_key=f"{layer_id}:{key}" if merge else ""))
+
+    def commit_move(self, before: dict[str, dict[str, Any]]) -> None:
+        after = self.layer_states()
+        moved = {key for key in before if key in after and (before[key]["x"], before[key]["y"]) != (after[key]["x"], after[key]["y"])}
+        if moved:
+            command = LayerStateCommand(self, "Move layer", {k: before[k] for k in moved}, {k: after[k] for k in moved})
+            self.undo.push(command)
+
+    def layer_states(self) -> dict[str, dict[str, Any]]:
+        return {layer_id: layer.state() for layer_id, layer in self.layers.items()}
+
+    def active_layer(self) -> ImageLayer | None:
+        selected = [item for item in self.scene.selectedItems() if isinstance(item, ImageLayer)]
+        if selected:
+            return selected[0]
+        item = self.layer_list.currentItem()
+        if item is not None:
+            return self.layers.get(item.data(Qt.ItemDataRole.UserRole))
+        return max(self.layers.values(), key=lambda layer: layer.zValue(), default=None)
+
+    # ---- raw operations the commands call (no undo entries)
+
+    def _insert_layer(self, state: dict[str, Any], image: QImage) -> None:
+        layer = ImageLayer(state["id"], state["name"], state["blob"], image, state.get("node"))
+        layer.apply(state)
+        layer.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsMovable, self.view.tool == CanvasView.MOVE)
+        self.scene.addItem(layer)
+        self.layers[layer.layer_id] = layer
+        self._refresh_list(select=layer.layer_id)
+        self.changed.emit()
+
+    def _remove_layer(self, layer_id: str) -> None:
+        layer = self.layers.pop(layer_id, None)
+        if layer is not None:
+            self.scene.removeItem(layer)
+        self._refresh_list()
+        self.changed.emit()
+
+    def _apply_states(self, states: dict[str, dict[str, Any]]) -> None:
+        for layer_id, state in states.items():
+            layer = self.layers.get(layer_id)
+            if layer is not None:
+                layer.apply(state)
+        self._refresh_list()
+        self.changed.emit()
+
+    # ------------------------------------------------------------------ layer list
+
+    def _refresh_list(self, select: str | None = None) -> None:
+        self._syncing = True
+        current = select
+        if current is None and self.layer_list.currentItem() is not None:
+            current = self.layer_list.currentItem().data(Qt.ItemDataRole.UserRole)
+        self.layer_list.clear()
+        for layer in sorted(self.layers.values(), key=lambda item: -item.zValue()):
+            item = QListWidgetItem(layer.name)
+            item.setData(Qt.ItemDataRole.UserRole, layer.layer_id)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEditable)
+            item.setCheckState(Qt.CheckState.Checked if layer.isVisible() else Qt.CheckState.Unchecked)
+            item.setIcon(QPixmap.fromImage(layer.image.scaled(32, 32, Qt.AspectRatioMode.KeepAspectRatio)))
+            self.layer_list.addItem(item)
+            if layer.layer_id == current:
+                self.layer_list.setCurrentItem(item)
+        self._syncing = False
+        self._show_properties()
+
+    def _list_item_changed(self, item: QListWidgetItem) -> None:
+        if self._syncing:
+            return
+        layer = self.layers.get(item.data(Qt.ItemDataRole.UserRole))
+        if layer is None:
+            return
+        visible = item.checkState() == Qt.CheckState.Checked
+        if visible != layer.isVisible():
+            self.set_layer_property(layer.layer_id, "visible", visible)
+        elif item.text() != layer.name:
+            self.set_layer_property(layer.layer_id, "name", item.text())
+
+    def _list_current_changed(self, current: QListWidgetItem | None, _previous: Any) -> None:
+        if self._syncing or current is None:
+            self._show_properties()
+            return
+        layer = self.layers.get(current.data(Qt.ItemDataRole.UserRole))
+        if layer is not None:
+            self._syncing = True
+            self.scene.clearSelection()
+            layer.setSelected(True)
+            self._syncing = False
+        self._show_properties()
+
+    def sync_list_selection(self) -> None:
+        if self._syncing:
+            return
+        selected = [item for item in self.scene.selectedItems() if isinstance(item, ImageLayer)]
+        if not selected:
+            return
+        for row in range(self.layer_list.count()):
+            item = self.layer_list.item(row)
+            if item.data(Qt.ItemDataRole.UserRole) == selected[0].layer_id:
+                self._syncing = True
+                self.layer_list.setCurrentItem(item)
+                self._syncing = False
+        self._show_properties()
+
+    def _show_properties(self) -> None:
+        layer = self.active_layer()
+        self.opacity.blockSignals(True)
+        self.scale_box.blockSignals(True)
+        self.opacity.setEnabled(layer is not None)
+        self.scale_box.setEnabled(layer is not None)
+        self.opacity.setValue(int(round(layer.opacity() * 100)) if layer is not None else 100)
+        self.scale_box.setValue(int(round(layer.scale() * 100)) if layer is not None else 100)
+        self.opacity.blockSignals(False)
+        self.scale_box.blockSignals(False)
+        self.active_layer_changed.emit(layer)
+
+    def _opacity_edited(self, value: int) -> None:
+        layer = self.active_layer()
+        if layer is not None:
+            self.set_layer_property(layer.layer_id, "opacity", value / 100.0, merge=True)
+
+    def _scale_edited(self, value: int) -> None:
+        layer = self.active_layer()
+        if layer is not None:
+            self.set_layer_property(layer.layer_id, "scale", value / 100.0, merge=True)
+
+    # ------------------------------------------------------------------ live preview
+
+    def show_preview(self, image: QImage) -> None:
+        """A running job's latest preview frame, where its output will land (not a layer, no undo)."""
+        if self._preview_item is None:
+            self._preview_item = QGraphicsPixmapItem()
+            self._preview_item.setZValue(MASK_Z - 1)
+            self._preview_item.setOpacity(0.85)
+            self.scene.addItem(self._preview_item)
+            x, y = self._free_spot(image.size())
+            self._preview_item.setPos(x, y)
+        self._preview_item.setPixmap(QPixmap.fromImage(image))
+
+    def hide_preview(self) -> None:
+        if self._preview_item is not None:
+            self.scene.removeItem(self._preview_item)
+            self._preview_item = None
+
+    # ------------------------------------------------------------------ selection and mask
+
+    def select_region(self, rect: QRectF | None) -> None:
+        if rect == self.selection:
+            return
+        self.undo.push(SelectionCommand(self, self.selection, QRectF(rect) if rect is not None else None))
+
+    def _set_selection(self, rect: QRectF | None) -> None:
+        self.selection = QRectF(rect) if rect is not None else None
+        if rect is None:
+            self.selection_item.hide()
+        else:
+            self.selection_item.setRect(rect)
+            self.selection_item.show()
+        self.changed.emit()
+
+    def paint_dab(self, pos: QPointF, *, erase: bool) -> None:
+        radius = max(0.5, self.brush_size / 2.0)
+        painter = QPainter(self.mask_image)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        gradient = QRadialGradient(pos, radius)
+        gradient.setColorAt(0.0, MASK_COLOUR)
+        gradient.setColorAt(max(0.0, min(0.999, self.brush_hardness)), MASK_COLOUR)
+        transparent = QColor(MASK_COLOUR)
+        transparent.setAlpha(0)
+        gradient.setColorAt(1.0, transparent)
+        if erase:
+            painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_DestinationOut)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QBrush(gradient))
+        painter.drawEllipse(pos, radius, radius)
+        painter.end()
+        self.mask_item.setPixmap(QPixmap.fromImage(self.mask_image))
+
+    def commit_stroke(self, before: QImage, *, erase: bool) -> None:
+        after = self.mask_image.copy()
+        self.undo.push(MaskCommand(self, "Erase mask" if erase else "Paint mask", before, after))
+
+    def clear_mask(self) -> None:
+        empty = QImage(self.mask_image.size(), QImage.Format.Format_ARGB32_Premultiplied)
+        empty.fill(Qt.GlobalColor.transparent)
+        self.undo.push(MaskCommand(self, "Clear mask", self.mask_image.copy(), empty))
+
+    def _set_mask_image(self, image: QImage) -> None:
+        self.mask_image = image.copy()
+        self.mask_item.setPixmap(QPixmap.fromImage(self.mask_image))
+        self.changed.emit()
+
+    def mask_is_empty(self) -> bool:
+        alpha = self.mask_image.convertToFormat(QImage.Format.Format_Alpha8)
+        return not any(bytes(alpha.constBits()))
+
+    # ------------------------------------------------------------------ pictures out
+
+    def render_region(self, rect: QRectF | None = None, *, layers_only: bool = True) -> QImage:
+        """The visible layers inside ``rect`` (default: the whole canvas) as an RGBA image."""
+        rect = QRectF(rect) if rect is not None else self.content_rect().toAlignedRect().toRectF()
+        image = QImage(max(1, int(rect.width())), max(1, int(rect.height())), QImage.Format.Format_ARGB32)
+        image.fill(Qt.GlobalColor.transparent)
+        hidden = [self.paper, self.mask_item, self.selection_item] if layers_only else []
+        visibility = [item.isVisible() for item in hidden]
+        selected = self.scene.selectedItems()
+        for item in selected:
+            item.setSelected(False)
+        for item in hidden:
+            item.setVisible(False)
+        painter = QPainter(image)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        self.scene.render(painter, QRectF(0, 0, image.width(), image.height()), rect)
+        painter.end()
+        for item, was in zip(hidden, visibility):
+            item.setVisible(was)
+        for item in selected:
+            item.setSelected(True)
+        return image
+
+    def selection_png(self) -> bytes | None:
+        return image_to_png(self.render_region(self.selection)) if self.selection is not None else None
+
+    def canvas_png(self) -> bytes:
+        return image_to_png(self.render_region())
+
+    def layer_png(self) -> bytes | None:
+        layer = self.active_layer()
+        return self.blobs.get(layer.blob) if layer is not None else None
+
+    def mask_png(self, rect: QRectF | None = None) -> bytes:
+        """The mask as a white-on-black grayscale PNG (inside the selection when there is one)."""
+        alpha = self.mask_image.convertToFormat(QImage.Format.Format_Alpha8)
+        gray = QImage(alpha.constBits(), alpha.width(), alpha.height(), alpha.bytesPerLine(), QImage.Format.Format_Grayscale8).copy()
+        region = rect if rect is not None else self.selection
+        if region is not None:
+            gray = gray.copy(region.toRect())
+        return image_to_png(gray)
+
+    # ------------------------------------------------------------------ document
+
+    def to_document(self) -> dict[str, Any]:
+        mask = None if self.mask_is_empty() else base64.b64encode(image_to_png(self.mask_image)).decode("ascii")
+        selection = None if self.selection is None else [self.selection.x(), self.selection.y(), self.selection.width(), self.selection.height()]
+        layers = sorted((layer.state() for layer in self.layers.values()), key=lambda state: state["z"])
+        return {"version": 1, "size": list(self.doc_size), "layers": layers, "selection": selection, "mask": mask}
+
+    def load_document(self, doc: dict[str, Any] | None) -> list[str]:
+        """Replace the canvas with ``doc`` (no undo entry); returns problems (missing blobs)."""
+        problems: list[str] = []
+        for layer_id in list(self.layers):
+            self._remove_layer(layer_id)
+        doc = doc or {}
+        self.set_doc_size(tuple(doc.get("size") or DEFAULT_SIZE))  # type: ignore[arg-type]
+        for state in doc.get("layers") or []:
+            try:
+                image = QImage.fromData(self.blobs.get(state["blob"]))
+            except KeyError:
+                problems.append(f"layer {state.get('name')}: its image is missing from the project")
+                continue
+            self._insert_layer(state, image)
+        selection = doc.get("selection")
+        self._set_selection(QRectF(*selection) if selection else None)
+        mask = QImage(*self.doc_size, QImage.Format.Format_ARGB32_Premultiplied)
+        mask.fill(Qt.GlobalColor.transparent)
+        if doc.get("mask"):
+            loaded = QImage.fromData(QByteArray(base64.b64decode(doc["mask"])))
+            if not loaded.isNull():
+                painter = QPainter(mask)
+                painter.drawImage(0, 0, loaded)
+                painter.end()
+        self._set_mask_image(mask)
+        return problems
+
+    def export_png(self, path: Path, *, layer_only: bool = False, encode: Callable[[QImage, ImageLayer | None], bytes] | None = None) -> Path:
+        """Write the visible canvas (or the active layer) as PNG; ``encode`` adds the metadata."""
+        layer = self.active_layer()
+        if layer_only and layer is not None:
+            data = self.blobs.get(layer.blob)
+            if encode is not None and not data.startswith(b"\x89PNG"):
+                data = encode(layer.image, layer)
+        else:
+            image = self.render_region()
+            data = encode(image, layer) if encode is not None else image_to_png(image)
+        path = Path(path)
+        path.write_bytes(data)
+        return path

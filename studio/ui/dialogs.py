@@ -1,0 +1,73 @@
+"""Every question and message the window puts to the user, in one replaceable object.
+
+Tests (and the off-screen screenshot) swap ``Prompter`` for one that answers without a
+modal dialog, so nothing blocks an event loop nobody is looking at.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+PROJECT_FILTER = "Studio projects (*.studio)"
+
+
+class Prompter:
+    def error(self, parent: QWidget | None, title: str, text: str, details: str = "") -> None:
+        box = QMessageBox(QMessageBox.Icon.Critical, title, text, QMessageBox.StandardButton.Ok, parent)
+        if details:
+            box.setDetailedText(details)
+        box.exec()
+
+    def info(self, parent: QWidget | None, title: str, text: str) -> None:
+        QMessageBox.information(parent, title, text)
+
+    def ask(self, parent: QWidget | None, title: str, text: str) -> bool:
+        answer = QMessageBox.question(parent, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def ask_save(self, parent: QWidget | None, text: str) -> str:
+        """"save", "discard" or "cancel"."""
+        buttons = QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel
+        answer = QMessageBox.warning(parent, "Unsaved changes", text, buttons, QMessageBox.StandardButton.Save)
+        return {QMessageBox.StandardButton.Save: "save", QMessageBox.StandardButton.Discard: "discard"}.get(answer, "cancel")
+
+    def save_path(self, parent: QWidget | None, title: str, file_filter: str, suggested: str = "") -> Path | None:
+        path, _ = QFileDialog.getSaveFileName(parent, title, suggested, file_filter)
+        return Path(path) if path else None
+
+    def open_path(self, parent: QWidget | None, title: str, file_filter: str) -> Path | None:
+        path, _ = QFileDialog.getOpenFileName(parent, title, "", file_filter)
+        return Path(path) if path else None
+
+
+class QuietPrompter(Prompter):
+    """Answers every question with a fixed reply and records what would have been shown."""
+
+    def __init__(self, *, ask: bool = True, save: str = "discard", paths: list[Path] | None = None) -> None:
+        self.answer, self.save_answer = ask, save
+        self.paths = list(paths or [])
+        self.errors: list[tuple[str, str, str]] = []
+        self.infos: list[tuple[str, str]] = []
+        self.questions: list[str] = []
+
+    def error(self, parent: QWidget | None, title: str, text: str, details: str = "") -> None:
+        self.errors.append((title, text, details))
+
+    def info(self, parent: QWidget | None, title: str, text: str) -> None:
+        self.infos.append((title, text))
+
+    def ask(self, parent: QWidget | None, title: str, text: str) -> bool:
+        self.questions.append(text)
+        return self.answer
+
+    def ask_save(self, parent: QWidget | None, text: str) -> str:
+        self.questions.append(text)
+        return self.save_answer
+
+    def save_path(self, parent: QWidget | None, title: str, file_filter: str, suggested: str = "") -> Path | None:
+        return self.paths.pop(0) if self.paths else None
+
+    def open_path(self, parent: QWidget | None, title: str, file_filter: str) -> Path | None:
+        return self.paths.pop(0) if self.paths else None

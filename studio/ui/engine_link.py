@@ -1,0 +1,348 @@
+"""The window's line to the engine: every call off the GUI thread, every answer a signal.
+
+``EngineLink`` connects (starting the engine if none runs) in a background thread while the
+window is already up, pumps the engine's WebSocket events in another, and runs requests
+(submit, cancel, fetch an artefact, upload an input) on a small thread pool. Answers come
+back as Qt signals delivered on the GUI thread, so the UI never blocks on the engine.
+
+When the event stream drops (the engine process died), the link says "restarting", calls
+``EngineClient.connect(start=True)`` again, and tells the window which jobs were lost; the
+window's project lives in this process and is untouched.
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from studio.engine.client import EngineClient, EngineError
+
+STARTING, READY, RESTARTING, FAILED = "starting", "ready", "restarting", "failed"
+
+
+class _Connector(QThread):
+    """Finds or starts the engine, then reads its catalogue (generators, models)."""
+
+    connected = Signal(object, dict, dict)
+    failed = Signal(str)
+
+    def __init__(self, home: Path, safe_mode: bool, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.home, self.safe_mode = home, safe_mode
+
+    def run(self) -> None:
+        try:
+            client = EngineClient.connect(self.home, start=True, safe_mode=self.safe_mode)
+            catalogue = client.plugins()
+            try:
+                models = client.models()
+            except EngineError:
+                models = {}
+        except Exception as exc:  # any failure becomes "failed: why" in the status bar
+            self.failed.emit(str(exc) or type(exc).__name__)
+            return
+        self.connected.emit(client, catalogue, models)
+
+
+class _EventPump(QThread):
+    """Reads the engine's event stream until stopped or until the connection is lost."""
+
+    opened = Signal()
+    received = Signal(dict)
+    lost = Signal(str)
+
+    def __init__(self, client: EngineClient, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.client = client
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> None:
+        try:
+            with self.client.events() as receive:
+                self.opened.emit()
+                while not self._stop.is_set():
+                    event = receive(0.25)
+                    if event is not None:
+                        self.received.emit(event)
+        except Exception as exc:  # websockets / OSError: the engine went away
+            if not self._stop.is_set():
+                self.lost.emit(str(exc) or type(exc).__name__)
+            return
+        if not self._stop.is_set():
+            self.lost.emit("the engine closed the event stream")
+
+
+class _RequestWorkers:
+    """A few long-lived QThreads that run queued requests.
+
+    Not QThreadPool.start(callable): PySide6 6.12 drops a reference to the callable's return
+    value on every call (None's refcount falls until the interpreter aborts), so requests run
+    on threads whose ``run`` is entered once each.
+    """
+
+    def __init__(self, count: int) -> None:
+        self.queue: queue.Queue[Callable[[], None] | None] = queue.Queue()
+        self.threads = [_RequestThread(self.queue) for _ in range(count)]
+        for thread in self.threads:
+            thread.start()
+
+    def start(self, work: Callable[[], None]) -> None:
+        self.queue.put(work)
+
+    def stop(self, wait_ms: int) -> None:
+        for _ in self.threads:
+            self.queue.put(None)
+        for thread in self.threads:
+            thread.wait(wait_ms)
+
+
+class _RequestThread(QThread):
+    def __init__(self, jobs: "queue.Queue[Callable[[], None] | None]") -> None:
+        super().__init__()
+        self.jobs = jobs
+
+    def run(self) -> None:
+        while True:
+            work = self.jobs.get()
+            if work is None:
+                return
+            work()
+
+
+class EngineLink(QObject):
+    state_changed = Signal(str, str)  # state, detail
+    catalogue_changed = Signal(dict)  # GET /plugins
+    models_changed = Signal(dict)  # GET /models
+    event = Signal(dict)  # one engine event (queued/started/progress/preview/done/failed/cancelled/engine)
+    jobs_lost = Signal(list, str)  # job ids the dead engine took with it, why
+    _result = Signal(int, bool, object)
+
+    def __init__(self, home: Path, *, safe_mode: bool = False, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.home = Path(home)
+        self.safe_mode = safe_mode
+        self.client: EngineClient | None = None
+        self.state = STARTING
+        self.detail = ""
+        self.catalogue: dict[str, Any] = {}
+        self.models: dict[str, Any] = {}
+        self._connector: _Connector | None = None
+        self._pump: _EventPump | None = None
+        self._old_threads: list[QThread] = []
+        self._pool = _RequestWorkers(4)
+        self._ids = itertools.count(1)
+        self._callbacks: dict[int, tuple[Callable[[Any], None] | None, Callable[[str], None] | None]] = {}
+        self._waiting: list[Callable[[], None]] = []  # requests made while the engine was away
+        self._active_jobs: set[str] = set()
+        self._closing = False
+        self._stream_open = False
+        self._result.connect(self._deliver)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Connect in the background (starting the engine when none answers)."""
+        if self._connector is not None and self._connector.isRunning():
+            return
+        self._set_state(STARTING if self.client is None and self.state != RESTARTING else self.state, self.detail)
+        connector = _Connector(self.home, self.safe_mode, self)
+        connector.connected.connect(self._on_connected)
+        connector.failed.connect(self._on_connect_failed)
+        self._connector = connector
+        connector.start()
+
+    def retry(self) -> None:
+        self._set_state(STARTING, "")
+        self.start()
+
+    @Slot(object, dict, dict)
+    def _on_connected(self, client: EngineClient, catalogue: dict, models: dict) -> None:
+        if self._closing:
+            client.close()
+            return
+        previous = self.client
+        self.client = client
+        if previous is not None and previous is not client:
+            previous.close()
+        self.catalogue, self.models = catalogue, models
+        pump = _EventPump(client, self)
+        pump.opened.connect(self._on_stream_open)
+        pump.received.connect(self._on_event)
+        pump.lost.connect(self._on_lost)
+        self._pump = pump
+        pump.start()
+
+    @Slot()
+    def _on_stream_open(self) -> None:
+        # Ready only once the event stream is open, so no job's first events can be missed.
+        if self._closing:
+            return
+        self._stream_open = True
+        self._set_state(READY, "")
+        self.catalogue_changed.emit(self.catalogue)
+        self.models_changed.emit(self.models)
+        waiting, self._waiting = self._waiting, []
+        for request in waiting:
+            request()
+
+    @Slot(str)
+    def _on_connect_failed(self, message: str) -> None:
+        if self._closing:
+            return
+        self._set_state(FAILED, message)
+
+    @Slot(dict)
+    def _on_event(self, event: dict) -> None:
+        kind = event.get("type")
+        job = event.get("job")
+        if kind in ("queued", "started") and job:
+            self._active_jobs.add(job)
+        elif kind in ("done", "failed", "cancelled") and job:
+            self._active_jobs.discard(job)
+        elif kind == "engine":
+            state = event.get("state")
+            if state == "restarting":
+                self._set_state(RESTARTING, f"worker: {event.get('reason', '')}")
+            elif state == "ready":
+                self._set_state(READY, "")
+        self.event.emit(event)
+
+    @Slot(str)
+    def _on_lost(self, message: str) -> None:
+        if self._closing:
+            return
+        pump, self._pump = self._pump, None
+        self._stream_open = False
+        if pump is not None:
+            self._old_threads.append(pump)
+        lost = sorted(self._active_jobs)
+        self._active_jobs.clear()
+        self._set_state(RESTARTING, f"the engine stopped ({message}); starting it again")
+        if lost:
+            self.jobs_lost.emit(lost, "the engine stopped while this job ran; re-run it")
+        self.start()
+
+    def _set_state(self, state: str, detail: str) -> None:
+        changed = (state, detail) != (self.state, self.detail)
+        self.state, self.detail = state, detail
+        if changed:
+            self.state_changed.emit(state, detail)
+
+    def close(self, wait_ms: int = 3000) -> None:
+        """Stop the background threads; the engine itself keeps running (others may use it)."""
+        self._closing = True
+        if self._pump is not None:
+            self._pump.stop()
+            self._pump.wait(wait_ms)
+        for thread in self._old_threads:
+            thread.wait(wait_ms)
+        if self._connector is not None:
+            self._connector.wait(wait_ms)
+        self._pool.stop(wait_ms)
+        if self.client is not None:
+            self.client.close()
+
+    # ------------------------------------------------------------------ requests
+
+    @property
+    def ready(self) -> bool:
+        return self.state == READY and self._stream_open
+
+    def call(
+        self,
+        work: Callable[[EngineClient], Any],
+        on_ok: Callable[[Any], None] | None = None,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
+        """Run ``work(client)`` on the pool; ``on_ok(result)`` / ``on_error(message)`` on the GUI thread.
+
+        Made while the engine is starting or restarting, the call waits for it.
+        """
+        if self.client is None or not self._stream_open:
+            self._waiting.append(lambda: self.call(work, on_ok, on_error))
+            if self.state == FAILED:
+                self.retry()
+            return
+        call_id = next(self._ids)
+        self._callbacks[call_id] = (on_ok, on_error)
+        client = self.client
+
+        def job() -> None:
+            try:
+                value = work(client)
+            except Exception as exc:
+                message = str(exc) or type(exc).__name__
+                if not isinstance(exc, EngineError):
+                    message = f"{message}\n{traceback.format_exc(limit=3)}"
+                self._result.emit(call_id, False, (message,))
+                return
+            # Always a tuple: a bare None through an ``object`` signal trips a refcount bug in
+            # PySide6's queued connections ("none_dealloc").
+            self._result.emit(call_id, True, (value,))
+
+        self._pool.start(job)
+
+    @Slot(int, bool, object)
+    def _deliver(self, call_id: int, ok: bool, boxed: object) -> None:
+        value = boxed[0]  # type: ignore[index]
+        on_ok, on_error = self._callbacks.pop(call_id, (None, None))
+        if ok:
+            if on_ok is not None:
+                on_ok(value)
+        elif on_error is not None:
+            on_error(str(value))
+
+    def submit(
+        self,
+        plugin: str,
+        params: dict[str, Any],
+        seed: int | None,
+        *,
+        uploads: dict[str, tuple[bytes, str, str]] | None = None,
+        on_ok: Callable[[str], None] | None = None,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
+        """Upload the inputs (name → (bytes, kind, mime)), then queue the job; ``on_ok(job_id)``."""
+        params = dict(params)
+        uploads = dict(uploads or {})
+
+        def work(client: EngineClient) -> str:
+            for name, (data, kind, mime) in uploads.items():
+                params[name] = client.upload(data, kind=kind, mime=mime)
+            return client.submit(plugin, params, seed)
+
+        def accepted(job_id: str) -> None:
+            self._active_jobs.add(job_id)
+            if on_ok is not None:
+                on_ok(job_id)
+
+        self.call(work, accepted, on_error)
+
+    def cancel(self, job_id: str, on_error: Callable[[str], None] | None = None) -> None:
+        self.call(lambda client: client.cancel(job_id), None, on_error)
+
+    def fetch_artifact(self, artifact_id: str, on_ok: Callable[[tuple[bytes, str]], None], on_error: Callable[[str], None] | None = None) -> None:
+        self.call(lambda client: client.artifact(artifact_id), on_ok, on_error)
+
+    def refresh_models(self) -> None:
+        def store(models: dict) -> None:
+            self.models = models
+            self.models_changed.emit(models)
+
+        self.call(lambda client: client.models(), store, None)
+
+    def refresh_catalogue(self) -> None:
+        def store(catalogue: dict) -> None:
+            self.catalogue = catalogue
+            self.catalogue_changed.emit(catalogue)
+
+        self.call(lambda client: client.plugins(), store, None)

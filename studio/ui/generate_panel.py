@@ -1,0 +1,277 @@
+"""The Generate panel: pick a generator, fill its form, press Generate.
+
+The form is built from the manifest's parameter schema alone (the ``GET /plugins``
+answer), so no plugin code is imported in the window process. Values are remembered per
+generator (QSettings under STUDIO_HOME), and a history node or a PNG's metadata can be
+restored into the form.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.ui.param_widgets import INT_LIMIT, InputEditor, ModelEditor, ParamEditor, SeedEditor, editor_for
+
+KIND_ORDER = ("image", "text", "music", "audio")
+KIND_TITLES = {"image": "Image", "text": "Text", "music": "Music", "audio": "Audio"}
+PREFERRED_FIRST = "studio.patterns"
+
+
+def _param_title(spec: dict[str, Any]) -> str:
+    return spec.get("label") or spec["name"].replace("_", " ").capitalize()
+
+
+class GeneratePanel(QWidget):
+    generate_requested = Signal()
+    generator_changed = Signal(str)
+
+    def __init__(self, settings: QSettings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.generators: dict[str, dict[str, Any]] = {}
+        self.editors: dict[str, ParamEditor] = {}
+        self.models: dict[str, Any] = {}
+        self._current: str | None = None
+        self._restoring = False
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        self.picker = QComboBox()
+        self.picker.setObjectName("generatorPicker")
+        self._picker_model = QStandardItemModel(self.picker)
+        self.picker.setModel(self._picker_model)
+        self.picker.currentIndexChanged.connect(self._picked)
+        layout.addWidget(self.picker)
+        self.description = QLabel("Waiting for the engine…")
+        self.description.setObjectName("muted")
+        self.description.setWordWrap(True)
+        layout.addWidget(self.description)
+
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.form_host = QWidget()
+        self.form_layout = QVBoxLayout(self.form_host)
+        self.form_layout.setContentsMargins(0, 0, 0, 0)
+        self.scroll.setWidget(self.form_host)
+        layout.addWidget(self.scroll, 1)
+
+        bottom = QFormLayout()
+        self.seed = SeedEditor({"name": "seed", "type": "seed", "default": None, "help": "The job's random seed."}, lockable=True)
+        self.seed.setObjectName("jobSeed")
+        bottom.addRow("Seed", self.seed)
+        self.batch = QSpinBox()
+        self.batch.setObjectName("batchCount")
+        self.batch.setRange(1, 64)
+        self.batch.setToolTip("How many jobs to queue (seeds seed, seed+1, …)")
+        bottom.addRow("Batch count", self.batch)
+        layout.addLayout(bottom)
+        buttons = QHBoxLayout()
+        self.generate_button = QPushButton("Generate")
+        self.generate_button.setObjectName("primary")
+        self.generate_button.setToolTip("Generate (Ctrl+Enter)")
+        self.generate_button.clicked.connect(self.generate_requested)
+        self.generate_button.setEnabled(False)
+        buttons.addWidget(self.generate_button, 1)
+        layout.addLayout(buttons)
+        self.seed.changed.connect(self._remember)
+        self.batch.valueChanged.connect(lambda _v: self._remember())
+
+    # ------------------------------------------------------------------ catalogue
+
+    def set_catalogue(self, catalogue: dict[str, Any]) -> None:
+        generators = [g for g in catalogue.get("generators") or [] if g.get("state", "enabled") not in ("disabled", "failed")]
+        self.generators = {g["id"]: g for g in generators}
+        keep = self._current or str(self.settings.value("generate/current", "") or "")
+        self.picker.blockSignals(True)
+        self._picker_model.clear()
+        by_kind: dict[str, list[dict[str, Any]]] = {}
+        for generator in generators:
+            by_kind.setdefault(generator.get("kind", "other"), []).append(generator)
+        for kind in sorted(by_kind, key=lambda k: KIND_ORDER.index(k) if k in KIND_ORDER else 99):
+            header = QStandardItem(f"— {KIND_TITLES.get(kind, kind.title())} —")
+            header.setFlags(Qt.ItemFlag.NoItemFlags)
+            self._picker_model.appendRow(header)
+            for generator in sorted(by_kind[kind], key=lambda g: (g["id"] != PREFERRED_FIRST, g.get("name") or g["id"])):
+                item = QStandardItem("   " + (generator.get("name") or generator["id"]))
+                item.setData(generator["id"], Qt.ItemDataRole.UserRole)
+                item.setToolTip(generator.get("description", ""))
+                self._picker_model.appendRow(item)
+        self.picker.blockSignals(False)
+        target = keep if keep in self.generators else (PREFERRED_FIRST if PREFERRED_FIRST in self.generators else next(iter(self.generators), None))
+        self._current = None
+        if target:
+            self.select_generator(target)
+        else:
+            self.description.setText("No generators are available. Check the plugin manager.")
+        self.generate_button.setEnabled(bool(self.generators))
+
+    def set_models(self, models: dict[str, Any]) -> None:
+        self.models = models or {}
+        for editor in self.editors.values():
+            if isinstance(editor, ModelEditor):
+                editor.set_models(self.models)
+
+    def select_generator(self, generator_id: str) -> bool:
+        for row in range(self._picker_model.rowCount()):
+            if self._picker_model.item(row).data(Qt.ItemDataRole.UserRole) == generator_id:
+                if self.picker.currentIndex() == row and self._current == generator_id:
+                    return True
+                self.picker.setCurrentIndex(row)
+                if self._current != generator_id:
+                    self._picked(row)
+                return True
+        return False
+
+    def _picked(self, row: int) -> None:
+        item = self._picker_model.item(row) if row >= 0 else None
+        generator_id = item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+        if not generator_id or generator_id == self._current:
+            return
+        self._remember()
+        self._current = generator_id
+        self.settings.setValue("generate/current", generator_id)
+        self._build_form(self.generators[generator_id])
+        self._recall()
+        self.generator_changed.emit(generator_id)
+
+    def _build_form(self, generator: dict[str, Any]) -> None:
+        self.editors = {}
+        while self.form_layout.count():
+            child = self.form_layout.takeAt(0)
+            widget = child.widget()
+            if widget is not None:
+                widget.hide()
+                widget.setParent(None)
+                widget.deleteLater()
+        self.editors = {}
+        self.description.setText(generator.get("description") or "")
+        main = QFormLayout()
+        main.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        advanced = QFormLayout()
+        for spec in generator.get("params") or []:
+            editor = editor_for(spec)
+            if isinstance(editor, ModelEditor):
+                editor.set_models(self.models)
+            editor.changed.connect(self._remember)
+            self.editors[spec["name"]] = editor
+            label = QLabel(_param_title(spec))
+            label.setToolTip(spec.get("help", ""))
+            (advanced if spec.get("advanced") else main).addRow(label, editor)
+        host = QWidget()
+        host.setLayout(main)
+        self.form_layout.addWidget(host)
+        if advanced.rowCount():
+            box = QGroupBox("Advanced")
+            box.setObjectName("advancedParams")
+            box.setCheckable(True)
+            box.setChecked(False)
+            inner = QWidget()
+            inner.setLayout(advanced)
+            inner.setVisible(False)
+            wrapper = QVBoxLayout(box)
+            wrapper.addWidget(inner)
+            box.toggled.connect(inner.setVisible)
+            self.form_layout.addWidget(box)
+        self.form_layout.addStretch(1)
+
+    # ------------------------------------------------------------------ values
+
+    @property
+    def current(self) -> dict[str, Any] | None:
+        return self.generators.get(self._current) if self._current else None
+
+    def values(self) -> dict[str, Any]:
+        return {name: editor.value() for name, editor in self.editors.items()}
+
+    def request(self) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+        """(params for the engine, input sources to resolve into uploads)."""
+        params: dict[str, Any] = {}
+        inputs: dict[str, dict[str, Any]] = {}
+        for name, editor in self.editors.items():
+            value = editor.value()
+            if isinstance(editor, InputEditor):
+                if value is not None:
+                    inputs[name] = value
+                continue
+            if value is None and editor.spec.get("optional"):
+                continue
+            params[name] = value
+        return params, inputs
+
+    def take_seeds(self, count: int) -> list[int]:
+        """Seeds for ``count`` jobs: the locked seed and its successors, or a fresh one."""
+        if not self.seed.locked:
+            self.seed.roll()
+        first = self.seed.value()
+        return [(first + offset) % (INT_LIMIT + 1) for offset in range(count)]
+
+    def set_values(self, generator_id: str, params: dict[str, Any], seed: int | None = None) -> bool:
+        """Restore a generation's parameters (from history or a PNG) into the form."""
+        if generator_id not in self.generators or not self.select_generator(generator_id):
+            return False
+        self._restoring = True
+        try:
+            for name, value in (params or {}).items():
+                editor = self.editors.get(name)
+                if editor is not None and not isinstance(editor, InputEditor):
+                    editor.set_value(value)
+            if seed is not None:
+                self.seed.set_value(seed)
+                self.seed.set_locked(True)
+        finally:
+            self._restoring = False
+        self._remember()
+        return True
+
+    def set_prompt(self, text: str) -> bool:
+        editor = self.editors.get("prompt")
+        if editor is None:
+            editor = next((e for e in self.editors.values() if e.spec.get("type") == "text"), None)
+        if editor is None:
+            return False
+        editor.set_value(text)
+        return True
+
+    # ------------------------------------------------------------------ memory
+
+    def _remember(self) -> None:
+        if self._current is None or self._restoring:
+            return
+        values = {name: value for name, value in self.values().items() if not isinstance(self.editors[name], InputEditor)}
+        payload = {"params": values, "seed": self.seed.value(), "locked": self.seed.locked, "batch": self.batch.value()}
+        self.settings.setValue(f"generate/params/{self._current}", json.dumps(payload))
+
+    def _recall(self) -> None:
+        raw = self.settings.value(f"generate/params/{self._current}", "")
+        try:
+            payload = json.loads(raw) if raw else {}
+        except (TypeError, ValueError):
+            payload = {}
+        self._restoring = True
+        try:
+            for name, value in (payload.get("params") or {}).items():
+                editor = self.editors.get(name)
+                if editor is not None:
+                    editor.set_value(value)
+            if "seed" in payload:
+                self.seed.set_value(payload["seed"])
+            self.seed.set_locked(bool(payload.get("locked", False)))
+            self.batch.setValue(int(payload.get("batch", 1) or 1))
+        finally:
+            self._restoring = False

@@ -1,0 +1,193 @@
+"""Jobs as the window sees them: what was asked, what the engine said, what came back.
+
+``JobTracker`` turns the engine's event stream into per-job state for the jobs panel and the
+job bar. A job is known locally by a *ticket* from the moment Generate is pressed (before
+the engine has answered with its id), so a job that fails to submit still shows why. Events
+that arrive before the submit call returns (the engine may publish "queued" first) are held
+until the id is known.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QImage
+
+SUBMITTING, QUEUED, RUNNING, DONE, FAILED, CANCELLED = "submitting", "queued", "running", "done", "failed", "cancelled"
+FINAL = (DONE, FAILED, CANCELLED)
+_EARLY_LIMIT = 500
+
+
+@dataclass
+class Job:
+    ticket: str
+    plugin: str
+    generator_name: str
+    kind: str
+    params: dict[str, Any]
+    seed: int | None
+    parents: list[str] = field(default_factory=list)
+    job_id: str = ""
+    state: str = SUBMITTING
+    progress: float = 0.0
+    message: str = ""
+    preview: QImage | None = None
+    text: str = ""
+    error: str = ""
+    traceback: str = ""
+    artifacts: list[dict[str, Any]] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    created: float = field(default_factory=time.time)
+    landed: bool = False
+    cancel_requested: bool = False
+
+    @property
+    def active(self) -> bool:
+        return self.state not in FINAL
+
+    @property
+    def title(self) -> str:
+        seed = f" · seed {self.seed}" if self.seed is not None else ""
+        return f"{self.generator_name}{seed}"
+
+
+class JobTracker(QObject):
+    added = Signal(str)  # ticket
+    changed = Signal(str)
+    finished = Signal(str)  # reached done / failed / cancelled
+    text_delta = Signal(str, str)  # ticket, streamed text
+    preview_image = Signal(str, QImage)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.jobs: dict[str, Job] = {}
+        self._by_id: dict[str, str] = {}
+        self._early: dict[str, list[dict[str, Any]]] = {}
+        self._tickets = itertools.count(1)
+
+    # ------------------------------------------------------------------ creating
+
+    def new_job(self, plugin: str, generator_name: str, kind: str, params: dict[str, Any], seed: int | None, parents: list[str] | None = None) -> Job:
+        job = Job(ticket=f"t{next(self._tickets)}", plugin=plugin, generator_name=generator_name, kind=kind, params=dict(params), seed=seed, parents=list(parents or []))
+        self.jobs[job.ticket] = job
+        self.added.emit(job.ticket)
+        return job
+
+    def accepted(self, ticket: str, job_id: str) -> None:
+        job = self.jobs.get(ticket)
+        if job is None:
+            return
+        job.job_id = job_id
+        self._by_id[job_id] = ticket
+        if job.state == SUBMITTING:
+            job.state = QUEUED
+        self.changed.emit(ticket)
+        for event in self._early.pop(job_id, []):
+            self.on_event(event)
+
+    def rejected(self, ticket: str, message: str) -> None:
+        job = self.jobs.get(ticket)
+        if job is None:
+            return
+        job.state = FAILED
+        job.error = message.splitlines()[0] if message else "the engine refused the job"
+        job.traceback = message
+        self.changed.emit(ticket)
+        self.finished.emit(ticket)
+
+    # ------------------------------------------------------------------ engine events
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        job_id = event.get("job")
+        if not job_id:
+            return
+        ticket = self._by_id.get(job_id)
+        if ticket is None:
+            # Not ours yet (the submit call has not returned), or another window's job.
+            self._early.setdefault(job_id, []).append(event)
+            while len(self._early) > _EARLY_LIMIT:
+                self._early.pop(next(iter(self._early)))
+            return
+        job = self.jobs[ticket]
+        if not job.active:
+            return
+        kind = event.get("type")
+        if kind == "queued":
+            job.state = QUEUED
+            position = event.get("position")
+            job.message = f"queued ({position} ahead)" if position else "queued"
+        elif kind == "started":
+            job.state = RUNNING
+            job.message = "running"
+        elif kind == "progress":
+            job.state = RUNNING
+            job.progress = float(event.get("progress") or 0.0)
+            job.message = str(event.get("message") or "")
+        elif kind == "preview":
+            job.state = RUNNING
+            if "text" in event:
+                job.text += str(event["text"])
+                self.text_delta.emit(ticket, str(event["text"]))
+            elif event.get("data"):
+                image = QImage.fromData(base64.b64decode(event["data"]))
+                if not image.isNull():
+                    job.preview = image
+                    self.preview_image.emit(ticket, image)
+        elif kind == "done":
+            job.state = DONE
+            job.progress = 1.0
+            job.message = "done"
+            job.outputs = list(event.get("outputs") or [])
+            job.artifacts = list(event.get("artifacts") or [])
+        elif kind == "failed":
+            job.state = FAILED
+            job.error = str(event.get("error") or "failed")
+            job.traceback = str(event.get("traceback") or "")
+            job.message = "failed"
+        elif kind == "cancelled":
+            job.state = CANCELLED
+            job.message = "cancelled"
+        else:
+            return
+        self.changed.emit(ticket)
+        if not job.active:
+            self.finished.emit(ticket)
+
+    def lost(self, job_ids: list[str], reason: str) -> None:
+        """The engine died with these jobs: they end as failed, with why."""
+        for job_id in job_ids:
+            ticket = self._by_id.get(job_id)
+            if ticket is None:
+                continue
+            job = self.jobs[ticket]
+            if job.active:
+                job.state = FAILED
+                job.error = reason
+                job.message = "lost"
+                self.changed.emit(ticket)
+                self.finished.emit(ticket)
+
+    # ------------------------------------------------------------------ queries
+
+    def active(self) -> list[Job]:
+        return [job for job in self.jobs.values() if job.active]
+
+    def running(self) -> Job | None:
+        for job in self.jobs.values():
+            if job.state == RUNNING:
+                return job
+        return None
+
+    def by_job_id(self, job_id: str) -> Job | None:
+        ticket = self._by_id.get(job_id)
+        return self.jobs.get(ticket) if ticket else None
+
+    def forget(self, ticket: str) -> None:
+        job = self.jobs.pop(ticket, None)
+        if job is not None and job.job_id:
+            self._by_id.pop(job.job_id, None)

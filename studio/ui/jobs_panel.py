@@ -1,0 +1,213 @@
+"""The Jobs panel (queue with progress, latest preview, cancel, errors with details) and the job bar."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.ui.jobs import CANCELLED, DONE, FAILED, Job, JobTracker
+
+THUMB = 56
+MAX_ROWS = 200
+
+
+class JobRow(QWidget):
+    cancel_clicked = Signal(str)
+
+    def __init__(self, job: Job, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ticket = job.ticket
+        self.setObjectName(f"job-{job.ticket}")
+        outer = QHBoxLayout(self)
+        outer.setContentsMargins(6, 4, 6, 4)
+        self.thumb = QLabel()
+        self.thumb.setFixedSize(THUMB, THUMB)
+        self.thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.thumb.setStyleSheet("background:#141518;border:1px solid #2f3136;")
+        outer.addWidget(self.thumb)
+        body = QVBoxLayout()
+        body.setSpacing(2)
+        self.title = QLabel(job.title)
+        self.status = QLabel()
+        self.status.setObjectName("muted")
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1000)
+        self.bar.setTextVisible(False)
+        self.bar.setFixedHeight(8)
+        self.error = QLabel()
+        self.error.setObjectName("error")
+        self.error.setWordWrap(True)
+        self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details_button = QToolButton()
+        self.details_button.setText("Details")
+        self.details_button.setCheckable(True)
+        self.details = QPlainTextEdit()
+        self.details.setReadOnly(True)
+        self.details.setMaximumHeight(160)
+        self.details.hide()
+        self.details_button.toggled.connect(self.details.setVisible)
+        for widget in (self.title, self.status, self.bar, self.error):
+            body.addWidget(widget)
+        row = QHBoxLayout()
+        row.addWidget(self.details_button)
+        row.addStretch(1)
+        body.addLayout(row)
+        body.addWidget(self.details)
+        outer.addLayout(body, 1)
+        self.cancel = QPushButton("✕")
+        self.cancel.setToolTip("Cancel this job")
+        self.cancel.setFixedWidth(30)
+        self.cancel.clicked.connect(lambda: self.cancel_clicked.emit(self.ticket))
+        outer.addWidget(self.cancel, 0, Qt.AlignmentFlag.AlignTop)
+        self.update_from(job)
+
+    def update_from(self, job: Job) -> None:
+        self.title.setText(job.title)
+        text = job.state if not job.message or job.message == job.state else f"{job.state} — {job.message}"
+        self.status.setText(text)
+        self.bar.setValue(int(job.progress * 1000))
+        self.bar.setVisible(job.active or job.state == DONE)
+        self.cancel.setEnabled(job.active and not job.cancel_requested)
+        self.cancel.setVisible(job.active)
+        has_error = job.state == FAILED and bool(job.error)
+        self.error.setVisible(has_error)
+        self.error.setText(job.error)
+        self.details_button.setVisible(has_error and bool(job.traceback))
+        self.details.setPlainText(job.traceback)
+        if job.preview is not None:
+            self.thumb.setPixmap(QPixmap.fromImage(job.preview).scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))
+        elif job.kind == "text" and job.text:
+            self.thumb.setText("T")
+        if job.state == CANCELLED:
+            self.title.setStyleSheet("color:#8c9099;")
+
+
+class JobsPanel(QWidget):
+    """Per-job rows, newest first; "Cancel all" and "Clear finished" on top."""
+
+    cancel_requested = Signal(str)  # ticket
+    cancel_all_requested = Signal()
+
+    def __init__(self, tracker: JobTracker, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.tracker = tracker
+        self.rows: dict[str, tuple[QListWidgetItem, JobRow]] = {}
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        header = QHBoxLayout()
+        self.summary = QLabel("No jobs")
+        self.summary.setObjectName("muted")
+        self.cancel_all = QPushButton("Cancel all")
+        self.cancel_all.setObjectName("danger")
+        self.cancel_all.clicked.connect(self.cancel_all_requested)
+        self.clear = QPushButton("Clear finished")
+        self.clear.clicked.connect(self.clear_finished)
+        header.addWidget(self.summary, 1)
+        header.addWidget(self.clear)
+        header.addWidget(self.cancel_all)
+        layout.addLayout(header)
+        self.list = QListWidget()
+        self.list.setSelectionMode(QListWidget.SelectionMode.NoSelection)
+        layout.addWidget(self.list, 1)
+        tracker.added.connect(self._add)
+        tracker.changed.connect(self._update)
+        tracker.preview_image.connect(lambda ticket, _image: self._update(ticket))
+        self._refresh_summary()
+
+    def row(self, ticket: str) -> JobRow | None:
+        entry = self.rows.get(ticket)
+        return entry[1] if entry else None
+
+    def _add(self, ticket: str) -> None:
+        job = self.tracker.jobs[ticket]
+        row = JobRow(job)
+        row.cancel_clicked.connect(self.cancel_requested)
+        item = QListWidgetItem()
+        item.setSizeHint(row.sizeHint())
+        self.list.insertItem(0, item)
+        self.list.setItemWidget(item, row)
+        self.rows[ticket] = (item, row)
+        while self.list.count() > MAX_ROWS:
+            self._remove_oldest_finished()
+        self._refresh_summary()
+
+    def _update(self, ticket: str) -> None:
+        entry = self.rows.get(ticket)
+        job = self.tracker.jobs.get(ticket)
+        if entry is None or job is None:
+            return
+        item, row = entry
+        row.update_from(job)
+        item.setSizeHint(row.sizeHint())
+        self._refresh_summary()
+
+    def _remove_oldest_finished(self) -> None:
+        for index in range(self.list.count() - 1, -1, -1):
+            item = self.list.item(index)
+            row = self.list.itemWidget(item)
+            job = self.tracker.jobs.get(row.ticket) if isinstance(row, JobRow) else None
+            if job is None or not job.active:
+                self.list.takeItem(index)
+                if isinstance(row, JobRow):
+                    self.rows.pop(row.ticket, None)
+                return
+        self.list.takeItem(self.list.count() - 1)
+
+    def clear_finished(self) -> None:
+        for ticket, (item, _row) in list(self.rows.items()):
+            job = self.tracker.jobs.get(ticket)
+            if job is None or not job.active:
+                self.list.takeItem(self.list.row(item))
+                del self.rows[ticket]
+        self._refresh_summary()
+
+    def _refresh_summary(self) -> None:
+        active = self.tracker.active()
+        self.summary.setText(f"{len(active)} active, {len(self.rows)} shown" if self.rows else "No jobs")
+        self.cancel_all.setEnabled(bool(active))
+
+
+class JobBar(QWidget):
+    """The status-bar strip: the running job's progress and how many wait."""
+
+    def __init__(self, tracker: JobTracker, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.tracker = tracker
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.label = QLabel("")
+        self.label.setObjectName("muted")
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1000)
+        self.bar.setFixedWidth(160)
+        self.bar.setTextVisible(False)
+        self.bar.setFixedHeight(10)
+        layout.addWidget(self.label)
+        layout.addWidget(self.bar)
+        tracker.changed.connect(self.refresh)
+        tracker.added.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self, *_args: object) -> None:
+        active = self.tracker.active()
+        running = self.tracker.running()
+        self.setVisible(bool(active))
+        if running is not None:
+            self.bar.setValue(int(running.progress * 1000))
+        waiting = len(active) - (1 if running else 0)
+        text = running.generator_name if running else ""
+        if waiting:
+            text += f"  (+{waiting} queued)"
+        self.label.setText(text)

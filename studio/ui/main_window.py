@@ -1,0 +1,909 @@
+"""The studio window: dockable panels around the canvas, menus, the engine status, the job flow.
+
+A generation is a job: the Generate panel describes it, ``EngineLink`` submits it off the GUI
+thread, the ``JobTracker`` follows its events, and when it is done its artefacts are fetched,
+committed to the project (blobs + a history node) and placed where they belong: images on
+the canvas, melodies and audio on the timeline, text in the text panel.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QPointF, QSettings, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QImage, QKeySequence, QUndoStack
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDockWidget,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QWidget,
+)
+
+from studio.core.errors import FileFormatError, ProjectError, StudioError
+from studio.core.history import HistoryNode
+from studio.core.paths import HomeLayout
+from studio.ui.canvas import CanvasWidget, ImageLayer, image_to_png
+from studio.ui.dialogs import PROJECT_FILTER, Prompter
+from studio.ui.engine_link import FAILED, READY, RESTARTING, STARTING, EngineLink
+from studio.ui.generate_panel import GeneratePanel
+from studio.ui.history_panel import HistoryPanel
+from studio.ui.jobs import CANCELLED, DONE, FAILED as JOB_FAILED, Job, JobTracker
+from studio.ui.jobs_panel import JobBar, JobsPanel
+from studio.ui.project_session import Documents, ProjectSession, find_recovery
+from studio.ui.text_panel import TextPanel
+from studio.ui.timeline import TimelineWidget
+from studio.ui.theme import ACCENT, DANGER, OK, WARN
+
+MAX_RECENT = 8
+STATE_COLOURS = {STARTING: WARN, READY: OK, RESTARTING: WARN, FAILED: DANGER}
+INPUT_KINDS = {"image": "image", "mask": "image", "melody": "melody", "audio": "audio"}
+
+
+def ui_settings(home: Path) -> QSettings:
+    """Window settings (layout, recent files, remembered params) live in STUDIO_HOME, never in the user's real config."""
+    return QSettings(str(Path(home) / "ui-settings.ini"), QSettings.Format.IniFormat)
+
+
+class ProjectBlobs:
+    """Blob access for the canvas and timeline, always through the window's current project."""
+
+    def __init__(self, window: "MainWindow") -> None:
+        self.window = window
+
+    def get(self, blob_id: str) -> bytes:
+        store = self.window.session.store
+        if store is None:
+            raise KeyError(blob_id)
+        return store.get_blob(blob_id)
+
+    def put(self, data: bytes, kind: str, mime: str, meta: dict[str, Any] | None = None) -> str:
+        store = self.window.session.store
+        if store is None:
+            raise ProjectError("no project is open")
+        return store.put_blob(data, kind, mime, meta or {})
+
+
+class MainWindow(QMainWindow):
+    generation_landed = Signal(object)  # HistoryNode
+    first_paint = Signal()
+
+    def __init__(self, home: Path, *, safe_mode: bool = False, prompter: Prompter | None = None) -> None:
+        super().__init__()
+        self.home = Path(home)
+        HomeLayout(self.home).ensure()
+        self.prompter = prompter or Prompter()
+        self.settings = ui_settings(self.home)
+        self.setObjectName("studioMainWindow")
+        self.setWindowTitle("Studio")
+        self.resize(1500, 950)
+        self.setDockNestingEnabled(True)
+        self.undo = QUndoStack(self)
+        self.blobs = ProjectBlobs(self)
+        self.session = ProjectSession(self.home / "recovery", self._documents, self)
+        self.link = EngineLink(self.home, safe_mode=safe_mode, parent=self)
+        self.tracker = JobTracker(self)
+        self.branch_parent: str | None = None
+        self._painted = False
+        self._loading = False
+        self._fetching: dict[str, list[tuple[dict[str, Any], bytes] | None]] = {}
+
+        self.canvas = CanvasWidget(self.undo, self.blobs)
+        self.setCentralWidget(self.canvas)
+        self.generate_panel = GeneratePanel(self.settings)
+        self.history_panel = HistoryPanel(self.undo)
+        self.jobs_panel = JobsPanel(self.tracker)
+        self.text_panel = TextPanel()
+        self.timeline = TimelineWidget(self.undo, self.blobs)
+        self.docks: dict[str, QDockWidget] = {}
+        self._add_dock("generate", "Generate", self.generate_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._add_dock("history", "History", self.history_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._add_dock("jobs", "Jobs", self.jobs_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._add_dock("text", "Text", self.text_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._add_dock("timeline", "Timeline", self.timeline, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.docks["jobs"], self.docks["text"])
+        self.docks["jobs"].raise_()
+        self.resizeDocks([self.docks["generate"]], [330], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["history"]], [330], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["timeline"]], [300], Qt.Orientation.Vertical)
+        self._default_state = self.saveState()
+
+        self.engine_label = QLabel()
+        self.engine_label.setObjectName("engineState")
+        self.job_bar = JobBar(self.tracker)
+        self.statusBar().addPermanentWidget(self.job_bar)
+        self.statusBar().addPermanentWidget(self.engine_label)
+        self._build_menus()
+        self._wire()
+        self._show_engine_state(self.link.state, "")
+        self._restore_layout()
+
+    # ------------------------------------------------------------------ construction
+
+    def _add_dock(self, key: str, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> None:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock-{key}")
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.addDockWidget(area, dock)
+        self.docks[key] = dock
+
+    def _action(self, menu: Any, text: str, slot: Any, shortcut: Any = None, *, name: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            if isinstance(shortcut, (list, tuple)):
+                action.setShortcuts([QKeySequence(s) for s in shortcut])
+            else:
+                action.setShortcut(QKeySequence(shortcut))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.triggered.connect(slot)
+        if name:
+            action.setObjectName(name)
+        menu.addAction(action)
+        self.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        self._action(file, "&New", self.new_project, QKeySequence.StandardKey.New, name="actionNew")
+        self._action(file, "&Open…", self.open_project_dialog, QKeySequence.StandardKey.Open, name="actionOpen")
+        self.recent_menu = file.addMenu("Open &Recent")
+        self._action(file, "&Save", self.save, QKeySequence.StandardKey.Save, name="actionSave")
+        self._action(file, "Save &As…", self.save_as_dialog, QKeySequence("Ctrl+Shift+S"), name="actionSaveAs")
+        file.addSeparator()
+        export = file.addMenu("&Export")
+        self._action(export, "Canvas as PNG…", lambda: self.export_canvas_dialog(layer_only=False), QKeySequence("Ctrl+E"))
+        self._action(export, "Active layer as PNG…", lambda: self.export_canvas_dialog(layer_only=True))
+        self._action(export, "Timeline as MIDI…", lambda: self.export_timeline_dialog("mid"))
+        self._action(export, "Timeline as WAV/FLAC…", lambda: self.export_timeline_dialog("wav"))
+        self._action(export, "Selected clip as MIDI…", lambda: self.export_timeline_dialog("mid", clip_only=True))
+        self._action(export, "Text as Markdown…", self.export_text_dialog)
+        file.addSeparator()
+        self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        edit = bar.addMenu("&Edit")
+        undo = self.undo.createUndoAction(self, "&Undo")
+        undo.setShortcut(QKeySequence.StandardKey.Undo)
+        redo = self.undo.createRedoAction(self, "&Redo")
+        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        edit.addAction(undo)
+        edit.addAction(redo)
+        self.addAction(undo)
+        self.addAction(redo)
+        edit.addSeparator()
+        self._action(edit, "Delete selected generation", self.history_panel.delete_selected)
+        self._action(edit, "&Preferences…", self.preferences, QKeySequence.StandardKey.Preferences)
+
+        generate = bar.addMenu("&Generate")
+        self._action(generate, "&Generate", self.generate, ["Ctrl+Return", "Ctrl+Enter"], name="actionGenerate")
+        self._action(generate, "&Cancel current job", self.cancel_current, QKeySequence(Qt.Key.Key_Escape), name="actionCancel")
+        self._action(generate, "Cancel &all jobs", self.cancel_all)
+
+        view = bar.addMenu("&View")
+        for dock in self.docks.values():
+            view.addAction(dock.toggleViewAction())
+        view.addSeparator()
+        self._action(view, "Fit canvas", self.canvas.view.fit, QKeySequence("Ctrl+0"))
+        self._action(view, "Canvas at 100%", lambda: self.canvas.view.set_zoom(1.0), QKeySequence("Ctrl+1"))
+        self._action(view, "Reset layout", self.reset_layout)
+
+        tools = bar.addMenu("&Tools")
+        self._action(tools, "&Plugins…", self.show_plugins)
+        self._action(tools, "Restart engine connection", self.link.retry)
+
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "About Studio", lambda: self.prompter.info(self, "About Studio", "Studio: an offline creative studio for images, melodies, text and audio."))
+        self._rebuild_recent()
+
+    def _wire(self) -> None:
+        link = self.link
+        link.state_changed.connect(self._show_engine_state)
+        link.catalogue_changed.connect(self.generate_panel.set_catalogue)
+        link.models_changed.connect(self.generate_panel.set_models)
+        link.event.connect(self.tracker.on_event)
+        link.jobs_lost.connect(self.tracker.lost)
+        self.tracker.finished.connect(self._job_finished)
+        self.tracker.text_delta.connect(self.text_panel.stream)
+        self.tracker.preview_image.connect(self._preview)
+        self.jobs_panel.cancel_requested.connect(self.cancel_job)
+        self.jobs_panel.cancel_all_requested.connect(self.cancel_all)
+        self.generate_panel.generate_requested.connect(self.generate)
+        self.session.opened.connect(self._project_opened)
+        self.session.title_changed.connect(self.setWindowTitle)
+        self.undo.indexChanged.connect(lambda _i: self._document_changed())
+        self.text_panel.changed.connect(self._document_changed)
+        self.text_panel.use_as_prompt.connect(self._use_as_prompt)
+        self.canvas.image_files_dropped.connect(self.import_images)
+        self.timeline.view.files_dropped.connect(self._timeline_files_dropped)
+        self.timeline.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.timeline.export_midi_action.triggered.connect(lambda: self.export_timeline_dialog("mid"))
+        self.timeline.export_audio_action.triggered.connect(lambda: self.export_timeline_dialog("wav"))
+        self.history_panel.restore_requested.connect(self.restore_node)
+        self.history_panel.rerun_requested.connect(self.rerun_node)
+        self.history_panel.vary_requested.connect(self.vary_node)
+        self.history_panel.use_as_input_requested.connect(self.use_node_as_input)
+        self.history_panel.send_requested.connect(self.send_node)
+
+    # ------------------------------------------------------------------ start and stop
+
+    def start(self, project: Path | None = None, *, engine: bool = True) -> None:
+        """Open the project (or offer to recover a crashed session), then connect the engine in the background."""
+        if project is not None:
+            self.open_project(Path(project), ask_recovery=True)
+        if self.session.store is None:
+            self._recover_or_new()
+        if engine:
+            self.link.start()
+
+    def _recover_or_new(self) -> None:
+        offers = find_recovery(self.session.recovery_dir)
+        for offer in offers[:1]:
+            if self.prompter.ask(self, "Recover work", offer.describe()):
+                try:
+                    self.session.recover(offer)
+                    self.statusBar().showMessage("Recovered the automatically saved work.", 8000)
+                    return
+                except ProjectError as exc:
+                    self.prompter.error(self, "Cannot recover", str(exc))
+            else:
+                self.session.discard_offer(offer)
+        self.session.new()
+
+    def paintEvent(self, event: Any) -> None:
+        super().paintEvent(event)
+        if not self._painted:
+            self._painted = True
+            self.first_paint.emit()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.maybe_keep_changes():
+            event.ignore()
+            return
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.sync()
+        self.timeline.player.stop()
+        self.session.close()
+        self.link.close()
+        event.accept()
+
+    def maybe_keep_changes(self) -> bool:
+        """Before closing the project: save / discard / cancel. False means "stay"."""
+        if self.session.store is None:
+            return True
+        unsaved_untitled = self.session.untitled and self.session.store.node_count() > 0
+        if not self.session.dirty and not unsaved_untitled:
+            return True
+        name = "the untitled project" if self.session.untitled else self.session.store.path.name
+        answer = self.prompter.ask_save(self, f"Save the changes to {name}?")
+        if answer == "cancel":
+            return False
+        if answer == "save":
+            return self.save()
+        if self.session.untitled:
+            self.session.close(discard_untitled=True)
+        else:
+            self.session.close()
+        return True
+
+    # ------------------------------------------------------------------ layout
+
+    def _restore_layout(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        state = self.settings.value("window/state")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+
+    def reset_layout(self) -> None:
+        self.restoreState(self._default_state)
+        for dock in self.docks.values():
+            dock.show()
+
+    # ------------------------------------------------------------------ engine state
+
+    def _show_engine_state(self, state: str, detail: str) -> None:
+        text = {STARTING: "engine starting…", READY: "engine ready", RESTARTING: "engine restarting…", FAILED: f"engine failed: {detail}"}.get(state, state)
+        self.engine_label.setText(f"● {text}")
+        self.engine_label.setToolTip(detail or text)
+        self.engine_label.setStyleSheet(f"color: {STATE_COLOURS.get(state, ACCENT)};")
+        if state == RESTARTING and detail:
+            self.statusBar().showMessage(detail, 10000)
+        if state == FAILED:
+            self.statusBar().showMessage(f"The engine could not start: {detail}. Tools ▸ Restart engine connection tries again.")
+
+    @property
+    def engine_state(self) -> str:
+        return self.link.state
+
+    # ------------------------------------------------------------------ project
+
+    def _documents(self) -> Documents:
+        return Documents(self.canvas.to_document(), self.timeline.to_document(), self.text_panel.text())
+
+    def _document_changed(self) -> None:
+        if not self._loading:
+            self.session.mark_changed()
+
+    def _project_opened(self) -> None:
+        self._loading = True
+        try:
+            self.undo.clear()
+            docs = self.session.loaded
+            problems = self.canvas.load_document(docs.canvas)
+            self.timeline.load_document(docs.timeline)
+            self.text_panel.set_text(docs.text)
+            self.history_panel.set_history(self.session.history, self._load_blob)
+            self.undo.setClean()
+        finally:
+            self._loading = False
+        self.canvas.view.fit()
+        self.branch_parent = None
+        if problems:
+            self.statusBar().showMessage("; ".join(problems), 10000)
+        if self.session.path is not None and not self.session.untitled:
+            self._add_recent(self.session.path)
+
+    def _load_blob(self, blob_id: str) -> tuple[bytes, str, str]:
+        store = self.session.store
+        if store is None:
+            raise KeyError(blob_id)
+        info = store.blob_info(blob_id)
+        return store.get_blob(blob_id), info["kind"], info["mime"]
+
+    def new_project(self) -> None:
+        if not self.maybe_keep_changes():
+            return
+        self.session.close()
+        self.session.new()
+
+    def open_project_dialog(self) -> None:
+        path = self.prompter.open_path(self, "Open project", PROJECT_FILTER)
+        if path is not None:
+            self.open_project(path)
+
+    def open_project(self, path: Path, *, ask_recovery: bool = True) -> bool:
+        """Open a project; a damaged or foreign file gets a clear error and stays untouched."""
+        path = Path(path)
+        if self.session.store is not None:
+            if self.session.path is not None and self.session.path.resolve() == path.resolve():
+                return True
+            if not self.maybe_keep_changes():
+                return False
+        try:
+            from studio.core.project_store import ProjectStore, check_project_header
+
+            check_project_header(path)
+            probe = ProjectStore.open(path, readonly=True, recovery_dir=self.session.recovery_dir)
+            try:
+                problems = probe.integrity_problems()
+                pending = probe.pending_autosave()
+            finally:
+                probe.close()
+            if problems:
+                raise ProjectError(f"{path}: the project file is damaged ({'; '.join(problems[:3])})")
+        except ProjectError as exc:
+            self.prompter.error(self, "Cannot open project", str(exc))
+            return False
+        use_autosave = False
+        if pending is not None and ask_recovery:
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(pending.saved_at))
+            use_autosave = self.prompter.ask(self, "Recover unsaved changes", f"{path.name} has unsaved changes from {when} (Studio did not close cleanly). Recover them?")
+        if self.session.store is not None:
+            self.session.close()
+        try:
+            self.session.open(path, use_autosave=use_autosave)
+        except ProjectError as exc:
+            self.prompter.error(self, "Cannot open project", str(exc))
+            if self.session.store is None:
+                self.session.new()
+            return False
+        if use_autosave:
+            self.statusBar().showMessage("Recovered the automatically saved changes.", 8000)
+        return True
+
+    def save(self) -> bool:
+        if self.session.store is None:
+            return False
+        if self.session.untitled:
+            return self.save_as_dialog()
+        try:
+            self.session.save()
+        except ProjectError as exc:
+            self.prompter.error(self, "Cannot save", str(exc))
+            return False
+        self.undo.setClean()
+        self.statusBar().showMessage(f"Saved {self.session.path}", 5000)
+        return True
+
+    def save_as_dialog(self) -> bool:
+        path = self.prompter.save_path(self, "Save project as", PROJECT_FILTER, "untitled.studio")
+        if path is None:
+            return False
+        return self.save_as(path)
+
+    def save_as(self, path: Path) -> bool:
+        try:
+            saved = self.session.save_as(Path(path))
+        except (ProjectError, OSError) as exc:
+            self.prompter.error(self, "Cannot save", str(exc))
+            return False
+        self.undo.setClean()
+        self._add_recent(saved)
+        self.statusBar().showMessage(f"Saved {saved}", 5000)
+        return True
+
+    def _add_recent(self, path: Path) -> None:
+        recent = [p for p in (self.settings.value("recent", []) or []) if p != str(path)]
+        if isinstance(recent, str):
+            recent = [recent]
+        recent.insert(0, str(path))
+        self.settings.setValue("recent", recent[:MAX_RECENT])
+        self._rebuild_recent()
+
+    def _rebuild_recent(self) -> None:
+        self.recent_menu.clear()
+        recent = self.settings.value("recent", []) or []
+        if isinstance(recent, str):
+            recent = [recent]
+        for entry in recent:
+            self.recent_menu.addAction(entry, lambda p=entry: self.open_project(Path(p)))
+        self.recent_menu.setEnabled(bool(recent))
+
+    # ------------------------------------------------------------------ generating
+
+    def generate(self) -> list[Job]:
+        generator = self.generate_panel.current
+        if generator is None:
+            self.statusBar().showMessage("No generator selected (is the engine running?)", 5000)
+            return []
+        params, inputs = self.generate_panel.request()
+        try:
+            uploads, parents = self._resolve_inputs(generator, inputs)
+        except StudioError as exc:
+            self.prompter.error(self, "Cannot generate", str(exc))
+            return []
+        if self.branch_parent and self.branch_parent not in parents:
+            parents.insert(0, self.branch_parent)
+        seeds = self.generate_panel.take_seeds(self.generate_panel.batch.value())
+        return [self.submit(generator, params, seed, uploads=uploads, parents=parents) for seed in seeds]
+
+    def _resolve_inputs(self, generator: dict[str, Any], inputs: dict[str, dict[str, Any]]) -> tuple[dict[str, tuple[bytes, str, str]], list[str]]:
+        specs = {spec["name"]: spec for spec in generator.get("params") or []}
+        uploads: dict[str, tuple[bytes, str, str]] = {}
+        parents: list[str] = []
+        for name, source in inputs.items():
+            kind = specs[name]["type"]
+            where = source.get("source")
+            data: bytes | None = None
+            mime = "image/png"
+            if where == "file":
+                path = Path(source.get("path") or "")
+                if not path.is_file():
+                    raise StudioError(f"{specs[name].get('label') or name}: choose a file first")
+                data = path.read_bytes()
+                from studio.core.artifacts import kind_for_path
+
+                _kind, mime = kind_for_path(path.name)
+            elif where == "selection":
+                data = self.canvas.selection_png()
+                if data is None:
+                    raise StudioError(f"{name}: draw a selection on the canvas first (Select tool, M)")
+            elif where == "layer":
+                layer = self.canvas.active_layer()
+                if layer is None:
+                    raise StudioError(f"{name}: the canvas has no layer to use")
+                data = self.blobs.get(layer.blob)
+                if layer.node:
+                    parents.append(layer.node)
+            elif where == "canvas":
+                data = self.canvas.canvas_png()
+            elif where == "mask":
+                data = self.canvas.mask_png()
+            elif where == "clip":
+                clip = self.timeline.selected_clip()
+                if clip is None:
+                    raise StudioError(f"{name}: select a clip on the timeline first")
+                if kind == "melody":
+                    from studio.core.melody import Melody
+                    from studio.core.midi import write_midi
+
+                    data = write_midi(Melody.from_dict(clip["melody"])) if clip.get("melody") else None
+                    mime = "audio/midi"
+                elif clip.get("blob"):
+                    data = self.blobs.get(clip["blob"])
+                    mime = "audio/wav"
+                if data is None:
+                    raise StudioError(f"{name}: the selected clip holds no {kind}")
+                if clip.get("node"):
+                    parents.append(clip["node"])
+            if data is not None:
+                uploads[name] = (data, INPUT_KINDS.get(kind, kind), mime)
+        return uploads, list(dict.fromkeys(parents))
+
+    def submit(self, generator: dict[str, Any], params: dict[str, Any], seed: int | None, *, uploads: dict[str, tuple[bytes, str, str]] | None = None, parents: list[str] | None = None) -> Job:
+        job = self.tracker.new_job(generator["id"], generator.get("name") or generator["id"], generator.get("kind", ""), params, seed, parents)
+        ticket = job.ticket
+        self.docks["jobs"].raise_() if generator.get("kind") != "text" else self.docks["text"].raise_()
+        self.link.submit(
+            generator["id"],
+            params,
+            seed,
+            uploads=uploads,
+            on_ok=lambda job_id: self._accepted(ticket, job_id),
+            on_error=lambda message: self.tracker.rejected(ticket, message),
+        )
+        return job
+
+    def _accepted(self, ticket: str, job_id: str) -> None:
+        self.tracker.accepted(ticket, job_id)
+        job = self.tracker.jobs.get(ticket)
+        if job is not None and job.cancel_requested and job.active:
+            self.link.cancel(job_id)
+
+    def cancel_job(self, ticket: str) -> None:
+        job = self.tracker.jobs.get(ticket)
+        if job is None or not job.active:
+            return
+        job.cancel_requested = True
+        self.tracker.changed.emit(ticket)
+        if job.job_id:
+            self.link.cancel(job.job_id, on_error=lambda message: self.statusBar().showMessage(message, 8000))
+
+    def cancel_current(self) -> None:
+        job = self.tracker.running() or next(iter(self.tracker.active()), None)
+        if job is not None:
+            self.cancel_job(job.ticket)
+
+    def cancel_all(self) -> None:
+        for job in self.tracker.active():
+            self.cancel_job(job.ticket)
+
+    def _preview(self, ticket: str, image: QImage) -> None:
+        job = self.tracker.jobs.get(ticket)
+        if job is not None and job.kind == "image":
+            self.canvas.show_preview(image)
+
+    def _job_finished(self, ticket: str) -> None:
+        job = self.tracker.jobs.get(ticket)
+        if job is None:
+            return
+        if job.kind == "image":
+            self.canvas.hide_preview()
+        if job.state == JOB_FAILED:
+            self.statusBar().showMessage(f"{job.generator_name} failed: {job.error}", 10000)
+            return
+        if job.state == CANCELLED:
+            self.statusBar().showMessage(f"{job.generator_name}: cancelled", 5000)
+            if job.kind == "text":
+                self.text_panel.finish(ticket, "")
+            return
+        if job.state != DONE:
+            return
+        artifacts = job.artifacts or [{"id": artifact_id, "kind": job.kind, "mime": "application/octet-stream", "meta": {}} for artifact_id in job.outputs]
+        if not artifacts:
+            return
+        slots: list[tuple[dict[str, Any], bytes] | None] = [None] * len(artifacts)
+        self._fetching[ticket] = slots
+        for index, info in enumerate(artifacts):
+            self.link.fetch_artifact(
+                info["id"],
+                lambda result, i=index, meta=info: self._fetched(ticket, i, meta, result),
+                lambda message: self._fetch_failed(ticket, message),
+            )
+
+    def _fetched(self, ticket: str, index: int, info: dict[str, Any], result: tuple[bytes, str]) -> None:
+        slots = self._fetching.get(ticket)
+        if slots is None:
+            return
+        data, mime = result
+        if info.get("mime") in (None, "application/octet-stream"):
+            info = dict(info, mime=mime)
+        slots[index] = (info, data)
+        if all(slot is not None for slot in slots):
+            del self._fetching[ticket]
+            self.land(self.tracker.jobs[ticket], [slot for slot in slots if slot is not None])
+
+    def _fetch_failed(self, ticket: str, message: str) -> None:
+        self._fetching.pop(ticket, None)
+        job = self.tracker.jobs.get(ticket)
+        if job is not None:
+            job.error = f"the output could not be fetched: {message}"
+            self.tracker.changed.emit(ticket)
+        self.statusBar().showMessage(f"Could not fetch the output: {message}", 10000)
+
+    def land(self, job: Job, results: list[tuple[dict[str, Any], bytes]]) -> HistoryNode | None:
+        """Commit a finished job's outputs to the project and place them; returns its history node."""
+        store, history = self.session.store, self.session.history
+        if store is None or history is None or job.landed:
+            return None
+        job.landed = True
+        ids = [store.put_blob(data, info.get("kind") or job.kind, info.get("mime") or "application/octet-stream", info.get("meta") or {}) for info, data in results]
+        record = dict(results[0][0].get("meta") or {})
+        record.pop("output", None)
+        record.setdefault("generator", job.plugin)
+        record.setdefault("params", job.params)
+        record.setdefault("seed", job.seed)
+        record.pop("id", None)
+        parents = [parent for parent in job.parents if parent in history]
+        node = HistoryNode.from_record(record, outputs=ids, parents=parents)
+        node.kind = job.kind
+        node.finished = node.finished or time.time()
+        history.add(node)
+        for (info, data), blob in zip(results, ids):
+            self._place(node, info.get("kind") or job.kind, data, blob, job)
+        thumbs = self.history_panel.thumbs
+        picture = thumbs.for_node(node) if thumbs is not None else None
+        if picture is not None:
+            job.preview = picture.toImage()  # the jobs view shows what came out
+            self.tracker.changed.emit(job.ticket)
+        self.generation_landed.emit(node)
+        return node
+
+    def _place(self, node: HistoryNode, kind: str, data: bytes, blob: str, job: Job | None = None) -> None:
+        short = (node.generator or node.plugin_id or "output").removeprefix("studio.")
+        name = f"{short} #{node.seed}" if node.seed is not None else short
+        if kind == "image":
+            self.canvas.add_image(data, name=name, blob=blob, node=node.id)
+        elif kind == "melody":
+            from studio.core.midi import read_midi
+
+            try:
+                melody = read_midi(data).melody
+            except FileFormatError as exc:
+                self.statusBar().showMessage(str(exc), 8000)
+                return
+            self.timeline.add_melody(melody, name=name, node=node.id, blob=blob)
+            self.docks["timeline"].raise_()
+        elif kind == "audio":
+            from studio.core.audio_io import read_audio_info
+
+            info = read_audio_info(data)
+            self.timeline.add_audio(blob, float(info["duration"]), name=name, node=node.id)
+        elif kind == "text":
+            text = data.decode("utf-8", "replace")
+            if job is not None:
+                self.text_panel.finish(job.ticket, text)
+            else:
+                self.text_panel.stream(f"send-{node.id}", text)
+                self.text_panel.finish(f"send-{node.id}", "")
+            self.docks["text"].raise_()
+
+    # ------------------------------------------------------------------ history actions
+
+    def _generator_for(self, node: HistoryNode) -> dict[str, Any] | None:
+        return self.generate_panel.generators.get(node.generator) or self.generate_panel.generators.get(node.plugin_id)
+
+    def _node_uploads(self, generator: dict[str, Any], params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, tuple[bytes, str, str]]]:
+        """Inputs a node used (artefact ids) go up again from the project, in case this engine lacks them."""
+        params = dict(params)
+        uploads: dict[str, tuple[bytes, str, str]] = {}
+        store = self.session.store
+        for spec in generator.get("params") or []:
+            value = params.get(spec["name"])
+            if spec["type"] in INPUT_KINDS and isinstance(value, str) and store is not None and store.has_blob(value):
+                info = store.blob_info(value)
+                uploads[spec["name"]] = (store.get_blob(value), info["kind"], info["mime"])
+                params.pop(spec["name"])
+        return params, uploads
+
+    def restore_node(self, node: HistoryNode) -> bool:
+        generator_id = node.generator or node.plugin_id
+        if not self.generate_panel.set_values(generator_id, node.params, node.seed):
+            self.statusBar().showMessage(f"{generator_id} is not available: its parameters cannot be restored", 8000)
+            return False
+        self.docks["generate"].raise_()
+        self.statusBar().showMessage("Parameters restored", 4000)
+        return True
+
+    def rerun_node(self, node: HistoryNode) -> Job | None:
+        generator = self._generator_for(node)
+        if generator is None:
+            self.statusBar().showMessage(f"{node.generator} is not available", 8000)
+            return None
+        params, uploads = self._node_uploads(generator, node.params)
+        return self.submit(generator, params, node.seed, uploads=uploads, parents=list(node.parents))
+
+    def vary_node(self, node: HistoryNode) -> Job | None:
+        generator = self._generator_for(node)
+        if generator is None:
+            return None
+        params, uploads = self._node_uploads(generator, node.params)
+        names = {spec["name"] for spec in generator.get("params") or []}
+        seed = node.seed
+        if {"variation", "variation_seed"} <= names:
+            # A small step in latent space: same seed, a nearby latent.
+            params["variation_seed"] = random.randint(0, 2**31 - 1)
+            params["variation"] = float(params.get("variation") or 0.0) or 0.25
+        elif "temperature" in names and node.kind in ("music", "text"):
+            seed = random.randint(0, 2**31 - 1)
+        else:
+            seed = random.randint(0, 2**31 - 1)
+        return self.submit(generator, params, seed, uploads=uploads, parents=[node.id])
+
+    def use_node_as_input(self, node: HistoryNode) -> None:
+        """Branch from a node: its output goes where inputs are taken from, and the next generation is its child."""
+        self.send_node(node)
+        self.branch_parent = node.id
+        self.statusBar().showMessage("The next generation branches from the chosen node", 6000)
+
+    def send_node(self, node: HistoryNode) -> None:
+        if self.session.store is None:
+            return
+        for blob in node.outputs:
+            try:
+                data = self.session.store.get_blob(blob)
+                info = self.session.store.blob_info(blob)
+            except KeyError:
+                continue
+            self._place(node, info["kind"], data, blob)
+
+    # ------------------------------------------------------------------ files in
+
+    def import_images(self, paths: list[str], pos: QPointF | None = None) -> None:
+        """Image files dropped on the canvas: new layers; a PNG's generation parameters go to the Generate panel."""
+        for index, raw in enumerate(paths):
+            path = Path(raw)
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                self.prompter.error(self, "Cannot import", f"{path}: {exc}")
+                continue
+            mime = "image/png" if path.suffix.lower() == ".png" else "image/jpeg" if path.suffix.lower() in (".jpg", ".jpeg") else "image/webp"
+            blob = self.blobs.put(data, "image", mime, {"file": path.name})
+            at = QPointF(pos.x() + 24 * index, pos.y() + 24 * index) if pos is not None else None
+            if self.canvas.add_image(data, name=path.stem, blob=blob, pos=at, mime=mime) is None:
+                self.prompter.error(self, "Cannot import", f"{path}: not an image this studio can read")
+                continue
+            if mime == "image/png":
+                self.restore_from_png(data, path.name)
+
+    def restore_from_png(self, data: bytes, name: str = "PNG") -> bool:
+        from studio.core.png_metadata import read_png_metadata
+
+        try:
+            meta = read_png_metadata(data)
+        except FileFormatError:
+            return False
+        record = meta.get("studio") or {}
+        generator = record.get("generator") or record.get("plugin")
+        if generator and self.generate_panel.set_values(generator, record.get("params") or {}, record.get("seed")):
+            self.statusBar().showMessage(f"Restored the parameters of {name}", 6000)
+            return True
+        if meta.get("prompt") or meta.get("parameters"):
+            params: dict[str, Any] = {"prompt": meta.get("prompt", ""), "negative_prompt": meta.get("negative_prompt", "")}
+            seed = None
+            for key, value in (meta.get("parameters") or {}).items():
+                normal = key.strip().lower().replace(" ", "_")
+                if normal == "seed":
+                    seed = value
+                else:
+                    params[{"cfg_scale": "guidance_scale", "sampler": "scheduler"}.get(normal, normal)] = value
+            target = self.generate_panel.current
+            if target is not None:
+                self.generate_panel.set_values(target["id"], params, seed)
+                self.statusBar().showMessage(f"Restored the parameters of {name} into {target.get('name')}", 6000)
+                return True
+        return False
+
+    def _timeline_files_dropped(self, paths: list[str], beat: float, track_index: int) -> None:
+        for path in paths:
+            try:
+                self.timeline.import_file(Path(path), start=beat, track_index=track_index)
+            except (OSError, StudioError) as exc:
+                self.prompter.error(self, "Cannot import", f"{path}: {exc}")
+
+    def _use_as_prompt(self, text: str) -> None:
+        if not self.generate_panel.set_prompt(text):
+            self.statusBar().showMessage("The selected generator has no text prompt", 5000)
+        else:
+            self.docks["generate"].raise_()
+
+    # ------------------------------------------------------------------ files out
+
+    def _encode_canvas_png(self, image: QImage, layer: ImageLayer | None) -> bytes:
+        from PIL import Image
+
+        from studio.core.png_metadata import encode_png
+
+        picture = Image.open(io.BytesIO(image_to_png(image)))
+        picture.load()
+        node = None
+        if layer is not None and layer.node and self.session.history is not None:
+            try:
+                node = self.session.history.get(layer.node)
+            except KeyError:
+                node = None
+        ai = any(item.node for item in self.canvas.layers.values())
+        if node is None:
+            return encode_png(picture, ai_generated=ai)
+        fields = {key: value for key, value in node.params.items() if key not in ("prompt", "negative_prompt") and not isinstance(value, (dict, list))}
+        fields.update({"Seed": node.seed, "Generator": node.generator})
+        record = node.to_dict()
+        return encode_png(picture, prompt=str(node.params.get("prompt") or ""), negative_prompt=str(node.params.get("negative_prompt") or ""), parameters=fields, record=record, ai_generated=True)
+
+    def export_canvas(self, path: Path, *, layer_only: bool = False) -> Path:
+        return self.canvas.export_png(Path(path), layer_only=layer_only, encode=self._encode_canvas_png)
+
+    def export_canvas_dialog(self, *, layer_only: bool) -> None:
+        path = self.prompter.save_path(self, "Export PNG", "PNG images (*.png)", "canvas.png")
+        if path is not None:
+            self.export_canvas(path if path.suffix else path.with_suffix(".png"), layer_only=layer_only)
+            self.statusBar().showMessage(f"Exported {path}", 5000)
+
+    def export_timeline_dialog(self, kind: str, *, clip_only: bool = False) -> None:
+        if kind == "mid":
+            path = self.prompter.save_path(self, "Export MIDI", "MIDI files (*.mid)", "timeline.mid")
+            if path is not None:
+                self.timeline.export_midi(path if path.suffix else path.with_suffix(".mid"), clip_only=clip_only)
+        else:
+            path = self.prompter.save_path(self, "Export audio", "Audio (*.wav *.flac)", "timeline.wav")
+            if path is not None:
+                self.timeline.export_audio(path if path.suffix in (".wav", ".flac") else path.with_suffix(".wav"), clip_only=clip_only)
+        if path is not None:
+            self.statusBar().showMessage(f"Exported {path}", 5000)
+
+    def export_text_dialog(self) -> None:
+        path = self.prompter.save_path(self, "Export text", "Markdown (*.md);;Text (*.txt)", "text.md")
+        if path is not None:
+            path.write_text(self.text_panel.text(), encoding="utf-8")
+
+    # ------------------------------------------------------------------ other dialogs
+
+    def show_plugins(self) -> None:
+        try:
+            from studio.ui.plugin_manager import PluginManagerDialog  # written alongside; may not exist yet
+        except ImportError:
+            self.prompter.info(self, "Plugins", "The plugin manager is not available in this build yet. `python main.py plugins list` shows the installed plugins.")
+            return
+        try:
+            dialog = PluginManagerDialog(self.link, self, safe_mode=self.link.safe_mode)
+        except TypeError:  # an older signature
+            dialog = PluginManagerDialog(self)
+        if hasattr(dialog, "plugins_changed"):
+            dialog.plugins_changed.connect(self.link.refresh_catalogue)
+        dialog.show()
+        self._plugin_dialog = dialog
+
+    def preferences(self) -> None:
+        from studio.core.settings import load_settings, save_settings
+
+        layout = HomeLayout(self.home)
+        settings = load_settings(layout)
+        dialog = QDialog(self)
+        dialog.setWindowTitle("Preferences")
+        form = QFormLayout(dialog)
+        folders = QLineEdit(os.pathsep.join(settings.model_folders))
+        folders.setToolTip(f"Extra model folders, separated by '{os.pathsep}'")
+        form.addRow("Model folders", folders)
+        device = QComboBox()
+        device.addItems(["auto", "cuda", "mps", "cpu"])
+        device.setCurrentText(settings.device)
+        form.addRow("Device", device)
+        pickle = QCheckBox("Allow pickle checkpoints (.ckpt/.bin) — they can run code")
+        pickle.setChecked(settings.allow_pickle)
+        form.addRow("", pickle)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(dialog.accept)
+        buttons.rejected.connect(dialog.reject)
+        form.addRow(buttons)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            settings.model_folders = [part for part in folders.text().split(os.pathsep) if part.strip()]
+            settings.device = device.currentText()
+            settings.allow_pickle = pickle.isChecked()
+            save_settings(layout, settings)
+            self.statusBar().showMessage("Preferences saved; the engine applies them when it next starts.", 8000)
+            self.link.refresh_models()
+

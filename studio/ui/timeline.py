@@ -1,0 +1,775 @@
+"""The timeline: tracks of melody and audio clips on a bar/beat grid, and a piano roll.
+
+Clips move (snapped to the beat grid, between tracks of their kind), trim from the right
+edge, duplicate and delete; notes in the piano roll are added (double-click), moved,
+resized and deleted. Every edit is a QUndoCommand on the window's undo stack that changes
+the ``TimelineDoc``; the views redraw from the document.
+"""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from PySide6.QtCore import QMimeData, QPointF, QRectF, Qt, QUrl, Signal
+from PySide6.QtGui import QAction, QBrush, QColor, QDrag, QFont, QKeySequence, QPainter, QPen, QUndoCommand, QUndoStack
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QGraphicsItem,
+    QGraphicsLineItem,
+    QGraphicsRectItem,
+    QGraphicsScene,
+    QGraphicsSimpleTextItem,
+    QGraphicsView,
+    QLabel,
+    QSplitter,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core.melody import Melody, Note
+from studio.ui.audio_playback import Player
+from studio.ui.timeline_model import SAMPLE_RATE, TimelineDoc, clip_melody, mix_timeline, new_id, timeline_midi
+
+PX_PER_BEAT = 28.0
+TRACK_H = 64.0
+RULER_H = 22.0
+SNAP = 0.25  # beats: clips and notes snap to sixteenths
+MIN_CLIP = 0.25
+EDGE = 7.0
+AUDIO_SUFFIXES = (".wav", ".flac")
+MIDI_SUFFIXES = (".mid", ".midi")
+COLOURS = {"melody": QColor("#3d6fd1"), "audio": QColor("#2f9e7a")}
+
+
+class Blobs(Protocol):
+    def get(self, blob_id: str) -> bytes: ...
+    def put(self, data: bytes, kind: str, mime: str, meta: dict[str, Any] | None = None) -> str: ...
+
+
+def snap(value: float, step: float = SNAP) -> float:
+    return round(value / step) * step
+
+
+# --------------------------------------------------------------------------- commands
+
+
+class _TimelineCommand(QUndoCommand):
+    def __init__(self, timeline: "TimelineWidget", text: str) -> None:
+        super().__init__(text)
+        self.timeline = timeline
+
+    @property
+    def doc(self) -> TimelineDoc:
+        return self.timeline.doc
+
+
+class AddClipCommand(_TimelineCommand):
+    def __init__(self, timeline: "TimelineWidget", track_id: str, clip: dict[str, Any], text: str = "Add clip") -> None:
+        super().__init__(timeline, text)
+        self.track_id, self.clip = track_id, copy.deepcopy(clip)
+
+    def redo(self) -> None:
+        self.doc.insert_clip(self.track_id, self.clip)
+        self.timeline.refresh(select=self.clip["id"])
+
+    def undo(self) -> None:
+        self.doc.remove_clip(self.clip["id"])
+        self.timeline.refresh()
+
+
+class RemoveClipCommand(_TimelineCommand):
+    def __init__(self, timeline: "TimelineWidget", clip_id: str) -> None:
+        super().__init__(timeline, "Delete clip")
+        track, clip = timeline.doc.find_clip(clip_id)
+        self.track_id, self.clip = track["id"], copy.deepcopy(clip)
+
+    def redo(self) -> None:
+        self.doc.remove_clip(self.clip["id"])
+        self.timeline.refresh()
+
+    def undo(self) -> None:
+        self.doc.insert_clip(self.track_id, self.clip)
+        self.timeline.refresh(select=self.clip["id"])
+
+
+class PlaceClipCommand(_TimelineCommand):
+    """Move and/or trim: (track, start, length) before and after."""
+
+    def __init__(self, timeline: "TimelineWidget", clip_id: str, before: tuple[str, float, float], after: tuple[str, float, float], text: str) -> None:
+        super().__init__(timeline, text)
+        self.clip_id, self.before, self.after = clip_id, before, after
+
+    def redo(self) -> None:
+        self.doc.place_clip(self.clip_id, *self.after)
+        self.timeline.refresh(select=self.clip_id)
+
+    def undo(self) -> None:
+        self.doc.place_clip(self.clip_id, *self.before)
+        self.timeline.refresh(select=self.clip_id)
+
+
+class MelodyEditCommand(_TimelineCommand):
+    def __init__(self, timeline: "TimelineWidget", clip_id: str, before: dict[str, Any], after: dict[str, Any], text: str) -> None:
+        super().__init__(timeline, text)
+        self.clip_id, self.before, self.after = clip_id, copy.deepcopy(before), copy.deepcopy(after)
+
+    def redo(self) -> None:
+        self.doc.set_melody(self.clip_id, self.after)
+        self.timeline.refresh(select=self.clip_id)
+
+    def undo(self) -> None:
+        self.doc.set_melody(self.clip_id, self.before)
+        self.timeline.refresh(select=self.clip_id)
+
+
+class TimelineSettingsCommand(_TimelineCommand):
+    def __init__(self, timeline: "TimelineWidget", key: str, before: Any, after: Any) -> None:
+        super().__init__(timeline, f"Change {key.replace('_', ' ')}")
+        self.key, self.before, self.after = key, before, after
+
+    def id(self) -> int:
+        return 8001
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if isinstance(other, TimelineSettingsCommand) and other.key == self.key:
+            self.after = other.after
+            return True
+        return False
+
+    def redo(self) -> None:
+        self.doc.data[self.key] = self.after
+        self.timeline.refresh()
+
+    def undo(self) -> None:
+        self.doc.data[self.key] = self.before
+        self.timeline.refresh()
+
+
+class AddTrackCommand(_TimelineCommand):
+    def __init__(self, timeline: "TimelineWidget", kind: str) -> None:
+        super().__init__(timeline, f"Add {kind} track")
+        count = sum(track["kind"] == kind for track in timeline.doc.tracks) + 1
+        self.track = {"id": new_id(), "name": f"{kind.title()} {count}", "kind": kind, "clips": []}
+
+    def redo(self) -> None:
+        self.doc.tracks.append(copy.deepcopy(self.track))
+        self.timeline.refresh()
+
+    def undo(self) -> None:
+        self.doc.data["tracks"] = [track for track in self.doc.tracks if track["id"] != self.track["id"]]
+        self.timeline.refresh()
+
+
+# --------------------------------------------------------------------------- clip items
+
+
+class ClipItem(QGraphicsRectItem):
+    def __init__(self, view: "TimelineView", track_index: int, track: dict[str, Any], clip: dict[str, Any]) -> None:
+        self.view, self.track, self.clip = view, track, clip
+        width = max(MIN_CLIP, float(clip["length"])) * PX_PER_BEAT
+        super().__init__(0, 0, width, TRACK_H - 8)
+        self.setPos(float(clip["start"]) * PX_PER_BEAT, RULER_H + track_index * TRACK_H + 4)
+        colour = COLOURS.get(track["kind"], QColor("#777"))
+        self.setBrush(colour.darker(140))
+        self.setPen(QPen(colour.lighter(130), 1))
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
+        self.setAcceptHoverEvents(True)
+        self.setToolTip(clip.get("name", ""))
+        self._mode: str | None = None
+        self._press: QPointF | None = None
+        self._origin = (track["id"], float(clip["start"]), float(clip["length"]))
+        self._peaks = view.timeline.peaks_for(clip) if track["kind"] == "audio" else None
+
+    def paint(self, painter: QPainter, option: Any, widget: Any = None) -> None:
+        rect = self.rect()
+        painter.setPen(QPen(QColor("#ffffff") if self.isSelected() else self.pen().color(), 2 if self.isSelected() else 1))
+        painter.setBrush(self.brush())
+        painter.drawRoundedRect(rect, 4, 4)
+        painter.setPen(QColor("#e8e8ea"))
+        painter.drawText(rect.adjusted(5, 2, -4, 0), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, self.clip.get("name", ""))
+        body = rect.adjusted(2, 16, -2, -3)
+        melody = clip_melody(self.clip)
+        if melody is not None and melody.notes:
+            low, high = melody.pitch_range
+            span = max(12, high - low + 1)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor("#cfe0ff"))
+            for note in melody.notes:
+                if note.start >= self.clip["length"]:
+                    continue
+                x = body.left() + note.start * PX_PER_BEAT
+                w = max(1.5, min(note.duration, self.clip["length"] - note.start) * PX_PER_BEAT - 1)
+                y = body.bottom() - (note.pitch - low + 1) / span * body.height()
+                painter.drawRect(QRectF(x, y, w, max(2.0, body.height() / span)))
+        elif self._peaks is not None and len(self._peaks):
+            painter.setPen(QPen(QColor("#bff0dd"), 1))
+            mid = body.center().y()
+            count = int(body.width())
+            for index in range(count):
+                peak = float(self._peaks[min(len(self._peaks) - 1, int(index / max(1, count) * len(self._peaks)))])
+                painter.drawLine(QPointF(body.left() + index, mid - peak * body.height() / 2), QPointF(body.left() + index, mid + peak * body.height() / 2))
+
+    def hoverMoveEvent(self, event: Any) -> None:
+        near_edge = event.pos().x() >= self.rect().right() - EDGE
+        self.setCursor(Qt.CursorShape.SizeHorCursor if near_edge else Qt.CursorShape.OpenHandCursor)
+
+    def mousePressEvent(self, event: Any) -> None:
+        if event.button() != Qt.MouseButton.LeftButton:
+            return super().mousePressEvent(event)
+        self.scene().clearSelection()
+        self.setSelected(True)
+        self.view.timeline.select_clip(self.clip["id"], from_view=True)
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.view.timeline.drag_out(self.clip["id"])
+            return
+        self._mode = "trim" if event.pos().x() >= self.rect().right() - EDGE else "move"
+        self._press = event.scenePos()
+        event.accept()
+
+    def mouseMoveEvent(self, event: Any) -> None:
+        if self._press is None:
+            return
+        delta = event.scenePos() - self._press
+        _track_id, start, length = self._origin
+        if self._mode == "trim":
+            new_length = max(MIN_CLIP, snap(length + delta.x() / PX_PER_BEAT))
+            self.setRect(0, 0, new_length * PX_PER_BEAT, self.rect().height())
+        else:
+            new_start = max(0.0, snap(start + delta.x() / PX_PER_BEAT))
+            lane = self.view.lane_at(event.scenePos().y(), self.track["kind"])
+            y = RULER_H + lane * TRACK_H + 4 if lane is not None else self.pos().y()
+            self.setPos(new_start * PX_PER_BEAT, y)
+
+    def mouseReleaseEvent(self, event: Any) -> None:
+        if self._press is None:
+            return
+        self._press = None
+        track_id, start, length = self._origin
+        if self._mode == "trim":
+            after = (track_id, start, self.rect().width() / PX_PER_BEAT)
+            text = "Trim clip"
+        else:
+            lane = self.view.lane_at(self.pos().y() + 10, self.track["kind"])
+            target = self.view.timeline.doc.tracks[lane]["id"] if lane is not None else track_id
+            after = (target, self.pos().x() / PX_PER_BEAT, length)
+            text = "Move clip"
+        self._mode = None
+        if after != self._origin:
+            self.view.timeline.undo.push(PlaceClipCommand(self.view.timeline, self.clip["id"], self._origin, after, text))
+
+
+class TimelineView(QGraphicsView):
+    files_dropped = Signal(list, float, int)  # paths, beat, track index
+
+    def __init__(self, timeline: "TimelineWidget") -> None:
+        self.scene_ = QGraphicsScene()
+        super().__init__(self.scene_)
+        self.timeline = timeline
+        self.setObjectName("timelineView")
+        self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.setRenderHint(QPainter.RenderHint.Antialiasing)
+        self.setBackgroundBrush(QColor("#17181b"))
+        self.setAcceptDrops(True)
+        self.playhead = QGraphicsLineItem()
+        self.playhead.setPen(QPen(QColor("#ff5a5a"), 2))
+        self.playhead.setZValue(100)
+
+    def lane_at(self, y: float, kind: str) -> int | None:
+        index = int((y - RULER_H) // TRACK_H)
+        tracks = self.timeline.doc.tracks
+        if 0 <= index < len(tracks) and tracks[index]["kind"] == kind:
+            return index
+        return None
+
+    def rebuild(self) -> None:
+        doc = self.timeline.doc
+        if self.playhead.scene() is self.scene_:
+            self.scene_.removeItem(self.playhead)
+        self.scene_.clear()
+        bars = max(16, int(doc.end_beat() / doc.beats_per_bar) + 8)
+        width = bars * doc.beats_per_bar * PX_PER_BEAT
+        height = RULER_H + max(1, len(doc.tracks)) * TRACK_H
+        self.scene_.setSceneRect(QRectF(0, 0, width, height))
+        grid_beat, grid_bar = QPen(QColor("#232428"), 0), QPen(QColor("#34363c"), 0)
+        beat = 0.0
+        font = QFont()
+        font.setPointSize(8)
+        bar = 1
+        while beat <= bars * doc.beats_per_bar:
+            is_bar = abs(beat / doc.beats_per_bar - round(beat / doc.beats_per_bar)) < 1e-6
+            self.scene_.addLine(beat * PX_PER_BEAT, RULER_H if not is_bar else 0, beat * PX_PER_BEAT, height, grid_bar if is_bar else grid_beat)
+            if is_bar:
+                label = QGraphicsSimpleTextItem(str(bar))
+                label.setFont(font)
+                label.setBrush(QColor("#8c9099"))
+                label.setPos(beat * PX_PER_BEAT + 3, 3)
+                self.scene_.addItem(label)
+                bar += 1
+            beat += 1.0
+        for index, track in enumerate(doc.tracks):
+            top = RULER_H + index * TRACK_H
+            self.scene_.addLine(0, top, width, top, QPen(QColor("#2a2c31"), 0))
+            name = QGraphicsSimpleTextItem(f"{track['name']}")
+            name.setBrush(QColor("#5f636b"))
+            name.setFont(font)
+            name.setPos(4, top + TRACK_H - 16)
+            name.setZValue(-1)
+            self.scene_.addItem(name)
+            for clip in track["clips"]:
+                self.scene_.addItem(ClipItem(self, index, track, clip))
+        self.playhead.setLine(0, 0, 0, height)
+        self.scene_.addItem(self.playhead)
+        self.playhead.setVisible(False)
+
+    def clip_items(self) -> list[ClipItem]:
+        return [item for item in self.scene_.items() if isinstance(item, ClipItem)]
+
+    def dragEnterEvent(self, event: Any) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event: Any) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: Any) -> None:
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        paths = [p for p in paths if p.lower().endswith(AUDIO_SUFFIXES + MIDI_SUFFIXES)]
+        if not paths:
+            return
+        pos = self.mapToScene(event.position().toPoint())
+        self.files_dropped.emit(paths, max(0.0, snap(pos.x() / PX_PER_BEAT, 1.0)), int((pos.y() - RULER_H) // TRACK_H))
+        event.acceptProposedAction()
+
+    def mousePressEvent(self, event: Any) -> None:
+        item = self.itemAt(event.position().toPoint())
+        if not isinstance(item, ClipItem) and event.button() == Qt.MouseButton.LeftButton:
+            self.scene_.clearSelection()
+            self.timeline.select_clip(None, from_view=True)
+        super().mousePressEvent(event)
+
+
+# --------------------------------------------------------------------------- piano roll
+
+
+PITCH_LOW, PITCH_HIGH = 36, 96
+ROW_H = 9.0
+ROLL_PX = 36.0
+
+
+class NoteItem(QGraphicsRectItem):
+    def __init__(self, roll: "PianoRoll", index: int, note: Note) -> None:
+        self.roll, self.index, self.note = roll, index, note
+        super().__init__(0, 0, max(3.0, note.duration * ROLL_PX - 1), ROW_H - 1)
+        self.setPos(note.start * ROLL_PX, (PITCH_HIGH - note.pitch) * ROW_H)
+        self.setBrush(QColor("#6c9cff"))
+        self.setPen(QPen(QColor("#b9cffd"), 0))
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
+        self.setAcceptHoverEvents(True)
+        self._press: QPointF | None = None
+        self._mode = "move"
+
+    def hoverMoveEvent(self, event: Any) -> None:
+        self.setCursor(Qt.CursorShape.SizeHorCursor if event.pos().x() >= self.rect().right() - 4 else Qt.CursorShape.SizeAllCursor)
+
+    def mousePressEvent(self, event: Any) -> None:
+        self.scene().clearSelection()
+        self.setSelected(True)
+        self._press = event.scenePos()
+        self._mode = "resize" if event.pos().x() >= self.rect().right() - 4 else "move"
+        event.accept()
+
+    def mouseMoveEvent(self, event: Any) -> None:
+        if self._press is None:
+            return
+        delta = event.scenePos() - self._press
+        if self._mode == "resize":
+            duration = max(SNAP, snap(self.note.duration + delta.x() / ROLL_PX))
+            self.setRect(0, 0, duration * ROLL_PX - 1, ROW_H - 1)
+        else:
+            start = max(0.0, snap(self.note.start + delta.x() / ROLL_PX))
+            pitch = max(0, min(127, self.note.pitch - int(round(delta.y() / ROW_H))))
+            self.setPos(start * ROLL_PX, (PITCH_HIGH - pitch) * ROW_H)
+
+    def mouseReleaseEvent(self, event: Any) -> None:
+        if self._press is None:
+            return
+        self._press = None
+        if self._mode == "resize":
+            changed = Note(self.note.pitch, self.note.start, round((self.rect().width() + 1) / ROLL_PX / SNAP) * SNAP, self.note.velocity)
+        else:
+            changed = Note(PITCH_HIGH - int(round(self.pos().y() / ROW_H)), self.pos().x() / ROLL_PX, self.note.duration, self.note.velocity)
+        if changed != self.note:
+            self.roll.replace_note(self.index, changed, "Resize note" if self._mode == "resize" else "Move note")
+
+
+class PianoRoll(QGraphicsView):
+    def __init__(self, timeline: "TimelineWidget") -> None:
+        self.scene_ = QGraphicsScene()
+        super().__init__(self.scene_)
+        self.timeline = timeline
+        self.setObjectName("pianoRoll")
+        self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.setBackgroundBrush(QColor("#141517"))
+        self.clip_id: str | None = None
+        self.melody: Melody | None = None
+
+    def show_clip(self, clip: dict[str, Any] | None) -> None:
+        self.clip_id = clip["id"] if clip is not None and clip.get("melody") else None
+        self.melody = clip_melody(clip) if self.clip_id else None
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        self.scene_.clear()
+        length = max(16.0, (self.melody.length if self.melody else 0.0) + 4.0)
+        width = length * ROLL_PX
+        rows = PITCH_HIGH - PITCH_LOW + 1
+        self.scene_.setSceneRect(QRectF(0, 0, width, rows * ROW_H))
+        for pitch in range(PITCH_LOW, PITCH_HIGH + 1):
+            y = (PITCH_HIGH - pitch) * ROW_H
+            black = pitch % 12 in (1, 3, 6, 8, 10)
+            self.scene_.addRect(QRectF(0, y, width, ROW_H), QPen(Qt.PenStyle.NoPen), QBrush(QColor("#18191c") if black else QColor("#1f2024")))
+            if pitch % 12 == 0:
+                label = QGraphicsSimpleTextItem(f"C{pitch // 12 - 1}")
+                label.setBrush(QColor("#6b6f77"))
+                label.setScale(0.7)
+                label.setPos(2, y - 1)
+                self.scene_.addItem(label)
+        beat = 0.0
+        while beat <= length:
+            self.scene_.addLine(beat * ROLL_PX, 0, beat * ROLL_PX, rows * ROW_H, QPen(QColor("#2b2d32"), 0))
+            beat += 1.0
+        if self.melody is None:
+            hint = QGraphicsSimpleTextItem("Select a melody clip to edit its notes")
+            hint.setBrush(QColor("#6b6f77"))
+            hint.setPos(20, 20)
+            self.scene_.addItem(hint)
+            return
+        for index, note in enumerate(self.melody.notes):
+            self.scene_.addItem(NoteItem(self, index, note))
+        if self.melody.notes:
+            low, high = self.melody.pitch_range
+            self.centerOn(0, (PITCH_HIGH - (low + high) / 2) * ROW_H)
+
+    def _push(self, notes: list[Note], text: str) -> None:
+        if self.melody is None or self.clip_id is None:
+            return
+        before = self.melody.to_dict()
+        after = self.melody.copy(notes=notes, length=max(self.melody.length, max((n.end for n in notes), default=0.0))).to_dict()
+        self.timeline.undo.push(MelodyEditCommand(self.timeline, self.clip_id, before, after, text))
+
+    def replace_note(self, index: int, note: Note, text: str) -> None:
+        if self.melody is None:
+            return
+        notes = list(self.melody.notes)
+        notes[index] = note
+        self._push(notes, text)
+
+    def add_note(self, pitch: int, start: float, duration: float = 1.0) -> None:
+        if self.melody is None:
+            return
+        self._push(list(self.melody.notes) + [Note(pitch, start, duration, 80)], "Add note")
+
+    def delete_selected(self) -> None:
+        if self.melody is None:
+            return
+        doomed = {item.index for item in self.scene_.selectedItems() if isinstance(item, NoteItem)}
+        if doomed:
+            self._push([note for i, note in enumerate(self.melody.notes) if i not in doomed], "Delete note")
+
+    def mouseDoubleClickEvent(self, event: Any) -> None:
+        pos = self.mapToScene(event.position().toPoint())
+        if self.melody is not None and not isinstance(self.itemAt(event.position().toPoint()), NoteItem):
+            self.add_note(PITCH_HIGH - int(pos.y() // ROW_H), max(0.0, snap(pos.x() / ROLL_PX - SNAP / 2)))
+            return
+        super().mouseDoubleClickEvent(event)
+
+    def keyPressEvent(self, event: Any) -> None:
+        if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
+            self.delete_selected()
+            return
+        super().keyPressEvent(event)
+
+
+# --------------------------------------------------------------------------- the widget
+
+
+class TimelineWidget(QWidget):
+    changed = Signal()
+    clip_selected = Signal(object)  # clip dict | None
+    message = Signal(str)
+
+    def __init__(self, undo: QUndoStack, blobs: Blobs, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.undo, self.blobs = undo, blobs
+        self.doc = TimelineDoc()
+        self.selected: str | None = None
+        self._peaks: dict[str, np.ndarray] = {}
+        self._audio_cache: dict[str, tuple[np.ndarray, int]] = {}
+        self.player = Player(self)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        self.toolbar = QToolBar("Timeline")
+        layout.addWidget(self.toolbar)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        self.view = TimelineView(self)
+        self.roll = PianoRoll(self)
+        splitter.addWidget(self.view)
+        splitter.addWidget(self.roll)
+        splitter.setSizes([200, 160])
+        layout.addWidget(splitter, 1)
+        self._build_toolbar()
+        self.player.position_changed.connect(self._playhead_at)
+        self.player.stopped.connect(lambda: (self.view.playhead.setVisible(False), self.play_action.setText("▶ Play")))
+        self.refresh()
+
+    def _build_toolbar(self) -> None:
+        bar = self.toolbar
+        self.play_action = QAction("▶ Play", self)
+        self.play_action.setToolTip("Play / stop the timeline")
+        self.play_action.triggered.connect(self.toggle_play)
+        bar.addAction(self.play_action)
+        available, reason = self.player.availability()
+        if not available:
+            self.play_action.setEnabled(False)
+            self.play_action.setToolTip(reason)
+        self.playback_note = QLabel("" if available else "  no audio output  ")
+        self.playback_note.setObjectName("muted")
+        self.playback_note.setToolTip(reason)
+        bar.addWidget(self.playback_note)
+        bar.addSeparator()
+        bar.addWidget(QLabel(" Tempo "))
+        self.tempo = QDoubleSpinBox()
+        self.tempo.setRange(20, 400)
+        self.tempo.setDecimals(0)
+        self.tempo.setSuffix(" bpm")
+        self.tempo.valueChanged.connect(lambda value: self._set_setting("tempo", float(value)))
+        bar.addWidget(self.tempo)
+        self.metre = QComboBox()
+        for text in ("4/4", "3/4", "2/4", "6/8", "5/4", "7/8"):
+            self.metre.addItem(text)
+        self.metre.currentTextChanged.connect(lambda text: self._set_setting("time_signature", [int(p) for p in text.split("/")]))
+        bar.addWidget(self.metre)
+        bar.addSeparator()
+        for text, slot, key in (
+            ("+ Melody track", lambda: self.undo.push(AddTrackCommand(self, "melody")), None),
+            ("+ Audio track", lambda: self.undo.push(AddTrackCommand(self, "audio")), None),
+            ("Duplicate", self.duplicate_selected, QKeySequence("Ctrl+D")),
+            ("Delete", self.delete_selected, QKeySequence.StandardKey.Delete),
+        ):
+            action = QAction(text, self)
+            action.triggered.connect(slot)
+            if key is not None:
+                action.setShortcut(key)
+                action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            bar.addAction(action)
+        bar.addSeparator()
+        self.export_midi_action = QAction("Export MIDI…", self)
+        self.export_audio_action = QAction("Export WAV/FLAC…", self)
+        bar.addAction(self.export_midi_action)
+        bar.addAction(self.export_audio_action)
+
+    # ------------------------------------------------------------------ document
+
+    def to_document(self) -> dict[str, Any]:
+        return self.doc.to_dict()
+
+    def load_document(self, data: dict[str, Any] | None) -> None:
+        self.doc = TimelineDoc(data)
+        self.selected = None
+        self.refresh()
+
+    def _set_setting(self, key: str, value: Any) -> None:
+        if self.doc.data.get(key) != value:
+            self.undo.push(TimelineSettingsCommand(self, key, copy.deepcopy(self.doc.data.get(key)), value))
+
+    def refresh(self, select: str | None = None) -> None:
+        if select is not None:
+            self.selected = select
+        if self.selected is not None:
+            try:
+                self.doc.find_clip(self.selected)
+            except KeyError:
+                self.selected = None
+        for widget, value in ((self.tempo, self.doc.tempo),):
+            widget.blockSignals(True)
+            widget.setValue(value)
+            widget.blockSignals(False)
+        self.metre.blockSignals(True)
+        self.metre.setCurrentText("/".join(str(p) for p in self.doc.time_signature))
+        self.metre.blockSignals(False)
+        self.view.rebuild()
+        for item in self.view.clip_items():
+            item.setSelected(item.clip["id"] == self.selected)
+        clip = self.selected_clip()
+        self.roll.show_clip(clip)
+        self.changed.emit()
+
+    # ------------------------------------------------------------------ clips
+
+    def selected_clip(self) -> dict[str, Any] | None:
+        if self.selected is None:
+            return None
+        try:
+            return self.doc.find_clip(self.selected)[1]
+        except KeyError:
+            return None
+
+    def select_clip(self, clip_id: str | None, *, from_view: bool = False) -> None:
+        self.selected = clip_id
+        clip = self.selected_clip()
+        if not from_view:
+            for item in self.view.clip_items():
+                item.setSelected(item.clip["id"] == clip_id)
+        self.roll.show_clip(clip)
+        self.clip_selected.emit(clip)
+
+    def add_melody(self, melody: Melody, *, name: str = "Melody", node: str | None = None, blob: str | None = None, start: float | None = None, track_id: str | None = None) -> str:
+        track = self.doc.track(track_id) if track_id else self.doc.first_track("melody")
+        start = self._end_of(track) if start is None else start
+        length = max(MIN_CLIP, melody.padded_to_bars().length if melody.notes else melody.length or self.doc.beats_per_bar)
+        clip = {"id": new_id(), "name": name, "start": float(start), "length": float(length), "melody": melody.to_dict(), "blob": blob, "node": node}
+        self.undo.push(AddClipCommand(self, track["id"], clip, f"Add {name}"))
+        return clip["id"]
+
+    def add_audio(self, blob: str, seconds: float, *, name: str = "Audio", node: str | None = None, start: float | None = None, track_id: str | None = None) -> str:
+        track = self.doc.track(track_id) if track_id else self.doc.first_track("audio")
+        start = self._end_of(track) if start is None else start
+        length = max(MIN_CLIP, seconds * self.doc.tempo / 60.0)
+        clip = {"id": new_id(), "name": name, "start": float(start), "length": float(length), "melody": None, "blob": blob, "node": node}
+        self.undo.push(AddClipCommand(self, track["id"], clip, f"Add {name}"))
+        return clip["id"]
+
+    def _end_of(self, track: dict[str, Any]) -> float:
+        end = max((clip["start"] + clip["length"] for clip in track["clips"]), default=0.0)
+        bar = self.doc.beats_per_bar
+        return float(np.ceil(end / bar - 1e-9) * bar)
+
+    def duplicate_selected(self) -> None:
+        clip = self.selected_clip()
+        if clip is None:
+            return
+        track, _ = self.doc.find_clip(clip["id"])
+        copy_ = copy.deepcopy(clip)
+        copy_["id"] = new_id()
+        copy_["start"] = float(clip["start"]) + float(clip["length"])
+        self.undo.push(AddClipCommand(self, track["id"], copy_, "Duplicate clip"))
+
+    def delete_selected(self) -> None:
+        if self.roll.hasFocus():
+            self.roll.delete_selected()
+            return
+        if self.selected is not None:
+            self.undo.push(RemoveClipCommand(self, self.selected))
+
+    def import_file(self, path: Path, *, start: float | None = None, track_index: int | None = None) -> str | None:
+        """A .mid/.wav/.flac dropped or opened: stored in the project, placed as a clip."""
+        from studio.core.errors import FileFormatError
+
+        path = Path(path)
+        data = path.read_bytes()
+        track_id = None
+        if track_index is not None and 0 <= track_index < len(self.doc.tracks):
+            wanted = "melody" if path.suffix.lower() in MIDI_SUFFIXES else "audio"
+            if self.doc.tracks[track_index]["kind"] == wanted:
+                track_id = self.doc.tracks[track_index]["id"]
+        try:
+            if path.suffix.lower() in MIDI_SUFFIXES:
+                from studio.core.midi import read_midi
+
+                imported = read_midi(data, name=path.name)
+                blob = self.blobs.put(data, "melody", "audio/midi", {"file": path.name})
+                return self.add_melody(imported.melody, name=path.stem, blob=blob, start=start, track_id=track_id)
+            from studio.core.audio_io import read_audio_info
+
+            info = read_audio_info(data)
+            mime = "audio/flac" if path.suffix.lower() == ".flac" else "audio/wav"
+            blob = self.blobs.put(data, "audio", mime, {"file": path.name})
+            return self.add_audio(blob, float(info["duration"]), name=path.stem, start=start, track_id=track_id)
+        except FileFormatError as exc:
+            self.message.emit(str(exc))
+            return None
+
+    # ------------------------------------------------------------------ audio
+
+    def load_audio(self, blob: str) -> tuple[np.ndarray, int]:
+        if blob not in self._audio_cache:
+            from studio.core.audio_io import read_audio
+
+            decoded = read_audio(self.blobs.get(blob))
+            self._audio_cache[blob] = (decoded.samples, decoded.sample_rate)
+        return self._audio_cache[blob]
+
+    def peaks_for(self, clip: dict[str, Any]) -> np.ndarray | None:
+        blob = clip.get("blob")
+        if not blob:
+            return None
+        if blob not in self._peaks:
+            try:
+                samples, _rate = self.load_audio(blob)
+            except Exception:
+                return None
+            mono = samples.mean(axis=1) if samples.ndim == 2 else samples
+            buckets = max(1, len(mono) // 400)
+            trimmed = np.abs(mono[: buckets * 400]).reshape(400, buckets).max(axis=1) if len(mono) >= 400 else np.abs(mono)
+            self._peaks[blob] = trimmed
+        return self._peaks[blob]
+
+    def render_mix(self, only_clip: str | None = None) -> np.ndarray:
+        return mix_timeline(self.doc, self.load_audio, sample_rate=SAMPLE_RATE, only_clip=only_clip)
+
+    def toggle_play(self) -> None:
+        if self.player.playing:
+            self.player.stop()
+            return
+        samples = self.render_mix()
+        if not len(samples):
+            self.message.emit("The timeline is empty: nothing to play.")
+            return
+        ok, reason = self.player.play(samples, SAMPLE_RATE)
+        if not ok:
+            self.message.emit(reason)
+            self.play_action.setEnabled(False)
+            return
+        self.play_action.setText("■ Stop")
+        self.view.playhead.setVisible(True)
+
+    def _playhead_at(self, seconds: float) -> None:
+        x = seconds * self.doc.tempo / 60.0 * PX_PER_BEAT
+        self.view.playhead.setPos(x, 0)
+
+    # ------------------------------------------------------------------ files out
+
+    def export_midi(self, path: Path, *, clip_only: bool = False) -> Path:
+        path = Path(path)
+        path.write_bytes(timeline_midi(self.doc, self.selected if clip_only else None))
+        return path
+
+    def export_audio(self, path: Path, *, clip_only: bool = False) -> Path:
+        from studio.core.audio_io import write_audio
+
+        samples = self.render_mix(self.selected if clip_only else None)
+        if not len(samples):
+            samples = np.zeros(1, dtype=np.float32)
+        return write_audio(path, samples, SAMPLE_RATE, record={"generator": "studio.timeline", "tempo": self.doc.tempo})
+
+    def drag_out(self, clip_id: str) -> None:
+        """Drag a clip out of the window as a .mid file (Ctrl+drag on a clip)."""
+        _track, clip = self.doc.find_clip(clip_id)
+        if not clip.get("melody"):
+            return
+        folder = Path(tempfile.mkdtemp(prefix="studio-drag-"))
+        target = folder / f"{clip.get('name') or 'clip'}.mid"
+        target.write_bytes(timeline_midi(self.doc, clip_id))
+        mime = QMimeData()
+        mime.setUrls([QUrl.fromLocalFile(str(target))])
+        drag = QDrag(self.view)
+        drag.setMimeData(mime)
+        drag.exec(Qt.DropAction.CopyAction)
