@@ -42,6 +42,10 @@ def _walk(folder: Path, depth: int, found: list[dict[str, Any]], seen: set[Path]
     for child in children:
         if child.name.startswith("."):
             continue
+        if child.is_dir() and child.name.endswith(".config") and any(
+            (folder / (child.name[: -len(".config")] + suffix)).is_file() for suffix in WEIGHT_SUFFIXES
+        ):
+            continue  # a single file's sidecar config folder, not a model of its own
         if child.is_dir():
             _walk(child, depth + 1, found, seen)
         elif child.suffix.lower() in WEIGHT_SUFFIXES and child.resolve() not in seen:
