@@ -1,18 +1,31 @@
 """Turning a generator id into a live Generator object, importing plugin code on first use.
 
 A plugin that fails to import, fails to construct, or names an entry that is not a
-Generator is marked failed with its traceback; the rest keep working. Plugin folders are
-put on ``sys.path`` only when their code is first needed.
+Generator is marked failed with its traceback; the rest keep working.
+
+``sys.path``: a plugin's folder and its ``deps/`` folder (where its own dependencies are
+installed) are on ``sys.path`` only while that plugin's code is imported, constructed or
+running ``generate`` (``plugin_import_path``). Community plugins go at the *end* of the path,
+so a plugin can never shadow a module the studio itself provides; first-party plugins keep
+their place at the front. This is not full isolation, and cannot be in one interpreter:
+``sys.modules`` is shared, so a module a plugin imported stays imported for everyone, and two
+plugins that bundle different versions of the same dependency get whichever loaded first.
+The installer refuses the collisions it can see (a plugin package named like a studio module
+or another plugin's package, a dependency that would replace a studio package).
+
+Community plugin code also runs under its declared permissions (``studio.engine.permissions``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sys
 import threading
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterator
 
 from studio.core.errors import StudioError
 from studio.plugins.api import Generator
@@ -20,6 +33,9 @@ from studio.plugins.discovery import STATE_FAILED, Discovery, PluginRecord, disc
 from studio.plugins.manifest import GeneratorInfo
 
 from studio.engine.config import EngineConfig
+from studio.engine.permissions import Guard, default_allowed_dirs, plugin_permissions
+
+DEPS_DIR = "deps"
 
 
 class PluginUnavailable(StudioError):
@@ -90,17 +106,80 @@ class PluginHost:
             self._instances[generator_id] = loaded
             return loaded
 
+    def allowed_dirs(self, scratch: Path | None = None) -> list[Path]:
+        """Where community plugins without the ``files`` permission may write."""
+        return default_allowed_dirs(home_cache=self.config.layout.cache_dir, model_paths=self.config.all_model_paths(), scratch=scratch)
+
+    @contextlib.contextmanager
+    def running(self, record: PluginRecord, scratch: Path | None = None, log: Callable[[str], None] | None = None) -> Iterator[Guard | None]:
+        """Plugin code runs inside this: its folders on sys.path, its permissions enforced."""
+        with plugin_import_path(record), plugin_permissions(record.manifest, self.allowed_dirs(scratch), log=log) as guard:
+            yield guard
+
     def _instantiate(self, info: GeneratorInfo, record: PluginRecord) -> Generator:
-        if record.source != "entry-point":
-            folder = str(Path(record.folder).resolve())
-            if folder not in sys.path:
-                sys.path.insert(0, folder)
-        module_name, _, attribute = info.entry.partition(":")
-        module = importlib.import_module(module_name)
-        factory = getattr(module, attribute, None)
-        if factory is None:
-            raise ImportError(f"{module_name} has no attribute {attribute!r} (entry {info.entry!r} in plugin.toml)")
-        instance = factory()
-        if not isinstance(instance, Generator):
-            raise TypeError(f"{info.entry} is not a studio.plugins.api.Generator")
-        return instance
+        with self.running(record):
+            return instantiate_generator(info, record)
+
+
+def plugin_sys_paths(record: PluginRecord) -> list[str]:
+    """The folders a plugin's code is imported from: its folder and its ``deps/``."""
+    if record.source == "entry-point":
+        return []  # installed with pip: already importable from site-packages
+    folder = Path(record.folder).resolve()
+    paths = [str(folder)]
+    if (folder / DEPS_DIR).is_dir():
+        paths.append(str(folder / DEPS_DIR))
+    return paths
+
+
+@contextlib.contextmanager
+def plugin_import_path(record: PluginRecord) -> Iterator[None]:
+    """Put the plugin's folders on sys.path for the ``with`` body only."""
+    added = [path for path in plugin_sys_paths(record) if path not in sys.path]
+    if record.source == "first-party":
+        sys.path[0:0] = added
+    else:
+        sys.path.extend(added)
+    try:
+        yield
+    finally:
+        for path in added:
+            try:
+                sys.path.remove(path)
+            except ValueError:
+                pass
+
+
+def instantiate_generator(info: GeneratorInfo, record: PluginRecord) -> Generator:
+    """Import a generator's entry and construct it (call inside ``plugin_import_path``)."""
+    module_name, _, attribute = info.entry.partition(":")
+    _check_package_is_the_plugins(module_name.split(".")[0], record)
+    module = importlib.import_module(module_name)
+    factory = getattr(module, attribute, None)
+    if factory is None:
+        raise ImportError(f"{module_name} has no attribute {attribute!r} (entry {info.entry!r} in plugin.toml)")
+    instance = factory()
+    if not isinstance(instance, Generator):
+        raise TypeError(f"{info.entry} is not a studio.plugins.api.Generator")
+    return instance
+
+
+def _check_package_is_the_plugins(package: str, record: PluginRecord) -> None:
+    """Refuse to hand a plugin a same-named package that another folder already imported.
+
+    ``sys.modules`` is shared: without this check the plugin would silently run someone
+    else's code under its own name.
+    """
+    module = sys.modules.get(package)
+    if module is None or record.source == "entry-point":
+        return
+    folder = Path(record.folder).resolve()
+    locations = [getattr(module, "__file__", None), *list(getattr(module, "__path__", None) or [])]
+    for location in locations:
+        if location and (folder == Path(location).resolve() or folder in Path(location).resolve().parents):
+            return
+    where = next((location for location in locations if location), "a built-in module")
+    raise ImportError(
+        f"the Python package {package!r} is already loaded from {where}, so plugin {record.id} cannot load its own; "
+        "another plugin (or the studio) uses the same package name; rename one of them"
+    )

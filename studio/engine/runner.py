@@ -65,6 +65,8 @@ class JobContext(Context):
         self.model_paths = tuple(runner.config.all_model_paths())
         self.settings = runner.config.user_settings()
         self.scratch_dir = scratch_dir
+        self.ram_budget = runner.models.ram_budget
+        self.vram_budget = runner.models.vram_budget
         self._emit = emit
         self._cancel = cancel
         self._rng = None
@@ -164,7 +166,11 @@ class LocalRunner:
             started = time.time()
             request = Request(generator=generator_id, params=values, seed=int(seed), job_id=job_id)
             try:
-                outputs = loaded.instance.generate(request, ctx)
+                # The plugin's folders are on sys.path and community plugins run under their
+                # declared permissions; a refusal is a PermissionRefused (a StudioError) whose
+                # message, naming the plugin, the action and the permission, fails the job.
+                with self.plugins.running(loaded.record, scratch, log=ctx.log):
+                    outputs = loaded.instance.generate(request, ctx)
                 if cancel.is_set():
                     raise Cancelled()
             finally:

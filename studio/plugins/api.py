@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only; plugins need not have these
     import numpy as np
     from PIL import Image
 
-API_VERSION = "1.0"
+API_VERSION = "1.1"  # 1.1: Context.ram_budget / vram_budget
 
 T = TypeVar("T")
 
@@ -140,6 +140,10 @@ class Context(abc.ABC):
     settings: Mapping[str, Any]
     #: a per-job folder the plugin may write scratch files to
     scratch_dir: Path
+    #: the engine's memory budgets in bytes (0: none set). A plugin compares a model's size
+    #: with ``vram_budget`` to decide on CPU offload instead of guessing from free memory.
+    ram_budget: int = 0
+    vram_budget: int = 0
 
     @property
     @abc.abstractmethod

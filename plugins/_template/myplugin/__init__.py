@@ -1,0 +1,1 @@
+"""My plugin: a Studio generator plugin (see plugin.toml)."""
