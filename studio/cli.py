@@ -258,11 +258,32 @@ def _plugins(args: argparse.Namespace) -> int:
             disabled.append(args.id)
         settings.disabled_plugins = disabled
         save_settings(config.layout, settings)
-        print(f"{args.id} {args.plugins_command}d (takes effect when the engine restarts)")
+        print(f"{args.id} {args.plugins_command}d; {_apply_to_running_engine(config)}")
         return EXIT_OK
     from studio.plugins import manage_cli
 
-    return manage_cli.run(args, config)
+    status = manage_cli.run(args, config)
+    if status == EXIT_OK and args.plugins_command in ("install", "remove", "rollback"):
+        print(_apply_to_running_engine(config))
+    return status
+
+
+def _apply_to_running_engine(config: Any) -> str:
+    """Reload the running engine's plugins, if one runs; say what happened."""
+    from studio.engine.client import EngineClient, EngineError
+
+    try:
+        client = EngineClient.connect(config.home, start=False)
+    except EngineError:
+        return "the engine picks this up when it starts"
+    with client:
+        try:
+            client.reload_plugins()
+        except EngineError as exc:
+            if "409" in str(exc):
+                return "the running engine is busy: this applies once its job ends and plugins are reloaded (or at its next start)"
+            raise
+    return "applied to the running engine"
 
 
 def _plugin_rows(config: Any) -> list[dict[str, Any]]:

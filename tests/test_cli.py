@@ -109,6 +109,19 @@ def test_disable_and_enable_persist_in_settings(home):
     assert rows["studio.patterns"]["state"] == "enabled"
 
 
+def test_disabling_a_plugin_applies_to_the_running_engine_at_once(home, tmp_path):
+    assert studio(home, "generate", "studio.patterns", "--param", "width=16", "--param", "height=16", "--out", str(tmp_path / "a.png")).returncode == 0
+    pid = json.loads((home / "engine.json").read_text())["pid"]
+    disabled = studio(home, "plugins", "disable", "studio.patterns")
+    assert "applied to the running engine" in disabled.stdout
+    refused = studio(home, "generate", "studio.patterns", "--out", str(tmp_path / "b.png"))
+    assert refused.returncode == 1 and "disabled" in refused.stderr
+    enabled = studio(home, "plugins", "enable", "studio.patterns")
+    assert "applied to the running engine" in enabled.stdout
+    assert studio(home, "generate", "studio.patterns", "--param", "width=16", "--param", "height=16", "--out", str(tmp_path / "c.png")).returncode == 0
+    assert json.loads((home / "engine.json").read_text())["pid"] == pid  # the same engine all along
+
+
 def test_the_engine_is_restarted_by_the_next_command_after_it_was_killed(home, tmp_path):
     import signal
 

@@ -147,6 +147,10 @@ class EngineClient:
     def plugins(self) -> dict[str, Any]:
         return self._call("GET", "/plugins").json()
 
+    def reload_plugins(self) -> dict[str, Any]:
+        """Apply plugin and settings changes now (the engine restarts its worker)."""
+        return self._call("POST", "/plugins/reload").json()
+
     def models(self) -> dict[str, Any]:
         return self._call("GET", "/models").json()
 

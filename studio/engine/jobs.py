@@ -108,6 +108,20 @@ class JobQueue:
         if worker is not None:
             worker.stop()
 
+    def restart_worker(self) -> bool:
+        """Replace the worker (new plugin code, new settings) when no job is running."""
+        with self._lock:
+            if self._running is not None or self._closed:
+                return False
+            old = self._worker
+            # Install the new worker first: _on_worker_exit ignores a worker that is no
+            # longer current, so stopping the old one is not mistaken for a crash.
+            self._worker = self._new_worker()
+            self._wake.notify_all()
+        if old is not None:
+            old.stop()
+        return True
+
     @property
     def worker(self) -> WorkerHandle | None:
         return self._worker

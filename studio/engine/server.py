@@ -143,6 +143,20 @@ class Engine:
 
     # ------------------------------------------------------------------ state
 
+    def reload_plugins(self) -> bool:
+        """Re-read settings and plugin folders and start a fresh worker; False while busy.
+
+        Installing, removing, enabling or disabling a plugin, or changing model folders,
+        then takes effect without stopping the engine the windows are connected to.
+        """
+        fresh = EngineConfig.from_environment(home=self.config.home, safe_mode=self.config.safe_mode)
+        for name in ("model_paths", "allow_pickle", "disabled_plugins", "trust_remote_code", "wildcards_dir", "device"):
+            setattr(self.config, name, getattr(fresh, name))
+        if not self.jobs.restart_worker():
+            return False
+        self.plugins.rediscover()
+        return True
+
     def _on_plugin_failure(self, failure: dict[str, str]) -> None:
         record = self.plugins.discovery.plugin(failure["id"])
         if record is not None:
@@ -229,6 +243,12 @@ def create_app(engine: Engine) -> FastAPI:
             for info in record.manifest.generators
         ]
         return {"plugins": records, "generators": generators}
+
+    @app.post("/plugins/reload")
+    def reload_plugins() -> dict[str, Any]:
+        if not engine.reload_plugins():
+            raise HTTPException(status_code=409, detail="a job is running; reload when it has finished or cancel it")
+        return plugins()
 
     @app.get("/models")
     def models() -> dict[str, Any]:

@@ -15,7 +15,8 @@ from typing import Any
 from studio.core.errors import StudioError
 
 EXIT_OK, EXIT_FAILED = 0, 1
-RESTART_NOTE = "takes effect when the engine restarts (close the studio's windows, or stop `python main.py engine`)"
+# studio.cli applies install/remove/rollback to a running engine afterwards
+# (POST /plugins/reload) and says so: this layer does not talk to the engine.
 
 
 def add_commands(plugin_commands: Any) -> None:
@@ -94,7 +95,6 @@ def _install(args: argparse.Namespace, config: Any) -> int:
     print(f"{what} in {result.path}")
     if result.previous_version:
         print(f"the previous version is kept: `python main.py plugins rollback {result.manifest.id}` restores it")
-    print(RESTART_NOTE)
     return EXIT_OK
 
 
@@ -102,7 +102,7 @@ def _remove(args: argparse.Namespace, config: Any) -> int:
     from studio.plugins.install import remove
 
     path = remove(args.id, config.layout, config.plugin_folders())
-    print(f"removed {args.id} ({path}); {RESTART_NOTE}")
+    print(f"removed {args.id} ({path})")
     return EXIT_OK
 
 
@@ -110,7 +110,7 @@ def _rollback(args: argparse.Namespace, config: Any) -> int:
     from studio.plugins.install import rollback
 
     old, new = rollback(args.id, config.layout)
-    print(f"rolled {args.id} back from {old} to {new}; {old} is kept (run rollback again to return to it); {RESTART_NOTE}")
+    print(f"rolled {args.id} back from {old} to {new}; {old} is kept (run rollback again to return to it)")
     return EXIT_OK
 
 

@@ -281,3 +281,15 @@ def test_a_second_engine_for_the_same_home_refuses_to_start(engine, engine_home:
 def test_rejected_request_raises_a_typed_error_in_the_client(engine):
     with pytest.raises(RequestRejected, match="unknown generator"):
         engine.submit("no.such")
+
+
+def test_plugins_reload_is_refused_while_a_job_runs_and_works_after(engine):
+    job_id = engine.submit("test.slow", {"steps": 100, "step_seconds": 0.05})
+    wait_state(engine, job_id, states=("running",))
+    response = httpx.post(engine.url + "/plugins/reload", headers={"Authorization": f"Bearer {engine.token}"}, trust_env=False)
+    assert response.status_code == 409
+    engine.cancel(job_id)
+    wait_state(engine, job_id)
+    reloaded = engine.reload_plugins()
+    assert any(row["id"] == "test.slow" for row in reloaded["plugins"])
+    assert engine.run("test.slow", {"steps": 1, "step_seconds": 0}, timeout=120)["state"] == "done"
