@@ -16,13 +16,13 @@ import io
 import json
 import os
 import struct
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
+from studio.core.atomic_files import write_bytes_atomic
 from studio.core.errors import FileFormatError
 
 AUDIO_FORMATS = {"wav": "WAV", "flac": "FLAC"}
@@ -121,16 +121,7 @@ def write_audio(
     """Write a .wav or .flac (chosen by the extension) atomically; returns the path."""
     target = Path(path)
     data = encode_audio(samples, sample_rate, format=target.suffix, record=record, subtype=subtype)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_bytes_atomic(target, data)
 
 
 # --------------------------------------------------------------------------- reading

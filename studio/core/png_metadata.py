@@ -24,12 +24,12 @@ import json
 import os
 import re
 import struct
-import tempfile
 import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 from xml.sax.saxutils import escape
 
+from studio.core.atomic_files import write_bytes_atomic
 from studio.core.errors import FileFormatError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -218,18 +218,7 @@ def encode_png(
 
 def write_png(path: str | os.PathLike[str], image: "Image.Image", **metadata: Any) -> Path:
     """Write ``encode_png(image, **metadata)`` to ``path`` atomically (old file or new, never half)."""
-    target = Path(path)
-    data = encode_png(image, **metadata)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_bytes_atomic(path, encode_png(image, **metadata))
 
 
 # --------------------------------------------------------------------------- reading

@@ -8,12 +8,10 @@ it is set aside as ``settings.json.corrupt`` and defaults are used, with a warni
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
 from typing import Any
 
+from studio.core.atomic_files import write_json_atomic
 from studio.core.paths import HomeLayout
 
 
@@ -61,23 +59,3 @@ def load_settings(layout: HomeLayout) -> Settings:
 
 def save_settings(layout: HomeLayout, settings: Settings) -> None:
     write_json_atomic(layout.settings_file, settings.to_dict())
-
-
-def write_json_atomic(path: Path, data: Any, mode: int | None = None) -> None:
-    """Write JSON so that a reader sees the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        if mode is not None:
-            os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise

@@ -8,13 +8,12 @@ crash never leaves a half-written artefact behind a valid id.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from studio.core.artifacts import Artifact, content_id
+from studio.core.atomic_files import write_bytes_atomic
 
 _ID = re.compile(r"^[0-9a-f]{64}$")
 
@@ -39,9 +38,9 @@ class ArtifactStore:
         data_path, meta_path = self._paths(artifact_id)
         data_path.parent.mkdir(parents=True, exist_ok=True)
         if not data_path.exists():
-            _atomic_write(data_path, artifact.data)
+            write_bytes_atomic(data_path, artifact.data)
         meta = {"kind": artifact.kind, "mime": artifact.mime, "meta": artifact.meta, "size": len(artifact.data)}
-        _atomic_write(meta_path, json.dumps(meta, sort_keys=True, default=str).encode())
+        write_bytes_atomic(meta_path, json.dumps(meta, sort_keys=True, default=str).encode())
         return artifact_id
 
     def put_bytes(self, data: bytes, *, kind: str, mime: str, meta: dict[str, Any] | None = None) -> str:
@@ -72,17 +71,3 @@ class ArtifactStore:
         if not data_path.is_file():
             raise ArtifactNotFound(artifact_id)
         return data_path
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from studio.core.errors import ModelFormatError
-from studio.core.settings import write_json_atomic
+from studio.core.atomic_files import write_json_atomic
 
 T = TypeVar("T")
 

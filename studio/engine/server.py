@@ -18,7 +18,6 @@ import socket
 import threading
 import time
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, WebSocket, WebSocketDisconnect
@@ -28,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 import studio
 from studio.core.artifacts import ARTIFACT_KINDS
 from studio.core.errors import StudioError
-from studio.core.settings import write_json_atomic
+from studio.core.atomic_files import write_json_atomic
 from studio.engine.artifact_store import ArtifactNotFound, ArtifactStore
 from studio.engine.config import EngineConfig
 from studio.engine.events import EventBus

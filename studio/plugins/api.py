@@ -14,9 +14,10 @@ range excludes ``API_VERSION``.
 from __future__ import annotations
 
 import abc
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Protocol, TypeVar, runtime_checkable
 
 from studio.core.artifacts import Artifact
 from studio.core.errors import Cancelled, ModelFormatError, ParamError, StudioError
@@ -211,6 +212,39 @@ class Generator(abc.ABC):
         """Produce one or more outputs for ``request``."""
 
 
+# --------------------------------------------------------------------------- helpers
+
+
+@contextmanager
+def seeded_torch(seed: int, device: str) -> Iterator[None]:
+    """Seed torch's global generator for one job, restoring its state afterwards.
+
+    For libraries that sample from torch's global generator (transformers' ``generate``):
+    the same seed then gives the same output, and other jobs' randomness is untouched.
+
+    Only the generators of the job's device are seeded: ``torch.manual_seed`` would also
+    queue a seed for every CUDA device and record a stack trace for it, which costs
+    milliseconds before the first token.
+    """
+    import torch
+
+    kind = torch.device(device).type
+    if kind == "cpu":
+        with torch.random.fork_rng(devices=[]):
+            torch.default_generator.manual_seed(seed)
+            yield
+    elif kind == "cuda":
+        index = torch.device(device).index
+        with torch.random.fork_rng(devices=[torch.cuda.current_device() if index is None else index], device_type="cuda"):
+            torch.default_generator.manual_seed(seed)
+            torch.cuda.manual_seed(seed)
+            yield
+    else:
+        with torch.random.fork_rng(device_type=kind):
+            torch.manual_seed(seed)
+            yield
+
+
 __all__ = [
     "API_VERSION",
     "Artifact",
@@ -228,4 +262,5 @@ __all__ = [
     "Request",
     "StudioError",
     "TextOutput",
+    "seeded_torch",
 ]

@@ -12,12 +12,11 @@ the folder's content, dtype and device: the second job on a model starts at once
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from studio.core.errors import ModelFormatError, ParamError
-from studio.plugins.api import Context, Generator, Request, TextOutput
+from studio.plugins.api import Context, Generator, Request, TextOutput, seeded_torch
 
 from studio_llm.conversation import conversation_with_reply, parse_conversation, render
 from studio_llm.model_folder import ModelSource, resolve_model
@@ -179,35 +178,8 @@ def run_generate(model: Any, inputs: dict[str, Any], stream: TextStream, *, seed
     import torch
     from transformers import StoppingCriteriaList
 
-    with torch.inference_mode(), seeded(seed, device):
+    with torch.inference_mode(), seeded_torch(seed, device):
         model.generate(**inputs, stopping_criteria=StoppingCriteriaList([stream]), **options)
-
-
-@contextmanager
-def seeded(seed: int, device: str) -> Iterator[None]:
-    """Seed torch for one job, restoring the global generator state afterwards.
-
-    Only the generators of the job's device are seeded: ``torch.manual_seed`` would also
-    queue a seed for every CUDA device and record a stack trace for it, which costs
-    milliseconds before the first token.
-    """
-    import torch
-
-    kind = torch.device(device).type
-    if kind == "cpu":
-        with torch.random.fork_rng(devices=[]):
-            torch.default_generator.manual_seed(seed)
-            yield
-    elif kind == "cuda":
-        index = torch.device(device).index
-        with torch.random.fork_rng(devices=[torch.cuda.current_device() if index is None else index], device_type="cuda"):
-            torch.default_generator.manual_seed(seed)
-            torch.cuda.manual_seed(seed)
-            yield
-    else:
-        with torch.random.fork_rng(device_type=kind):
-            torch.manual_seed(seed)
-            yield
 
 
 def _token_ids(value: Any) -> set[int]:

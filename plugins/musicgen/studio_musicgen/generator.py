@@ -19,12 +19,11 @@ plugin takes no melody input (its processor's chroma extractor also needs torcha
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from studio.core.errors import Cancelled, ModelFormatError, ParamError
-from studio.plugins.api import AudioOutput, Context, Generator, Request
+from studio.plugins.api import AudioOutput, Context, Generator, Request, seeded_torch
 
 from studio_musicgen.model_folder import MusicgenSource, resolve_musicgen
 
@@ -164,7 +163,7 @@ class MusicgenGenerator(Generator):
             options = {"guidance_scale": None}
         progress = FrameProgress(ctx, start_length=1, total=steps)
 
-        with torch.inference_mode(), seeded(request.seed, ctx.device):
+        with torch.inference_mode(), seeded_torch(request.seed, ctx.device):
             audio = mg.model.generate(
                 **inputs,
                 do_sample=True,
@@ -198,28 +197,3 @@ class MusicgenGenerator(Generator):
         return [AudioOutput(samples, mg.sample_rate, format=str(params.get("format") or "wav"), parameters=parameters)]
 
 
-@contextmanager
-def seeded(seed: int, device: str) -> Iterator[None]:
-    """Seed torch for one job, restoring the global generator state afterwards.
-
-    Only the generators of the job's device are seeded: ``torch.manual_seed`` would also
-    queue a seed for every CUDA device and record a stack trace for it, which costs
-    milliseconds before the first token.
-    """
-    import torch
-
-    kind = torch.device(device).type
-    if kind == "cpu":
-        with torch.random.fork_rng(devices=[]):
-            torch.default_generator.manual_seed(seed)
-            yield
-    elif kind == "cuda":
-        index = torch.device(device).index
-        with torch.random.fork_rng(devices=[torch.cuda.current_device() if index is None else index], device_type="cuda"):
-            torch.default_generator.manual_seed(seed)
-            torch.cuda.manual_seed(seed)
-            yield
-    else:
-        with torch.random.fork_rng(device_type=kind):
-            torch.manual_seed(seed)
-            yield
