@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Protocol, Ty
 from studio.core.artifacts import Artifact
 from studio.core.errors import Cancelled, ModelFormatError, ParamError, StudioError
 from studio.core.params import ParamSpec
+from studio.plugins.api_version import API_VERSION
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; plugins need not have these installed
     import numpy as np
     from PIL import Image
 
-API_VERSION = "1.1"  # 1.1: Context.ram_budget / vram_budget
 
 T = TypeVar("T")
 

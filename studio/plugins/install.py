@@ -49,7 +49,7 @@ from packaging.version import InvalidVersion, Version
 from studio.core.errors import ManifestError, StudioError
 from studio.core.paths import HomeLayout, first_party_plugins_dir
 from studio.core.settings import load_settings, save_settings
-from studio.plugins.api import API_VERSION
+from studio.plugins.api_version import API_VERSION
 from studio.plugins.archive import DEFAULT_LIMITS, WHEELS_DIR, ArchiveError, ArchiveLimits, PluginArchive, open_archive, read_wheel_metadata, sha256_file
 from studio.plugins.discovery import Discovery, discover
 from studio.plugins.manifest import MANIFEST_NAME, Manifest, parse_manifest_text, read_manifest

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from studio.core.errors import ManifestError, ParamError
 from studio.core.params import PARAM_TYPES, ParamSpec, check_spec
-from studio.plugins.api import API_VERSION
+from studio.plugins.api_version import API_VERSION
 
 MANIFEST_NAME = "plugin.toml"
 GENERATOR_KINDS = ("image", "text", "music", "audio")
