@@ -1,0 +1,253 @@
+"""The figures in the model card: likelihoods against an n-gram baseline, and statistics of
+generated tunes against the test set.
+
+    python -m melody.evaluate --model resources/models/melody --out results.json [--tunes 500]
+
+(run with ``plugins/melody`` on ``sys.path``). Negative log-likelihoods are nats per token
+over every token after the header, on whole validation and test tunes, for the LSTM and
+for Witten-Bell n-grams of order 3 to 6 fitted on the same training tunes (the order is
+chosen on validation). Generation statistics compare tunes sampled under the same metre
+and mode as test tunes (first ``--max-bars`` bars) with those test tunes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from studio.core.melody import SCALES, bar_ticks, beat_ticks
+
+from . import tokens as tk
+
+
+def bars_of(body: Sequence[int]) -> list[list[int]]:
+    bars, current = [], []
+    for token in body:
+        if token in (tk.EOS, tk.PAD):
+            break
+        current.append(token)
+        if token == tk.BAR:
+            bars.append(current)
+            current = []
+    return bars
+
+
+def head_bars(sequence: Sequence[int], count: int) -> list[int]:
+    """The header and the first ``count`` bars of a tune."""
+    bars = bars_of(sequence[tk.HEADER:])[:count]
+    return list(sequence[: tk.HEADER]) + [t for bar in bars for t in bar]
+
+
+def notes_of(bar: Sequence[int]) -> list[tuple[int, int]]:
+    """(pitch, duration) of the sounding notes in a bar's tokens (ties merged away)."""
+    notes, pitch, tie = [], None, False
+    for token in bar:
+        if token == tk.TIE:
+            tie = True
+        elif token == tk.REST:
+            pitch = -1
+        elif tk.is_pitch(token):
+            pitch = tk.token_pitch(token)
+        elif tk.is_duration(token) and pitch is not None:
+            if pitch >= 0 and not tie:
+                notes.append((pitch, tk.token_duration(token)))
+            pitch, tie = None, False
+    return notes
+
+
+def tune_stats(sequences: Sequence[Sequence[int]]) -> dict[str, Any]:
+    in_scale = total_notes = full = total_bars = 0
+    ranges, intervals, durations = [], Counter(), Counter()
+    repeated_bars = repeated_pairs = pair_total = bar_total_for_repeats = 0
+    notes_per_bar = []
+    for sequence in sequences:
+        meter, mode = tk.meter_of(sequence[1]), tk.mode_of(sequence[2])
+        size = bar_ticks(tuple(int(x) for x in meter.split("/")))  # type: ignore[arg-type]
+        scale = set(SCALES[mode])
+        bars = bars_of(sequence[tk.HEADER:])
+        pitches = []
+        seen_bars, seen_pairs = set(), set()
+        previous_key = None
+        for bar in bars:
+            total_bars += 1
+            if sum(tk.token_duration(t) for t in bar if tk.is_duration(t)) == size:
+                full += 1
+            notes = notes_of(bar)
+            notes_per_bar.append(len(notes))
+            for pitch, duration in notes:
+                total_notes += 1
+                in_scale += pitch % 12 in scale
+                pitches.append(pitch)
+                durations[duration] += 1
+            key = tuple(t for t in bar)
+            if notes:
+                bar_total_for_repeats += 1
+                repeated_bars += key in seen_bars
+                seen_bars.add(key)
+                if previous_key is not None:
+                    pair = (previous_key, key)
+                    pair_total += 1
+                    repeated_pairs += pair in seen_pairs
+                    seen_pairs.add(pair)
+            previous_key = key
+        if pitches:
+            ranges.append(max(pitches) - min(pitches))
+            for a, b in zip(pitches, pitches[1:]):
+                intervals[max(-13, min(13, b - a))] += 1
+    return {
+        "tunes": len(sequences),
+        "notes": total_notes,
+        "in_scale_pct": round(100 * in_scale / max(total_notes, 1), 2),
+        "bars_full_pct": round(100 * full / max(total_bars, 1), 2),
+        "pitch_range_mean": round(float(np.mean(ranges)), 2) if ranges else 0.0,
+        "pitch_range_p10_p90": [float(np.percentile(ranges, 10)), float(np.percentile(ranges, 90))] if ranges else [],
+        "notes_per_bar": round(float(np.mean(notes_per_bar)), 2) if notes_per_bar else 0.0,
+        "repeated_bars_pct": round(100 * repeated_bars / max(bar_total_for_repeats, 1), 2),
+        "repeated_2bar_phrases_pct": round(100 * repeated_pairs / max(pair_total, 1), 2),
+        "_intervals": intervals,
+        "_durations": durations,
+    }
+
+
+def distribution_distance(a: Counter, b: Counter) -> dict[str, float]:
+    keys = sorted(set(a) | set(b))
+    p = np.array([a.get(k, 0) for k in keys], dtype=float)
+    q = np.array([b.get(k, 0) for k in keys], dtype=float)
+    p /= max(p.sum(), 1)
+    q /= max(q.sum(), 1)
+    m = (p + q) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        js = 0.5 * np.nansum(np.where(p > 0, p * np.log2(p / m), 0)) + 0.5 * np.nansum(np.where(q > 0, q * np.log2(q / m), 0))
+    return {"total_variation": round(float(0.5 * np.abs(p - q).sum()), 4), "jensen_shannon_bits": round(float(js), 4)}
+
+
+def compare(generated: dict[str, Any], reference: dict[str, Any]) -> dict[str, Any]:
+    result = {k: v for k, v in generated.items() if not k.startswith("_")}
+    result["interval_distance"] = distribution_distance(generated["_intervals"], reference["_intervals"])
+    result["duration_distance"] = distribution_distance(generated["_durations"], reference["_durations"])
+    return result
+
+
+def generate_like(stepper_factory, prompts: Sequence[Sequence[int]], *, model_durations, scale_mode: str,
+                  low: int, high: int, passing: float, temperature: float, top_p: float, seed: int,
+                  form: str = "free") -> list[list[int]]:
+    from .decoding import BarPlan, Constraints, Decoder
+    from .plugin import form_plan
+
+    results = []
+    for index, prompt in enumerate(prompts):
+        meter, mode = tk.meter_of(prompt[1]), tk.mode_of(prompt[2])
+        size = bar_ticks(tuple(int(x) for x in meter.split("/")))  # type: ignore[arg-type]
+        scale = frozenset(range(12)) if scale_mode == "none" else frozenset(SCALES[mode])
+        constraints = Constraints(scale=scale, low=low, high=high, passing=passing, durations=model_durations,
+                                  temperature=temperature, top_p=top_p, start_with_note=scale_mode != "none",
+                                  end_on_tonic=scale_mode != "none")
+        bars = len(bars_of(prompt[tk.HEADER:]))
+        signature = tuple(int(x) for x in meter.split("/"))
+        decoder = Decoder(stepper_factory(), constraints, np.random.default_rng([seed, index]), size,
+                          beat=beat_ticks(signature))  # type: ignore[arg-type]
+        decoder.start(list(prompt[: tk.HEADER]))
+        plan = form_plan(form, bars) or [BarPlan("sample") for _ in range(bars)]
+        body = decoder.run(plan)
+        results.append(list(prompt[: tk.HEADER]) + body)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--cache", type=Path, default=None)
+    parser.add_argument("--tunes", type=int, default=500)
+    parser.add_argument("--max-bars", type=int, default=16)
+    parser.add_argument("--orders", default="3,4,5,6")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--skip-nll", action="store_true")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(1)
+    from .data import load_corpus_dataset
+    from .inference import NumpyStepper, load_numpy_model
+    from .model import load_model
+    from .ngram import NGramModel, NGramStepper
+    from .train import evaluate
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    dataset = load_corpus_dataset(args.cache)
+    train = [t.tokens for t in dataset.split("train")]
+    val = [t.tokens for t in dataset.split("val")]
+    test = [t.tokens for t in dataset.split("test")]
+    results: dict[str, Any] = {"data": dataset.info}
+    started = time.time()
+
+    # likelihoods
+    orders = [int(o) for o in args.orders.split(",")]
+    ngrams = {}
+    if not args.skip_nll:
+        model = load_model(args.model)
+        results["lstm"] = {"parameters": model.parameter_count(),
+                           "val_nll": round(evaluate(model, val), 4), "test_nll": round(evaluate(model, test), 4)}
+        log(f"lstm: {results['lstm']} ({time.time() - started:.0f}s)")
+        results["ngram"] = {}
+        for order in orders:
+            ngram = NGramModel(order).fit(train)
+            ngrams[order] = ngram
+            total, count = ngram.nll(val)
+            results["ngram"][str(order)] = {"val_nll": round(total / count, 4)}
+            log(f"{order}-gram val {total / count:.4f} ({time.time() - started:.0f}s)")
+        best = min(orders, key=lambda o: results["ngram"][str(o)]["val_nll"])
+        total, count = ngrams[best].nll(test)
+        results["ngram"][str(best)]["test_nll"] = round(total / count, 4)
+        results["ngram_best_order"] = best
+        log(f"best n-gram: order {best}, test {total / count:.4f}")
+    else:
+        best = orders[-1]
+
+    # generation statistics
+    picked = [test[i % len(test)] for i in range(args.tunes)]
+    prompts = [head_bars(sequence, args.max_bars) for sequence in picked]
+    reference = tune_stats(prompts)
+    results["test_set_stats"] = {k: v for k, v in reference.items() if not k.startswith("_")}
+    numpy_model = load_numpy_model(args.model)
+    configs = {
+        "lstm_metre_only": dict(scale_mode="none", low=tk.PITCH_LOW, high=tk.PITCH_HIGH, passing=0.0),
+        "lstm_plugin_defaults": dict(scale_mode="mode", low=55, high=84, passing=0.2),
+        "lstm_plugin_defaults_form_AABB": dict(scale_mode="mode", low=55, high=84, passing=0.2, form="AABB"),
+    }
+    results["generation"] = {}
+    for name, config in configs.items():
+        t = time.time()
+        generated = generate_like(lambda: NumpyStepper(numpy_model), prompts, model_durations=numpy_model.config.durations,
+                                  temperature=1.0, top_p=0.95, seed=args.seed, **config)
+        results["generation"][name] = compare(tune_stats(generated), reference)
+        results["generation"][name]["seconds"] = round(time.time() - t, 1)
+        log(f"{name}: {results['generation'][name]}")
+    if not args.skip_nll:
+        ngram = ngrams[best]
+        t = time.time()
+        generated = generate_like(lambda: NGramStepper(ngram), prompts, model_durations=numpy_model.config.durations,
+                                  temperature=1.0, top_p=0.95, seed=args.seed, scale_mode="none", low=tk.PITCH_LOW,
+                                  high=tk.PITCH_HIGH, passing=0.0)
+        results["generation"][f"ngram{best}_metre_only"] = compare(tune_stats(generated), reference)
+        results["generation"][f"ngram{best}_metre_only"]["seconds"] = round(time.time() - t, 1)
+        log(f"ngram: {results['generation'][f'ngram{best}_metre_only']}")
+    results["settings"] = {"tunes": args.tunes, "max_bars": args.max_bars, "temperature": 1.0, "top_p": 0.95,
+                           "seed": args.seed}
+    args.out.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
+    log(f"wrote {args.out} ({time.time() - started:.0f}s)")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,386 @@
+"""Melodies as plain data: notes on a beat grid, with tempo, metre and key.
+
+Times are in quarter-note beats. Every time the studio produces lies on a grid of
+``GRID`` ticks per beat (12: sixteenths are 3 ticks, eighth-note triplets 4, sixteenth
+triplets 2), so floats such as ``1/3`` are stored as the nearest float and compared through
+``ticks()``, which rounds back to an exact integer. ``Fraction`` values are accepted
+anywhere a time is and converted on construction.
+
+No torch and no Qt here: the window, the MIDI reader/writer and the synthesizer all use
+this module.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from typing import Any, Iterable, Sequence
+
+from studio.core.errors import ParamError
+
+#: grid ticks per quarter-note beat
+GRID = 12
+
+PITCH_CLASSES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+_PC_BY_NAME = {
+    "C": 0, "B#": 0, "C#": 1, "DB": 1, "D": 2, "D#": 3, "EB": 3, "E": 4, "FB": 4, "E#": 5, "F": 5,
+    "F#": 6, "GB": 6, "G": 7, "G#": 8, "AB": 8, "A": 9, "A#": 10, "BB": 10, "B": 11, "CB": 11,
+}
+
+#: scale name -> semitones above the tonic
+SCALES: dict[str, tuple[int, ...]] = {
+    "major": (0, 2, 4, 5, 7, 9, 11),
+    "minor": (0, 2, 3, 5, 7, 8, 10),
+    "harmonic minor": (0, 2, 3, 5, 7, 8, 11),
+    "dorian": (0, 2, 3, 5, 7, 9, 10),
+    "mixolydian": (0, 2, 4, 5, 7, 9, 10),
+    "phrygian": (0, 1, 3, 5, 7, 8, 10),
+    "lydian": (0, 2, 4, 6, 7, 9, 11),
+    "locrian": (0, 1, 3, 5, 6, 8, 10),
+    "pentatonic major": (0, 2, 4, 7, 9),
+    "pentatonic minor": (0, 3, 5, 7, 10),
+    "blues": (0, 3, 5, 6, 7, 10),
+}
+
+#: the church mode each scale is closest to (what a key signature / mode token can say)
+MODE_OF_SCALE = {
+    "major": "major",
+    "minor": "minor",
+    "harmonic minor": "minor",
+    "dorian": "dorian",
+    "mixolydian": "mixolydian",
+    "phrygian": "phrygian",
+    "lydian": "lydian",
+    "locrian": "locrian",
+    "pentatonic major": "major",
+    "pentatonic minor": "minor",
+    "blues": "minor",
+}
+
+# Semitones from a mode's tonic up to the tonic of the major key sharing its signature.
+_RELATIVE_MAJOR = {"major": 0, "minor": 3, "dorian": -2, "mixolydian": 5, "phrygian": -4, "lydian": -5, "locrian": 1}
+# Major key names with the fewest accidentals, by pitch class.
+_MAJOR_NAME = ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+_MINOR_NAME = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "G#", "A", "Bb", "B")
+# Sharps (+) or flats (-) in each major key signature, by tonic pitch class.
+_MAJOR_SHARPS = (0, -5, 2, -3, 4, -1, 6, 1, -4, 3, -2, 5)
+
+
+def pitch_class(name: str) -> int:
+    """0-11 for a tonic name such as 'C', 'F#', 'Bb' or 'eb'."""
+    key = name.strip().replace("♯", "#").replace("♭", "b")
+    key = key[:1].upper() + key[1:].upper()
+    if key not in _PC_BY_NAME:
+        raise ParamError(f"key: {name!r} is not a note name such as C, F# or Bb")
+    return _PC_BY_NAME[key]
+
+
+def pitch_name(pitch: int) -> str:
+    """'C4' for 60."""
+    return f"{PITCH_CLASSES[pitch % 12]}{pitch // 12 - 1}"
+
+
+def ticks(beats: float | Fraction) -> int:
+    """A time in beats as whole grid ticks (rounds away float error such as 1/3)."""
+    return int(round(float(beats) * GRID))
+
+
+def beats(tick_count: int) -> float:
+    return tick_count / GRID
+
+
+def snap(value: float | Fraction) -> float:
+    """The nearest grid time."""
+    return beats(ticks(value))
+
+
+def bar_ticks(time_signature: tuple[int, int]) -> int:
+    numerator, denominator = time_signature
+    return numerator * 4 * GRID // denominator
+
+
+def scale_pitch_classes(key: str, scale: str) -> frozenset[int]:
+    if scale not in SCALES:
+        raise ParamError(f"scale: {scale!r} is not one of {', '.join(SCALES)}")
+    tonic = pitch_class(key)
+    return frozenset((tonic + step) % 12 for step in SCALES[scale])
+
+
+def key_signature_name(key: str, mode: str) -> str:
+    """The key as a Standard MIDI key signature can say it ('Bb', 'F#m').
+
+    MIDI knows only major and minor; church modes are written with the signature of the
+    major key they share notes with (D dorian -> 'C').
+    """
+    tonic = pitch_class(key)
+    mode = MODE_OF_SCALE.get(mode, mode)
+    if mode == "minor":
+        return _MINOR_NAME[tonic] + "m"
+    return _MAJOR_NAME[(tonic + _RELATIVE_MAJOR.get(mode, 0)) % 12]
+
+
+def key_signature_sharps(key: str, mode: str) -> int:
+    """Sharps (positive) or flats (negative) of the key's signature."""
+    tonic = pitch_class(key)
+    mode = MODE_OF_SCALE.get(mode, mode)
+    relative = (tonic + _RELATIVE_MAJOR.get(mode, 0)) % 12
+    return _MAJOR_SHARPS[relative]
+
+
+@dataclass(frozen=True)
+class Note:
+    """One note: MIDI pitch, start and duration in quarter-note beats, MIDI velocity."""
+
+    pitch: int
+    start: float
+    duration: float
+    velocity: int = 80
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "start", float(self.start))
+        object.__setattr__(self, "duration", float(self.duration))
+        object.__setattr__(self, "pitch", int(self.pitch))
+        object.__setattr__(self, "velocity", int(self.velocity))
+
+    @property
+    def end(self) -> float:
+        return self.start + self.duration
+
+    @property
+    def start_ticks(self) -> int:
+        return ticks(self.start)
+
+    @property
+    def duration_ticks(self) -> int:
+        return ticks(self.duration)
+
+    @property
+    def end_ticks(self) -> int:
+        return self.start_ticks + self.duration_ticks
+
+
+@dataclass
+class Melody:
+    """A monophonic melody. ``notes`` are sorted by start and never overlap."""
+
+    notes: list[Note] = field(default_factory=list)
+    tempo: float = 120.0
+    time_signature: tuple[int, int] = (4, 4)
+    key: str = "C"
+    mode: str = "major"
+    #: length in beats; at least the end of the last note (a melody may end in rests)
+    length: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.notes = sorted(self.notes, key=lambda note: (note.start, -note.pitch))
+        self.time_signature = (int(self.time_signature[0]), int(self.time_signature[1]))
+        end = max((note.end for note in self.notes), default=0.0)
+        self.length = max(float(self.length), end)
+
+    # ------------------------------------------------------------------ metre
+
+    @property
+    def bar_length(self) -> float:
+        """Beats per bar (6/8 -> 3.0)."""
+        return beats(bar_ticks(self.time_signature))
+
+    @property
+    def bar_ticks(self) -> int:
+        return bar_ticks(self.time_signature)
+
+    @property
+    def bars(self) -> int:
+        """Number of bars the melody spans (a partial last bar counts)."""
+        return max(0, math.ceil(ticks(self.length) / self.bar_ticks - 1e-9))
+
+    @property
+    def meter(self) -> str:
+        return f"{self.time_signature[0]}/{self.time_signature[1]}"
+
+    def on_grid(self) -> bool:
+        return all(abs(note.start * GRID - note.start_ticks) < 1e-6 and abs(note.duration * GRID - note.duration_ticks) < 1e-6
+                   for note in self.notes)
+
+    def bar_fill(self) -> list[int]:
+        """Ticks of sounding or resting time accounted for per bar; full bars equal ``bar_ticks``.
+
+        A melody's bars are "full" when its length is a whole number of bars: rests fill
+        whatever the notes leave, so this reports how far the last bar is filled.
+        """
+        total = ticks(self.length)
+        full, rest = divmod(total, self.bar_ticks)
+        return [self.bar_ticks] * full + ([rest] if rest else [])
+
+    def notes_in_bar(self, index: int) -> list[Note]:
+        start, end = index * self.bar_ticks, (index + 1) * self.bar_ticks
+        return [note for note in self.notes if start <= note.start_ticks < end]
+
+    # ------------------------------------------------------------------ transforms
+
+    def copy(self, **changes: Any) -> "Melody":
+        values = dict(notes=list(self.notes), tempo=self.tempo, time_signature=self.time_signature,
+                      key=self.key, mode=self.mode, length=self.length)
+        values.update(changes)
+        return Melody(**values)
+
+    def transposed(self, semitones: int) -> "Melody":
+        tonic = PITCH_CLASSES[(pitch_class(self.key) + semitones) % 12]
+        return self.copy(notes=[replace(note, pitch=note.pitch + semitones) for note in self.notes], key=tonic)
+
+    def bars_slice(self, first: int, last: int) -> "Melody":
+        """Bars ``first`` (inclusive) to ``last`` (exclusive), re-timed to start at 0."""
+        start, end = first * self.bar_ticks, last * self.bar_ticks
+        kept = []
+        for note in self.notes:
+            if start <= note.start_ticks < end:
+                duration = min(note.end_ticks, end) - note.start_ticks
+                kept.append(replace(note, start=beats(note.start_ticks - start), duration=beats(duration)))
+        return self.copy(notes=kept, length=beats(end - start))
+
+    def followed_by(self, other: "Melody") -> "Melody":
+        """This melody, padded to a whole bar, then ``other``."""
+        offset = self.bars * self.bar_ticks
+        moved = [replace(note, start=beats(note.start_ticks + offset)) for note in other.notes]
+        return self.copy(notes=list(self.notes) + moved, length=beats(offset + ticks(other.length)))
+
+    def padded_to_bars(self) -> "Melody":
+        return self.copy(length=beats(self.bars * self.bar_ticks))
+
+    def with_velocities(self, velocities: Sequence[int]) -> "Melody":
+        return self.copy(notes=[replace(note, velocity=int(v)) for note, v in zip(self.notes, velocities)])
+
+    def accented(self, seed: int = 0) -> "Melody":
+        """The melody with velocities that follow the metre and the line (see ``accent_velocities``)."""
+        return self.with_velocities(accent_velocities(self, seed=seed))
+
+    # ------------------------------------------------------------------ summaries
+
+    @property
+    def pitch_range(self) -> tuple[int, int]:
+        pitches = [note.pitch for note in self.notes]
+        return (min(pitches), max(pitches)) if pitches else (0, 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tempo": self.tempo,
+            "time_signature": list(self.time_signature),
+            "key": self.key,
+            "mode": self.mode,
+            "length": self.length,
+            "notes": [[n.pitch, n.start, n.duration, n.velocity] for n in self.notes],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Melody":
+        return cls(
+            notes=[Note(*item) for item in data.get("notes", [])],
+            tempo=float(data.get("tempo", 120.0)),
+            time_signature=tuple(data.get("time_signature", (4, 4))),  # type: ignore[arg-type]
+            key=str(data.get("key", "C")),
+            mode=str(data.get("mode", "major")),
+            length=float(data.get("length", 0.0)),
+        )
+
+
+def beat_ticks(time_signature: tuple[int, int]) -> int:
+    """The metre's beat in grid ticks: a dotted quarter in 3/8, 6/8, 9/8 and 12/8, else the
+    note value of the denominator (a quarter in 4/4, a half in 3/2)."""
+    numerator, denominator = time_signature
+    if denominator == 8 and numerator % 3 == 0:
+        return 3 * GRID // 2
+    return 4 * GRID // denominator
+
+
+def beat_strength(position_ticks: int, time_signature: tuple[int, int]) -> int:
+    """2 on the downbeat, 1 on the other main beats, 0 elsewhere.
+
+    Compound metres (6/8, 9/8, 12/8) group eighths in threes, so their main beats are
+    dotted quarters.
+    """
+    numerator, denominator = time_signature
+    position = position_ticks % bar_ticks(time_signature)
+    if position == 0:
+        return 2
+    if denominator == 8 and numerator % 3 == 0 and numerator > 3:
+        beat = 3 * GRID // 2
+    else:
+        beat = 4 * GRID // denominator
+    return 1 if position % beat == 0 else 0
+
+
+def accent_velocities(melody: Melody, seed: int = 0, base: int = 78) -> list[int]:
+    """Velocities a player might use: accents on strong beats, the line's peaks a little
+    louder, long notes slightly stronger, a small seeded humanisation, never a flat value."""
+    import random
+
+    rng = random.Random(seed)
+    notes = melody.notes
+    if not notes:
+        return []
+    low, high = melody.pitch_range
+    span = max(1, high - low)
+    result = []
+    for note in notes:
+        strength = beat_strength(note.start_ticks, melody.time_signature)
+        velocity = base + (18 if strength == 2 else 9 if strength == 1 else 0)
+        velocity += int(round(8 * ((note.pitch - low) / span - 0.5)))
+        if note.duration >= 1.0:
+            velocity += 3
+        velocity += rng.randint(-3, 3)
+        result.append(max(30, min(124, velocity)))
+    return result
+
+
+# Krumhansl-Kessler key profiles.
+_MAJOR_PROFILE = (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88)
+_MINOR_PROFILE = (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17)
+
+
+def estimate_key(notes: Iterable[Note]) -> tuple[str, str]:
+    """(tonic, 'major'|'minor') by the Krumhansl-Schmuckler correlation of duration-weighted
+    pitch classes; ('C', 'major') for an empty melody."""
+    weights = [0.0] * 12
+    for note in notes:
+        weights[note.pitch % 12] += max(note.duration, 0.25)
+    if not any(weights):
+        return "C", "major"
+    best = (-2.0, "C", "major")
+    for mode, profile in (("major", _MAJOR_PROFILE), ("minor", _MINOR_PROFILE)):
+        for tonic in range(12):
+            rotated = [profile[(pc - tonic) % 12] for pc in range(12)]
+            score = _correlation(weights, rotated)
+            if score > best[0]:
+                best = (score, PITCH_CLASSES[tonic], mode)
+    return best[1], best[2]
+
+
+def _correlation(a: Sequence[float], b: Sequence[float]) -> float:
+    mean_a, mean_b = sum(a) / len(a), sum(b) / len(b)
+    cov = sum((x - mean_a) * (y - mean_b) for x, y in zip(a, b))
+    var_a = sum((x - mean_a) ** 2 for x in a)
+    var_b = sum((y - mean_b) ** 2 for y in b)
+    return cov / math.sqrt(var_a * var_b) if var_a and var_b else 0.0
+
+
+__all__ = [
+    "GRID",
+    "MODE_OF_SCALE",
+    "Melody",
+    "Note",
+    "PITCH_CLASSES",
+    "SCALES",
+    "accent_velocities",
+    "bar_ticks",
+    "beat_strength",
+    "beat_ticks",
+    "beats",
+    "estimate_key",
+    "key_signature_name",
+    "key_signature_sharps",
+    "pitch_class",
+    "pitch_name",
+    "scale_pitch_classes",
+    "snap",
+    "ticks",
+]
