@@ -62,6 +62,9 @@ def describe_model_folder(folder: Path) -> dict[str, Any] | None:
         return _entry(folder, "diffusers", kind="diffusion", detail=str(data.get("_class_name", "")))
     if config.is_file():
         data = _read_json(config)
+        if "tokens_version" in data and (folder / "model.safetensors").is_file():
+            # The melody plugin's own format (shipped or made by `train melody`).
+            return _entry(folder, "studio-melody", kind="melody", detail=str(data.get("name", "")))
         architectures = data.get("architectures") or []
         architecture = architectures[0] if architectures else str(data.get("model_type", ""))
         kind = "musicgen" if "Musicgen" in architecture or data.get("model_type") == "musicgen" else "llm" if "CausalLM" in architecture else "transformers"

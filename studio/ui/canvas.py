@@ -4,6 +4,9 @@ Layers keep their position, scale, opacity, visibility and order; a rectangular 
 becomes the img2img / inpaint region; the mask layer is painted with a brush (size,
 hardness, erase). Every edit is a QUndoCommand on the window's undo stack. The canvas is
 saved as a JSON document whose layers point at content-addressed blobs in the project.
+
+The canvas offers the image actions (refine, inpaint, outpaint, music for an image) as
+QActions in its toolbar and context menu; the window decides what they do.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QGraphicsItem,
+    QMenu,
     QGraphicsPixmapItem,
     QGraphicsRectItem,
     QGraphicsScene,
@@ -190,6 +194,41 @@ class MaskCommand(_CanvasCommand):
         self.canvas._set_mask_image(self.before)
 
 
+class ExtendCanvasCommand(_CanvasCommand):
+    """Grow the canvas by pixels on each side: layers, selection and mask move with it."""
+
+    def __init__(self, canvas: "CanvasWidget", left: int, top: int, right: int, bottom: int) -> None:
+        super().__init__(canvas, "Extend canvas")
+        self.shift = (float(left), float(top))
+        self.before_size = canvas.doc_size
+        self.after_size = (canvas.doc_size[0] + left + right, canvas.doc_size[1] + top + bottom)
+        self.before_mask = canvas.mask_image.copy()
+        self.before_selection = QRectF(canvas.selection) if canvas.selection is not None else None
+
+    def _move_layers(self, dx: float, dy: float) -> None:
+        for layer in self.canvas.layers.values():
+            layer.setPos(layer.pos().x() + dx, layer.pos().y() + dy)
+
+    def redo(self) -> None:
+        dx, dy = self.shift
+        mask = QImage(*self.after_size, QImage.Format.Format_ARGB32_Premultiplied)
+        mask.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(mask)
+        painter.drawImage(int(dx), int(dy), self.before_mask)
+        painter.end()
+        self.canvas.set_doc_size(self.after_size)
+        self._move_layers(dx, dy)
+        self.canvas._set_mask_image(mask)
+        self.canvas._set_selection(self.before_selection.translated(dx, dy) if self.before_selection is not None else None)
+
+    def undo(self) -> None:
+        dx, dy = self.shift
+        self._move_layers(-dx, -dy)
+        self.canvas.set_doc_size(self.before_size)
+        self.canvas._set_mask_image(self.before_mask)
+        self.canvas._set_selection(self.before_selection)
+
+
 # --------------------------------------------------------------------------- the view
 
 
@@ -327,6 +366,16 @@ class CanvasView(QGraphicsView):
             before, self._move_before = self._move_before, None
             self.canvas.commit_move(before)
 
+    def contextMenuEvent(self, event: Any) -> None:
+        item = self.itemAt(event.pos())
+        if isinstance(item, ImageLayer) and not item.isSelected():
+            self.scene().clearSelection()
+            item.setSelected(True)
+            self.canvas.sync_list_selection()
+        menu = self.canvas.build_context_menu(self)
+        menu.exec(event.globalPos())
+        menu.deleteLater()
+
     def dragEnterEvent(self, event: Any) -> None:
         if event.mimeData().hasUrls():
             event.acceptProposedAction()
@@ -337,9 +386,13 @@ class CanvasView(QGraphicsView):
 
     def dropEvent(self, event: Any) -> None:
         paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
-        paths = [p for p in paths if p.lower().endswith(IMAGE_SUFFIXES)]
-        if paths:
-            self.files_dropped.emit(paths, self.mapToScene(event.position().toPoint()))
+        images = [p for p in paths if p.lower().endswith(IMAGE_SUFFIXES)]
+        others = [p for p in paths if p and p not in images]
+        if images:
+            self.files_dropped.emit(images, self.mapToScene(event.position().toPoint()))
+        if others:
+            self.canvas.other_files_dropped.emit(others)  # model files and folders: the window asks
+        if images or others:
             event.acceptProposedAction()
 
 
@@ -349,6 +402,7 @@ class CanvasView(QGraphicsView):
 class CanvasWidget(QWidget):
     changed = Signal()  # the document changed (autosave)
     image_files_dropped = Signal(list, QPointF)
+    other_files_dropped = Signal(list)  # paths that are not images (model files, folders)
     active_layer_changed = Signal(object)  # ImageLayer | None
 
     def __init__(self, undo: QUndoStack, blobs: Blobs, parent: QWidget | None = None) -> None:
@@ -398,6 +452,8 @@ class CanvasWidget(QWidget):
         self.layer_list.setObjectName("layerList")
         self.layer_list.itemChanged.connect(self._list_item_changed)
         self.layer_list.currentItemChanged.connect(self._list_current_changed)
+        self.layer_list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.layer_list.customContextMenuRequested.connect(self._layer_list_menu)
         side_layout.addWidget(self.layer_list, 1)
         props = QHBoxLayout()
         props.addWidget(QLabel("Opacity"))
@@ -466,6 +522,24 @@ class CanvasWidget(QWidget):
         clear_mask.triggered.connect(self.clear_mask)
         bar.addAction(clear_mask)
         bar.addSeparator()
+        # What the window does with these is its business (see studio.ui.canvas_actions).
+        self.refine_action = QAction("Refine selection (img2img)", self)
+        self.refine_action.setIconText("Refine")
+        self.refine_action.setObjectName("canvasRefine")
+        self.refine_action.setToolTip("Refine the selection with Stable Diffusion img2img (the Generate panel's prompt and strength)")
+        self.inpaint_action = QAction("Inpaint masked area", self)
+        self.inpaint_action.setIconText("Inpaint")
+        self.inpaint_action.setObjectName("canvasInpaint")
+        self.inpaint_action.setToolTip("Repaint the masked area (paint it with the mask brush, B) with Stable Diffusion")
+        self.outpaint_action = QAction("Outpaint…", self)
+        self.outpaint_action.setObjectName("canvasOutpaint")
+        self.outpaint_action.setToolTip("Extend the picture beyond the selection's edges with Stable Diffusion")
+        self.music_action = QAction("Music for this image", self)
+        self.music_action.setObjectName("canvasMusic")
+        self.music_action.setToolTip("The image's prompt becomes the MusicGen prompt")
+        for action in (self.refine_action, self.inpaint_action, self.outpaint_action):
+            bar.addAction(action)
+        bar.addSeparator()
         fit = QAction("Fit", self)
         fit.setToolTip("Fit the canvas in the view")
         fit.triggered.connect(self.view.fit)
@@ -477,6 +551,21 @@ class CanvasWidget(QWidget):
         self.zoom_label.setObjectName("muted")
         self.view.zoom_changed.connect(lambda z: self.zoom_label.setText(f" {z * 100:.0f}% "))
         bar.addWidget(self.zoom_label)
+
+    def _layer_list_menu(self, position: Any) -> None:
+        menu = self.build_context_menu(self)
+        menu.exec(self.layer_list.viewport().mapToGlobal(position))
+        menu.deleteLater()
+
+    def build_context_menu(self, parent: QWidget) -> QMenu:
+        menu = QMenu(parent)
+        menu.addAction(self.refine_action)
+        menu.addAction(self.inpaint_action)
+        menu.addAction(self.outpaint_action)
+        menu.addSeparator()
+        menu.addAction(self.music_action)
+        self.music_action.setEnabled(self.active_layer() is not None)
+        return menu
 
     def set_tool(self, tool: str) -> None:
         self.view.tool = tool
@@ -516,17 +605,26 @@ class CanvasWidget(QWidget):
 
     # ------------------------------------------------------------------ layers (undoable API)
 
-    def add_image(self, data: bytes, *, name: str = "", blob: str | None = None, node: str | None = None, pos: QPointF | None = None, mime: str = "image/png") -> ImageLayer | None:
-        """Add an image as a new top layer (stored as a blob first); undoable."""
+    def add_image(self, data: bytes, *, name: str = "", blob: str | None = None, node: str | None = None, pos: QPointF | None = None, mime: str = "image/png", fit: QRectF | None = None) -> ImageLayer | None:
+        """Add an image as a new top layer (stored as a blob first); undoable.
+
+        ``fit``: the region the image belongs to (an img2img result over its selection); the
+        layer lies there, scaled to its width when the sizes differ.
+        """
         image = QImage.fromData(data)
         if image.isNull():
             return None
         if blob is None:
             blob = self.blobs.put(data, "image", mime, {})
         top = max((layer.zValue() for layer in self.layers.values()), default=0.0) + 1
+        scale = 1.0
+        if fit is not None:
+            pos = fit.topLeft()
+            if image.width() and abs(fit.width() - image.width()) >= 1:
+                scale = fit.width() / image.width()
         x, y = (pos.x(), pos.y()) if pos is not None else self._free_spot(image.size())
-        state = {"id": uuid.uuid4().hex[:12], "name": name or f"Layer {len(self.layers) + 1}", "blob": blob, "node": node, "x": x, "y": y, "scale": 1.0, "opacity": 1.0, "visible": True, "z": top}
-        resize = (image.width(), image.height()) if not self.layers and (image.width(), image.height()) != self.doc_size else None
+        state = {"id": uuid.uuid4().hex[:12], "name": name or f"Layer {len(self.layers) + 1}", "blob": blob, "node": node, "x": x, "y": y, "scale": scale, "opacity": 1.0, "visible": True, "z": top}
+        resize = (image.width(), image.height()) if not self.layers and fit is None and (image.width(), image.height()) != self.doc_size else None
         if resize:
             state["x"], state["y"] = 0.0, 0.0
         self.undo.push(AddLayerCommand(self, state, image, resize))
@@ -538,6 +636,15 @@ class CanvasWidget(QWidget):
         # New outputs go to the right of what is there, so a batch lays out side by side.
         right = max(layer.pos().x() + layer.pixmap().width() * layer.scale() for layer in self.layers.values())
         return math.ceil(right + 16), 0.0
+
+    def extend_canvas(self, left: int, top: int, right: int, bottom: int) -> None:
+        """Grow the canvas (undoable); what was there moves right / down by ``left`` / ``top``."""
+        if max(left, top, right, bottom) > 0:
+            self.undo.push(ExtendCanvasCommand(self, max(0, left), max(0, top), max(0, right), max(0, bottom)))
+
+    def layer_rect(self, layer: ImageLayer) -> QRectF:
+        size = layer.pixmap().size()
+        return QRectF(layer.pos().x(), layer.pos().y(), size.width() * layer.scale(), size.height() * layer.scale())
 
     def delete_active(self) -> None:
         layer = self.active_layer()
@@ -760,6 +867,30 @@ class CanvasWidget(QWidget):
     def mask_is_empty(self) -> bool:
         alpha = self.mask_image.convertToFormat(QImage.Format.Format_Alpha8)
         return not any(bytes(alpha.constBits()))
+
+    def selection_rect(self) -> QRectF | None:
+        """The selection on whole pixels (what a crop of it covers), or None."""
+        if self.selection is None:
+            return None
+        rect = self.selection.toAlignedRect()
+        return QRectF(rect) if rect.width() > 0 and rect.height() > 0 else None
+
+    def mask_bounds(self, padding: int = 0) -> QRectF | None:
+        """The painted part of the mask, grown by ``padding`` pixels of context, inside the canvas."""
+        import numpy as np
+
+        alpha = self.mask_image.convertToFormat(QImage.Format.Format_Alpha8)
+        width, height = alpha.width(), alpha.height()
+        rows = np.frombuffer(bytes(alpha.constBits()), dtype=np.uint8).reshape(height, alpha.bytesPerLine())[:, :width]
+        ys, xs = np.nonzero(rows)
+        if not len(xs):
+            return None
+        left, top = max(0, int(xs.min()) - padding), max(0, int(ys.min()) - padding)
+        right, bottom = min(width, int(xs.max()) + 1 + padding), min(height, int(ys.max()) + 1 + padding)
+        return QRectF(left, top, right - left, bottom - top)
+
+    def region_png(self, rect: QRectF) -> bytes:
+        return image_to_png(self.render_region(rect))
 
     # ------------------------------------------------------------------ pictures out
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+from typing import Any
+
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QLineEdit, QMessageBox, QWidget
 
 PROJECT_FILTER = "Studio projects (*.studio)"
 
@@ -41,13 +43,34 @@ class Prompter:
         path, _ = QFileDialog.getOpenFileName(parent, title, "", file_filter)
         return Path(path) if path else None
 
+    def open_folder(self, parent: QWidget | None, title: str) -> Path | None:
+        path = QFileDialog.getExistingDirectory(parent, title, "")
+        return Path(path) if path else None
+
+    def ask_text(self, parent: QWidget | None, title: str, label: str, default: str = "") -> str | None:
+        text, ok = QInputDialog.getText(parent, title, label, QLineEdit.EchoMode.Normal, default)
+        return text if ok else None
+
+    def outpaint_sides(self, parent: QWidget | None, default_pixels: int = 128) -> dict[str, int] | None:
+        """Pixels to add per side (left / right / top / bottom), or None when cancelled."""
+        from studio.ui.canvas_actions import OutpaintDialog
+
+        dialog = OutpaintDialog(default_pixels, parent)
+        try:
+            return dialog.extents() if dialog.exec() == OutpaintDialog.DialogCode.Accepted else None
+        finally:
+            dialog.deleteLater()
+
 
 class QuietPrompter(Prompter):
     """Answers every question with a fixed reply and records what would have been shown."""
 
-    def __init__(self, *, ask: bool = True, save: str = "discard", paths: list[Path] | None = None) -> None:
+    def __init__(self, *, ask: bool = True, save: str = "discard", paths: list[Path] | None = None, folders: list[Path] | None = None, texts: list[str] | None = None, outpaint: dict[str, int] | None = None) -> None:
         self.answer, self.save_answer = ask, save
         self.paths = list(paths or [])
+        self.folders = list(folders or [])
+        self.texts = list(texts or [])
+        self.outpaint = outpaint
         self.errors: list[tuple[str, str, str]] = []
         self.infos: list[tuple[str, str]] = []
         self.questions: list[str] = []
@@ -71,3 +94,13 @@ class QuietPrompter(Prompter):
 
     def open_path(self, parent: QWidget | None, title: str, file_filter: str) -> Path | None:
         return self.paths.pop(0) if self.paths else None
+
+    def open_folder(self, parent: QWidget | None, title: str) -> Path | None:
+        return self.folders.pop(0) if self.folders else None
+
+    def ask_text(self, parent: QWidget | None, title: str, label: str, default: str = "") -> str | None:
+        self.questions.append(label)
+        return self.texts.pop(0) if self.texts else None
+
+    def outpaint_sides(self, parent: QWidget | None, default_pixels: int = 128) -> dict[str, Any] | None:
+        return dict(self.outpaint) if self.outpaint is not None else None

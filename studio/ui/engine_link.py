@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from studio.engine.client import EngineClient, EngineError
+from studio.engine.client import EngineClient, EngineError, read_connection
 
 STARTING, READY, RESTARTING, FAILED = "starting", "ready", "restarting", "failed"
 
@@ -145,6 +145,7 @@ class EngineLink(QObject):
         self._active_jobs: set[str] = set()
         self._closing = False
         self._stream_open = False
+        self._restarting = False  # a restart we asked for: the lost stream is expected
         self._result.connect(self._deliver)
 
     # ------------------------------------------------------------------ lifecycle
@@ -163,6 +164,46 @@ class EngineLink(QObject):
     def retry(self) -> None:
         self._set_state(STARTING, "")
         self.start()
+
+    @property
+    def active_jobs(self) -> int:
+        return len(self._active_jobs)
+
+    def restart_engine(self, wait_s: float = 30.0) -> None:
+        """Stop the engine and start a fresh one, which reads settings.json again (model folders…).
+
+        The engine is shared: other windows reconnect to the new one by themselves.
+        """
+        if self.client is None or not self._stream_open:
+            self.retry()  # not connected yet: the engine it starts reads the new settings anyway
+            return
+        self._restarting = True
+        self._set_state(RESTARTING, "restarting the engine to apply the new settings")
+
+        def work(client: EngineClient) -> None:
+            import time
+
+            import psutil
+
+            connection = read_connection(self.home)
+            client.shutdown()
+            if connection is None or not connection.pid:
+                return
+            deadline = time.monotonic() + wait_s
+            while time.monotonic() < deadline and psutil.pid_exists(connection.pid):
+                try:
+                    if psutil.Process(connection.pid).status() == psutil.STATUS_ZOMBIE:
+                        return
+                except psutil.NoSuchProcess:
+                    return
+                time.sleep(0.05)
+
+        def again(_value: Any = None) -> None:
+            self._restarting = False
+            self._set_state(RESTARTING, "starting the engine again")
+            self.start()
+
+        self.call(work, again, again)
 
     @Slot(object, dict, dict)
     def _on_connected(self, client: EngineClient, catalogue: dict, models: dict) -> None:
@@ -226,6 +267,10 @@ class EngineLink(QObject):
             self._old_threads.append(pump)
         lost = sorted(self._active_jobs)
         self._active_jobs.clear()
+        if self._restarting:
+            if lost:
+                self.jobs_lost.emit(lost, "the engine was restarted while this job ran; re-run it")
+            return  # restart_engine starts the new one once the old one is gone
         self._set_state(RESTARTING, f"the engine stopped ({message}); starting it again")
         if lost:
             self.jobs_lost.emit(lost, "the engine stopped while this job ran; re-run it")

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.ui.param_widgets import INT_LIMIT, InputEditor, ModelEditor, ParamEditor, SeedEditor, editor_for
+from studio.ui.param_widgets import INT_LIMIT, InputEditor, ModelEditor, ParamEditor, SeedEditor, editor_for, model_kind
 
 KIND_ORDER = ("image", "text", "music", "audio")
 KIND_TITLES = {"image": "Image", "text": "Text", "music": "Music", "audio": "Audio"}
@@ -146,6 +146,7 @@ class GeneratePanel(QWidget):
         self._remember()
         self._current = generator_id
         self.settings.setValue("generate/current", generator_id)
+        self.settings.setValue(f"generate/last/{self.generators[generator_id].get('kind', 'other')}", generator_id)
         self._build_form(self.generators[generator_id])
         self._recall()
         self.generator_changed.emit(generator_id)
@@ -238,6 +239,45 @@ class GeneratePanel(QWidget):
             self._restoring = False
         self._remember()
         return True
+
+    def set_inputs(self, sources: dict[str, dict[str, Any] | None]) -> None:
+        """Point input editors of the current generator at a source (``None``: no input)."""
+        for name, source in sources.items():
+            editor = self.editors.get(name)
+            if isinstance(editor, InputEditor):
+                editor.set_value(source)
+
+    def last_of_kind(self, kind: str) -> str:
+        """The generator of this kind the user last picked ("" when none)."""
+        return str(self.settings.value(f"generate/last/{kind}", "") or "")
+
+    def param_names(self, generator_id: str) -> set[str]:
+        generator = self.generators.get(generator_id) or {}
+        return {spec["name"] for spec in generator.get("params") or []}
+
+    def stored_values(self, generator_id: str) -> dict[str, Any]:
+        """A generator's parameters as its form would give them, without switching to it:
+        the manifest defaults, then what the user last set (inputs left out)."""
+        if generator_id == self._current:
+            return self.request()[0]
+        generator = self.generators.get(generator_id) or {}
+        values: dict[str, Any] = {}
+        for spec in generator.get("params") or []:
+            if spec["type"] in ("image", "mask", "melody", "audio"):
+                continue
+            if spec.get("default") is not None or not spec.get("optional"):
+                values[spec["name"]] = spec.get("default")
+        raw = self.settings.value(f"generate/params/{generator_id}", "")
+        try:
+            remembered = (json.loads(raw) if raw else {}).get("params") or {}
+        except (TypeError, ValueError, AttributeError):
+            remembered = {}
+        values.update({name: value for name, value in remembered.items() if name in values or name in self.param_names(generator_id)})
+        return {name: value for name, value in values.items() if value is not None}
+
+    def models_of_kind(self, kind: str) -> list[dict[str, Any]]:
+        """Models the engine found that a ``model_kind = kind`` picker offers."""
+        return [entry for entry in self.models.get("found") or [] if model_kind(entry) == kind]
 
     def set_prompt(self, text: str) -> bool:
         editor = self.editors.get("prompt")

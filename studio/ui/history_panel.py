@@ -212,6 +212,7 @@ class HistoryPanel(QWidget):
     vary_requested = Signal(object)
     use_as_input_requested = Signal(object)
     send_requested = Signal(object)
+    send_prompts_requested = Signal(object)  # a text node: one image job per prompt it holds
 
     def __init__(self, undo: QUndoStack, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -394,6 +395,8 @@ class HistoryPanel(QWidget):
         menu.addAction("Vary (new seed)", lambda: self.vary_requested.emit(node))
         menu.addAction("Branch from here / use as input", lambda: self.use_as_input_requested.emit(node))
         menu.addAction("Send to canvas / timeline / text", lambda: self.send_requested.emit(node))
+        if node.kind == "text":
+            menu.addAction("Send each to image generator", lambda: self.send_prompts_requested.emit(node))
         menu.addSeparator()
         menu.addAction("Unstar" if node.starred else "Star", self.toggle_star)
         compare = menu.addAction("Compare the two selected", self.compare_selected)

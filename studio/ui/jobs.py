@@ -45,6 +45,8 @@ class Job:
     created: float = field(default_factory=time.time)
     landed: bool = False
     cancel_requested: bool = False
+    #: where the outputs go when they land (see ``studio.ui.placement``); empty: the default spot
+    placement: dict[str, Any] = field(default_factory=dict)
 
     @property
     def active(self) -> bool:

@@ -3,44 +3,46 @@
 A generation is a job: the Generate panel describes it, ``EngineLink`` submits it off the GUI
 thread, the ``JobTracker`` follows its events, and when it is done its artefacts are fetched,
 committed to the project (blobs + a history node) and placed where they belong: images on
-the canvas, melodies and audio on the timeline, text in the text panel.
+the canvas, melodies and audio on the timeline, text in the text panel. A job made from a
+canvas region or a timeline clip lands back there (``studio.ui.placement``).
+
+The cross-medium actions live in their own modules and are wired here: the timeline's
+melody actions (``melody_actions``), the canvas' diffusion actions (``canvas_actions``),
+text / image / prompt-list → prompt (``prompt_routing``), model folders from a drop or
+Preferences (``model_folders``, ``preferences``) and training on the user's MIDI
+(``melody_training``).
 """
 
 from __future__ import annotations
 
 import io
-import os
 import random
 import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QPointF, QSettings, Qt, Signal
+from PySide6.QtCore import QByteArray, QPointF, QRectF, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QImage, QKeySequence, QUndoStack
-from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QDialog,
-    QDialogButtonBox,
-    QDockWidget,
-    QFormLayout,
-    QLabel,
-    QLineEdit,
-    QMainWindow,
-    QWidget,
-)
+from PySide6.QtWidgets import QDialog, QDockWidget, QLabel, QMainWindow, QWidget
 
 from studio.core.errors import FileFormatError, ProjectError, StudioError
 from studio.core.history import HistoryNode
 from studio.core.paths import HomeLayout
+from studio.ui import melody_training, placement
 from studio.ui.canvas import CanvasWidget, ImageLayer, image_to_png
+from studio.ui.canvas_actions import CanvasActions
 from studio.ui.dialogs import PROJECT_FILTER, Prompter
 from studio.ui.engine_link import FAILED, READY, RESTARTING, STARTING, EngineLink
 from studio.ui.generate_panel import GeneratePanel
 from studio.ui.history_panel import HistoryPanel
 from studio.ui.jobs import CANCELLED, DONE, FAILED as JOB_FAILED, Job, JobTracker
 from studio.ui.jobs_panel import JobBar, JobsPanel
+from studio.ui.melody_actions import MelodyActions
+from studio.ui.melody_words import clean_title
+from studio.ui.model_folders import add_model_folders, folder_to_add
+from studio.ui.preferences import PreferencesDialog
 from studio.ui.project_session import Documents, ProjectSession, find_recovery
+from studio.ui.prompt_routing import PromptRouting
 from studio.ui.text_panel import TextPanel
 from studio.ui.timeline import TimelineWidget
 from studio.ui.theme import ACCENT, DANGER, OK, WARN
@@ -94,6 +96,11 @@ class MainWindow(QMainWindow):
         self.link = EngineLink(self.home, safe_mode=safe_mode, parent=self)
         self.tracker = JobTracker(self)
         self.branch_parent: str | None = None
+        self.melody_actions = MelodyActions(self)
+        self.canvas_actions = CanvasActions(self)
+        self.prompts = PromptRouting(self)
+        self._training_dialog: melody_training.TrainingDialog | None = None
+        self.setAcceptDrops(True)  # model files dropped anywhere on the window
         self._painted = False
         self._loading = False
         self._fetching: dict[str, list[tuple[dict[str, Any], bytes] | None]] = {}
@@ -189,6 +196,8 @@ class MainWindow(QMainWindow):
         self._action(generate, "&Generate", self.generate, ["Ctrl+Return", "Ctrl+Enter"], name="actionGenerate")
         self._action(generate, "&Cancel current job", self.cancel_current, QKeySequence(Qt.Key.Key_Escape), name="actionCancel")
         self._action(generate, "Cancel &all jobs", self.cancel_all)
+        generate.addSeparator()
+        self._action(generate, "Send each prompt to image generator", self.send_latest_prompts, name="actionSendPrompts")
 
         view = bar.addMenu("&View")
         for dock in self.docks.values():
@@ -200,7 +209,10 @@ class MainWindow(QMainWindow):
 
         tools = bar.addMenu("&Tools")
         self._action(tools, "&Plugins…", self.show_plugins)
+        self._action(tools, "Train on my MIDI…", self.train_melody_dialog, name="actionTrainMelody")
+        tools.addSeparator()
         self._action(tools, "Restart engine connection", self.link.retry)
+        self._action(tools, "Restart engine (apply settings)", self.restart_engine, name="actionRestartEngine")
 
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "About Studio", lambda: self.prompter.info(self, "About Studio", "Studio: an offline creative studio for images, melodies, text and audio."))
@@ -214,7 +226,7 @@ class MainWindow(QMainWindow):
         link.event.connect(self.tracker.on_event)
         link.jobs_lost.connect(self.tracker.lost)
         self.tracker.finished.connect(self._job_finished)
-        self.tracker.text_delta.connect(self.text_panel.stream)
+        self.tracker.text_delta.connect(self._text_delta)
         self.tracker.preview_image.connect(self._preview)
         self.jobs_panel.cancel_requested.connect(self.cancel_job)
         self.jobs_panel.cancel_all_requested.connect(self.cancel_all)
@@ -224,7 +236,19 @@ class MainWindow(QMainWindow):
         self.undo.indexChanged.connect(lambda _i: self._document_changed())
         self.text_panel.changed.connect(self._document_changed)
         self.text_panel.use_as_prompt.connect(self._use_as_prompt)
+        self.text_panel.use_as_image_prompt.connect(self.prompts.use_as_image_prompt)
+        self.text_panel.use_as_music_prompt.connect(self.prompts.use_as_music_prompt)
         self.canvas.image_files_dropped.connect(self.import_images)
+        self.canvas.other_files_dropped.connect(self.models_dropped)
+        self.canvas.refine_action.triggered.connect(self.canvas_actions.refine)
+        self.canvas.inpaint_action.triggered.connect(self.canvas_actions.inpaint)
+        self.canvas.outpaint_action.triggered.connect(lambda: self.canvas_actions.outpaint())
+        self.canvas.music_action.triggered.connect(lambda: self.prompts.music_for_image())
+        self.timeline.other_files_dropped.connect(self.models_dropped)
+        self.timeline.continue_action.triggered.connect(lambda: self.melody_actions.run("continue"))
+        self.timeline.vary_action.triggered.connect(lambda: self.melody_actions.run("vary"))
+        self.timeline.interpolate_action.triggered.connect(lambda: self.melody_actions.run("interpolate"))
+        self.timeline.title_action.triggered.connect(self.melody_actions.title_selected)
         self.timeline.view.files_dropped.connect(self._timeline_files_dropped)
         self.timeline.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.timeline.export_midi_action.triggered.connect(lambda: self.export_timeline_dialog("mid"))
@@ -234,6 +258,7 @@ class MainWindow(QMainWindow):
         self.history_panel.vary_requested.connect(self.vary_node)
         self.history_panel.use_as_input_requested.connect(self.use_node_as_input)
         self.history_panel.send_requested.connect(self.send_node)
+        self.history_panel.send_prompts_requested.connect(self.prompts.send_each_to_image_generator)
 
     # ------------------------------------------------------------------ start and stop
 
@@ -274,6 +299,8 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/state", self.saveState())
         self.settings.sync()
         self.timeline.player.stop()
+        if self._training_dialog is not None and self._training_dialog.running:
+            self._training_dialog.cancel()  # it checkpoints: training again with the same name resumes
         self.session.close()
         self.link.close()
         event.accept()
@@ -477,8 +504,9 @@ class MainWindow(QMainWindow):
             return []
         if self.branch_parent and self.branch_parent not in parents:
             parents.insert(0, self.branch_parent)
+        where = placement.plan(generator, params, inputs, canvas=self.canvas, timeline=self.timeline)
         seeds = self.generate_panel.take_seeds(self.generate_panel.batch.value())
-        return [self.submit(generator, params, seed, uploads=uploads, parents=parents) for seed in seeds]
+        return [self.submit(generator, params, seed, uploads=uploads, parents=parents, placement=dict(where)) for seed in seeds]
 
     def _resolve_inputs(self, generator: dict[str, Any], inputs: dict[str, dict[str, Any]]) -> tuple[dict[str, tuple[bytes, str, str]], list[str]]:
         specs = {spec["name"]: spec for spec in generator.get("params") or []}
@@ -510,17 +538,20 @@ class MainWindow(QMainWindow):
                     parents.append(layer.node)
             elif where == "canvas":
                 data = self.canvas.canvas_png()
+            elif where == "region":
+                data = self.canvas.region_png(QRectF(*[float(v) for v in source["rect"]]))
             elif where == "mask":
-                data = self.canvas.mask_png()
+                data = self.canvas.mask_png(QRectF(*[float(v) for v in source["rect"]]) if source.get("rect") else None)
             elif where == "clip":
-                clip = self.timeline.selected_clip()
+                clip = self._input_clip(source)
                 if clip is None:
-                    raise StudioError(f"{name}: select a clip on the timeline first")
+                    raise StudioError(f"{name}: select a clip on the timeline first" if not source.get("clip") else f"{name}: the clip “{source.get('name')}” is no longer on the timeline")
                 if kind == "melody":
-                    from studio.core.melody import Melody
                     from studio.core.midi import write_midi
+                    from studio.ui.timeline_model import clipped_melody
 
-                    data = write_midi(Melody.from_dict(clip["melody"])) if clip.get("melody") else None
+                    melody = clipped_melody(clip)  # what the clip plays: a trimmed clip gives its visible part
+                    data = write_midi(melody) if melody is not None else None
                     mime = "audio/midi"
                 elif clip.get("blob"):
                     data = self.blobs.get(clip["blob"])
@@ -533,10 +564,21 @@ class MainWindow(QMainWindow):
                 uploads[name] = (data, INPUT_KINDS.get(kind, kind), mime)
         return uploads, list(dict.fromkeys(parents))
 
-    def submit(self, generator: dict[str, Any], params: dict[str, Any], seed: int | None, *, uploads: dict[str, tuple[bytes, str, str]] | None = None, parents: list[str] | None = None) -> Job:
+    def _input_clip(self, source: dict[str, Any]) -> dict[str, Any] | None:
+        """The clip an input names (pinned by an action), else the selected one."""
+        clip_id = source.get("clip")
+        if not clip_id:
+            return self.timeline.selected_clip()
+        try:
+            return self.timeline.doc.find_clip(clip_id)[1]
+        except KeyError:
+            return None
+
+    def submit(self, generator: dict[str, Any], params: dict[str, Any], seed: int | None, *, uploads: dict[str, tuple[bytes, str, str]] | None = None, parents: list[str] | None = None, placement: dict[str, Any] | None = None) -> Job:
         job = self.tracker.new_job(generator["id"], generator.get("name") or generator["id"], generator.get("kind", ""), params, seed, parents)
+        job.placement = dict(placement or {})
         ticket = job.ticket
-        self.docks["jobs"].raise_() if generator.get("kind") != "text" else self.docks["text"].raise_()
+        self.docks["jobs"].raise_() if generator.get("kind") != "text" or job.placement.get("title_clip") else self.docks["text"].raise_()
         self.link.submit(
             generator["id"],
             params,
@@ -643,7 +685,7 @@ class MainWindow(QMainWindow):
         node.finished = node.finished or time.time()
         history.add(node)
         for (info, data), blob in zip(results, ids):
-            self._place(node, info.get("kind") or job.kind, data, blob, job)
+            self._place(node, info.get("kind") or job.kind, data, blob, job, info)
         thumbs = self.history_panel.thumbs
         picture = thumbs.for_node(node) if thumbs is not None else None
         if picture is not None:
@@ -652,11 +694,15 @@ class MainWindow(QMainWindow):
         self.generation_landed.emit(node)
         return node
 
-    def _place(self, node: HistoryNode, kind: str, data: bytes, blob: str, job: Job | None = None) -> None:
+    def _place(self, node: HistoryNode, kind: str, data: bytes, blob: str, job: Job | None = None, info: dict[str, Any] | None = None) -> None:
         short = (node.generator or node.plugin_id or "output").removeprefix("studio.")
         name = f"{short} #{node.seed}" if node.seed is not None else short
+        where = job.placement if job is not None else {}
         if kind == "image":
-            self.canvas.add_image(data, name=name, blob=blob, node=node.id)
+            if where.get("rect"):
+                placement.land_image(self.canvas, where, data, name=name, blob=blob, node=node.id)
+            else:
+                self.canvas.add_image(data, name=name, blob=blob, node=node.id)
         elif kind == "melody":
             from studio.core.midi import read_midi
 
@@ -665,7 +711,13 @@ class MainWindow(QMainWindow):
             except FileFormatError as exc:
                 self.statusBar().showMessage(str(exc), 8000)
                 return
-            self.timeline.add_melody(melody, name=name, node=node.id, blob=blob)
+            if where.get("only_new_bars"):
+                melody = placement.new_bars_only(melody, (info or {}).get("meta") or {})
+            mode = str((node.params or {}).get("mode") or "")
+            if mode in ("continue", "vary", "interpolate"):
+                name = f"{mode} #{node.seed}" if node.seed is not None else mode
+            if placement.land_melody(self.timeline, where, melody, name=name, node=node.id, blob=blob) is None:
+                self.timeline.add_melody(melody, name=name, node=node.id, blob=blob)
             self.docks["timeline"].raise_()
         elif kind == "audio":
             from studio.core.audio_io import read_audio_info
@@ -674,6 +726,9 @@ class MainWindow(QMainWindow):
             self.timeline.add_audio(blob, float(info["duration"]), name=name, node=node.id)
         elif kind == "text":
             text = data.decode("utf-8", "replace")
+            if where.get("title_clip"):
+                self._title_landed(where["title_clip"], text)
+                return
             if job is not None:
                 self.text_panel.finish(job.ticket, text)
             else:
@@ -805,6 +860,135 @@ class MainWindow(QMainWindow):
             except (OSError, StudioError) as exc:
                 self.prompter.error(self, "Cannot import", f"{path}: {exc}")
 
+    def _text_delta(self, ticket: str, delta: str) -> None:
+        job = self.tracker.jobs.get(ticket)
+        if job is not None and job.placement.get("title_clip"):
+            return  # a title names its clip; it does not go into the text
+        self.text_panel.stream(ticket, delta)
+
+    def _title_landed(self, clip_id: str, reply: str) -> None:
+        title = clean_title(reply)
+        if not title:
+            self.statusBar().showMessage("The language model gave no title", 8000)
+            return
+        try:
+            self.timeline.rename_clip(clip_id, title)
+        except KeyError:
+            self.statusBar().showMessage(f"Title: {title} (its clip was deleted meanwhile)", 10000)
+            return
+        self.docks["timeline"].raise_()
+        self.statusBar().showMessage(f"Titled the tune “{title}”", 8000)
+
+    def send_latest_prompts(self) -> list[Job]:
+        node = self.prompts.latest_prompts_node()
+        if node is None:
+            self.prompter.info(self, "Send each prompt", "Generate prompts with the Prompt builder first (or select a text generation in the History).")
+            return []
+        return self.prompts.send_each_to_image_generator(node)
+
+    # ------------------------------------------------------------------ model files dropped
+
+    def dragEnterEvent(self, event: Any) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: Any) -> None:
+        """Files dropped on a panel without a drop target of its own: each goes where it belongs."""
+        from studio.ui.canvas import IMAGE_SUFFIXES
+        from studio.ui.timeline import AUDIO_SUFFIXES, MIDI_SUFFIXES
+
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if not paths:
+            return
+        event.acceptProposedAction()
+        images = [p for p in paths if p.lower().endswith(IMAGE_SUFFIXES)]
+        sounds = [p for p in paths if p.lower().endswith(AUDIO_SUFFIXES + MIDI_SUFFIXES)]
+        others = [p for p in paths if p not in images and p not in sounds]
+        if images:
+            self.import_images(images)
+        for path in sounds:
+            try:
+                self.timeline.import_file(Path(path))
+            except (OSError, StudioError) as exc:
+                self.prompter.error(self, "Cannot import", f"{path}: {exc}")
+        if others:
+            self.models_dropped(others)
+
+    def models_dropped(self, paths: list[str]) -> list[Path]:
+        """Model files / folders dropped on the window: offer to add their folders to the model folders."""
+        folders = list(dict.fromkeys(folder for folder in (folder_to_add(Path(p)) for p in paths) if folder is not None))
+        if not folders:
+            names = ", ".join(Path(p).name for p in paths[:3])
+            self.statusBar().showMessage(f"{names}: not an image, MIDI, audio or model file this studio can use", 8000)
+            return []
+        listing = "\n".join(f"  {folder}" for folder in folders)
+        if not self.prompter.ask(self, "Add model folder", f"Add to the model folders?\n{listing}\n\nThe engine scans them for models when it starts."):
+            return []
+        added = add_model_folders(self.home, folders)
+        if not added:
+            self.statusBar().showMessage("Those models are in the model folders already.", 8000)
+            self.link.refresh_models()
+            return []
+        self.offer_engine_restart("The model folders changed.")
+        return added
+
+    def offer_engine_restart(self, why: str) -> bool:
+        busy = self.link.active_jobs
+        if busy:
+            self.prompter.info(self, "Restart the engine", f"{why} The engine reads them when it starts; restart it (Tools ▸ Restart engine) when the running job{'s are' if busy != 1 else ' is'} done.")
+            return False
+        if self.prompter.ask(self, "Restart the engine", f"{why} The engine reads them when it starts. Restart it now?"):
+            self.restart_engine()
+            return True
+        self.statusBar().showMessage(f"{why} They apply when the engine next starts (Tools ▸ Restart engine).", 10000)
+        return False
+
+    def restart_engine(self) -> None:
+        busy = self.link.active_jobs
+        if busy and not self.prompter.ask(self, "Restart the engine", f"{busy} job{'s are' if busy != 1 else ' is'} still running and will be lost. Restart the engine anyway?"):
+            return
+        self.link.restart_engine()
+
+    # ------------------------------------------------------------------ training
+
+    def train_melody_dialog(self) -> "melody_training.TrainingDialog | None":
+        """Tools ▸ Train on my MIDI…: a folder of MIDI files and a name, then a training run."""
+        if self._training_dialog is not None and self._training_dialog.running:
+            self._training_dialog.raise_()
+            return self._training_dialog
+        folder = self.prompter.open_folder(self, "Train on my MIDI: choose a folder of MIDI files")
+        if folder is None:
+            return None
+        count = len(melody_training.midi_files(folder))
+        if not count:
+            self.prompter.error(self, "Train on my MIDI", f"{folder} holds no .mid or .midi files.")
+            return None
+        typed = self.prompter.ask_text(self, "Train on my MIDI", f"{count} MIDI file{'s' if count != 1 else ''} found. Name the new melody model:", melody_training.model_name(folder.name) or "my-tunes")
+        name = melody_training.model_name(typed or "")
+        if not name:
+            return None
+        out = melody_training.melody_model_dir(self.home, name)
+        if melody_training.is_model_folder(out) and not self.prompter.ask(self, "Train on my MIDI", f"A melody model “{name}” exists. Train it further on these files?"):
+            return None
+        program, arguments = melody_training.train_command(self.home, folder, name)
+        dialog = melody_training.TrainingDialog(program, arguments, self.home, out, self)
+        dialog.training_finished.connect(lambda ok, message: self._training_finished(ok, message, out))
+        if self._training_dialog is not None:
+            self._training_dialog.deleteLater()  # the finished run's dialog
+        self._training_dialog = dialog
+        dialog.show()
+        dialog.start()
+        return dialog
+
+    def _training_finished(self, ok: bool, message: str, out: Path) -> None:
+        self.statusBar().showMessage(message, 12000)
+        if not ok:
+            return
+        self.link.refresh_models()  # the new folder appears in GET /models and the melody picker
+        panel = self.generate_panel
+        if panel.current is not None and panel.current["id"] == "studio.melody" and "model" in panel.editors:
+            panel.editors["model"].set_value(str(out))
+
     def _use_as_prompt(self, text: str) -> None:
         if not self.generate_panel.set_prompt(text):
             self.statusBar().showMessage("The selected generator has no text prompt", 5000)
@@ -877,33 +1061,18 @@ class MainWindow(QMainWindow):
         dialog.show()
         self._plugin_dialog = dialog
 
+    def make_preferences(self) -> PreferencesDialog:
+        return PreferencesDialog(self.home, self.prompter, self)
+
     def preferences(self) -> None:
-        from studio.core.settings import load_settings, save_settings
-
-        layout = HomeLayout(self.home)
-        settings = load_settings(layout)
-        dialog = QDialog(self)
-        dialog.setWindowTitle("Preferences")
-        form = QFormLayout(dialog)
-        folders = QLineEdit(os.pathsep.join(settings.model_folders))
-        folders.setToolTip(f"Extra model folders, separated by '{os.pathsep}'")
-        form.addRow("Model folders", folders)
-        device = QComboBox()
-        device.addItems(["auto", "cuda", "mps", "cpu"])
-        device.setCurrentText(settings.device)
-        form.addRow("Device", device)
-        pickle = QCheckBox("Allow pickle checkpoints (.ckpt/.bin) — they can run code")
-        pickle.setChecked(settings.allow_pickle)
-        form.addRow("", pickle)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(dialog.accept)
-        buttons.rejected.connect(dialog.reject)
-        form.addRow(buttons)
+        dialog = self.make_preferences()
         if dialog.exec() == QDialog.DialogCode.Accepted:
-            settings.model_folders = [part for part in folders.text().split(os.pathsep) if part.strip()]
-            settings.device = device.currentText()
-            settings.allow_pickle = pickle.isChecked()
-            save_settings(layout, settings)
-            self.statusBar().showMessage("Preferences saved; the engine applies them when it next starts.", 8000)
-            self.link.refresh_models()
+            self.apply_preferences(dialog)
+        dialog.deleteLater()
 
+    def apply_preferences(self, dialog: PreferencesDialog) -> None:
+        if dialog.apply():
+            self.offer_engine_restart("Preferences changed.")
+        else:
+            self.statusBar().showMessage("Preferences saved.", 5000)
+        self.link.refresh_models()

@@ -45,8 +45,28 @@ FILE_FILTERS = {
 }
 
 
+PINNED = "pinned"
+
+
 def random_seed() -> int:
     return random.randint(0, SEED_MAX)
+
+
+def describe_input(value: dict[str, Any]) -> str:
+    """A pinned input source in words: one clip, or one region of the canvas or its mask."""
+    if value.get("clip"):
+        return f"Clip “{value.get('name') or value['clip']}”"
+    rect = value.get("rect")
+    if rect:
+        x, y, w, h = (int(round(float(v))) for v in rect)
+        what = "Mask" if value.get("source") == "mask" else "Canvas"
+        return f"{what} region {w}×{h} at {x},{y}"
+    return str(value.get("source") or "input")
+
+
+def model_kind(entry: dict[str, Any]) -> str:
+    """A found model's kind as the engine's scan reports it (melody, diffusion, llm, …)."""
+    return str(entry.get("kind") or "unknown")
 
 
 class ParamEditor(QWidget):
@@ -261,7 +281,12 @@ class SeedEditor(ParamEditor):
 
 
 class InputEditor(ParamEditor):
-    """image / mask / melody / audio: where the input comes from when Generate is pressed."""
+    """image / mask / melody / audio: where the input comes from when Generate is pressed.
+
+    Besides the general sources (the selection, the selected clip, a file…) an action can pin
+    one exact source — a clip, a region of the canvas — so the form shows what was used and
+    Generate uses it again.
+    """
 
     def __init__(self, spec: dict[str, Any], parent: QWidget | None = None) -> None:
         super().__init__(spec, parent)
@@ -270,6 +295,7 @@ class InputEditor(ParamEditor):
         for label, key in INPUT_SOURCES.get(self.kind, [("None", "none")]):
             self.combo.addItem(label, key)
         self.path = ""
+        self.pinned: dict[str, Any] | None = None
         self.file_label = QLineEdit()
         self.file_label.setReadOnly(True)
         self.file_label.setPlaceholderText("no file")
@@ -291,10 +317,27 @@ class InputEditor(ParamEditor):
         source = self.combo.currentData()
         if source == "none":
             return None
+        if source == PINNED:
+            return dict(self.pinned or {})
         return {"source": source, "path": self.path} if source == "file" else {"source": source}
 
+    def _pin(self, value: dict[str, Any]) -> None:
+        self.pinned = dict(value)
+        index = self.combo.findData(PINNED)
+        if index < 0:
+            self.combo.addItem("", PINNED)
+            index = self.combo.count() - 1
+        self.combo.setItemText(index, describe_input(value))
+        self.combo.setItemData(index, describe_input(value), Qt.ItemDataRole.ToolTipRole)
+        if self.combo.currentIndex() == index:
+            self.changed.emit()
+        else:
+            self.combo.setCurrentIndex(index)
+
     def set_value(self, value: Any) -> None:
-        if isinstance(value, dict):
+        if isinstance(value, dict) and (value.get("clip") or value.get("rect")):
+            self._pin(value)
+        elif isinstance(value, dict):
             self.path = str(value.get("path") or "")
             index = self.combo.findData(value.get("source"))
             if index >= 0:
@@ -324,9 +367,10 @@ class ModelEditor(ParamEditor):
         if self.spec.get("optional"):
             self.combo.addItem("", None)
         for entry in models.get("found") or []:
-            if wanted and entry.get("kind") not in (wanted, "unknown"):
+            kind = model_kind(entry)
+            if wanted and kind not in (wanted, "unknown"):
                 continue
-            self.combo.addItem(f"{entry.get('name')}  ({entry.get('format')}, {entry.get('kind')})", entry.get("path"))
+            self.combo.addItem(f"{entry.get('name')}  ({entry.get('format')}, {kind})", entry.get("path"))
         self.combo.blockSignals(False)
         self.set_value(current)
 

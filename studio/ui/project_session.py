@@ -14,7 +14,6 @@ from a project another window still has open (locked).
 from __future__ import annotations
 
 import fcntl
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path

@@ -4,6 +4,10 @@ Clips move (snapped to the beat grid, between tracks of their kind), trim from t
 edge, duplicate and delete; notes in the piano roll are added (double-click), moved,
 resized and deleted. Every edit is a QUndoCommand on the window's undo stack that changes
 the ``TimelineDoc``; the views redraw from the document.
+
+Shift+click adds a clip to the selection (two melody clips: interpolate between them). The
+melody actions (continue, vary, interpolate, title) are QActions in the toolbar and the
+clip's context menu; the window decides what they do.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from PySide6.QtWidgets import (
     QGraphicsSimpleTextItem,
     QGraphicsView,
     QLabel,
+    QMenu,
     QSplitter,
     QToolBar,
     QVBoxLayout,
@@ -128,6 +133,23 @@ class MelodyEditCommand(_TimelineCommand):
         self.timeline.refresh(select=self.clip_id)
 
 
+class RenameClipCommand(_TimelineCommand):
+    def __init__(self, timeline: "TimelineWidget", clip_id: str, before: str, after: str) -> None:
+        super().__init__(timeline, "Rename clip")
+        self.clip_id, self.before, self.after = clip_id, before, after
+
+    def _apply(self, name: str) -> None:
+        _track, clip = self.doc.find_clip(self.clip_id)
+        clip["name"] = name
+        self.timeline.refresh()
+
+    def redo(self) -> None:
+        self._apply(self.after)
+
+    def undo(self) -> None:
+        self._apply(self.before)
+
+
 class TimelineSettingsCommand(_TimelineCommand):
     def __init__(self, timeline: "TimelineWidget", key: str, before: Any, after: Any) -> None:
         super().__init__(timeline, f"Change {key.replace('_', ' ')}")
@@ -222,6 +244,10 @@ class ClipItem(QGraphicsRectItem):
     def mousePressEvent(self, event: Any) -> None:
         if event.button() != Qt.MouseButton.LeftButton:
             return super().mousePressEvent(event)
+        if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+            self.view.timeline.select_clip(self.clip["id"], extend=True)
+            event.accept()
+            return
         self.scene().clearSelection()
         self.setSelected(True)
         self.view.timeline.select_clip(self.clip["id"], from_view=True)
@@ -270,6 +296,9 @@ class TimelineView(QGraphicsView):
     def __init__(self, timeline: "TimelineWidget") -> None:
         self.scene_ = QGraphicsScene()
         super().__init__(self.scene_)
+        # Owned by the view, so it dies with the window on the GUI thread rather than whenever
+        # (and on whichever thread) Python's cycle collector gets to its wrapper.
+        self.scene_.setParent(self)
         self.timeline = timeline
         self.setObjectName("timelineView")
         self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
@@ -339,8 +368,12 @@ class TimelineView(QGraphicsView):
             event.acceptProposedAction()
 
     def dropEvent(self, event: Any) -> None:
-        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
-        paths = [p for p in paths if p.lower().endswith(AUDIO_SUFFIXES + MIDI_SUFFIXES)]
+        every = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        paths = [p for p in every if p.lower().endswith(AUDIO_SUFFIXES + MIDI_SUFFIXES)]
+        others = [p for p in every if p and p not in paths]
+        if others:
+            self.timeline.other_files_dropped.emit(others)  # model files and folders: the window asks
+            event.acceptProposedAction()
         if not paths:
             return
         pos = self.mapToScene(event.position().toPoint())
@@ -353,6 +386,14 @@ class TimelineView(QGraphicsView):
             self.scene_.clearSelection()
             self.timeline.select_clip(None, from_view=True)
         super().mousePressEvent(event)
+
+    def contextMenuEvent(self, event: Any) -> None:
+        item = self.itemAt(event.pos())
+        if isinstance(item, ClipItem) and item.clip["id"] not in self.timeline.selected_ids():
+            self.timeline.select_clip(item.clip["id"])
+        menu = self.timeline.build_context_menu(self)
+        menu.exec(event.globalPos())
+        menu.deleteLater()
 
 
 # --------------------------------------------------------------------------- piano roll
@@ -413,6 +454,9 @@ class PianoRoll(QGraphicsView):
     def __init__(self, timeline: "TimelineWidget") -> None:
         self.scene_ = QGraphicsScene()
         super().__init__(self.scene_)
+        # Owned by the view, so it dies with the window on the GUI thread rather than whenever
+        # (and on whichever thread) Python's cycle collector gets to its wrapper.
+        self.scene_.setParent(self)
         self.timeline = timeline
         self.setObjectName("pianoRoll")
         self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
@@ -504,12 +548,14 @@ class TimelineWidget(QWidget):
     changed = Signal()
     clip_selected = Signal(object)  # clip dict | None
     message = Signal(str)
+    other_files_dropped = Signal(list)  # paths that are neither MIDI nor audio
 
     def __init__(self, undo: QUndoStack, blobs: Blobs, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.undo, self.blobs = undo, blobs
         self.doc = TimelineDoc()
         self.selected: str | None = None
+        self.also_selected: list[str] = []  # Shift+clicked clips besides ``selected``, oldest first
         self._peaks: dict[str, np.ndarray] = {}
         self._audio_cache: dict[str, tuple[np.ndarray, int]] = {}
         self.player = Player(self)
@@ -575,6 +621,27 @@ class TimelineWidget(QWidget):
         self.export_audio_action = QAction("Export WAV/FLAC…", self)
         bar.addAction(self.export_midi_action)
         bar.addAction(self.export_audio_action)
+        bar.addSeparator()
+        # One click gives a result: these run the Melody generator with the Generate panel's
+        # settings (which then show what was used), so they carry no "…".
+        self.continue_action = QAction("Continue melody", self)
+        self.continue_action.setIconText("Continue")
+        self.continue_action.setObjectName("melodyContinue")
+        self.continue_action.setToolTip("Write more bars after the selected melody clip (Melody settings from the Generate panel)")
+        self.vary_action = QAction("Vary melody", self)
+        self.vary_action.setIconText("Vary")
+        self.vary_action.setObjectName("melodyVary")
+        self.vary_action.setToolTip("A variation of the selected melody clip, placed after it")
+        self.interpolate_action = QAction("Interpolate between the two clips", self)
+        self.interpolate_action.setIconText("Interpolate")
+        self.interpolate_action.setObjectName("melodyInterpolate")
+        self.interpolate_action.setToolTip("Steps from one melody clip to another (Shift+click to select two)")
+        self.title_action = QAction("Title this tune", self)
+        self.title_action.setObjectName("melodyTitle")
+        self.title_action.setToolTip("Ask the language model for a title for the selected melody clip")
+        for action in (self.continue_action, self.vary_action, self.interpolate_action):
+            bar.addAction(action)
+        self._update_actions()
 
     # ------------------------------------------------------------------ document
 
@@ -584,6 +651,7 @@ class TimelineWidget(QWidget):
     def load_document(self, data: dict[str, Any] | None) -> None:
         self.doc = TimelineDoc(data)
         self.selected = None
+        self.also_selected = []
         self.refresh()
 
     def _set_setting(self, key: str, value: Any) -> None:
@@ -592,12 +660,17 @@ class TimelineWidget(QWidget):
 
     def refresh(self, select: str | None = None) -> None:
         if select is not None:
+            if select != self.selected and select not in self.also_selected:
+                self.also_selected = []
             self.selected = select
         if self.selected is not None:
             try:
                 self.doc.find_clip(self.selected)
             except KeyError:
                 self.selected = None
+        self.also_selected = [clip_id for clip_id in self.also_selected if clip_id != self.selected and self._exists(clip_id)]
+        if self.selected is None:
+            self.also_selected = []
         for widget, value in ((self.tempo, self.doc.tempo),):
             widget.blockSignals(True)
             widget.setValue(value)
@@ -606,10 +679,12 @@ class TimelineWidget(QWidget):
         self.metre.setCurrentText("/".join(str(p) for p in self.doc.time_signature))
         self.metre.blockSignals(False)
         self.view.rebuild()
+        selected = self.selected_ids()
         for item in self.view.clip_items():
-            item.setSelected(item.clip["id"] == self.selected)
+            item.setSelected(item.clip["id"] in selected)
         clip = self.selected_clip()
         self.roll.show_clip(clip)
+        self._update_actions()
         self.changed.emit()
 
     # ------------------------------------------------------------------ clips
@@ -622,14 +697,78 @@ class TimelineWidget(QWidget):
         except KeyError:
             return None
 
-    def select_clip(self, clip_id: str | None, *, from_view: bool = False) -> None:
-        self.selected = clip_id
+    def _exists(self, clip_id: str) -> bool:
+        try:
+            self.doc.find_clip(clip_id)
+        except KeyError:
+            return False
+        return True
+
+    def selected_ids(self) -> list[str]:
+        return self.also_selected + ([self.selected] if self.selected is not None else [])
+
+    def selected_clips(self) -> list[dict[str, Any]]:
+        """Every selected clip, in the order they were clicked (the last one is ``selected``)."""
+        return [self.doc.find_clip(clip_id)[1] for clip_id in self.selected_ids() if self._exists(clip_id)]
+
+    def selected_melody_clips(self) -> list[dict[str, Any]]:
+        return [clip for clip in self.selected_clips() if clip.get("melody")]
+
+    def select_clip(self, clip_id: str | None, *, from_view: bool = False, extend: bool = False) -> None:
+        """Select one clip; ``extend`` (Shift+click) adds it to the selection, or takes it out."""
+        if extend and clip_id is not None:
+            if clip_id in self.selected_ids():
+                ids = [other for other in self.selected_ids() if other != clip_id]
+            else:
+                ids = self.selected_ids() + [clip_id]
+            self.selected = ids[-1] if ids else None
+            self.also_selected = ids[:-1]
+            from_view = False
+        else:
+            self.selected = clip_id
+            self.also_selected = []
         clip = self.selected_clip()
         if not from_view:
+            selected = self.selected_ids()
             for item in self.view.clip_items():
-                item.setSelected(item.clip["id"] == clip_id)
+                item.setSelected(item.clip["id"] in selected)
         self.roll.show_clip(clip)
+        self._update_actions()
         self.clip_selected.emit(clip)
+
+    def _update_actions(self) -> None:
+        melodies = self.selected_melody_clips()
+        primary = self.selected_clip()
+        one = primary is not None and bool(primary.get("melody"))
+        for action in (self.continue_action, self.vary_action, self.title_action):
+            action.setEnabled(one)
+        self.interpolate_action.setEnabled(len(melodies) == 2)
+
+    def build_context_menu(self, parent: QWidget) -> QMenu:
+        menu = QMenu(parent)
+        for action in (self.continue_action, self.vary_action, self.interpolate_action, self.title_action):
+            menu.addAction(action)
+        menu.addSeparator()
+        menu.addAction("Duplicate", self.duplicate_selected)
+        menu.addAction("Delete", self.delete_selected)
+        return menu
+
+    def rename_clip(self, clip_id: str, name: str) -> None:
+        _track, clip = self.doc.find_clip(clip_id)
+        if name and name != clip.get("name"):
+            self.undo.push(RenameClipCommand(self, clip_id, str(clip.get("name") or ""), name))
+
+    def free_start(self, track: dict[str, Any], start: float, length: float) -> float:
+        """The first beat at or after ``start`` where ``length`` beats are free on ``track``."""
+        start = max(0.0, float(start))
+        moved = True
+        while moved:
+            moved = False
+            for clip in track["clips"]:
+                begin, end = float(clip["start"]), float(clip["start"]) + float(clip["length"])
+                if begin < start + length - 1e-9 and start < end - 1e-9:
+                    start, moved = end, True
+        return start
 
     def add_melody(self, melody: Melody, *, name: str = "Melody", node: str | None = None, blob: str | None = None, start: float | None = None, track_id: str | None = None) -> str:
         track = self.doc.track(track_id) if track_id else self.doc.first_track("melody")

@@ -25,3 +25,12 @@ def test_scan_finds_checkpoints_folders_and_skips_sidecar_configs(tmp_path):
     assert set(found) == {"dream", "tiny-llm", "old"}
     assert found["dream"]["kind"] == "diffusion" and found["tiny-llm"]["kind"] == "llm"
     assert found["old"]["format"] == "pickle" and "refused" in found["old"]["detail"]
+
+
+def test_melody_model_folders_are_reported_as_melody_models(tmp_path):
+    folder = tmp_path / "melody" / "my-reels"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps({"tokens_version": 1, "name": "my reels"}))
+    (folder / "model.safetensors").write_bytes(b"")
+    (entry,) = scan_models([tmp_path])
+    assert entry["kind"] == "melody" and entry["detail"] == "my reels"

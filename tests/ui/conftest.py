@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import os
@@ -107,6 +108,17 @@ def stop_engine(home: Path) -> None:
             item.send_signal(signal.SIGKILL)
         except psutil.NoSuchProcess:
             pass
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_on_the_gui_thread() -> Iterator[None]:
+    """Free the previous test's Qt objects here, on the GUI thread.
+
+    Otherwise Python's cyclic collector may run on an engine-link request thread and free
+    Qt objects there, which crashes Qt intermittently.
+    """
+    gc.collect()
+    yield
 
 
 @pytest.fixture

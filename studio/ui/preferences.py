@@ -1,0 +1,49 @@
+"""Edit ▸ Preferences: the settings the engine runs with (model folders, device, pickle).
+
+They are saved to ``STUDIO_HOME/settings.json``; the engine reads them when it starts, so
+``apply`` says whether anything it reads changed and the window offers a restart.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QWidget
+
+from studio.core.paths import HomeLayout
+from studio.core.settings import load_settings, save_settings
+from studio.ui.dialogs import Prompter
+from studio.ui.model_folders import ModelFoldersEditor
+
+
+class PreferencesDialog(QDialog):
+    def __init__(self, home: Path, prompter: Prompter, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Preferences")
+        self.setObjectName("preferencesDialog")
+        self.layout_ = HomeLayout(Path(home))
+        self.settings = load_settings(self.layout_)
+        form = QFormLayout(self)
+        self.model_folders = ModelFoldersEditor(self.settings.model_folders, lambda: prompter.open_folder(self, "Add a model folder"))
+        form.addRow("Model folders", self.model_folders)
+        self.device = QComboBox()
+        self.device.addItems(["auto", "cuda", "mps", "cpu"])
+        self.device.setCurrentText(self.settings.device)
+        form.addRow("Device", self.device)
+        self.pickle = QCheckBox("Allow pickle checkpoints (.ckpt/.bin) — they can run code")
+        self.pickle.setChecked(self.settings.allow_pickle)
+        form.addRow("", self.pickle)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def apply(self) -> bool:
+        """Save; True when something the engine reads at start changed."""
+        settings = load_settings(self.layout_)  # keep what others wrote meanwhile (disabled plugins…)
+        before = (list(settings.model_folders), settings.device, settings.allow_pickle)
+        settings.model_folders = self.model_folders.folders()
+        settings.device = self.device.currentText()
+        settings.allow_pickle = self.pickle.isChecked()
+        save_settings(self.layout_, settings)
+        return before != (settings.model_folders, settings.device, settings.allow_pickle)
