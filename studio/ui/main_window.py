@@ -49,6 +49,8 @@ from studio.ui.theme import ACCENT, DANGER, OK, WARN
 
 MAX_RECENT = 8
 STATE_COLOURS = {STARTING: WARN, READY: OK, RESTARTING: WARN, FAILED: DANGER}
+PLUGIN_ARCHIVE_SUFFIXES = (".zip", ".whl")
+
 INPUT_KINDS = {"image": "image", "mask": "image", "melody": "melody", "audio": "audio"}
 
 
@@ -915,7 +917,19 @@ class MainWindow(QMainWindow):
             self.models_dropped(others)
 
     def models_dropped(self, paths: list[str]) -> list[Path]:
-        """Model files / folders dropped on the window: offer to add their folders to the model folders."""
+        """Files that are no image or sound, dropped anywhere on the window.
+
+        A plugin archive (.zip, .whl) goes to the plugin manager, which shows what it is and
+        asks before installing; model files and folders are offered as model folders.
+        """
+        archives = [p for p in paths if p.lower().endswith(PLUGIN_ARCHIVE_SUFFIXES)]
+        if archives:
+            self.install_plugin_archive(Path(archives[0]))
+            if len(archives) > 1:
+                self.statusBar().showMessage("One plugin at a time: drop the others after this one is installed.", 8000)
+            paths = [p for p in paths if p not in archives]
+            if not paths:
+                return []
         folders = list(dict.fromkeys(folder for folder in (folder_to_add(Path(p)) for p in paths) if folder is not None))
         if not folders:
             names = ", ".join(Path(p).name for p in paths[:3])
@@ -1046,12 +1060,19 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ other dialogs
 
-    def show_plugins(self) -> None:
+    def install_plugin_archive(self, path: Path) -> Any:
+        """A plugin .zip or wheel dropped on the window: the plugin manager shows what it is and asks."""
+        dialog = self.show_plugins()
+        if dialog is not None:
+            dialog.install_archive(path)
+        return dialog
+
+    def show_plugins(self) -> Any:
         try:
             from studio.ui.plugin_manager import PluginManagerDialog  # written alongside; may not exist yet
         except ImportError:
             self.prompter.info(self, "Plugins", "The plugin manager is not available in this build yet. `python main.py plugins list` shows the installed plugins.")
-            return
+            return None
         try:
             dialog = PluginManagerDialog(self.link, self, safe_mode=self.link.safe_mode)
         except TypeError:  # an older signature
@@ -1060,6 +1081,7 @@ class MainWindow(QMainWindow):
             dialog.plugins_changed.connect(self.link.refresh_catalogue)
         dialog.show()
         self._plugin_dialog = dialog
+        return dialog
 
     def make_preferences(self) -> PreferencesDialog:
         return PreferencesDialog(self.home, self.prompter, self)
