@@ -468,6 +468,12 @@ class CanvasWidget(QWidget):
         self.scale_box.setSuffix("%")
         self.scale_box.valueChanged.connect(self._scale_edited)
         props.addWidget(self.scale_box)
+        # Until a layer is selected there is nothing to edit: neutral values, disabled.
+        for box in (self.opacity, self.scale_box):
+            box.blockSignals(True)
+            box.setValue(100)
+            box.setEnabled(False)
+            box.blockSignals(False)
         side_layout.addLayout(props)
         order = QHBoxLayout()
         for text, tip, slot in (("▲", "Raise layer", lambda: self.move_active(+1)), ("▼", "Lower layer", lambda: self.move_active(-1)), ("✕", "Delete layer", self.delete_active)):
