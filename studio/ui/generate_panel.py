@@ -187,7 +187,9 @@ class GeneratePanel(QWidget):
             inner.setVisible(False)
             wrapper = QVBoxLayout(box)
             wrapper.addWidget(inner)
+            box.setFlat(True)  # collapsed: just the title, no empty frame
             box.toggled.connect(inner.setVisible)
+            box.toggled.connect(lambda shown, box=box: box.setFlat(not shown))
             self.form_layout.addWidget(box)
         self.form_layout.addStretch(1)
 

@@ -36,6 +36,9 @@ QProgressBar {{ background: {BASE}; border: 1px solid #3a3d43; border-radius: 3p
 QProgressBar::chunk {{ background: {ACCENT}; border-radius: 2px; }}
 QGroupBox {{ border: 1px solid #34363b; border-radius: 4px; margin-top: 10px; padding-top: 6px; }}
 QGroupBox::title {{ subcontrol-origin: margin; left: 8px; color: {MUTED}; }}
+QGroupBox:flat {{ border: none; }}
+QGroupBox::indicator {{ width: 10px; height: 10px; border: 1px solid {MUTED}; border-radius: 2px; background: {BASE}; }}
+QGroupBox::indicator:checked {{ background: {ACCENT}; border-color: {ACCENT}; }}
 QLabel#muted {{ color: {MUTED}; }}
 QLabel#error {{ color: {DANGER}; }}
 QLabel#engineState {{ padding: 0 8px; border-radius: 3px; }}
