@@ -11,6 +11,14 @@ takes each bar from the second melody when that bar's place in a seeded ordering
 below ``i/(n-1)`` and from the first otherwise, and the model re-samples a share of the
 pitches that peaks in the middle of the morph (none at the ends, so the first and last
 steps reproduce the two inputs).
+
+When the model folder also holds a phrase VAE (``phrase_vae.safetensors``, see
+``phrase_vae``), the steps between the two ends are made in its latent space instead:
+each 2-bar phrase of both inputs is encoded, the two codes are slerped, and the decoder
+writes the phrase from the blend through the same constrained decoder (so the
+guarantees hold); the two ends are still the inputs, exactly. ``vary`` with
+``vary_what = everything`` then moves each phrase's code towards a seeded random one
+by the ``variation`` amount (0: the phrase as it was; 1: a fresh phrase).
 """
 
 from __future__ import annotations
@@ -39,6 +47,11 @@ from studio.plugins.api import Context, Generator, MelodyOutput, ModelFormatErro
 from . import tokens as tk
 from .decoding import BarPlan, Constraints, Decoder
 from .inference import NumpyStepper
+from .phrase_vae import PHRASE_BARS, PhraseStepper, has_phrase_vae, phrase_sequence, slerp
+
+#: the phrase decoder writes the most likely notes under the constraints (its latent is
+#: what varies), so a latent decodes the same way every time
+LATENT_TEMPERATURE = 1e-3
 
 SHIPPED_NAME = "folk"
 MAX_PRIMING_NOTES = 64
@@ -100,6 +113,26 @@ def _load(folder: Path):
         return load_numpy_model(folder)
     except ValueError as exc:
         raise ModelFormatError(str(exc)) from None
+
+
+def _load_vae(folder: Path):
+    from .phrase_vae import load_phrase_vae
+
+    try:
+        return load_phrase_vae(folder)
+    except ValueError as exc:
+        raise ModelFormatError(str(exc)) from None
+
+
+def load_vae_for(ctx: Context | None, folder: Path):
+    """The model folder's phrase VAE, or ``None`` when it has none."""
+    from .phrase_vae import VAE_WEIGHTS
+
+    if not has_phrase_vae(folder):
+        return None
+    if ctx is None:
+        return _load_vae(folder)
+    return ctx.models.load(folder / VAE_WEIGHTS, lambda path: _load_vae(Path(path).parent), kind="melody")
 
 
 def load_for(ctx: Context | None, folder: Path):
@@ -196,6 +229,8 @@ class MelodyGenerator(Generator):
         model = load_for(ctx, folder)
         model_name = model.config.name or folder.name
         runner = _Run(model, ctx, request.seed)
+        if mode in ("vary", "interpolate"):
+            runner.vae = load_vae_for(ctx, folder)
         if mode == "new":
             outputs = [runner.new(params)]
         elif mode == "continue":
@@ -218,6 +253,7 @@ class _Run:
         self.seed = int(seed)
         self.bars_done = 0
         self.bars_total = 1
+        self.vae = None  # a phrase VAE (``phrase_vae.NumpyPhraseVAE``) when the model folder has one
 
     # -------------------------------------------------------------- plumbing
 
@@ -245,9 +281,9 @@ class _Run:
         self.ctx.check_cancelled()
 
     def _decode(self, settings: _Settings, constraints: Constraints, prefix: list[int], plan: list[BarPlan],
-                rng: np.random.Generator) -> list[int]:
+                rng: np.random.Generator, stepper=None) -> list[int]:
         self.ctx.check_cancelled()
-        decoder = Decoder(NumpyStepper(self.model), constraints, rng, settings.size,
+        decoder = Decoder(stepper or NumpyStepper(self.model), constraints, rng, settings.size,
                           beat=beat_ticks(settings.time_signature), on_bar=self._on_bar)
         decoder.start(prefix)
         return decoder.run(plan)
@@ -342,7 +378,20 @@ class _Run:
         rng = np.random.default_rng(self.seed)
         plan: list[BarPlan] = [BarPlan("keep", bar) for bar in bar_tokens[:keep]]
         free = list(range(keep, count))
-        if what == "pitches":
+        stepper = None
+        if self.vae is not None and what == "everything" and amount > 0 and free:
+            # latent variation: each phrase after the kept bars is encoded, its code moved
+            # towards a seeded random code by ``amount`` (slerp), and decoded under the constraints
+            noise = np.random.default_rng([self.seed, 7])
+            latents = []
+            for start in range(keep, count, PHRASE_BARS):
+                z = self._encode_phrase(settings, bar_tokens[start:start + PHRASE_BARS])
+                latents.append(slerp(z, noise.standard_normal(z.shape), amount))
+            bar_latents = [None] * keep + [(i - keep) // PHRASE_BARS for i in free]
+            stepper = PhraseStepper(self.vae, latents, bar_latents)
+            constraints = replace(constraints, temperature=LATENT_TEMPERATURE)
+            plan += [BarPlan("sample") for _ in free]
+        elif what == "pitches":
             for index in free:
                 events = len(_events(bar_tokens[index]))
                 flags = [bool(rng.random() < amount) for _ in range(events)]
@@ -353,12 +402,40 @@ class _Run:
                 chosen = {free[int(rng.integers(len(free)))]}
             plan += [BarPlan("sample") if i in chosen else BarPlan("keep", bar_tokens[i]) for i in free]
         self.bars_total = count
-        body = self._decode(settings, constraints, tk.header(settings.meter, settings.scale), plan, rng)
+        body = self._decode(settings, constraints, tk.header(settings.meter, settings.scale), plan, rng,
+                            stepper=stepper)
         decoded = self._melody(settings, body)
         sources = [(source, 0) if bar.kind == "keep" else None for bar in plan]
         melody, kept = _restore(decoded, sources, settings.size)
-        return self._output(melody, settings, params, kept=kept, prime=imported.melody,
-                            extra={"keep_bars": keep, "vary_what": what, "variation": amount})
+        extra = {"keep_bars": keep, "vary_what": what, "variation": amount}
+        if stepper is not None:
+            extra["variation_space"] = "latent"
+        return self._output(melody, settings, params, kept=kept, prime=imported.melody, extra=extra)
+
+    def _encode_phrase(self, settings: _Settings, bars: list[list[int]]) -> np.ndarray:
+        assert self.vae is not None
+        return self.vae.encode(phrase_sequence(tk.meter_token(settings.meter), tk.mode_token(settings.scale), bars))
+
+    def _latent_step(self, settings: _Settings, constraints: Constraints, alpha: float, length: int,
+                     codes_a: list[np.ndarray], codes_b: list[np.ndarray], rng: np.random.Generator) -> Melody:
+        """One interpolation step written from slerped phrase codes (see the module doc)."""
+        latents: list[np.ndarray] = []
+        bar_latents: list[int | None] = []
+        for index, start in enumerate(range(0, length, PHRASE_BARS)):
+            za = codes_a[index] if index < len(codes_a) else None
+            zb = codes_b[index] if index < len(codes_b) else None
+            if za is not None and zb is not None:
+                z = slerp(za, zb, alpha)
+            else:
+                z = za if za is not None else zb
+            assert z is not None  # a step is never longer than the longer input
+            latents.append(z)
+            bar_latents += [index] * min(PHRASE_BARS, length - start)
+        stepper = PhraseStepper(self.vae, latents, bar_latents)
+        body = self._decode(settings, replace(constraints, temperature=LATENT_TEMPERATURE),
+                            tk.header(settings.meter, settings.scale), [BarPlan("sample") for _ in range(length)],
+                            rng, stepper=stepper)
+        return self._melody(settings, body)
 
     def interpolate(self, params: dict[str, Any]) -> list[MelodyOutput]:
         first = self._input(params, "prime", required=True)
@@ -378,12 +455,25 @@ class _Run:
         rank[order_rng.permutation(span)] = np.arange(span) / span
         lengths = [round((1 - i / (count - 1)) * len(bars_a) + i / (count - 1) * len(bars_b)) for i in range(count)]
         self.bars_total = sum(lengths)
+        codes_a: list[np.ndarray] = []
+        codes_b: list[np.ndarray] = []
+        if self.vae is not None:
+            codes_a = [self._encode_phrase(settings_a, bars_a[s:s + PHRASE_BARS])
+                       for s in range(0, len(bars_a), PHRASE_BARS)]
+            codes_b = [self._encode_phrase(settings_b, bars_b[s:s + PHRASE_BARS])
+                       for s in range(0, len(bars_b), PHRASE_BARS)]
         outputs = []
         for step in range(count):
             alpha = step / (count - 1)
             settings = settings_a if alpha < 0.5 else settings_b
             constraints = settings.constraints(self.model.config, start_with_note=False)
             rng = np.random.default_rng([self.seed, step + 1])
+            if self.vae is not None and 0 < alpha < 1:
+                melody = self._latent_step(settings, constraints, alpha, lengths[step], codes_a, codes_b, rng)
+                outputs.append(self._output(melody, settings, params, prime=first.melody, seed=self.seed,
+                                            extra={"interpolation": round(alpha, 4), "step": step + 1,
+                                                   "steps": count, "interpolation_space": "latent"}))
+                continue
             smoothing = 2.0 * alpha * (1 - alpha)  # 0 at the ends, 0.5 half-way
             plan: list[BarPlan] = []
             sources: list[tuple[Melody, int] | None] = []

@@ -3,6 +3,7 @@
     train melody --out DIR                      trains from scratch on the music21 folk corpus
     train melody --data FOLDER --from shipped --out DIR
                                                 fine-tunes the shipped model on your MIDI files
+    train melody --vae --out DIR                trains the phrase VAE (see train_vae)
 
 The output folder is a model folder (``model.safetensors`` + ``config.json``) that the
 plugin offers as a model choice (put it under ``STUDIO_HOME/models/melody/`` or pick it
@@ -69,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cli_main(argv: list[str]) -> int:
+    if "--vae" in argv:  # the phrase VAE has its own trainer and options (see train_vae)
+        from .train_vae import cli_main as train_vae
+
+        return train_vae([a for a in argv if a != "--vae"])
     args = build_parser().parse_args(argv)
     try:
         return _train(args)
