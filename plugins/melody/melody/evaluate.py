@@ -27,21 +27,9 @@ from studio.core.melody import SCALES, bar_ticks, beat_ticks
 from . import tokens as tk
 
 
-def bars_of(body: Sequence[int]) -> list[list[int]]:
-    bars, current = [], []
-    for token in body:
-        if token in (tk.EOS, tk.PAD):
-            break
-        current.append(token)
-        if token == tk.BAR:
-            bars.append(current)
-            current = []
-    return bars
-
-
 def head_bars(sequence: Sequence[int], count: int) -> list[int]:
     """The header and the first ``count`` bars of a tune."""
-    bars = bars_of(sequence[tk.HEADER:])[:count]
+    bars = tk.split_bars(sequence[tk.HEADER:])[:count]
     return list(sequence[: tk.HEADER]) + [t for bar in bars for t in bar]
 
 
@@ -71,7 +59,7 @@ def tune_stats(sequences: Sequence[Sequence[int]]) -> dict[str, Any]:
         meter, mode = tk.meter_of(sequence[1]), tk.mode_of(sequence[2])
         size = bar_ticks(tuple(int(x) for x in meter.split("/")))  # type: ignore[arg-type]
         scale = set(SCALES[mode])
-        bars = bars_of(sequence[tk.HEADER:])
+        bars = tk.split_bars(sequence[tk.HEADER:])
         pitches = []
         seen_bars, seen_pairs = set(), set()
         previous_key = None
@@ -149,7 +137,7 @@ def generate_like(stepper_factory, prompts: Sequence[Sequence[int]], *, model_du
         constraints = Constraints(scale=scale, low=low, high=high, passing=passing, durations=model_durations,
                                   temperature=temperature, top_p=top_p, start_with_note=scale_mode != "none",
                                   end_on_tonic=scale_mode != "none")
-        bars = len(bars_of(prompt[tk.HEADER:]))
+        bars = len(tk.split_bars(prompt[tk.HEADER:]))
         signature = tuple(int(x) for x in meter.split("/"))
         decoder = Decoder(stepper_factory(), constraints, np.random.default_rng([seed, index]), size,
                           beat=beat_ticks(signature))  # type: ignore[arg-type]

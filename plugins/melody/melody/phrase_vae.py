@@ -59,20 +59,6 @@ class VAEConfig:
 # --------------------------------------------------------------------------- phrases
 
 
-def split_bars(body: Sequence[int]) -> list[list[int]]:
-    """A tune's body (after the header) as one token list per bar, each ending in BAR."""
-    bars: list[list[int]] = []
-    current: list[int] = []
-    for token in body:
-        if token in (tk.EOS, tk.PAD):
-            break
-        current.append(token)
-        if token == tk.BAR:
-            bars.append(current)
-            current = []
-    return bars
-
-
 def phrase_sequence(meter_token: int, mode_token: int, bars: Sequence[Sequence[int]]) -> list[int]:
     """``METER MODE`` + the bars' tokens, a leading tie dropped (see the module doc)."""
     body = [t for bar in bars for t in bar]
@@ -86,7 +72,7 @@ def tune_phrases(tokens: Sequence[int], *, stride: int = 1, bars: int = PHRASE_B
     if len(tokens) < tk.HEADER:
         return []
     meter, mode = tokens[1], tokens[2]
-    tune_bars = split_bars(tokens[tk.HEADER:])
+    tune_bars = tk.split_bars(tokens[tk.HEADER:])
     out = []
     for start in range(0, len(tune_bars) - bars + 1, stride):
         seq = phrase_sequence(meter, mode, tune_bars[start:start + bars])
@@ -305,7 +291,7 @@ class PhraseStepper:
 
 __all__ = ["MAX_PHRASE_TOKENS", "NumpyPhraseVAE", "PHRASE_BARS", "PhraseStepper", "VAEConfig", "VAE_CONFIG",
            "VAE_FORMAT", "VAE_WEIGHTS", "has_phrase_vae", "load_phrase_vae", "phrase_sequence", "slerp",
-           "split_bars", "tune_phrases", "decode_latent", "reconstruction_figures"]
+           "tune_phrases", "decode_latent", "reconstruction_figures"]
 
 
 # --------------------------------------------------------------------------- figures

@@ -271,7 +271,22 @@ def describe(tokens: Iterable[int]) -> str:
     return " ".join(token_name(token) for token in tokens)
 
 
+def split_bars(body: Sequence[int]) -> list[list[int]]:
+    """A tune's body (after the header) as one token list per bar, each ending in BAR."""
+    bars: list[list[int]] = []
+    current: list[int] = []
+    for token in body:
+        if token in (EOS, PAD):
+            break
+        current.append(token)
+        if token == BAR:
+            bars.append(current)
+            current = []
+    return bars
+
+
 __all__ = [
+    "split_bars",
     "BAR", "BOS", "CONT", "DUR_BASE", "EOS", "GRID", "HEADER", "MAX_DURATION", "METERS", "MODES",
     "PAD", "PITCH_BASE", "PITCH_CLASSES", "PITCH_HIGH", "PITCH_LOW", "POSITIONS", "REST", "TIE",
     "TOKENS_VERSION", "VOCAB_SIZE", "bar_positions", "decode", "decode_body", "describe",

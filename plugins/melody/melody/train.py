@@ -140,7 +140,6 @@ def _loss_terms(model, sequences: Sequence[Sequence[int]], device: str):
     Scored targets are every token after the header: the metre and mode are conditions
     the user chooses, not something the model predicts.
     """
-    import torch
     import torch.nn.functional as F
 
     tokens, positions = _tensors(sequences)
