@@ -899,16 +899,24 @@ class TimelineWidget(QWidget):
             samples = np.zeros(1, dtype=np.float32)
         return write_audio(path, samples, SAMPLE_RATE, record={"generator": "studio.timeline", "tempo": self.doc.tempo})
 
-    def drag_out(self, clip_id: str) -> None:
-        """Drag a clip out of the window as a .mid file (Ctrl+drag on a clip)."""
+    def drag_out_data(self, clip_id: str) -> QMimeData | None:
+        """What a drag of a melody clip carries: a .mid file a DAW or file manager accepts."""
         _track, clip = self.doc.find_clip(clip_id)
         if not clip.get("melody"):
-            return
+            return None
         folder = Path(tempfile.mkdtemp(prefix="studio-drag-"))
-        target = folder / f"{clip.get('name') or 'clip'}.mid"
+        name = "".join(c if c.isalnum() or c in " -_" else "_" for c in str(clip.get("name") or "clip")).strip() or "clip"
+        target = folder / f"{name}.mid"
         target.write_bytes(timeline_midi(self.doc, clip_id))
         mime = QMimeData()
         mime.setUrls([QUrl.fromLocalFile(str(target))])
+        return mime
+
+    def drag_out(self, clip_id: str) -> None:
+        """Drag a clip out of the window as a .mid file (Ctrl+drag on a clip)."""
+        mime = self.drag_out_data(clip_id)
+        if mime is None:
+            return
         drag = QDrag(self.view)
         drag.setMimeData(mime)
         drag.exec(Qt.DropAction.CopyAction)

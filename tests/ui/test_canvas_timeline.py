@@ -190,3 +190,15 @@ def test_timeline_file_formats_survive_a_bad_file(make_window: Any, tmp_path: Pa
     assert window.timeline.import_file(bad) is None
     assert messages and "broken.mid" in messages[0]
     assert io  # keep the import used
+
+
+def test_dragging_a_melody_clip_out_carries_a_midi_file_with_its_notes(make_window: Any) -> None:
+    window = make_window()
+    timeline = window.timeline
+    clip_id = timeline.add_melody(_melody(5), name="reel: take/2")
+    mime = timeline.drag_out_data(clip_id)
+    assert mime is not None and len(mime.urls()) == 1
+    path = Path(mime.urls()[0].toLocalFile())
+    assert path.suffix == ".mid" and "/" not in path.stem and ":" not in path.stem
+    notes = read_midi(path).melody.notes
+    assert [note.pitch for note in notes] == [60, 62, 64, 66, 68]
