@@ -3,6 +3,7 @@ without importing it)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,3 +43,24 @@ class ModelConfig:
 
 def is_model_folder(folder: Path) -> bool:
     return (folder / WEIGHTS_NAME).is_file() and (folder / CONFIG_NAME).is_file()
+
+
+def read_model_config(folder: Path) -> tuple[Path, ModelConfig]:
+    """(model folder, its config) for a folder or its weights file; ``ValueError`` naming what
+    is wrong. The torch loader and the numpy loader both start here."""
+    folder = Path(folder)
+    if folder.is_file() and folder.name == WEIGHTS_NAME:
+        folder = folder.parent
+    if not is_model_folder(folder):
+        raise ValueError(f"{folder} is not a melody model folder (needs {WEIGHTS_NAME} and {CONFIG_NAME})")
+    config_path = folder / CONFIG_NAME
+    try:
+        data = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{config_path}: unreadable: {exc}") from None
+    if data.get("format") != MODEL_FORMAT:
+        raise ValueError(f"{config_path}: format is {data.get('format')!r}, expected {MODEL_FORMAT!r}")
+    config = ModelConfig.from_json(data)
+    if config.tokens_version != tk.TOKENS_VERSION or config.vocab_size != tk.VOCAB_SIZE:
+        raise ValueError(f"{folder}: made for token scheme v{config.tokens_version}; this plugin reads v{tk.TOKENS_VERSION}")
+    return folder, config

@@ -9,7 +9,6 @@ uses torch).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -19,7 +18,7 @@ import numpy as np
 from studio.core.melody import GRID
 
 from . import tokens as tk
-from .config import CONFIG_NAME, MODEL_FORMAT, WEIGHTS_NAME, ModelConfig
+from .config import WEIGHTS_NAME, ModelConfig, read_model_config
 
 
 @dataclass
@@ -108,21 +107,8 @@ def load_numpy_model(folder: Path) -> NumpyLSTM:
     """A model folder as a ``NumpyLSTM``; ``ValueError`` naming what is wrong."""
     from safetensors.numpy import load_file
 
-    folder = Path(folder)
-    if folder.is_file() and folder.name == WEIGHTS_NAME:
-        folder = folder.parent
-    weights, config_path = folder / WEIGHTS_NAME, folder / CONFIG_NAME
-    if not weights.is_file() or not config_path.is_file():
-        raise ValueError(f"{folder} is not a melody model folder (needs {WEIGHTS_NAME} and {CONFIG_NAME})")
-    try:
-        data = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{config_path}: unreadable: {exc}") from None
-    if data.get("format") != MODEL_FORMAT:
-        raise ValueError(f"{config_path}: format is {data.get('format')!r}, expected {MODEL_FORMAT!r}")
-    config = ModelConfig.from_json(data)
-    if config.tokens_version != tk.TOKENS_VERSION or config.vocab_size != tk.VOCAB_SIZE:
-        raise ValueError(f"{folder}: made for token scheme v{config.tokens_version}; this plugin reads v{tk.TOKENS_VERSION}")
+    folder, config = read_model_config(folder)
+    weights = folder / WEIGHTS_NAME
     try:
         tensors = load_file(str(weights))
         return NumpyLSTM(config, tensors)

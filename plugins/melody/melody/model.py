@@ -17,8 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from . import tokens as tk
-from .config import CONFIG_NAME, MODEL_FORMAT, WEIGHTS_NAME, ModelConfig, is_model_folder
+from .config import CONFIG_NAME, MODEL_FORMAT, WEIGHTS_NAME, ModelConfig, is_model_folder, read_model_config
 
 __all__ = ["CONFIG_NAME", "MODEL_FORMAT", "WEIGHTS_NAME", "MelodyLSTM", "ModelConfig", "is_model_folder",
            "load_model", "save_model"]
@@ -60,20 +59,7 @@ def load_model(folder: Path) -> MelodyLSTM:
     """A model folder as an eval-mode model; ``ValueError`` naming what is wrong."""
     from safetensors.torch import load_file
 
-    folder = Path(folder)
-    if folder.is_file() and folder.name == WEIGHTS_NAME:
-        folder = folder.parent
-    if not is_model_folder(folder):
-        raise ValueError(f"{folder} is not a melody model folder (needs {WEIGHTS_NAME} and {CONFIG_NAME})")
-    try:
-        data = json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{folder / CONFIG_NAME}: unreadable: {exc}") from None
-    if data.get("format") != MODEL_FORMAT:
-        raise ValueError(f"{folder / CONFIG_NAME}: format is {data.get('format')!r}, expected {MODEL_FORMAT!r}")
-    config = ModelConfig.from_json(data)
-    if config.tokens_version != tk.TOKENS_VERSION or config.vocab_size != tk.VOCAB_SIZE:
-        raise ValueError(f"{folder}: made for token scheme v{config.tokens_version}; this plugin reads v{tk.TOKENS_VERSION}")
+    folder, config = read_model_config(folder)
     model = MelodyLSTM(config)
     try:
         state = load_file(str(folder / WEIGHTS_NAME))
