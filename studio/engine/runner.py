@@ -138,9 +138,6 @@ class LocalRunner:
     def store_input(self, data: bytes, kind: str, mime: str) -> str:
         return self.store.put_bytes(data, kind=kind, mime=mime)
 
-    def check_request(self, generator_id: str, params: Mapping[str, Any], seed: int | None) -> dict[str, Any]:
-        return validate_request(self.plugins, self.store, generator_id, params, seed)
-
     def run(
         self,
         generator_id: str,
@@ -153,7 +150,7 @@ class LocalRunner:
     ) -> JobResult:
         emit = on_event or (lambda event: None)
         cancel = cancel or threading.Event()
-        values = self.check_request(generator_id, params or {}, seed)
+        values = validate_request(self.plugins, self.store, generator_id, params or {}, seed)
         if seed is None:
             seed = secrets.randbelow(SEED_MAX + 1)
         with self._lock:
@@ -183,7 +180,7 @@ class LocalRunner:
                 "plugin_version": manifest.version,
                 "generator": generator_id,
                 "version": manifest.version,
-                "params": _jsonable(values),
+                "params": dict(values),
                 "seed": int(seed),
                 "device": device.name,
                 "dtype": device.dtype,
@@ -235,10 +232,6 @@ def validate_request(
 def _record_for_file(record: dict[str, Any]) -> dict[str, Any]:
     """The record as embedded in files: no timings or host name, so reruns are byte-identical."""
     return {key: value for key, value in record.items() if key not in ("started", "finished", "duration", "host")}
-
-
-def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in values.items()}
 
 
 def _preview_jpeg(partial: Any) -> bytes:
