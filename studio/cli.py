@@ -331,7 +331,7 @@ def _train(args: argparse.Namespace) -> int:
     folder = str(record.folder.resolve())
     if folder not in sys.path:
         sys.path.insert(0, folder)
-    from melody.train import cli_main  # type: ignore[import-not-found]
+    from studio_melody.train import cli_main  # type: ignore[import-not-found]
 
     return int(cli_main(list(args.rest)))
 

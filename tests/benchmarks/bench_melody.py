@@ -34,10 +34,10 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(1)
-    from melody import tokens as tk
-    from melody.decoding import BarPlan, Constraints, Decoder, LSTMStepper
-    from melody.inference import NumpyStepper, load_numpy_model
-    from melody.model import load_model
+    from studio_melody import tokens as tk
+    from studio_melody.decoding import BarPlan, Constraints, Decoder, LSTMStepper
+    from studio_melody.inference import NumpyStepper, load_numpy_model
+    from studio_melody.model import load_model
     from studio.core.melody import SCALES
     from studio.engine.config import EngineConfig
     from studio.engine.runner import LocalRunner

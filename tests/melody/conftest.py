@@ -33,7 +33,7 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     """A 1x32 LSTM with random weights, saved the way trained models are."""
     import torch
 
-    from melody.model import MelodyLSTM, ModelConfig, save_model
+    from studio_melody.model import MelodyLSTM, ModelConfig, save_model
 
     torch.manual_seed(1234)
     folder = tmp_path_factory.mktemp("tiny-melody") / "tiny"
@@ -45,7 +45,7 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 @pytest.fixture
 def generate(specs, tiny_model_dir) -> Callable[..., tuple[list, FakeContext]]:
     """Run the generator like the engine does: validated params, a fresh context."""
-    from melody.plugin import MelodyGenerator
+    from studio_melody.plugin import MelodyGenerator
 
     generator = MelodyGenerator()
 

@@ -148,10 +148,10 @@ def test_unknown_model_names_the_available_ones(generate):
 def test_numpy_inference_matches_the_torch_model(tiny_model_dir):
     import torch
 
-    from melody import tokens as tk
-    from melody.decoding import LSTMStepper
-    from melody.inference import NumpyStepper, load_numpy_model
-    from melody.model import load_model
+    from studio_melody import tokens as tk
+    from studio_melody.decoding import LSTMStepper
+    from studio_melody.inference import NumpyStepper, load_numpy_model
+    from studio_melody.model import load_model
 
     sequence = tk.encode(_prime())
     torch_logits = LSTMStepper(load_model(tiny_model_dir)).feed(sequence)

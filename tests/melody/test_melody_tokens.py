@@ -7,7 +7,7 @@ import pytest
 from studio.core.melody import Melody, Note, ticks
 from studio.core.midi import read_midi, write_midi
 
-from melody import data, tokens as tk
+from studio_melody import data, tokens as tk
 
 
 def _signature(melody: Melody) -> list[tuple[int, int, int]]:

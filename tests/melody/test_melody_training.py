@@ -28,7 +28,7 @@ def _my_tunes(folder: Path, count: int = 8) -> None:
 
 
 def test_fine_tuning_lowers_validation_loss_on_my_midi(tmp_path, tiny_model_dir):
-    from melody.train import cli_main
+    from studio_melody.train import cli_main
 
     _my_tunes(tmp_path / "mine")
     out = tmp_path / "my-style"
@@ -45,7 +45,7 @@ def test_fine_tuning_lowers_validation_loss_on_my_midi(tmp_path, tiny_model_dir)
 def test_training_resumes_from_its_checkpoint_to_the_same_weights(tmp_path, tiny_model_dir):
     from safetensors.numpy import load_file
 
-    from melody.train import cli_main
+    from studio_melody.train import cli_main
 
     _my_tunes(tmp_path / "mine", 4)
     args = ["--data", str(tmp_path / "mine"), "--from", str(tiny_model_dir), "--epochs", "2", "--quiet",
@@ -63,7 +63,7 @@ def test_training_resumes_from_its_checkpoint_to_the_same_weights(tmp_path, tiny
 def test_fine_tuned_folder_under_studio_home_is_a_model_choice(tmp_path, tiny_model_dir, monkeypatch, generate):
     import shutil
 
-    from melody.plugin import available_models
+    from studio_melody.plugin import available_models
 
     home = tmp_path / "home"
     shutil.copytree(tiny_model_dir, home / "models" / "melody" / "my-style")
@@ -75,7 +75,7 @@ def test_fine_tuned_folder_under_studio_home_is_a_model_choice(tmp_path, tiny_mo
 
 
 def test_shipped_weights_load_offline_and_are_small(monkeypatch):
-    from melody.inference import load_numpy_model
+    from studio_melody.inference import load_numpy_model
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     weights = SHIPPED / "model.safetensors"
@@ -115,7 +115,7 @@ def test_shipped_model_generates_through_the_engine_runner(tmp_path):
 
 
 def test_training_on_a_folder_without_midi_says_so(tmp_path, tiny_model_dir, capsys):
-    from melody.train import cli_main
+    from studio_melody.train import cli_main
 
     (tmp_path / "empty").mkdir()
     code = cli_main(["--data", str(tmp_path / "empty"), "--from", str(tiny_model_dir), "--out", str(tmp_path / "o"),

@@ -12,8 +12,8 @@ import pytest
 from studio.core.melody import SCALES, Melody, Note, pitch_class
 from studio.core.midi import read_midi, write_midi
 
-from melody import tokens as tk
-from melody.phrase_vae import (
+from studio_melody import tokens as tk
+from studio_melody.phrase_vae import (
     PhraseStepper,
     has_phrase_vae,
     load_phrase_vae,
@@ -21,7 +21,7 @@ from melody.phrase_vae import (
     slerp,
     tune_phrases,
 )
-from melody.plugin import shipped_model_dir
+from studio_melody.plugin import shipped_model_dir
 from melody_fakes import FakeContext
 
 DATA = Path(__file__).parent / "data" / "phrase_vae_val.json"
@@ -45,8 +45,8 @@ def shipped_vae():
 def tiny_vae_dir(tmp_path_factory) -> Path:
     import torch
 
-    from melody.phrase_vae import VAEConfig
-    from melody.train_vae import PhraseVAE, save_vae
+    from studio_melody.phrase_vae import VAEConfig
+    from studio_melody.train_vae import PhraseVAE, save_vae
 
     torch.manual_seed(7)
     folder = tmp_path_factory.mktemp("tiny-vae")
@@ -57,8 +57,8 @@ def tiny_vae_dir(tmp_path_factory) -> Path:
 def test_numpy_phrase_vae_matches_the_torch_model(tiny_vae_dir):
     import torch
 
-    from melody.phrase_vae import VAEConfig, phrase_positions
-    from melody.train_vae import PhraseVAE, batch_tensors
+    from studio_melody.phrase_vae import VAEConfig, phrase_positions
+    from studio_melody.train_vae import PhraseVAE, batch_tensors
 
     from safetensors.torch import load_file
 
@@ -110,13 +110,13 @@ def test_validation_phrases_are_reconstructed_from_their_latent_codes(shipped_va
 @needs_shipped_vae
 def test_phrase_stepper_restarts_from_each_phrase_code(shipped_vae):
     """Two different phrases decoded one after the other come out as decoding each alone."""
-    from melody.phrase_vae import decode_latent
+    from studio_melody.phrase_vae import decode_latent
 
     phrases = json.loads(DATA.read_text())["phrases"]
     four = [p for p in phrases if p[0] == tk.meter_token("4/4") and p.count(tk.BAR) == 2][:2]
     codes = [shipped_vae.encode(p) for p in four]
     alone = [decode_latent(shipped_vae, z, four[0][0], four[0][1], 2) for z in codes]
-    from melody.decoding import BarPlan, Constraints, Decoder
+    from studio_melody.decoding import BarPlan, Constraints, Decoder
 
     constraints = Constraints(scale=frozenset(range(12)), temperature=1e-3, top_p=1.0)
     decoder = Decoder(PhraseStepper(shipped_vae, codes, [0, 0, 1, 1]), constraints, np.random.default_rng(0), 48)

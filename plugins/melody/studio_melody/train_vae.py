@@ -1,4 +1,4 @@
-"""Training the phrase VAE (``phrase_vae``): ``python -m melody.train_vae --out DIR``.
+"""Training the phrase VAE (``phrase_vae``): ``python -m studio_melody.train_vae --out DIR``.
 
 Reads the cached corpus dataset (``data.load_corpus_dataset``; ``--cache`` names its
 folder), cuts every 2-bar phrase of the training tunes (a phrase starting at every bar)

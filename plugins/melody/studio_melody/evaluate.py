@@ -1,7 +1,7 @@
 """The figures in the model card: likelihoods against an n-gram baseline, and statistics of
 generated tunes against the test set.
 
-    python -m melody.evaluate --model resources/models/melody --out results.json [--tunes 500]
+    python -m studio_melody.evaluate --model resources/models/melody --out results.json [--tunes 500]
 
 (run with ``plugins/melody`` on ``sys.path``). Negative log-likelihoods are nats per token
 over every token after the header, on whole validation and test tunes, for the LSTM and
