@@ -31,7 +31,7 @@ ROLE_INPUTS: dict[str, tuple[str, ...]] = {
     "melody.vary": ("prime", "keep_bars", "variation", "vary_what"),
     "melody.interpolate": ("prime", "target", "count"),
     "melody.harmonize": ("melody", "style"),
-    "text.chat": ("prompt", "system_prompt", "conversation"),
+    "text.chat": ("prompt", "system_prompt", "conversation", "max_tokens"),
     "prompt.expand": ("template", "count"),
     "audio.from_text": ("prompt", "duration"),
 }
@@ -134,6 +134,16 @@ def neutral_params(generator: Any, role: str) -> dict[str, Any]:
     return values
 
 
+def active_role(generator: Any, params: Mapping[str, Any], candidates: Iterable[str]) -> str | None:
+    """Which of ``candidates`` the params express: the first role whose ``fixed`` params all
+    hold (a role without fixed params holds whenever the generator fills it)."""
+    for role in candidates:
+        entry = role_of(generator, role)
+        if entry is not None and all(params.get(name) == value for name, value in entry["fixed"].items()):
+            return role
+    return None
+
+
 def _scalar(value: Any) -> bool:
     return isinstance(value, (int, float, str, bool))
 
@@ -168,6 +178,7 @@ def _generators(source: Any) -> Iterable[Any]:
 
 __all__ = [
     "ROLE_INPUTS",
+    "active_role",
     "fills",
     "generators_with_role",
     "neutral_params",

@@ -51,6 +51,11 @@ class Prompter:
         text, ok = QInputDialog.getText(parent, title, label, QLineEdit.EchoMode.Normal, default)
         return text if ok else None
 
+    def choose(self, parent: QWidget | None, title: str, label: str, items: list[str]) -> str | None:
+        """One of ``items`` (None when cancelled)."""
+        text, ok = QInputDialog.getItem(parent, title, label, items, 0, False)
+        return text if ok else None
+
     def outpaint_sides(self, parent: QWidget | None, default_pixels: int = 128) -> dict[str, int] | None:
         """Pixels to add per side (left / right / top / bottom), or None when cancelled."""
         from studio.ui.canvas_actions import OutpaintDialog
@@ -65,8 +70,9 @@ class Prompter:
 class QuietPrompter(Prompter):
     """Answers every question with a fixed reply and records what would have been shown."""
 
-    def __init__(self, *, ask: bool = True, save: str = "discard", paths: list[Path] | None = None, folders: list[Path] | None = None, texts: list[str] | None = None, outpaint: dict[str, int] | None = None) -> None:
+    def __init__(self, *, ask: bool = True, save: str = "discard", paths: list[Path] | None = None, folders: list[Path] | None = None, texts: list[str] | None = None, outpaint: dict[str, int] | None = None, choices: list[str] | None = None) -> None:
         self.answer, self.save_answer = ask, save
+        self.choices = list(choices or [])  # answers to choose(): an item, or a substring of one
         self.paths = list(paths or [])
         self.folders = list(folders or [])
         self.texts = list(texts or [])
@@ -101,6 +107,13 @@ class QuietPrompter(Prompter):
     def ask_text(self, parent: QWidget | None, title: str, label: str, default: str = "") -> str | None:
         self.questions.append(label)
         return self.texts.pop(0) if self.texts else None
+
+    def choose(self, parent: QWidget | None, title: str, label: str, items: list[str]) -> str | None:
+        self.questions.append(label)
+        if not self.choices:
+            return None
+        wanted = self.choices.pop(0)
+        return next((item for item in items if wanted in item), None)
 
     def outpaint_sides(self, parent: QWidget | None, default_pixels: int = 128) -> dict[str, Any] | None:
         return dict(self.outpaint) if self.outpaint is not None else None

@@ -715,9 +715,10 @@ class MainWindow(QMainWindow):
                 return
             if where.get("only_new_bars"):
                 melody = placement.new_bars_only(melody, (info or {}).get("meta") or {})
-            mode = str((node.params or {}).get("mode") or "")
-            if mode in ("continue", "vary", "interpolate"):
-                name = f"{mode} #{node.seed}" if node.seed is not None else mode
+            role = str(where.get("role") or "")
+            if role in ("melody.continue", "melody.vary", "melody.interpolate"):
+                action = role.split(".", 1)[1]
+                name = f"{action} #{node.seed}" if node.seed is not None else action
             if placement.land_melody(self.timeline, where, melody, name=name, node=node.id, blob=blob) is None:
                 self.timeline.add_melody(melody, name=name, node=node.id, blob=blob)
             self.docks["timeline"].raise_()

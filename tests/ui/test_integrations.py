@@ -148,7 +148,7 @@ def test_vary_and_interpolate_pin_their_clips_and_results_follow_the_later_clip(
     assert window.generate_panel.editors["target"].value()["clip"] == second
 
     job = [j for j in window.tracker.jobs.values() if j.params.get("mode") == "interpolate"][0]
-    assert job.placement == {"after_clip": second}
+    assert job.placement == {"after_clip": second, "role": "melody.interpolate"}
     _accepted(qtbot, job)
     steps = [write_midi(_tune([60 + step] * 4)) for step in range(3)]
     with qtbot.waitSignal(window.generation_landed, timeout=10000):
