@@ -48,9 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub = plugin_commands.add_parser(name, help=text)
         sub.add_argument("id")
 
-    train = commands.add_parser("train", help="train a built-in model")
-    train.add_argument("model", choices=["melody"])
-    train.add_argument("rest", nargs=argparse.REMAINDER, help="options for the trainer (see `train melody --help`)")
+    train = commands.add_parser("train", help="train or fine-tune a plugin's model, as an engine job")
+    train.add_argument("plugin", metavar="PLUGIN", help="a plugin id whose manifest declares a train command, or its last part (e.g. melody)")
+    train.add_argument("rest", nargs=argparse.REMAINDER, help="options for the plugin's trainer (see `train PLUGIN --help`); a folder is uploaded to the engine")
 
     screenshot = commands.add_parser("screenshot", help="render the main window off-screen to a PNG and exit")
     screenshot.add_argument("--out", type=Path, required=True)
@@ -105,7 +105,7 @@ def _open_window(args: argparse.Namespace) -> int:
     try:
         from studio.ui.app import run_app
     except ImportError as exc:
-        print(f"error: the desktop window is not available ({exc}); try `python main.py generate studio.patterns --out art.png`", file=sys.stderr)
+        print(f"error: the desktop window is not available ({exc}); see `python main.py plugins list` and try `python main.py generate PLUGIN_ID --out art.png`", file=sys.stderr)
         return EXIT_FAILED
     return run_app(project=args.project, safe_mode=args.safe_mode)
 
@@ -319,21 +319,101 @@ def _print_plugin_table(rows: list[dict[str, Any]]) -> None:
             print(f"{'':<{width}}  ↳ {row['error']}")
 
 
+TRAIN = "train"
+PATH_OPTIONS = ("--data",)  # options whose folder value is uploaded for the engine
+
+
 def _train(args: argparse.Namespace) -> int:
-    from studio.engine.config import EngineConfig
-    from studio.plugins.discovery import discover
+    """``train PLUGIN …``: the plugin's ``train`` command as an engine job, waited for here.
 
-    config = EngineConfig.from_environment()
-    found = discover(config.plugin_folders())
-    record = found.plugin("studio.melody")
-    if record is None or record.manifest is None:
-        raise StudioError("the melody plugin (studio.melody) is not installed or failed to load; see `plugins list`")
-    folder = str(record.folder.resolve())
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-    from studio_melody.train import cli_main  # type: ignore[import-not-found]
+    Progress goes to a bar on stderr, the trainer's log lines as they come, Ctrl+C cancels
+    the job (the trainer leaves a checkpoint). A ``--data FOLDER`` is uploaded file by file,
+    so a remote engine (``STUDIO_ENGINE_URL`` + ``STUDIO_ENGINE_TOKEN``) trains on this
+    machine's files.
+    """
+    from studio.engine.client import EngineClient
 
-    return int(cli_main(list(args.rest)))
+    rest = list(args.rest)
+    client = _remote_client() or EngineClient.connect(safe_mode=args.safe_mode)
+    with client:
+        plugin_id = _plugin_with_command(client.plugins()["plugins"], args.plugin, TRAIN)
+        command_args = _upload_folders(client, rest)
+        progress = _ProgressBar(enabled=sys.stderr.isatty())
+
+        def show(event: dict[str, Any]) -> None:
+            if event.get("type") == "preview" and event.get("text"):
+                progress.finish()
+                sys.stderr.write(str(event["text"]))
+                sys.stderr.flush()
+                progress.shown = False
+            progress.update(event)
+
+        job = client.run_command(plugin_id, TRAIN, command_args, on_event=show)
+        progress.finish()
+    if job["state"] == "cancelled":
+        raise StudioError("training was cancelled; run the same command again to resume from its checkpoint")
+    if job["state"] != "done":
+        raise StudioError(job.get("error") or "training failed")
+    record = job.get("record") or {}
+    if record.get("message"):
+        print(record["message"], file=sys.stderr)
+    for path in record.get("models") or []:
+        print(path)
+    return EXIT_OK
+
+
+def _remote_client() -> Any:
+    """The engine named by ``STUDIO_ENGINE_URL`` (None: the local one)."""
+    import os
+
+    from studio.engine.client import EngineClient
+
+    url = os.environ.get("STUDIO_ENGINE_URL", "")
+    if not url:
+        return None
+    token = os.environ.get("STUDIO_ENGINE_TOKEN", "")
+    if not token:
+        raise StudioError("STUDIO_ENGINE_URL needs the engine's token in STUDIO_ENGINE_TOKEN (see engine.json on that machine)")
+    return EngineClient(url, token)
+
+
+def _plugin_with_command(rows: list[dict[str, Any]], wanted: str, command: str) -> str:
+    """The plugin id for ``wanted`` (an id, or the last part of one) that offers ``command``."""
+    offering = [row for row in rows if any(c.get("id") == command for c in row.get("commands") or []) and row.get("state") == "enabled"]
+    exact = [row["id"] for row in offering if row["id"] == wanted]
+    if exact:
+        return exact[0]
+    short = [row["id"] for row in offering if row["id"].rsplit(".", 1)[-1] == wanted]
+    if len(short) == 1:
+        return short[0]
+    known = ", ".join(sorted(row["id"] for row in offering)) or "none"
+    if len(short) > 1:
+        raise StudioError(f"{wanted!r} could mean {', '.join(sorted(short))}; name the plugin id")
+    raise StudioError(f"no enabled plugin {wanted!r} offers `{command}`; plugins that do: {known}")
+
+
+def _upload_folders(client: Any, args: list[str]) -> list[str]:
+    """``--data FOLDER`` → ``--data @artifacts:ID,…`` (each file uploaded; see studio.engine.commands)."""
+    from studio.core.artifacts import kind_for_path
+
+    out = list(args)
+    for index, arg in enumerate(args[:-1]):
+        if arg not in PATH_OPTIONS:
+            continue
+        folder = Path(args[index + 1]).expanduser()
+        if not folder.is_dir():
+            raise StudioError(f"{arg}: {folder} is not a folder")
+        ids = []
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            try:
+                kind, mime = kind_for_path(path.name)
+            except ValueError:
+                continue  # not a file the engine stores (a README, say)
+            ids.append(client.upload(path.read_bytes(), kind=kind, mime=mime))
+        if not ids:
+            raise StudioError(f"{arg}: {folder} holds no file the trainer can read (MIDI, images, audio, text)")
+        out[index + 1] = "@artifacts:" + ",".join(ids)
+    return out
 
 
 class _ProgressBar:
