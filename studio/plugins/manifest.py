@@ -163,7 +163,9 @@ class CommandSpec(BaseModel):
     cancelled and runs wherever the engine runs. ``entry`` names a function
     ``run(args: list[str], ctx) -> dict`` (see ``studio.plugins.api.CommandContext``);
     ``models`` is the model kind whose folder (``STUDIO_HOME/models/<kind>/``) the
-    command writes its results into, so they appear as model choices.
+    command writes its results into, so they appear as model choices; ``data`` the
+    artefact kind of the files it learns from (``melody`` for MIDI), so the window can
+    offer "Train on my MIDI…" for any plugin that trains on melodies.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -173,6 +175,7 @@ class CommandSpec(BaseModel):
     title: str = ""
     description: str = ""
     models: str = ""
+    data: str = ""
     plugin: str = ""
 
     @field_validator("id")

@@ -967,27 +967,43 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ training
 
     def train_melody_dialog(self) -> "melody_training.TrainingDialog | None":
-        """Tools ▸ Train on my MIDI…: a folder of MIDI files and a name, then a training run."""
+        """Tools ▸ Train on my MIDI…: a folder of MIDI files and a name, then a training job.
+
+        The trainer is whichever plugin declares a ``train`` command for melodies (the user
+        picks when several do); the job runs on the engine (see ``melody_training``).
+        """
         if self._training_dialog is not None and self._training_dialog.running:
             self._training_dialog.raise_()
             return self._training_dialog
+        trainers = melody_training.midi_trainers(self.link.catalogue)
+        if not trainers:
+            self.prompter.error(self, "Train on my MIDI", "No plugin here trains on MIDI files (none declares a train command for melodies): see Tools ▸ Plugins.")
+            return None
         folder = self.prompter.open_folder(self, "Train on my MIDI: choose a folder of MIDI files")
         if folder is None:
             return None
-        count = len(melody_training.midi_files(folder))
-        if not count:
+        files = melody_training.midi_files(folder)
+        if not files:
             self.prompter.error(self, "Train on my MIDI", f"{folder} holds no .mid or .midi files.")
             return None
-        typed = self.prompter.ask_text(self, "Train on my MIDI", f"{count} MIDI file{'s' if count != 1 else ''} found. Name the new melody model:", melody_training.model_name(folder.name) or "my-tunes")
+        row, command = trainers[0]
+        if len(trainers) > 1:
+            labels = {f"{r.get('name') or r['id']} ({r['id']})": (r, c) for r, c in trainers}
+            picked = self.prompter.choose(self, "Train on my MIDI", "Train which plugin's model?", list(labels))
+            if picked is None:
+                return None
+            row, command = labels[picked]
+        count = len(files)
+        typed = self.prompter.ask_text(self, "Train on my MIDI", f"{count} MIDI file{'s' if count != 1 else ''} found. Name the new model:", melody_training.model_name(folder.name) or "my-tunes")
         name = melody_training.model_name(typed or "")
         if not name:
             return None
-        out = melody_training.melody_model_dir(self.home, name)
-        if melody_training.is_model_folder(out) and not self.prompter.ask(self, "Train on my MIDI", f"A melody model “{name}” exists. Train it further on these files?"):
+        kind = str(command.get("models") or "")
+        known = [entry for entry in self.link.models.get("found") or [] if entry.get("kind") == kind and Path(str(entry.get("path", ""))).name == name]
+        if known and not self.prompter.ask(self, "Train on my MIDI", f"A model “{name}” exists. Train it further on these files?"):
             return None
-        program, arguments = melody_training.train_command(self.home, folder, name)
-        dialog = melody_training.TrainingDialog(program, arguments, self.home, out, self)
-        dialog.training_finished.connect(lambda ok, message: self._training_finished(ok, message, out))
+        dialog = melody_training.TrainingDialog(self.link, row["id"], name, files, self)
+        dialog.training_finished.connect(lambda ok, message: self._training_finished(ok, message, name, kind))
         if self._training_dialog is not None:
             self._training_dialog.deleteLater()  # the finished run's dialog
         self._training_dialog = dialog
@@ -995,14 +1011,21 @@ class MainWindow(QMainWindow):
         dialog.start()
         return dialog
 
-    def _training_finished(self, ok: bool, message: str, out: Path) -> None:
+    def _training_finished(self, ok: bool, message: str, name: str, kind: str) -> None:
         self.statusBar().showMessage(message, 12000)
         if not ok:
             return
-        self.link.refresh_models()  # the new folder appears in GET /models and the melody picker
-        panel = self.generate_panel
-        if panel.current is not None and panel.current["id"] == "studio.melody" and "model" in panel.editors:
-            panel.editors["model"].set_value(str(out))
+
+        def pick(models: dict) -> None:
+            self.link.models_changed.disconnect(pick)
+            panel = self.generate_panel
+            editor = next((panel.editors.get(spec["name"]) for spec in (panel.current or {}).get("params") or [] if spec.get("type") == "model" and spec.get("model_kind") == kind), None)
+            path = next((entry.get("path") for entry in models.get("found") or [] if entry.get("kind") == kind and Path(str(entry.get("path", ""))).name == name), None)
+            if editor is not None and path:
+                editor.set_value(path)
+
+        self.link.models_changed.connect(pick)
+        self.link.refresh_models()  # the new folder appears in GET /models and the model pickers
 
     def _use_as_prompt(self, text: str) -> None:
         if not self.generate_panel.set_prompt(text):
