@@ -145,3 +145,21 @@ def test_the_catalogue_form_works_like_the_manifest_form():
     ids = [g["id"] for g in generators_with_role(catalogue, "image.inpaint")]
     assert ids == ["community.inpainter"]
     assert [g["id"] for g in generators_with_role(catalogue, "melody.continue")] == ["community.tunesmith"]
+
+
+def test_a_contributed_reader_turns_a_foreign_file_into_params_for_whoever_fills_its_role(tmp_path):
+    from studio.plugins.readers import read_metadata, readers_for
+
+    found = discover([(REPO / "plugins", "first-party"), (COMMUNITY.parent, "user")], entry_points=False)
+    manifests = [record.manifest for record in found.records if record.usable]
+    hole = tmp_path / "sky.hole"
+    hole.write_text('{"prompt": "a starry sky", "seed": 42}')
+    assert [reader.id for reader, _m in readers_for(manifests, hole)] == ["community.hole-file"]
+    assert readers_for(manifests, tmp_path / "x.png") == []  # nothing imported to say so
+
+    result, reader = read_metadata(manifests, hole)
+    assert result == {"role": "image.inpaint", "inputs": {"prompt": "a starry sky"}, "seed": 42, "source": "hole file"}
+    diffusion = found.generator("studio.diffusion")[0]
+    assert params_for_role(diffusion, result["role"], result["inputs"])["params"] == {"prompt": "a starry sky", "mode": "inpaint"}
+    (tmp_path / "junk.hole").write_text("not json")
+    assert read_metadata(manifests, tmp_path / "junk.hole") is None
