@@ -101,3 +101,12 @@ def test_a_training_job_reports_progress_and_cancel_stops_it_leaving_a_checkpoin
 def test_bad_command_jobs_are_refused_with_the_reason(engine, plugin: str, params: dict, message: str) -> None:
     with pytest.raises(StudioError, match=message):
         engine._call("POST", "/jobs", json={"plugin": plugin, "kind": "command", "params": params})
+
+
+def test_the_catalogue_carries_roles_and_commands(engine) -> None:
+    catalogue = engine.plugins()
+    melody = next(g for g in catalogue["generators"] if g["id"] == "studio.melody")
+    continue_role = next(role for role in melody["roles"] if role["role"] == "melody.continue")
+    assert continue_role["inputs"]["prime"] == "prime" and continue_role["fixed"] == {"mode": "continue"}
+    row = next(p for p in catalogue["plugins"] if p["id"] == "studio.melody")
+    assert [(c["id"], c["models"], c["data"]) for c in row["commands"]] == [("train", "melody", "melody")]
