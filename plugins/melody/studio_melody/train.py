@@ -79,8 +79,14 @@ def run_command(argv: list[str], ctx: Any) -> Any:
     """
     from studio.plugins.api import CommandResult
 
-    if "--vae" in argv:
-        raise ValueError("the phrase VAE trains from the command line only (python -m studio_melody.train_vae)")
+    if "--vae" in argv:  # the phrase VAE's own trainer (no progress events; its log goes to the engine's)
+        from .train_vae import cli_main as train_vae
+
+        ctx.log("training the phrase VAE; its progress is in the engine's log")
+        code = train_vae([a for a in argv if a != "--vae"])
+        if code != 0:
+            raise ValueError(f"the phrase VAE trainer stopped with exit code {code}; see the engine's log")
+        return CommandResult(message="the phrase VAE is trained")
     parser = build_parser()
     for action in parser._actions:
         if action.dest == "out":
