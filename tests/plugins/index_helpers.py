@@ -103,7 +103,7 @@ def example_folder(tmp: Path, version: str = "1.0.0", *, broken: bool = False) -
     toml.write_text(toml.read_text(encoding="utf-8").replace('version = "1.0.0"', f'version = "{version}"'), encoding="utf-8")
     if broken:
         init = folder / "pixelsort" / "sorting.py"
-        init.write_text("raise ImportError('this release is broken on purpose')\n" + init.read_text(encoding="utf-8"), encoding="utf-8")
+        init.write_text(init.read_text(encoding="utf-8") + "\nraise ImportError('this release is broken on purpose')\n", encoding="utf-8")
     return folder
 
 
@@ -117,3 +117,32 @@ def small_plugin(tmp: Path, plugin_id: str = "acme.glow", version: str = "1.0.0"
 
 def dedent(text: str) -> str:
     return textwrap.dedent(text).strip() + "\n"
+
+
+class Publisher:
+    """A folder of archives that becomes a signed index, as an author would publish it."""
+
+    def __init__(self, folder: Path, key_path: Path | None = None) -> None:
+        from studio.plugins.index.signing import generate_key
+
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.key = generate_key(key_path or self.folder.parent / f"{self.folder.name}.key")
+
+    def add(self, plugin_folder: Path, *, author_key: "object | None" = None) -> Path:
+        """Pack a plugin folder into the index folder; ``author_key`` signs it as its author."""
+        from studio.plugins.archive import pack_folder
+        from studio.plugins.index.publish import sign_archive
+        from studio.plugins.manifest import read_manifest
+
+        manifest = read_manifest(plugin_folder)
+        archive, _digest = pack_folder(plugin_folder, out=self.folder / f"{manifest.id}-{manifest.version}.zip")
+        if author_key is not None:
+            sign_archive(archive, author_key)
+        return archive
+
+    def build(self, name: str = "Test index", **kwargs: object) -> Path:
+        from studio.plugins.index.publish import build_index
+
+        path, _signed = build_index(self.folder, self.key, name=name, **kwargs)
+        return path

@@ -119,7 +119,7 @@ def fetch_bytes(location: str, limits: TransferLimits, *, what: str = "index") -
         if declared is not None and declared > limits.max_bytes:
             raise DownloadError(f"{what} {location} is {_size(declared)}, larger than the limit of {_size(limits.max_bytes)}; refused")
         try:
-            for chunk in response.iter_bytes(_CHUNK):
+            for chunk in response.iter_bytes():
                 received += len(chunk)
                 if received > limits.max_bytes:
                     raise DownloadError(f"{what} {location} is larger than the limit of {_size(limits.max_bytes)}; refused")
@@ -188,7 +188,7 @@ def download_file(
             report(done, size)
             try:
                 with open(part, mode) as handle:
-                    for chunk in response.iter_bytes(_CHUNK):
+                    for chunk in response.iter_bytes():
                         done += len(chunk)
                         if done > size:
                             handle.close()
@@ -235,7 +235,8 @@ def _copy_local(location: str, destination: Path, part: Path, size: int, report:
 def _client(limits: TransferLimits) -> httpx.Client:
     timeout = httpx.Timeout(limits.stall_timeout, connect=min(limits.stall_timeout, 15.0))
     # trust_env=False: no proxy or netrc from the environment changes where a plugin comes from.
-    return httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False, headers={"User-Agent": _USER_AGENT})
+    # identity encoding: byte counts, sizes and Range offsets all mean the file's own bytes.
+    return httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False, headers={"User-Agent": _USER_AGENT, "Accept-Encoding": "identity"})
 
 
 class _open:
