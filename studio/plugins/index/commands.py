@@ -13,7 +13,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from studio.core.errors import StudioError
 from studio.plugins.index.signing import fingerprint
@@ -233,7 +233,7 @@ class ProgressBar:
 def install_from_index(spec: str, config: Any, *, yes: bool, as_json: bool = False, timeout: float = 30.0) -> int:
     """``plugins install ID[==VERSION]``: download, verify, show, confirm, install."""
     from studio.plugins.index.download import TransferLimits
-    from studio.plugins.index.fetch_install import ARCHIVE_LIMIT, complete_install, parse_spec, prepare_install
+    from studio.plugins.index.fetch_install import ARCHIVE_LIMIT, parse_spec, prepare_install
 
     layout = config.layout
     plugin_id, _version = parse_spec(spec)
@@ -389,6 +389,3 @@ def _newer(candidate: str, installed: str) -> bool:
         return Version(candidate) > Version(installed)
     except InvalidVersion:
         return False
-
-
-Runner = Callable[[argparse.Namespace, Any], int]
