@@ -211,3 +211,21 @@ def test_adding_an_index_from_the_tab_pins_its_key_and_lists_its_plugins(tmp_pat
     assert cell(dialog.browser, "acme.glow", "Version") == "1.0.0"
     assert not dialog.browser.add_index("http://10.9.8.7/index.json")
     assert "only on this computer" in dialog.errors[-1]
+
+
+def test_the_main_window_flags_a_withdrawn_plugin_at_start_up(tmp_path, studio_home, publisher, server, make_window):
+    layout = HomeLayout(studio_home)
+    layout.ensure()
+    publisher.add(small_plugin(tmp_path, "acme.glow", "1.0.0"))
+    publisher.build()
+    add_index(layout, server.url())
+    complete_install(prepare_install(layout, "acme.glow", load_catalogue(layout)), trial=False)
+    (publisher.folder / "advisories.json").write_text(json.dumps([{"plugin": "acme.glow", "versions": ["1.0.0"], "reason": "crashes on large images"}]))
+    publisher.build()
+    load_catalogue(layout)
+    server.httpd.shutdown()  # start-up reads the cached copy: the server is not asked again
+    served = len(server.requests)
+    window = make_window(engine=False)
+    assert "acme.glow 1.0.0 was withdrawn by Test index: crashes on large images" in window.statusBar().currentMessage()
+    assert "Disable withdrawn" in window.withdrawn_notice
+    assert len(server.requests) == served
