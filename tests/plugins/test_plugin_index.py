@@ -376,3 +376,13 @@ def test_a_folder_index_works_without_a_server(tmp_path, layout, publisher):
     add_index(layout, str(publisher.folder))
     install_by_name(layout, "acme.glow")
     assert managed_plugins(layout) == {"acme.glow": "1.0.0"}
+
+
+def test_a_web_index_cannot_point_at_files_on_this_computer(tmp_path, layout, publisher, server):
+    from studio.plugins.index.download import resolve_location
+
+    with pytest.raises(DownloadError, match="can only name https:// archives"):
+        resolve_location(server.url(), "file:///etc/passwd")
+    with pytest.raises(DownloadError, match="must lie inside that folder"):
+        resolve_location(str(publisher.folder / "index.json"), "../outside.zip")
+    assert resolve_location(server.url(), "sub/a.zip") == server.base + "sub/a.zip"

@@ -126,3 +126,23 @@ def test_the_index_commands_explain_an_empty_configuration(home):
     assert "no plugin index is configured" in ok(studio(home, "plugins", "index", "list"))
     assert "plugins index add URL" in refused(studio(home, "plugins", "search", "anything"))
     assert "plugins index add URL" in refused(studio(home, "plugins", "install", "acme.thing", "--yes"))
+
+
+def test_update_all_leaves_a_plugin_installed_from_an_archive_unless_named(tmp_path, home):
+    from index_helpers import Publisher, small_plugin
+    from studio.plugins.archive import pack_folder
+    from studio.plugins.install import install, plan_install
+
+    archive, _ = pack_folder(small_plugin(tmp_path, "acme.glow", "1.0.0"), out=tmp_path / "glow-1.0.0.zip")
+    install(plan_install(archive, layout=HomeLayout(home)), trial=False)
+    publisher = Publisher(tmp_path / "published")
+    publisher.add(small_plugin(tmp_path / "newer", "acme.glow", "1.1.0"))
+    publisher.build()
+    with IndexServer(publisher.folder) as server:
+        ok(studio(home, "plugins", "index", "add", server.url()))
+        out = ok(studio(home, "plugins", "update", "--yes"))
+        assert "acme.glow was not installed from an index; `plugins update acme.glow` takes 1.1.0" in out
+        assert (home / "plugins" / "acme.glow" / "current").read_text().strip() == "1.0.0"
+        out = ok(studio(home, "plugins", "update", "acme.glow", "--yes"))
+        assert "upgraded acme.glow 1.0.0 → 1.1.0" in out and "rollback acme.glow" in out
+        assert "every plugin installed from an index is up to date" in ok(studio(home, "plugins", "update"))

@@ -285,6 +285,14 @@ def _update(args: argparse.Namespace, layout: Any, config: Any) -> int:
     if args.id and args.id not in managed_plugins(layout):
         raise StudioError(f"{args.id} is not installed with `plugins install`; install it with `plugins install {args.id}`")
     todo = [item for item in outdated_plugins(layout, catalogue) if args.id in (None, item.plugin_id)]
+    if args.id is None:
+        # A plugin installed from an archive is only taken over by an index when asked by name.
+        from studio.plugins.index.trust import TrustStore
+
+        pinned = TrustStore.load(layout).plugins
+        for item in [item for item in todo if item.plugin_id not in pinned]:
+            print(f"note: {item.plugin_id} was not installed from an index; `plugins update {item.plugin_id}` takes {item.latest} from {item.index}")
+            todo.remove(item)
     if not todo:
         print(f"{args.id} is up to date" if args.id else "every plugin installed from an index is up to date")
         return EXIT_OK

@@ -56,7 +56,11 @@ def local_path(location: str) -> Path:
 
 def resolve_location(base: str, reference: str) -> str:
     """An archive's location: ``reference`` as is when absolute, else relative to the index."""
-    if is_remote(reference) or reference.startswith("file://"):
+    if is_remote(reference):
+        return reference
+    if reference.startswith("file://"):
+        if is_remote(base):  # a web index may not point the studio at files on this computer
+            raise DownloadError(f"{reference}: an index on the web can only name https:// archives")
         return reference
     if "://" in reference:
         scheme = reference.split("://", 1)[0]
