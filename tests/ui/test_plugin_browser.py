@@ -229,3 +229,24 @@ def test_the_main_window_flags_a_withdrawn_plugin_at_start_up(tmp_path, studio_h
     assert "acme.glow 1.0.0 was withdrawn by Test index: crashes on large images" in window.statusBar().currentMessage()
     assert "Disable withdrawn" in window.withdrawn_notice
     assert len(server.requests) == served
+
+
+def test_categories_are_roles_when_the_index_lists_them(tmp_path, home, publisher, server, qtbot, open_dialog):
+    from studio.plugins.index.signing import canonical_json
+
+    publisher.add(small_plugin(tmp_path, "acme.fill"))
+    publisher.add(small_plugin(tmp_path, "acme.glow"))
+    path = publisher.build()
+    document = json.loads(path.read_text())
+    document["signed"]["plugins"][0]["roles"] = ["image.inpaint", "image.outpaint"]  # acme.fill
+    document["signature"] = publisher.key.sign(canonical_json(document["signed"]))
+    path.write_text(json.dumps(document))
+    add_index(HomeLayout(home), server.url())
+    dialog = open_dialog()
+    browse(qtbot, dialog)
+    browser = dialog.browser
+    assert [browser.category.itemText(i) for i in range(browser.category.count())] == ["All categories", "image", "image.inpaint", "image.outpaint"]
+    browser.category.setCurrentText("image.inpaint")
+    assert browser.table.rowCount() == 1 and cell(browser, "acme.fill", "Id") == "acme.fill"
+    browser.category.setCurrentText("image")  # acme.glow has no roles: filed under its kind
+    assert browser.table.rowCount() == 1 and cell(browser, "acme.glow", "Id") == "acme.glow"

@@ -26,6 +26,7 @@ from packaging.version import InvalidVersion, Version
 
 from studio.core.paths import HomeLayout
 from studio.plugins import install as installer
+from studio.plugins.archive import sha256_file
 from studio.plugins.index.catalogue import Catalogue, Listing, LoadedIndex
 from studio.plugins.index.download import Progress, TransferLimits, download_file, resolve_location
 from studio.plugins.index.errors import DowngradeRefused, IntegrityError, PluginIndexError, TrustError, WithdrawnVersion
@@ -167,7 +168,7 @@ def prepare_install(
     limits = limits or TransferLimits(max_bytes=ARCHIVE_LIMIT)
     download_file(location, target, size=version.size, limits=limits, progress=progress, cancelled=cancelled)
     try:
-        digest = installer.sha256_file(target)
+        digest = sha256_file(target)
         if digest != version.sha256:
             raise IntegrityError(
                 f"{target.name}: SHA-256 mismatch: the signed index says {version.sha256}, the download has {digest}. "
