@@ -444,6 +444,31 @@ class PluginBrowser(QWidget):
         QMessageBox.warning(self, title, text)
 
 
+class WithdrawnBar(QWidget):
+    """A red line above the plugin manager's tabs: installed versions their index withdrew."""
+
+    disable_clicked = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setStyleSheet(f"color: {_DANGER}")
+        self.button = QPushButton("Disable withdrawn")
+        self.button.setObjectName("danger")
+        self.button.setToolTip("Disable every installed plugin whose version was withdrawn (one click)")
+        self.button.clicked.connect(self.disable_clicked)
+        row.addWidget(self.label, 1)
+        row.addWidget(self.button)
+        self.setVisible(False)
+
+    def show_flagged(self, flagged: list[Withdrawn]) -> None:
+        self.label.setText("; ".join(item.describe() for item in flagged))
+        self.setVisible(bool(flagged))
+
+
 # --------------------------------------------------------------------------- text
 
 

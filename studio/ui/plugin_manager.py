@@ -42,7 +42,7 @@ from studio.core.errors import StudioError
 from studio.core.paths import HomeLayout, studio_home
 from studio.core.settings import load_settings, save_settings
 from studio.plugins import install as installer
-from studio.ui.plugin_browser import PluginBrowser
+from studio.ui.plugin_browser import PluginBrowser, WithdrawnBar
 
 COLUMNS = ("Plugin", "Id", "Version", "State", "Source", "Permissions")
 ARCHIVE_SUFFIXES = (".zip", ".whl")
@@ -110,7 +110,9 @@ class PluginManagerDialog(QDialog):
         self.banner.setObjectName("muted")
         self.banner.setWordWrap(True)
         outer.addWidget(self.banner)
-        self._build_withdrawn_bar(outer)
+        self.withdrawn_bar = WithdrawnBar()
+        self.withdrawn_bar.disable_clicked.connect(self.disable_withdrawn)
+        outer.addWidget(self.withdrawn_bar)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         self.table = QTableWidget(0, len(COLUMNS))
@@ -171,27 +173,10 @@ class PluginManagerDialog(QDialog):
             buttons.addWidget(button)
         outer.addLayout(buttons)
 
-    def _build_withdrawn_bar(self, outer: QVBoxLayout) -> None:
-        self.withdrawn_bar = QWidget()
-        row = QHBoxLayout(self.withdrawn_bar)
-        row.setContentsMargins(0, 0, 0, 0)
-        self.withdrawn_label = QLabel()
-        self.withdrawn_label.setWordWrap(True)
-        self.withdrawn_label.setStyleSheet(f"color: {_DANGER}")
-        self.disable_withdrawn_button = QPushButton("Disable withdrawn")
-        self.disable_withdrawn_button.setObjectName("danger")
-        self.disable_withdrawn_button.clicked.connect(self.disable_withdrawn)
-        row.addWidget(self.withdrawn_label, 1)
-        row.addWidget(self.disable_withdrawn_button)
-        self.withdrawn_bar.setVisible(False)
-        outer.addWidget(self.withdrawn_bar)
-
     def _update_withdrawn(self) -> None:
         """Installed versions an index withdrew (from the indexes already read: no network)."""
         disabled = set(load_settings(self.layout_).disabled_plugins)
-        flagged = [item for item in self.browser.withdrawn() if item.plugin_id not in disabled]
-        self.withdrawn_bar.setVisible(bool(flagged))
-        self.withdrawn_label.setText("; ".join(item.describe() for item in flagged))
+        self.withdrawn_bar.show_flagged([item for item in self.browser.withdrawn() if item.plugin_id not in disabled])
 
     def disable_withdrawn(self) -> list[str]:
         """One click: disable every installed plugin whose version was withdrawn."""

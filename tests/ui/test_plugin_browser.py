@@ -193,8 +193,8 @@ def test_a_withdrawn_installed_version_is_flagged_and_disabled_in_one_click(tmp_
     assert "acme.glow 1.0.0 was withdrawn by Test index: leaks your prompts" in withdrawn_notice(layout)  # start-up, no network
     dialog = open_dialog()
     assert dialog.withdrawn_bar.isVisibleTo(dialog)
-    assert "leaks your prompts" in dialog.withdrawn_label.text()
-    dialog.disable_withdrawn_button.click()
+    assert "leaks your prompts" in dialog.withdrawn_bar.label.text()
+    dialog.withdrawn_bar.button.click()
     assert "acme.glow" in load_settings(layout).disabled_plugins
     assert not dialog.withdrawn_bar.isVisibleTo(dialog)
     browse(qtbot, dialog)
