@@ -266,7 +266,7 @@ def _plugins(args: argparse.Namespace) -> int:
     from studio.plugins import manage_cli
 
     status = manage_cli.run(args, config)
-    if status == EXIT_OK and args.plugins_command in ("install", "remove", "rollback"):
+    if status == EXIT_OK and args.plugins_command in ("install", "remove", "rollback", "update"):
         print(_apply_to_running_engine(config))
     return status
 

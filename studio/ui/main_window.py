@@ -272,6 +272,15 @@ class MainWindow(QMainWindow):
             self._recover_or_new()
         if engine:
             self.link.start()
+        self._flag_withdrawn_plugins()
+
+    def _flag_withdrawn_plugins(self) -> None:
+        """Installed plugin versions their index withdrew, from the cached indexes (no network)."""
+        from studio.ui.plugin_browser import withdrawn_notice
+
+        self.withdrawn_notice = withdrawn_notice(HomeLayout(self.home))
+        if self.withdrawn_notice:
+            self.statusBar().showMessage(self.withdrawn_notice, 60000)
 
     def _recover_or_new(self) -> None:
         offers = find_recovery(self.session.recovery_dir)
