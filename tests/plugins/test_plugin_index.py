@@ -389,14 +389,11 @@ def test_a_web_index_cannot_point_at_files_on_this_computer(tmp_path, layout, pu
 
 
 def test_categories_are_the_roles_a_manifest_declares_else_its_generator_kinds(tmp_path):
-    import dataclasses
-
     from studio.plugins.index.publish import _roles_and_kinds
     from studio.plugins.manifest import read_manifest
 
-    manifest = read_manifest(small_plugin(tmp_path, "acme.glow"))
-    assert _roles_and_kinds(manifest) == ([], ["image"])
-    raw = dict(manifest.raw)
-    raw["generators"] = [dict(raw["generators"][0], roles=[{"role": "image.from_text", "inputs": {"prompt": "prompt"}}, {"role": "image.inpaint"}])]
-    with_roles = dataclasses.replace(manifest, raw=raw)  # how [[generators.roles]] reads (see ROLES contract)
-    assert _roles_and_kinds(with_roles) == (["image.from_text", "image.inpaint"], ["image"])
+    folder = small_plugin(tmp_path, "acme.glow")
+    assert _roles_and_kinds(read_manifest(folder)) == ([], ["image"])
+    toml = folder / "plugin.toml"  # [[generators.roles]] after the params still belong to the generator
+    toml.write_text(toml.read_text(encoding="utf-8") + '\n[[generators.roles]]\nrole = "image.from_text"\n\n[[generators.roles]]\nrole = "image.inpaint"\n', encoding="utf-8")
+    assert _roles_and_kinds(read_manifest(folder)) == (["image.from_text", "image.inpaint"], ["image"])
