@@ -169,12 +169,14 @@ def _restore_own(found: Found, catalogue: Sequence[Mapping[str, Any]], models: S
         unmapped["generator"] = f"{found.generator} is not installed or is disabled; its settings cannot be applied"
         return Restore(found.generator, dict(found.params), found.seed, found.source, unmapped)
     params = _checked(generator, dict(found.params), unmapped)
-    model_spec = next((spec for spec in generator.get("params") or [] if spec.get("type") == "model" and spec.get("name") == "model"), None)
-    if model_spec is not None and found.model_hash:
-        inputs: dict[str, Any] = {}
-        _resolve_model(found, models, inputs, unmapped, own=params.get("model"))
-        if "model" in inputs:
-            params["model"] = inputs["model"]
+    # The record's params chose the model (a name, or empty for the default), and re-running
+    # them on this machine chooses it again. A named model is pinned to the local file with
+    # the recorded hash, which also finds it after a rename.
+    wanted = _normal_hash(found.model_hash)
+    if params.get("model") and wanted:
+        match = next((m for m in models if m.sha256 and m.sha256.lower().startswith(wanted)), None)
+        if match is not None:
+            params["model"] = match.name
     return Restore(found.generator, params, found.seed, found.source, unmapped)
 
 
@@ -199,7 +201,7 @@ def _checked(generator: Mapping[str, Any], params: dict[str, Any], unmapped: dic
     return kept
 
 
-def _resolve_model(found: Found, models: Sequence[LocalModel], inputs: dict[str, Any], unmapped: dict[str, str], own: Any = None) -> None:
+def _resolve_model(found: Found, models: Sequence[LocalModel], inputs: dict[str, Any], unmapped: dict[str, str]) -> None:
     """Point ``inputs["model"]`` at the local model with the file's hash (or name)."""
     if not found.model_name and not found.model_hash:
         return
@@ -221,8 +223,6 @@ def _resolve_model(found: Found, models: Sequence[LocalModel], inputs: dict[str,
                         "it may be another version of the model"
                     )
                 return
-    if own and not wanted_hash:
-        return
     described = f"{found.model_name or 'the model'}" + (f" (hash {found.model_hash})" if found.model_hash else "")
     unmapped.setdefault("model", f"{described} is not among your local models; add it to a model folder, or pick another model")
 

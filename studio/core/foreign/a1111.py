@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from studio.core.foreign import Found, to_number, to_seed
-from studio.core.samplers import A1111_SAMPLERS, normal_schedule, split_a1111_sampler
+from studio.core.samplers import A1111_SAMPLERS, SCHEDULES, normal_schedule, split_a1111_sampler
 
 _RE_SIZE = re.compile(r"^\s*(\d+)\s*[x×]\s*(\d+)\s*$")
 
@@ -70,13 +70,18 @@ def apply_fields(found: Found, fields: dict[str, Any]) -> None:
                 unmapped[key] = f"{value!r} is not WIDTHxHEIGHT"
         elif key == "Sampler":
             sampler, schedule = split_a1111_sampler(str(value))
-            inputs["sampler"] = sampler
-            if sampler not in A1111_SAMPLERS:
-                unmapped[key] = f"{sampler!r} has no diffusers equivalent; pick another sampler"
+            if sampler in A1111_SAMPLERS:
+                inputs["sampler"] = sampler
+            else:
+                unmapped[key] = f"{sampler!r} has no diffusers equivalent; the generator's own sampler is kept"
             if schedule and "Schedule type" not in fields:
                 inputs["schedule"] = schedule
         elif key == "Schedule type":
-            inputs["schedule"] = normal_schedule(str(value))
+            schedule = normal_schedule(str(value))
+            if schedule in SCHEDULES:
+                inputs["schedule"] = schedule
+            else:
+                unmapped[key] = f"{value!r} has no diffusers equivalent; the sampler's own schedule is kept"
         elif key == "Clip skip":
             _put(found, key, "clip_skip", to_number(value, integral=True))
         elif key == "Denoising strength":
