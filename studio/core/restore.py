@@ -110,6 +110,30 @@ def restore_file(
     return restore_from_info(inspect_path(path), catalogue, models)
 
 
+def restore_bytes(
+    data: bytes,
+    catalogue: Sequence[Mapping[str, Any]],
+    models: Sequence[LocalModel] = (),
+    name: str = "image",
+) -> Restore:
+    """The restore of an image's bytes (PNG, JPEG, WebP): what a drop on the window gives."""
+    from studio.core.image_metadata import read_image_texts
+
+    _kind, size, texts = read_image_texts(data, name)
+    found = read_generation(texts, size)
+    if found is None:
+        raise FileFormatError(f"{name}: it records no generation settings to restore")
+    return build_restore(found, catalogue, models)
+
+
+def restore_record(record: Mapping[str, Any], catalogue: Sequence[Mapping[str, Any]], models: Sequence[LocalModel] = ()) -> Restore:
+    """The restore of one of our own records (a history node's generator, params and seed)."""
+    found = found_in_info({"studio": dict(record)})
+    if found is None:
+        raise FileFormatError("the generation names no generator; nothing to restore")
+    return build_restore(found, catalogue, models)
+
+
 def restore_from_info(info: Mapping[str, Any], catalogue: Sequence[Mapping[str, Any]], models: Sequence[LocalModel] = ()) -> Restore:
     """The restore for what ``inspect_path`` found in a file."""
     found = found_in_info(info)
