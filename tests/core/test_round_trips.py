@@ -116,3 +116,34 @@ def test_prompt_builder_output_reruns_to_the_same_text(runner, tmp_path_factory,
     assert restore.generator == "studio.prompts" and restore.seed == seed and restore.unmapped == {}
     again = runner.run(restore.generator, restore.params, restore.seed)
     assert [a.data for a in again.artifacts] == [a.data for a in result.artifacts]
+
+
+def test_midi_records_name_the_model_and_hash_not_its_path(runner):
+    import json
+    import tempfile
+
+    from studio.core.midi import read_midi_metadata
+
+    artifact = runner.run("studio.melody", {"bars": 1}, seed=3).artifacts[0]
+    assert str(REPO).encode() not in artifact.data
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "tune.mid"
+        path.write_bytes(artifact.data)
+        record = read_midi_metadata(path)
+    (model,) = record["models"]
+    assert set(model) >= {"name", "hash"} and "path" not in model
+    assert "/" not in json.dumps(record["params"])
+
+
+def test_project_history_keeps_64_bit_seeds(tmp_path):
+    from studio.core.history import History, HistoryNode
+    from studio.core.inspect_file import inspect_path
+    from studio.core.project_store import ProjectStore
+
+    path = tmp_path / "p.studio"
+    with ProjectStore.create(path) as store:
+        History(store).add(HistoryNode(generator="studio.patterns", params={"width": 16}, seed=SEED_MAX))
+    with ProjectStore.open(path) as store:
+        (node,) = History(store).nodes()
+        assert node.seed == SEED_MAX
+    assert inspect_path(path)["last_node"]["seed"] == SEED_MAX
