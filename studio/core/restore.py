@@ -50,14 +50,6 @@ class Restore:
             "unmapped": dict(self.unmapped),
         }
 
-    def summary(self) -> str:
-        """One line for a status bar: what was restored and, if anything, what was not."""
-        where = self.generator or "no generator"
-        text = f"Restored {self.source} settings into {where}"
-        if self.unmapped:
-            text += f"; not restored: {', '.join(sorted(self.unmapped))}"
-        return text
-
 
 @dataclass(frozen=True)
 class LocalModel:

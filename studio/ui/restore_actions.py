@@ -8,7 +8,6 @@ not be carried over is said in the status bar, never a bare "Restored".
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from studio.core.errors import FileFormatError
@@ -77,11 +76,4 @@ class RestoreActions:
             message += f" — not restored: {', '.join(restore.unmapped)}"
             bar.setToolTip(details)
         bar.showMessage(message, 15000)
-        self.last = restore
         return restore
-
-    last: Restore | None = None
-
-
-def is_image_with_settings(path: Path) -> bool:
-    return path.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp")

@@ -227,3 +227,40 @@ def test_ruinedfooocus_and_stability_matrix(tmp_path, catalogue):
 def test_an_image_without_settings_is_a_clear_error(tmp_path, catalogue):
     with pytest.raises(FileFormatError, match="no generation settings"):
         restore_file(png_with_texts(tmp_path / "plain.png", {}), catalogue)
+
+
+# --------------------------------------------------------------------------- robustness
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from studio.core.foreign import read_generation  # noqa: E402
+from studio.core.restore import build_restore  # noqa: E402
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=True) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5),
+    max_leaves=30,
+)
+_keys = st.sampled_from(["parameters", "prompt", "workflow", "invokeai_metadata", "sd-metadata", "Dream", "Comment", "Software",
+                         "parameters-json", "fooocus_scheme", "studio"])
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(texts=st.dictionaries(_keys, st.one_of(st.text(max_size=80), _json.map(json.dumps)), max_size=4))
+def test_readers_never_raise_on_malformed_metadata(texts):
+    found = read_generation(texts, (64, 64))
+    if found is not None:
+        json.dumps(found.to_dict(), default=str)
+        build_restore(found, [])
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(graph=st.dictionaries(st.sampled_from(["1", "2", "3", "4"]), st.fixed_dictionaries(
+    {"class_type": st.sampled_from(["KSampler", "KSamplerAdvanced", "CLIPTextEncode", "CheckpointLoaderSimple", "EmptyLatentImage", "LoraLoader", "VAEEncode", "CLIPSetLastLayer"]),
+     "inputs": st.dictionaries(st.sampled_from(["seed", "steps", "cfg", "positive", "negative", "model", "latent_image", "clip", "text", "width", "height", "samples", "stop_at_clip_layer", "sampler_name", "scheduler", "denoise"]),
+                               st.one_of(_json, st.tuples(st.sampled_from(["1", "2", "3", "4", "9"]), st.integers(0, 2)).map(list)), max_size=8)}), max_size=4))
+def test_comfyui_graphs_with_cycles_and_bad_links_never_raise(graph):
+    found = read_generation({"prompt": json.dumps(graph)})
+    if found is not None:
+        json.dumps(found.to_dict(), default=str)
