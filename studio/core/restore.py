@@ -64,8 +64,12 @@ class LocalModel:
 
 
 def generators_with_role(catalogue: Iterable[Mapping[str, Any]], role: str) -> list[Mapping[str, Any]]:
-    """Generators (catalogue dicts) that declare ``role``, in catalogue order."""
-    return [g for g in catalogue if any(entry.get("role") == role for entry in g.get("roles") or [])]
+    """Generators (catalogue dicts) that declare ``role``, in catalogue order (disabled or failed ones left out)."""
+    return [
+        g for g in catalogue
+        if g.get("state", "enabled") not in ("disabled", "failed", "incompatible")
+        and any(entry.get("role") == role for entry in g.get("roles") or [])
+    ]
 
 
 def params_for_role(generator: Mapping[str, Any], role: str, inputs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -74,7 +78,7 @@ def params_for_role(generator: Mapping[str, Any], role: str, inputs: Mapping[str
     if entry is None:
         return {}, dict(inputs)
     mapping = entry.get("inputs") or {}
-    params: dict[str, Any] = dict(entry.get("fixed") or {})
+    params: dict[str, Any] = {}
     left: dict[str, Any] = {}
     for name, value in inputs.items():
         target = mapping.get(name)
@@ -82,6 +86,7 @@ def params_for_role(generator: Mapping[str, Any], role: str, inputs: Mapping[str
             params[target] = value
         else:
             left[name] = value
+    params.update(entry.get("fixed") or {})  # fixed wins: it is what makes the generator do this role
     return params, left
 
 

@@ -46,6 +46,8 @@ def _generator(folder: str) -> dict:
 @pytest.fixture(scope="module")
 def catalogue() -> list[dict]:
     patterns = _generator("patterns")
+    # Patterns also makes images from nothing: it fills image.from_text with its size only.
+    patterns["roles"] = [{"role": "image.from_text", "inputs": {"width": "width", "height": "height"}, "fixed": {}}]
     diffusion = _generator("diffusion")
     # The roles block as ROLES.md specifies it (helper `contrib` adds it to the manifests).
     diffusion["roles"] = [
@@ -123,8 +125,16 @@ def test_without_an_image_to_image_generator_the_text_to_image_one_is_used(tmp_p
 
 
 def test_no_generator_with_the_role_says_so(tmp_path, catalogue):
-    restore = restore_file(a1111_image(tmp_path / "a.png", A1111_TEXT), [catalogue[0]])
+    restore = restore_file(a1111_image(tmp_path / "a.png", A1111_TEXT), [dict(catalogue[0], roles=[])])
     assert restore.generator is None and "image.from_text" in restore.unmapped["generator"]
+
+
+def test_a_disabled_generator_is_not_chosen(tmp_path, catalogue):
+    patterns, diffusion = catalogue
+    restore = restore_file(a1111_image(tmp_path / "a.png", A1111_TEXT), [patterns, dict(diffusion, state="disabled")])
+    # Only Patterns fills the role now: it gets the size, and everything else is listed as not restored.
+    assert restore.generator == "studio.patterns" and restore.params == {"width": 512, "height": 768}
+    assert {"prompt", "steps", "guidance", "sampler"} <= set(restore.unmapped)
 
 
 def test_a_community_generator_with_the_role_restores_the_same_file(tmp_path):
