@@ -111,3 +111,19 @@ def test_seed_field_holds_64_bit_seeds_and_refuses_more(make_window: Any) -> Non
     assert seed.edit.text() != str(SEED_MAX + 1)
     seed.set_locked(True)
     assert window.generate_panel.take_seeds(2) == [SEED_MAX, 0]
+
+
+def test_preferences_opt_in_to_model_paths_in_files(make_window: Any, studio_home: Path) -> None:
+    from studio.core.paths import HomeLayout
+    from studio.core.settings import load_settings
+    from studio.engine.config import EngineConfig
+    from studio.ui.dialogs import QuietPrompter
+    from studio.ui.preferences import PreferencesDialog
+
+    window = make_window()
+    dialog = PreferencesDialog(studio_home, QuietPrompter(), window)
+    assert not dialog.model_paths.isChecked()  # names and hashes only, by default
+    dialog.model_paths.setChecked(True)
+    assert dialog.apply()  # the engine reads it at start: a restart is offered
+    assert load_settings(HomeLayout(studio_home)).embed_model_paths
+    assert EngineConfig.from_environment(home=studio_home).embed_model_paths
