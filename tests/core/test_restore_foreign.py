@@ -274,3 +274,11 @@ def test_comfyui_graphs_with_cycles_and_bad_links_never_raise(graph):
     found = read_generation({"prompt": json.dumps(graph)})
     if found is not None:
         json.dumps(found.to_dict(), default=str)
+
+
+def test_json_parameters_are_never_read_as_an_a1111_prompt(tmp_path):
+    from studio.core.png_metadata import read_png_metadata
+
+    path = png_with_texts(tmp_path / "s.png", {"parameters": json.dumps(SWARM, indent=2)})
+    meta = read_png_metadata(path)
+    assert meta["prompt"] == "" and meta["parameters"] == {}
