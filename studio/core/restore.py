@@ -216,7 +216,7 @@ def _checked(generator: Mapping[str, Any], params: dict[str, Any], unmapped: dic
         if value is None:
             continue
         try:
-            kept[name] = coerce_value(ParamSpec.from_dict(spec), value)
+            kept[name] = coerce_value(ParamSpec(**dict(spec)), value)
         except (ParamError, TypeError) as exc:
             unmapped[name] = str(exc)
     return kept
