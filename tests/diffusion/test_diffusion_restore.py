@@ -138,3 +138,30 @@ def test_output_reruns_to_the_same_pixels(runner, tiny, tmp_path_factory, seed, 
     assert restore.generator == "studio.diffusion" and restore.seed == seed and restore.unmapped == {}
     again = runner.run("studio.diffusion", restore.params, restore.seed).artifacts[0]
     assert again.data == first.data
+
+
+def test_an_a1111_png_restores_into_a_job_that_writes_the_same_settings(runner, tiny, tmp_path):
+    """Another tool's file -> restore by role -> a real job whose own PNG shows the same settings."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
+    from tool_files import a1111_image
+
+    from studio.core.png_metadata import parse_a1111
+
+    text = (f"a red cat\nNegative prompt: blurry\nSteps: 3, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 5.5, "
+            f"Seed: 3000000000, Size: {SIZE}x{SIZE}, Model hash: 0000000000, Model: {tiny.folder.name}, Version: v1.10.1")
+    path = a1111_image(tmp_path / "a1111.png", text)
+    generator = runner.plugins.describe("studio.diffusion")[0].to_dict()
+    inputs = {name: name for name in ("prompt", "negative_prompt", "steps", "guidance", "width", "height", "clip_skip", "model", "batch_size")}
+    generator["roles"] = [{"role": "image.from_text", "inputs": {**inputs, "sampler": "scheduler", "schedule": "schedule"}, "fixed": {"mode": "txt2img"}}]
+    from studio.core.restore import LocalModel
+
+    restore = restore_file(path, [generator], [LocalModel(tiny.folder.name, str(tiny.folder))])
+    assert restore.params["model"] == tiny.folder.name and restore.unmapped == {}
+    made = runner.run(restore.generator, restore.params, restore.seed).artifacts[0]
+    written = parse_a1111(read_png_chunks(made.data)[1]["parameters"])
+    fields = written["parameters"]
+    assert (written["prompt"], written["negative_prompt"]) == ("a red cat", "blurry")
+    assert (fields["Steps"], fields["Sampler"], fields["Schedule type"], fields["CFG scale"], fields["Seed"], fields["Size"]) == (
+        3, "DPM++ 2M", "Karras", 5.5, 3000000000, f"{SIZE}x{SIZE}")
