@@ -350,11 +350,38 @@ class GuardMiddleware:
             if length is not None and (not length.isdigit() or int(length) > MAX_JSON_BODY_BYTES):
                 await self._refuse(scope, receive, send, 413, f"request bodies are limited to {MAX_JSON_BODY_BYTES // 2**20} MiB")
                 return
-            receive = _limited_receive(receive, MAX_JSON_BODY_BYTES)
-        try:
-            await self.app(scope, receive, send)
-        except _BodyTooLarge:
-            await self._refuse(scope, receive, send, 413, f"request bodies are limited to {MAX_JSON_BODY_BYTES // 2**20} MiB")
+            await self._call_with_body_limit(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    async def _call_with_body_limit(self, scope: dict, receive: Any, send: Any) -> None:
+        """Run the app with a chunked body cut off at the limit: the app's answer to the
+        truncated body (a parse error) is replaced by a 413."""
+        seen = 0
+        too_large = False
+        replaced = False
+
+        async def limited_receive() -> dict:
+            nonlocal seen, too_large
+            if too_large:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > MAX_JSON_BODY_BYTES:
+                    too_large = True
+                    return {"type": "http.request", "body": b"", "more_body": False}
+            return message
+
+        async def guarded_send(message: dict) -> None:
+            nonlocal replaced
+            if not too_large:
+                await send(message)
+            elif not replaced:
+                replaced = True
+                await self._refuse(scope, receive, send, 413, f"request bodies are limited to {MAX_JSON_BODY_BYTES // 2**20} MiB")
+
+        await self.app(scope, limited_receive, guarded_send)
 
     @staticmethod
     async def _refuse(scope: dict, receive: Any, send: Any, status: int, message: str) -> None:
@@ -364,26 +391,6 @@ class GuardMiddleware:
             return
         response = JSONResponse({"detail": message}, status_code=status)
         await response(scope, receive, send)
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-def _limited_receive(receive: Any, limit: int) -> Any:
-    """``receive`` that stops a chunked body once it passes ``limit`` bytes."""
-    seen = 0
-
-    async def wrapped() -> dict:
-        nonlocal seen
-        message = await receive()
-        if message["type"] == "http.request":
-            seen += len(message.get("body", b""))
-            if seen > limit:
-                raise _BodyTooLarge()
-        return message
-
-    return wrapped
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
