@@ -83,7 +83,12 @@ class EngineConfig:
     def from_environment(cls, *, home: Path | None = None, safe_mode: bool = False, **overrides: object) -> "EngineConfig":
         """The config a user's engine runs with: STUDIO_HOME, settings.json, STUDIO_MODEL_PATH."""
         root = home or studio_home()
-        layout = HomeLayout(root).ensure()
+        try:
+            layout = HomeLayout(root).ensure()
+        except OSError as exc:
+            from studio.engine.artifact_store import StorageError, storage_message
+
+            raise StorageError(f"cannot use the studio home: {storage_message(exc, Path(root))}") from None
         settings: Settings = load_settings(layout)
         model_paths = env_model_paths() + [Path(p).expanduser() for p in settings.model_folders]
         config = cls(
