@@ -34,7 +34,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import studio
-from studio.core.artifacts import ARTIFACT_KINDS
+from studio.core.artifacts import ARTIFACT_KINDS, MIME_BY_KIND
 from studio.core.atomic_files import write_json_atomic
 from studio.core.errors import StudioError
 from studio.engine.artifact_store import ArtifactNotFound, ArtifactStore, StorageError, UploadTooLarge, storage_message
@@ -538,7 +538,7 @@ def create_app(engine: Engine) -> FastAPI:
         "/artifacts/{artifact_id}",
         response_class=Response,
         responses={
-            200: {"description": "the artefact's bytes, with its content type; X-Studio-Kind says its kind", "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+            200: {"description": "the artefact's bytes, with its content type; X-Studio-Kind says its kind", "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},
             **_errors(404),
         },
     )
@@ -547,7 +547,7 @@ def create_app(engine: Engine) -> FastAPI:
             artifact = engine.store.get(artifact_id)
         except ArtifactNotFound:
             raise HTTPException(status_code=404, detail=f"no artefact {artifact_id}") from None
-        return Response(content=artifact.data, media_type=artifact.mime, headers={"X-Studio-Kind": artifact.kind})
+        return Response(content=artifact.data, media_type=artifact.mime, headers={"X-Studio-Kind": artifact.kind, "X-Content-Type-Options": "nosniff"})
 
     @app.post(
         "/artifacts",
@@ -561,7 +561,7 @@ def create_app(engine: Engine) -> FastAPI:
             "requestBody": {
                 "required": True,
                 "description": f"the raw bytes (at most {MAX_UPLOAD_BYTES // 2**20} MiB), with their Content-Type",
-                "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}, "*/*": {"schema": {"type": "string", "format": "binary"}}},
+                "content": {mime: {"schema": {"type": "string", "format": "binary"}} for mime in ("application/octet-stream", *sorted({m for ms in UPLOAD_MIMES.values() for m in ms}))},
             },
         },
     )
@@ -576,6 +576,7 @@ def create_app(engine: Engine) -> FastAPI:
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > MAX_UPLOAD_BYTES:
             raise HTTPException(status_code=413, detail=f"the upload is larger than the limit of {MAX_UPLOAD_BYTES // 2**20} MiB")
+        mime = upload_mime(kind, request.headers.get("content-type", ""))
         upload = await asyncio.to_thread(engine.store.begin_upload, MAX_UPLOAD_BYTES)
         try:
             async for chunk in request.stream():
@@ -583,7 +584,6 @@ def create_app(engine: Engine) -> FastAPI:
                     upload.write(chunk)
             if upload.size == 0:
                 raise HTTPException(status_code=422, detail="empty upload")
-            mime = request.headers.get("content-type", "application/octet-stream")
             artifact_id = await asyncio.to_thread(upload.commit, kind=kind, mime=mime)
         except UploadTooLarge as exc:
             raise HTTPException(status_code=413, detail=str(exc)) from None
@@ -624,6 +624,27 @@ def create_app(engine: Engine) -> FastAPI:
             engine.bus.unsubscribe(queue)
 
     return app
+
+
+# The content types an upload of each kind may declare; the artefact is served back with it,
+# so the engine never echoes an arbitrary type a client made up.
+UPLOAD_MIMES = {
+    "image": ("image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp", "image/tiff"),
+    "text": ("text/plain", "text/markdown"),
+    "melody": ("audio/midi", "audio/x-midi", "audio/mid"),
+    "audio": ("audio/wav", "audio/x-wav", "audio/wave", "audio/flac", "audio/x-flac", "audio/ogg", "audio/mpeg"),
+}
+
+
+def upload_mime(kind: str, declared: str) -> str:
+    """The type an upload is stored and served with: the declared one when it fits the kind,
+    the kind's default for a missing or generic one; anything else is a 422."""
+    base = declared.split(";", 1)[0].strip().lower()
+    if base in ("", "application/octet-stream"):
+        return MIME_BY_KIND[kind]
+    if base not in UPLOAD_MIMES[kind]:
+        raise HTTPException(status_code=422, detail=f"Content-Type {base!r} does not fit X-Studio-Kind {kind!r}; send one of {', '.join(UPLOAD_MIMES[kind])}")
+    return "text/plain; charset=utf-8" if base == "text/plain" else "text/markdown; charset=utf-8" if base == "text/markdown" else base
 
 
 def _check_text_lengths(engine: Engine, body: JobRequest) -> None:
