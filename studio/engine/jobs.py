@@ -58,6 +58,8 @@ from studio.engine.worker import WorkerHandle
 
 # Finished jobs kept for GET /jobs/{id}; older ones are forgotten (their artefacts stay).
 KEEP_FINISHED = 500
+# Log lines kept per job (the API shows the last 50); a chatty plugin cannot grow the engine.
+MAX_LOG_LINES = 1000
 
 Publish = Callable[[BaseModel], None]
 
@@ -409,6 +411,7 @@ class JobQueue:
             self._publish(PreviewEvent(job=job.id, text=json_safe(str(event["delta"]))))
         elif kind == "log":
             job.logs.append(event["message"])
+            del job.logs[:-MAX_LOG_LINES]
 
     def _on_worker_exit(self, worker: WorkerHandle, exitcode: int | None) -> None:
         with self._lock:

@@ -60,6 +60,8 @@ def engine_home(engine_home: Path) -> Path:
     (folder / "plugin.toml").write_text(ECHO_MANIFEST, encoding="utf-8")
     (folder / "test_echo" / "__init__.py").write_text("", encoding="utf-8")
     (folder / "test_echo" / "gen.py").write_text(ECHO_CODE, encoding="utf-8")
+    # A per-plugin time limit, as a user sets it in settings.json.
+    (engine_home / "settings.json").write_text(json.dumps({"plugin_timeouts": {"test.stubborn": 2.5}}), encoding="utf-8")
     return engine_home
 
 
@@ -281,6 +283,12 @@ def test_a_job_past_its_time_limit_is_ended_and_the_queue_goes_on(engine):
     assert job.state == JobState.FAILED
     assert "time limit of 1.5s" in job.error
     assert wait_final(engine, after, 60).state == JobState.DONE
+
+
+def test_a_plugin_time_limit_from_settings_applies_without_a_request_timeout(engine):
+    job = wait_final(engine, engine.submit("test.stubborn", {}, seed=1), 60)
+    assert job.state == JobState.FAILED
+    assert "time limit of 2.5s" in job.error and job.timeout == 2.5
 
 
 def test_a_stopped_worker_no_longer_blocks_the_queue(engine):

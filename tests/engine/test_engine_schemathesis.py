@@ -71,3 +71,33 @@ def test_schemathesis_finds_no_server_errors_and_no_schema_mismatches(engine, tm
     assert report.exists() and report.stat().st_size > 0
     # Every operation but the two excluded was exercised.
     assert "Tested: 10" in output, output[-2000:]
+
+
+def test_openapi_documents_every_error_status_with_a_body_and_the_upload_body(engine):
+    schema = engine._call("GET", "/openapi.json").json()
+    error_ref = "#/components/schemas/ErrorBody"
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            for status in ("400", "401", "403", "422"):
+                assert status in responses, (method, path, status)
+                assert responses[status]["content"]["application/json"]["schema"]["$ref"] == error_ref
+    assert {"404"} <= set(schema["paths"]["/jobs/{job_id}"]["get"]["responses"])
+    assert {"409"} <= set(schema["paths"]["/plugins/reload"]["post"]["responses"])
+    upload = schema["paths"]["/artifacts"]["post"]
+    assert {"413", "507"} <= set(upload["responses"])
+    assert upload["requestBody"]["required"] is True and "application/octet-stream" in upload["requestBody"]["content"]
+    assert any(parameter["name"] == "X-Studio-Kind" for parameter in upload["parameters"])
+    assert "delete" in schema["paths"]["/jobs"]
+    assert schema["paths"]["/jobs/{job_id}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/JobStatus")
+
+
+def test_a_422_body_matches_its_documented_schema(engine):
+    import httpx
+
+    from studio.engine.protocol import ErrorBody
+
+    response = httpx.post(engine.url + "/jobs", content=b'{"plugin": 5, "seed": "x"}', headers={"Authorization": f"Bearer {engine.token}", "Content-Type": "application/json"}, trust_env=False)
+    assert response.status_code == 422
+    body = ErrorBody.model_validate(response.json())
+    assert isinstance(body.detail, list) and {tuple(error.loc) for error in body.detail} >= {("body", "plugin"), ("body", "seed")}
