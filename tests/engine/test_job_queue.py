@@ -44,9 +44,10 @@ def test_submit_and_cancel_cost_does_not_grow_with_the_queue(tmp_path):
     big_submit, big_cancel = per_op_seconds(make_queue(tmp_path / "b"), 15_000)
     print(f"submit: {small_submit * 1e6:.1f} µs at 100 queued, {big_submit * 1e6:.1f} µs at 15,000; "
           f"cancel: {small_cancel * 1e6:.1f} µs / {big_cancel * 1e6:.1f} µs")
-    # O(n) per operation would be ~150x; allow noise from a shared machine, not growth.
-    assert big_submit / small_submit < 4
-    assert big_cancel / small_cancel < 4
+    # O(n) per operation measured ~380x (submit) and ~850x (cancel) before; a heap's log n
+    # and a busy shared machine stay far below 10x.
+    assert big_submit / small_submit < 10
+    assert big_cancel / small_cancel < 10
 
 
 def test_positions_count_jobs_ahead_by_priority(tmp_path):
