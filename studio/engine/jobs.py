@@ -183,6 +183,7 @@ class JobQueue:
         self._worker: WorkerHandle | None = None
         self._status_waiters: dict[str, tuple[threading.Event, list]] = {}
         self._closed = False
+        self._oom_kills_at_start: int | None = None
         self.worker_restarts = 0
         self._dispatcher = threading.Thread(target=self._dispatch_loop, name="job-dispatcher", daemon=True)
 
@@ -221,7 +222,14 @@ class JobQueue:
         return self._worker
 
     def _new_worker(self) -> WorkerHandle:
+        self._oom_kills_at_start = oom_kill_count()
         return WorkerHandle(self.config, self._on_worker_message, self._on_worker_exit)
+
+    def _worker_was_oom_killed(self) -> bool | None:
+        now = oom_kill_count()
+        if now is None or self._oom_kills_at_start is None:
+            return None
+        return now > self._oom_kills_at_start
 
     # ------------------------------------------------------------------ public API
 
@@ -418,6 +426,7 @@ class JobQueue:
             if self._closed or worker is not self._worker:
                 return
             self.worker_restarts += 1
+            reason = describe_exit(exitcode, self._worker_was_oom_killed())
             if self._running is not None:
                 job = self._running
                 if job.timed_out:
@@ -430,10 +439,10 @@ class JobQueue:
                     self._finish(job, JobState.CANCELLED)
                 else:
                     self._fail_running(
-                        f"the plugin's process ended unexpectedly ({describe_exit(exitcode)}) while running "
+                        f"the plugin's process ended unexpectedly ({reason}) while running "
                         f"{job.generator}; the engine restarted it and later jobs run normally"
                     )
-            self._publish(EngineEvent(state="restarting", reason=describe_exit(exitcode)))
+            self._publish(EngineEvent(state="restarting", reason=reason))
             self._worker = self._new_worker()
             self._wake.notify_all()
 
@@ -466,7 +475,25 @@ class JobQueue:
             self._jobs.pop(self._finished.popleft(), None)
 
 
-def describe_exit(exitcode: int | None) -> str:
+def oom_kill_count() -> int | None:
+    """How many processes the kernel's out-of-memory killer has ended since boot (Linux's own
+    record, ``oom_kill`` in /proc/vmstat, counting cgroup OOM kills too); None elsewhere."""
+    try:
+        with open("/proc/vmstat", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("oom_kill "):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def describe_exit(exitcode: int | None, oom_killed: bool | None = None) -> str:
+    """Why a worker ended, as honestly as the system can tell.
+
+    ``oom_killed``: whether the kernel recorded an out-of-memory kill while the worker ran
+    (None: no record available). A SIGKILL is blamed on memory only when the kernel says so.
+    """
     if exitcode is None:
         return "no exit code"
     if exitcode < 0:
@@ -474,6 +501,11 @@ def describe_exit(exitcode: int | None) -> str:
             name = signal.Signals(-exitcode).name
         except ValueError:
             name = f"signal {-exitcode}"
-        hint = " — likely out of memory" if name == "SIGKILL" else ""
-        return f"killed by {name}{hint}"
+        if name == "SIGKILL":
+            if oom_killed:
+                return "killed by the kernel's out-of-memory killer (SIGKILL); try a smaller size or free some memory"
+            if oom_killed is False:
+                return "killed by SIGKILL from another process (the kernel recorded no out-of-memory kill)"
+            return "killed by SIGKILL (another process or the out-of-memory killer)"
+        return f"killed by {name}"
     return f"exit code {exitcode}"
