@@ -49,6 +49,7 @@ from studio.engine.protocol import (
     CancelledJobs,
     Catalogue,
     ErrorBody,
+    Event,
     FieldError,
     Health,
     HelloEvent,
@@ -258,10 +259,9 @@ class Engine:
         """Names a request's Host header may carry: loopback, the bound host, configured extras."""
         names = set(LOOPBACK_NAMES) | {name.lower() for name in self.config.allowed_hosts}
         bound = self.config.host.strip("[]").lower()
+        names.add(bound)  # what engine.json's URL carries, so local clients reach it as written
         if bound in ("0.0.0.0", "::"):
             names |= _local_addresses()
-        else:
-            names.add(bound)
         return names
 
     def host_allowed(self, host_header: str | None) -> bool:
@@ -438,6 +438,24 @@ def create_app(engine: Engine) -> FastAPI:
         description="Every route but /health needs `Authorization: Bearer <token>` (the token is in engine.json).",
     )
     app.add_middleware(GuardMiddleware, engine=engine)
+
+    def openapi_with_events() -> dict[str, Any]:
+        """The generated schema plus the event models of ``WS /events`` (OpenAPI has no
+        WebSocket operations, so clients find them under components)."""
+        if app.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+            from pydantic import TypeAdapter
+
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            event_schema = TypeAdapter(Event).json_schema(ref_template="#/components/schemas/{model}")
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for name, definition in event_schema.pop("$defs", {}).items():
+                components.setdefault(name, definition)  # the routes' own definitions win
+            components["Event"] = event_schema
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi_with_events  # type: ignore[method-assign]
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -143,6 +143,9 @@ def test_an_engine_beyond_loopback_without_tls_warns_that_the_token_travels_in_c
         port = httpx.URL(connection["url"]).port
         headers = {"Authorization": f"Bearer {connection['token']}", "Origin": f"http://127.0.0.1:{port}"}
         assert httpx.get(f"http://127.0.0.1:{port}/plugins", headers=headers, trust_env=False).status_code == 200
+        # Local clients use engine.json's URL as written (http://0.0.0.0:PORT).
+        with EngineClient(connection["url"], connection["token"]) as client:
+            assert client.catalogue().generators
     finally:
         err = stop_engine(process)
     assert "plain HTTP" in err and "--ssl-certfile" in err
