@@ -345,3 +345,47 @@ def test_seeds_are_unsigned_64_bit_in_the_protocol(engine):
     assert JobRequest(plugin="x", seed=SEED_MAX).seed == 2**64 - 1
     response = post_raw(engine, "/jobs", json.dumps({"plugin": "test.slow", "seed": 2**64}).encode())
     assert response.status_code == 422 and "seed" in detail_text(response)
+
+
+# --------------------------------------------------------------------------- a fuzzer that knows the params
+
+
+def _param_values():
+    from hypothesis import strategies as st
+
+    edge_numbers = st.sampled_from([float("nan"), float("inf"), float("-inf"), 2**64, -(2**63), 2**70, 1e308, -0.0, 0, 1])
+    texts = st.one_of(st.text(max_size=50), st.sampled_from(["\ud800", "a\udfffb", "x" * 120_000, "\x00", "💥" * 10]))
+    scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True), edge_numbers, texts)
+    return st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(texts, inner, max_size=3)), max_leaves=6)
+
+
+def test_fuzzed_params_for_real_generators_never_cause_a_server_error(engine):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    names = {"test.slow": ["steps", "step_seconds", "image"], "test.echo": ["note"], "test.stubborn": []}
+    bodies = st.sampled_from(sorted(names)).flatmap(
+        lambda plugin: st.fixed_dictionaries(
+            {"plugin": st.just(plugin), "params": st.dictionaries(st.one_of(st.sampled_from(names[plugin] or ["x"]), st.text(max_size=5), st.just("\ud800")), _param_values(), max_size=3)},
+            optional={"seed": st.one_of(st.integers(), _param_values()), "priority": st.integers(min_value=-2000, max_value=2000), "timeout": st.floats()},
+        )
+    )
+    statuses: list[int] = []
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=True)
+    @given(bodies)
+    def check(body):
+        raw = json.dumps(body).encode()  # NaN/Infinity as bare literals, surrogates as \\u escapes
+        response = post_raw(engine, "/jobs", raw)
+        statuses.append(response.status_code)
+        assert response.status_code < 500, (raw[:300], response.text[:300])
+        if response.status_code == 201:
+            engine.cancel(response.json()["id"])
+
+    try:
+        check()
+    finally:
+        engine.cancel_all()
+    listed = get(engine, "/jobs")
+    assert listed.status_code == 200
+    assert 422 in statuses

@@ -75,3 +75,27 @@ def test_the_protocol_module_stays_light_for_the_window():
     code = "import sys, studio.engine.protocol; bad = [m for m in ('torch', 'fastapi', 'uvicorn', 'PySide6', 'studio.engine.server') if m in sys.modules]; print(bad)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_the_window_tracker_consumes_typed_events():
+    from studio.engine.protocol import ArtifactInfo, PreviewEvent, QueuedEvent, StartedEvent
+    from studio.ui.jobs import SUBMITTING, JobTracker
+
+    tracker = JobTracker()
+    finished: list[str] = []
+    tracker.finished.connect(finished.append)
+    job = tracker.new_job("test.slow", "Slow", "text", {"steps": 2}, 2**64 - 1)
+    assert job.state == SUBMITTING
+    tracker.on_event(QueuedEvent(job="j1", position=2))  # before the submit call returned: held
+    tracker.accepted(job.ticket, "j1")
+    assert job.state == JobState.QUEUED and "2 ahead" in job.message
+    tracker.on_event(StartedEvent(job="j1"))
+    tracker.on_event(ProgressEvent(job="j1", progress=0.5, done=1, total=2, message="step 1"))
+    assert job.state == JobState.RUNNING and job.progress == 0.5 and job.message == "step 1"
+    tracker.on_event(PreviewEvent(job="j1", text="hello "))
+    tracker.on_event({"type": "preview", "job": "j1", "text": "world"})  # the JSON form is parsed
+    tracker.on_event({"type": "from-a-newer-engine", "job": "j1"})  # unknown: ignored
+    assert job.text == "hello world"
+    tracker.on_event(DoneEvent(job="j1", outputs=["b" * 64], artifacts=[ArtifactInfo(id="b" * 64, kind="text", mime="text/plain", size=11)]))
+    assert job.state == JobState.DONE and not job.active and finished == [job.ticket]
+    assert job.artifacts[0].id == "b" * 64 and job.artifacts[0]["kind"] == "text"
