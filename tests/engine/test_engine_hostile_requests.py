@@ -186,6 +186,7 @@ def _peak_rss_while(pid: int, work) -> tuple[int, int, object]:
     return baseline, peak, result
 
 
+@pytest.mark.slow
 def test_a_600_mb_upload_is_streamed_and_refused_at_the_limit_with_bounded_memory(engine):
     chunk = b"\x00" * 2**20
 
@@ -276,6 +277,7 @@ def test_delete_jobs_cancels_everything_queued_and_running(engine):
     assert engine.cancel_all() == []
 
 
+@pytest.mark.slow
 def test_a_job_past_its_time_limit_is_ended_and_the_queue_goes_on(engine):
     hung = engine.submit("test.stubborn", {}, seed=1, timeout=1.5)
     after = engine.submit("test.slow", {"steps": 1, "step_seconds": 0}, seed=2)
@@ -291,6 +293,7 @@ def test_a_plugin_time_limit_from_settings_applies_without_a_request_timeout(eng
     assert "time limit of 2.5s" in job.error and job.timeout == 2.5
 
 
+@pytest.mark.slow
 def test_a_stopped_worker_no_longer_blocks_the_queue(engine):
     import signal
 
@@ -359,6 +362,7 @@ def _param_values():
     return st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(texts, inner, max_size=3)), max_leaves=6)
 
 
+@pytest.mark.slow
 def test_fuzzed_params_for_real_generators_never_cause_a_server_error(engine):
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
@@ -372,7 +376,7 @@ def test_fuzzed_params_for_real_generators_never_cause_a_server_error(engine):
     )
     statuses: list[int] = []
 
-    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=True)
+    @settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=True)
     @given(bodies)
     def check(body):
         raw = json.dumps(body).encode()  # NaN/Infinity as bare literals, surrogates as \\u escapes

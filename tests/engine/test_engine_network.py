@@ -105,6 +105,7 @@ def stop_engine(process: subprocess.Popen) -> str:
     return err
 
 
+@pytest.mark.slow
 def test_an_engine_beyond_loopback_serves_tls_warns_and_accepts_its_own_origin(tmp_path):
     cert, key = make_certificate(tmp_path)
     process, connection = start_engine(tmp_path / "home", "--host", "0.0.0.0", "--ssl-certfile", str(cert), "--ssl-keyfile", str(key))
@@ -137,6 +138,7 @@ def _has_slow(client: EngineClient) -> bool:
     return any(generator.id == "test.slow" for generator in client.catalogue().generators)
 
 
+@pytest.mark.slow
 def test_an_engine_beyond_loopback_without_tls_warns_that_the_token_travels_in_clear(tmp_path):
     process, connection = start_engine(tmp_path / "home", "--host", "0.0.0.0")
     try:

@@ -44,6 +44,7 @@ def schemathesis_command() -> list[str]:
     return [found]
 
 
+@pytest.mark.slow
 def test_schemathesis_finds_no_server_errors_and_no_schema_mismatches(engine, tmp_path):
     report = tmp_path / "report.json"
     command = schemathesis_command() + [
