@@ -14,6 +14,7 @@ position is counted per priority, and finished jobs are forgotten oldest-first f
 from __future__ import annotations
 
 import base64
+import builtins
 import collections
 import heapq
 import itertools
@@ -274,7 +275,7 @@ class JobQueue:
         threading.Timer(self.config.cancel_grace, self._enforce_cancel, args=(job_id,)).start()
         return job
 
-    def cancel_all(self) -> list[str]:
+    def cancel_all(self) -> builtins.list[str]:  # `list` is a method name in this class
         """Cancel every queued job and the running one; returns their ids."""
         with self._lock:
             queued = [self._jobs[job_id] for _, _, job_id in self._heap if job_id in self._jobs and self._jobs[job_id].state == JobState.QUEUED]

@@ -191,15 +191,16 @@ class Engine:
             self.bind()
         self.write_connection_file()
         self.jobs.start()
-        tls = {"ssl_certfile": self.config.ssl_certfile, "ssl_keyfile": self.config.ssl_keyfile} if self.tls else {}
         server_config = uvicorn.Config(
             self.app,
             log_level=os.environ.get("STUDIO_LOG_LEVEL", "warning"),
             lifespan="on",
             ws_max_size=MAX_WS_MESSAGE_BYTES,
-            **tls,
+            ssl_certfile=self.config.ssl_certfile or None,
+            ssl_keyfile=self.config.ssl_keyfile or None,
         )
         self._server = uvicorn.Server(server_config)
+        assert self._socket is not None
         try:
             self._server.run(sockets=[self._socket])
         finally:

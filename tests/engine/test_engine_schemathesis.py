@@ -9,7 +9,6 @@ test) and so is ``/plugins/reload`` (it restarts the worker, slow and tested els
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
