@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from studio.core.errors import Cancelled, StudioError
+from studio.core.logs import configure_logging
+from studio.core.paths import HomeLayout
 from studio.engine.config import EngineConfig
 from studio.engine.protocol import (
     CancelJob,
@@ -72,6 +74,7 @@ def worker_main(conn: Connection, config_data: dict[str, Any]) -> None:
     from studio.engine.runner import LocalRunner
 
     config = config_from_dict(config_data)
+    configure_logging(HomeLayout(config.home).logs_dir, "worker")
     runner = LocalRunner(config)
     send_lock = threading.Lock()
     jobs: "queue.Queue[RunJob | None]" = queue.Queue()
