@@ -38,6 +38,7 @@ from studio.engine.protocol import (
     FailedEvent,
     FromWorker,
     JobCancelled,
+    JobKind,
     JobFailed,
     JobFinished,
     JobState,
@@ -87,7 +88,7 @@ class Job:
     #: seconds this job may run (None: no limit); the smallest of request, plugin and engine limits
     timeout: float | None = None
     timed_out: bool = False
-    kind: str = "generate"  # or "command": a plugin's [[commands]] entry (studio.engine.commands)
+    kind: JobKind = "generate"  # or "command": a plugin's [[commands]] entry (studio.engine.commands)
 
     def to_status(self) -> JobStatus:
         """The job as the API shows it.
@@ -236,7 +237,7 @@ class JobQueue:
 
     # ------------------------------------------------------------------ public API
 
-    def submit(self, generator: str, params: dict[str, Any], seed: int | None, priority: int = 0, timeout: float | None = None, kind: str = "generate") -> Job:
+    def submit(self, generator: str, params: dict[str, Any], seed: int | None, priority: int = 0, timeout: float | None = None, kind: JobKind = "generate") -> Job:
         limits = [limit for limit in (timeout, self._plugin_timeout(generator), self.config.job_timeout or None) if limit]
         job = Job(id=uuid.uuid4().hex, generator=generator, params=params, seed=seed, priority=priority, timeout=min(limits) if limits else None, kind=kind)
         with self._lock:

@@ -438,7 +438,7 @@ class RunJob:
     generator: str
     params: dict[str, Any]
     seed: int | None
-    kind: str = "generate"
+    kind: JobKind = "generate"
 
 
 @dataclass(frozen=True)
