@@ -41,6 +41,7 @@ from studio.ui.melody_actions import MelodyActions
 from studio.ui.melody_words import clean_title
 from studio.ui.model_folders import add_model_folders, folder_to_add
 from studio.ui.preferences import PreferencesDialog
+from studio.ui.project_flow import ProjectFlow
 from studio.ui.project_session import Documents, ProjectSession, find_recovery
 from studio.ui.prompt_routing import PromptRouting
 from studio.ui.text_panel import TextPanel
@@ -95,6 +96,7 @@ class MainWindow(QMainWindow):
         self.undo = QUndoStack(self)
         self.blobs = ProjectBlobs(self)
         self.session = ProjectSession(self.home / "recovery", self._documents, self)
+        self.project_flow = ProjectFlow(self)  # open / save / save as, every failure in a dialog
         self.link = EngineLink(self.home, safe_mode=safe_mode, parent=self)
         self.tracker = JobTracker(self)
         self.branch_parent: str | None = None
@@ -404,75 +406,17 @@ class MainWindow(QMainWindow):
             self.open_project(path)
 
     def open_project(self, path: Path, *, ask_recovery: bool = True) -> bool:
-        """Open a project; a damaged or foreign file gets a clear error and stays untouched."""
-        path = Path(path)
-        if self.session.store is not None:
-            if self.session.path is not None and self.session.path.resolve() == path.resolve():
-                return True
-            if not self.maybe_keep_changes():
-                return False
-        try:
-            from studio.core.project_store import ProjectStore, check_project_header
-
-            check_project_header(path)
-            probe = ProjectStore.open(path, readonly=True, recovery_dir=self.session.recovery_dir)
-            try:
-                problems = probe.integrity_problems()
-                pending = probe.pending_autosave()
-            finally:
-                probe.close()
-            if problems:
-                raise ProjectError(f"{path}: the project file is damaged ({'; '.join(problems[:3])})")
-        except ProjectError as exc:
-            self.prompter.error(self, "Cannot open project", str(exc))
-            return False
-        use_autosave = False
-        if pending is not None and ask_recovery:
-            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(pending.saved_at))
-            use_autosave = self.prompter.ask(self, "Recover unsaved changes", f"{path.name} has unsaved changes from {when} (Studio did not close cleanly). Recover them?")
-        if self.session.store is not None:
-            self.session.close()
-        try:
-            self.session.open(path, use_autosave=use_autosave)
-        except ProjectError as exc:
-            self.prompter.error(self, "Cannot open project", str(exc))
-            if self.session.store is None:
-                self.session.new()
-            return False
-        if use_autosave:
-            self.statusBar().showMessage("Recovered the automatically saved changes.", 8000)
-        return True
+        """Open a project; a file that cannot be opened gets a clear error and stays untouched."""
+        return self.project_flow.open(Path(path), ask_recovery=ask_recovery)
 
     def save(self) -> bool:
-        if self.session.store is None:
-            return False
-        if self.session.untitled:
-            return self.save_as_dialog()
-        try:
-            self.session.save()
-        except ProjectError as exc:
-            self.prompter.error(self, "Cannot save", str(exc))
-            return False
-        self.undo.setClean()
-        self.statusBar().showMessage(f"Saved {self.session.path}", 5000)
-        return True
+        return self.project_flow.save()
 
     def save_as_dialog(self) -> bool:
-        path = self.prompter.save_path(self, "Save project as", PROJECT_FILTER, "untitled.studio")
-        if path is None:
-            return False
-        return self.save_as(path)
+        return self.project_flow.save_as_dialog()
 
     def save_as(self, path: Path) -> bool:
-        try:
-            saved = self.session.save_as(Path(path))
-        except (ProjectError, OSError) as exc:
-            self.prompter.error(self, "Cannot save", str(exc))
-            return False
-        self.undo.setClean()
-        self._add_recent(saved)
-        self.statusBar().showMessage(f"Saved {saved}", 5000)
-        return True
+        return self.project_flow.save_as(Path(path))
 
     def _add_recent(self, path: Path) -> None:
         recent = [p for p in (self.settings.value("recent", []) or []) if p != str(path)]
