@@ -168,6 +168,28 @@ def write_error(path: str | os.PathLike[str], exc: BaseException, *, needed: int
     return ProjectWriteError(path, "io", f"Cannot {what} {path.name} in {folder}: {exc}; nothing in the project was changed.")
 
 
+def _free_bytes(folder: Path) -> int:
+    try:
+        info = os.statvfs(folder)
+    except OSError:
+        return 1 << 62
+    return info.f_bavail * info.f_frsize
+
+
+def _open_failure(path: Path, exc: BaseException, *, readonly: bool) -> ProjectError:
+    """Why SQLite could not open a project: damage, or a full / read-only disk (not damage)."""
+    text = str(exc)
+    damaged = "malformed" in text or "not a database" in text
+    if not damaged and ("disk I/O error" in text or "unable to open" in text or "readonly" in text):
+        if _free_bytes(path.parent) < 256 * 1024:
+            # SQLite says "disk I/O error" when it cannot make its -shm on a full disk.
+            return write_error(path, OSError(errno.ENOSPC, "no space"), needed=256 * 1024, what="open")
+        if not project_is_writable(path):
+            return write_error(path, OSError(errno.EROFS, "read-only"), what="open")
+    problem = "the project file is damaged" if damaged else "cannot be opened"
+    return ProjectError(f"{path}: {problem} ({exc})")
+
+
 def project_is_writable(path: str | os.PathLike[str]) -> bool:
     """Whether both the file and its folder (where SQLite puts its -wal and -shm) can be written."""
     path = Path(path)
@@ -392,7 +414,9 @@ def read_autosave(path: str | os.PathLike[str]) -> Autosave:
 def _connect_readonly(path: Path) -> sqlite3.Connection:
     # Without a -wal beside it the file is fully checkpointed: "immutable" reads it with no
     # locks and no -shm/-wal litter. With one, a writer may be live, so read through WAL.
-    has_wal = _sidecars(path)[0].exists()
+    wal = _sidecars(path)[0]
+    # An empty -wal (left by a writer that could not make its -shm on a full disk) holds nothing.
+    has_wal = wal.exists() and wal.stat().st_size > 0
     uri = path.resolve().as_uri() + ("?mode=ro" if has_wal else "?mode=ro&immutable=1")
     try:
         return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
@@ -473,9 +497,7 @@ class ProjectStore:
             except sqlite3.Error as exc:
                 if conn is not None:
                     conn.close()
-                damaged = "malformed" in str(exc) or "not a database" in str(exc)
-                problem = "the project file is damaged" if damaged else "cannot be opened"
-                raise ProjectError(f"{path}: {problem} ({exc})") from None
+                raise _open_failure(path, exc, readonly=False) from None
             if str(mode).lower() != "wal":
                 conn.close()
                 raise ProjectError(f"{path}: cannot switch the project to WAL journaling (got {mode})")
@@ -492,6 +514,9 @@ class ProjectStore:
             store.project_id
         except (ProjectError, ValueError) as exc:
             conn.close()
+            failure = _open_failure(path, exc, readonly=readonly)
+            if isinstance(failure, ProjectWriteError):
+                raise failure from None
             raise ProjectError(f"{path}: the project file is damaged (its meta table cannot be read: {exc})") from None
         except BaseException:
             conn.close()

@@ -41,6 +41,7 @@ from studio.core.project_store import (
     Autosave,
     ProjectDamagedError,
     ProjectStore,
+    ProjectWriteError,
     check_project_header,
     list_recoverable,
     project_is_writable,
@@ -313,7 +314,12 @@ class ProjectSession(QObject):
                 f"{path.name} is read-only: {path.parent} cannot be written. Changes can be saved "
                 "to another folder with File ▸ Save As."
             )
-        store = ProjectStore.open(path, readonly=bool(readonly_reason), recovery_dir=self.recovery_dir)
+        try:
+            store = ProjectStore.open(path, readonly=bool(readonly_reason), recovery_dir=self.recovery_dir)
+        except ProjectWriteError as exc:
+            # A full disk (SQLite cannot make its -shm): show the project read-only rather than not at all.
+            readonly_reason = f"{exc} It is open read-only until then."
+            store = ProjectStore.open(path, readonly=True, recovery_dir=self.recovery_dir)
         try:
             problems = store.integrity_problems()
             if problems:
