@@ -574,6 +574,19 @@ class ProjectStore:
             except sqlite3.Error as exc:
                 raise ProjectError(f"{self._path}: cannot read the project ({exc})") from None
 
+    def _query_part(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """``_query`` for a part's table that may be missing in a damaged file (``check()``
+        reports it): reads as empty instead of failing every view that asks."""
+        with self._lock:
+            try:
+                return self._connection().execute(sql, args).fetchall()
+            except sqlite3.OperationalError as exc:
+                if "no such table" in str(exc):
+                    return []
+                raise ProjectError(f"{self._path}: cannot read the project ({exc})") from None
+            except sqlite3.Error as exc:
+                raise ProjectError(f"{self._path}: cannot read the project ({exc})") from None
+
     def _scalar(self, sql: str, args: tuple[Any, ...] = ()) -> Any:
         rows = self._query(sql, args)
         return rows[0][0] if rows else None
@@ -588,7 +601,7 @@ class ProjectStore:
         with self._lock:
             conn = self._connection()
             if self._readonly:
-                raise ProjectError(f"{self._path}: opened read-only")
+                raise ProjectError(f"{self._path}: opened read-only; save it under another name or folder (File ▸ Save As) to keep changes")
             savepoint = f"sp{self._depth}"
             begin, commit, undo = (
                 ("BEGIN IMMEDIATE", "COMMIT", ("ROLLBACK",))
@@ -676,7 +689,7 @@ class ProjectStore:
         return self.put_blob(artifact.data, artifact.kind, artifact.mime, artifact.meta)
 
     def has_blob(self, blob_id: str) -> bool:
-        return bool(self._query("SELECT 1 FROM blobs WHERE id = ?", (blob_id,)))
+        return bool(self._query_part("SELECT 1 FROM blobs WHERE id = ?", (blob_id,)))
 
     def _checked(self, blob_id: str, data: bytes) -> bytes:
         # The id is the content hash, so damage inside a blob is caught here, not in a decoder.
@@ -706,7 +719,7 @@ class ProjectStore:
         return {"id": blob_id, "kind": _plain(kind), "mime": _plain(mime), "size": size, "meta": _meta_dict(meta)}
 
     def blob_ids(self) -> list[str]:
-        return [row[0] for row in self._query("SELECT id FROM blobs ORDER BY created, id")]
+        return [row[0] for row in self._query_part("SELECT id FROM blobs ORDER BY created, id")]
 
     def delete_blob(self, blob_id: str) -> None:
         with self.transaction() as conn:
@@ -775,11 +788,12 @@ class ProjectStore:
             return None
 
     def get_node(self, node_id: str) -> dict[str, Any] | None:
-        row = self._query("SELECT CAST(data AS BLOB) FROM nodes WHERE id = ?", (node_id,))
+        row = self._query_part("SELECT CAST(data AS BLOB) FROM nodes WHERE id = ?", (node_id,))
         return self._decode_node(row[0][0]) if row else None
 
     def node_seq(self, node_id: str) -> int | None:
-        return self._scalar("SELECT seq FROM nodes WHERE id = ?", (node_id,))
+        rows = self._query_part("SELECT seq FROM nodes WHERE id = ?", (node_id,))
+        return rows[0][0] if rows else None
 
     def nodes(self, *, generator: str | None = None, starred: bool | None = None) -> list[dict[str, Any]]:
         """Stored nodes in the order they were recorded, optionally filtered."""
@@ -790,21 +804,23 @@ class ProjectStore:
         if starred is not None:
             sql += " AND starred = ?"
             args.append(int(starred))
-        decoded = (self._decode_node(row[0]) for row in self._query(sql + " ORDER BY seq", tuple(args)))
+        decoded = (self._decode_node(row[0]) for row in self._query_part(sql + " ORDER BY seq", tuple(args)))
         return [node for node in decoded if node is not None]
 
     def child_ids(self, node_id: str) -> list[str]:
-        rows = self._query(
+        rows = self._query_part(
             "SELECT n.id FROM node_parents p JOIN nodes n ON n.id = p.node_id WHERE p.parent_id = ? ORDER BY n.seq",
             (node_id,),
         )
         return [row[0] for row in rows]
 
     def node_count(self) -> int:
-        return int(self._scalar("SELECT count(*) FROM nodes"))
+        rows = self._query_part("SELECT count(*) FROM nodes")
+        return int(rows[0][0]) if rows else 0
 
     def blob_count(self) -> int:
-        return int(self._scalar("SELECT count(*) FROM blobs"))
+        rows = self._query_part("SELECT count(*) FROM blobs")
+        return int(rows[0][0]) if rows else 0
 
     # ---- documents
 

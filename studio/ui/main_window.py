@@ -70,7 +70,10 @@ class ProjectBlobs:
         store = self.window.session.store
         if store is None:
             raise KeyError(blob_id)
-        return store.get_blob(blob_id)
+        try:
+            return store.get_blob(blob_id)
+        except ProjectError:  # damaged (fails its hash): shown as missing; reported on open
+            raise KeyError(blob_id) from None
 
     def put(self, data: bytes, kind: str, mime: str, meta: dict[str, Any] | None = None) -> str:
         store = self.window.session.store
@@ -391,8 +394,11 @@ class MainWindow(QMainWindow):
         store = self.session.store
         if store is None:
             raise KeyError(blob_id)
-        info = store.blob_info(blob_id)
-        return store.get_blob(blob_id), info["kind"], info["mime"]
+        try:
+            info = store.blob_info(blob_id)
+            return store.get_blob(blob_id), info["kind"], info["mime"]
+        except ProjectError:  # damaged (fails its hash): no thumbnail; reported on open
+            raise KeyError(blob_id) from None
 
     def new_project(self) -> None:
         if not self.maybe_keep_changes():
@@ -763,7 +769,11 @@ class MainWindow(QMainWindow):
                 self.prompter.error(self, "Cannot import", f"{path}: {exc}")
                 continue
             mime = "image/png" if path.suffix.lower() == ".png" else "image/jpeg" if path.suffix.lower() in (".jpg", ".jpeg") else "image/webp"
-            blob = self.blobs.put(data, "image", mime, {"file": path.name})
+            try:
+                blob = self.blobs.put(data, "image", mime, {"file": path.name})
+            except ProjectError as exc:  # a read-only or full disk: say so, keep going
+                self.prompter.error(self, "Cannot save project", f"{path.name} was not added: {exc}")
+                return
             at = QPointF(pos.x() + 24 * index, pos.y() + 24 * index) if pos is not None else None
             if self.canvas.add_image(data, name=path.stem, blob=blob, pos=at, mime=mime) is None:
                 self.prompter.error(self, "Cannot import", f"{path}: not an image this studio can read")

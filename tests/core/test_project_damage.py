@@ -9,12 +9,10 @@ that names the damaged part, and the intact parts survive any save.
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
-import sqlite3
 import threading
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -28,92 +26,8 @@ from studio.core.project_store import (
     ProjectWriteError,
     check_project_header,
 )
-
-IMAGE = b"\x89PNG pretend image bytes" * 20
-AUDIO = b"RIFF pretend wav bytes" * 20
-
-
-def make_good_project(path: Path) -> dict[str, Any]:
-    """A project with every part filled: two blobs, a canvas layer, melody + audio clips, history, text."""
-    with ProjectStore.create(path) as store:
-        image = store.put_blob(IMAGE, "image", "image/png", {"seed": 1})
-        audio = store.put_blob(AUDIO, "audio", "audio/wav", {})
-        store.add_node({"id": "n1", "parents": [], "generator": "studio.patterns", "params": {"width": 64}, "seed": 1, "outputs": [image]})
-        store.add_node({"id": "n2", "parents": ["n1"], "generator": "studio.musicgen", "params": {}, "seed": 2, "outputs": [audio]})
-        canvas = {
-            "version": 1,
-            "size": [512, 512],
-            "layers": [{"id": "l1", "name": "art", "blob": image, "node": "n1", "x": 1.0, "y": 2.0, "scale": 1.0, "opacity": 1.0, "visible": True, "z": 0.0}],
-            "selection": None,
-            "mask": None,
-        }
-        timeline = {
-            "version": 1,
-            "tempo": 96.0,
-            "time_signature": [4, 4],
-            "tracks": [
-                {"id": "t1", "name": "Melody 1", "kind": "melody", "clips": [{"id": "c1", "name": "tune", "start": 0.0, "length": 4.0, "melody": {"notes": [[60, 0.0, 1.0, 80], [62, 1.0, 1.0, 80]], "tempo": 96.0}, "blob": None, "node": None}]},
-                {"id": "t2", "name": "Audio 1", "kind": "audio", "clips": [{"id": "c2", "name": "loop", "start": 4.0, "length": 8.0, "melody": None, "blob": audio, "node": "n2"}]},
-            ],
-        }
-        store.save_documents({"canvas": canvas, "timeline": timeline, "text": "# Notes\nkeep me"})
-    return {"image": image, "audio": audio, "canvas": canvas, "timeline": timeline, "text": "# Notes\nkeep me"}
-
-
-def _sql(path: Path, *statements: tuple[str, tuple[Any, ...]]) -> None:
-    conn = sqlite3.connect(path)
-    try:
-        for sql, args in statements:
-            conn.execute(sql, args)
-        conn.commit()
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        conn.close()
-
-
-def _raw_rows(path: Path) -> dict[str, bytes]:
-    """Every stored document, setting and node as raw bytes (what must survive)."""
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    rows: dict[str, bytes] = {}
-    try:
-        for query, prefix in (
-            ("SELECT name, CAST(data AS BLOB) FROM documents", "doc:"),
-            ("SELECT key, CAST(value AS BLOB) FROM kv", "kv:"),
-            ("SELECT id, CAST(data AS BLOB) FROM nodes", "node:"),
-            ("SELECT id, data FROM blobs", "blob:"),
-        ):
-            try:
-                rows.update({prefix + str(key): bytes(value) for key, value in conn.execute(query)})
-            except sqlite3.Error:
-                pass
-    finally:
-        conn.close()
-    return rows
-
-
-# --------------------------------------------------------------------------- part damage
-
-# name → (how to damage it, the damaged parts check() must report)
-PART_DAMAGE: dict[str, tuple[Callable[[Path, dict[str, Any]], None], set[str]]] = {
-    "canvas bad JSON": (lambda p, g: _sql(p, ("UPDATE documents SET data = ? WHERE name = 'canvas'", ('{"layers": [',))), {"canvas"}),
-    "canvas layers is a string": (lambda p, g: _sql(p, ("UPDATE documents SET data = ? WHERE name = 'canvas'", ('{"layers":"x"}',))), {"canvas"}),
-    "canvas bad UTF-8": (lambda p, g: _sql(p, ("UPDATE documents SET data = CAST(? AS TEXT) WHERE name = 'canvas'", (b'{"layers": [], "name": "\xff\xfe"}',))), {"canvas"}),
-    "canvas is a list": (lambda p, g: _sql(p, ("UPDATE documents SET data = ? WHERE name = 'canvas'", ("[1, 2]",))), {"canvas"}),
-    "timeline tracks wrong type": (lambda p, g: _sql(p, ("UPDATE documents SET data = ? WHERE name = 'timeline'", ('{"tempo": "fast", "tracks": {"a": 1}}',))), {"timeline"}),
-    "timeline clip without start": (lambda p, g: _sql(p, ("UPDATE documents SET data = ? WHERE name = 'timeline'", ('{"tracks": [{"id": "t", "kind": "melody", "clips": [{"id": "c", "length": 1}]}]}',))), {"timeline"}),
-    "text not a string": (lambda p, g: _sql(p, ("UPDATE kv SET value = ? WHERE key = ?", ("{\"a\": 1}", TEXT_KEY))), {"text"}),
-    "text bad JSON": (lambda p, g: _sql(p, ("UPDATE kv SET value = ? WHERE key = ?", ('"unterminated', TEXT_KEY))), {"text"}),
-    "text bad UTF-8": (lambda p, g: _sql(p, ("UPDATE kv SET value = CAST(? AS TEXT) WHERE key = ?", (b'"\xc3\x28"', TEXT_KEY))), {"text"}),
-    "history row bad JSON": (lambda p, g: _sql(p, ("UPDATE nodes SET data = ? WHERE id = 'n2'", ("{not json",))), {"history"}),
-    "history row without id": (lambda p, g: _sql(p, ("UPDATE nodes SET data = ? WHERE id = 'n2'", ('{"parents": "n1"}',))), {"history"}),
-    "blob fails its hash": (lambda p, g: _sql(p, ("UPDATE blobs SET data = ? WHERE id = ?", (b"tampered" + IMAGE[8:], g["image"]))), {"artefacts", "canvas"}),
-    "audio blob fails its hash": (lambda p, g: _sql(p, ("UPDATE blobs SET data = ? WHERE id = ?", (b"tampered", g["audio"]))), {"artefacts", "timeline"}),
-    "documents table missing": (lambda p, g: _sql(p, ("DROP TABLE documents", ())), {"canvas", "timeline"}),
-    "nodes table missing": (lambda p, g: _sql(p, ("DROP TABLE nodes", ())), {"history"}),
-    "kv table missing": (lambda p, g: _sql(p, ("DROP TABLE kv", ())), {"text"}),
-    "blobs table missing": (lambda p, g: _sql(p, ("DROP TABLE blobs", ())), {"artefacts", "canvas", "timeline"}),
-}
-
+from tests.core.project_corpus import PART_DAMAGE, REFUSED, make_good_project, raw_rows, sql
+from tests.core.project_corpus import fingerprint as _fingerprint
 
 @pytest.mark.parametrize("case", sorted(PART_DAMAGE))
 def test_each_damaged_part_is_named_and_the_intact_parts_load_whole(tmp_path: Path, case: str) -> None:
@@ -141,18 +55,18 @@ def test_each_damaged_part_is_named_and_the_intact_parts_load_whole(tmp_path: Pa
         if "history" not in expected:
             assert [node["id"] for node in store.nodes()] == ["n1", "n2"]
         # A damaged document part is protected: writing it back is refused, nothing changes.
-        before = _raw_rows(path)
+        before = raw_rows(path)
         damaged_docs = expected & {"canvas", "timeline", "text"}
         if damaged_docs:
             with pytest.raises(ProjectDamagedError) as refused:
                 store.save_documents({"canvas": {"layers": []}, "timeline": None, "text": ""}, base_revision=store.revision)
             assert set(refused.value.parts) == damaged_docs
-            assert _raw_rows(path) == before
+            assert raw_rows(path) == before
         # Saving only the intact parts keeps every damaged byte and shrinks nothing intact.
         intact_docs = {name: value for name, value in (("canvas", health.canvas), ("timeline", health.timeline), ("text", health.text)) if name not in expected}
         if intact_docs and "documents table missing" != case and "kv table missing" != case:
             store.save_documents(intact_docs, base_revision=store.revision)
-            after = _raw_rows(path)
+            after = raw_rows(path)
             for key, value in before.items():
                 if key.startswith(("node:", "blob:")) or key.removeprefix("doc:").removeprefix("kv:") in {"canvas", "timeline", TEXT_KEY} - {n if n != "text" else TEXT_KEY for n in intact_docs}:
                     assert after[key] == value, key  # damaged (and untouched) rows: byte for byte
@@ -163,19 +77,19 @@ def test_each_damaged_part_is_named_and_the_intact_parts_load_whole(tmp_path: Pa
 def test_a_history_row_that_cannot_be_read_is_skipped_and_kept(tmp_path: Path) -> None:
     path = tmp_path / "x.studio"
     make_good_project(path)
-    _sql(path, ("UPDATE nodes SET data = ? WHERE id = 'n2'", ("{not json",)))
+    sql(path, ("UPDATE nodes SET data = ? WHERE id = 'n2'", ("{not json",)))
     with ProjectStore.open(path) as store:
         assert [node["id"] for node in store.nodes()] == ["n1"]
         assert store.get_node("n2") is None
         store.add_node({"id": "n3", "parents": ["n1"]})
-    assert _raw_rows(path)["node:n2"] == b"{not json"
+    assert raw_rows(path)["node:n2"] == b"{not json"
 
 
 def test_load_canvas_of_a_damaged_document_raises_a_project_error_not_a_decoder_error(tmp_path: Path) -> None:
     path = tmp_path / "x.studio"
     make_good_project(path)
-    _sql(path, ("UPDATE documents SET data = CAST(? AS TEXT) WHERE name = 'canvas'", (b"\xff\xfe\xfd",)))
-    _sql(path, ("UPDATE documents SET data = ? WHERE name = 'timeline'", ("{oops",)))
+    sql(path, ("UPDATE documents SET data = CAST(? AS TEXT) WHERE name = 'canvas'", (b"\xff\xfe\xfd",)))
+    sql(path, ("UPDATE documents SET data = ? WHERE name = 'timeline'", ("{oops",)))
     with ProjectStore.open(path, readonly=True) as store:
         with pytest.raises(ProjectError, match="the canvas in x.studio is damaged .*UTF-8"):
             store.load_canvas()
@@ -198,27 +112,6 @@ def test_schema_validation_names_the_field() -> None:
 # --------------------------------------------------------------------------- refused files
 
 
-def _fingerprint(path: Path) -> tuple[str, list[str]]:
-    data = path.read_bytes() if path.is_file() else b""
-    return hashlib.sha256(data).hexdigest(), sorted(p.name for p in path.parent.iterdir())
-
-
-def _set_header_int(path: Path, offset: int, value: int) -> None:
-    data = bytearray(path.read_bytes())
-    data[offset : offset + 4] = value.to_bytes(4, "big", signed=True)
-    path.write_bytes(bytes(data))
-
-
-REFUSED: dict[str, tuple[Callable[[Path], None], str]] = {
-    "zero bytes": (lambda p: p.write_bytes(b""), "not a Studio project"),
-    "not SQLite": (lambda p: p.write_text("hello, I am a text file\n" * 10), "not a Studio project"),
-    "newer schema version": (lambda p: (make_good_project(p), _set_header_int(p, 60, 99)), "newer Studio"),
-    "no schema version": (lambda p: (make_good_project(p), _set_header_int(p, 60, 0)), "no schema version"),
-    "foreign application id": (lambda p: (make_good_project(p), _set_header_int(p, 68, 0x1234)), "another application"),
-    "meta table missing": (lambda p: (make_good_project(p), _sql(p, ("DROP TABLE meta", ()))), "damaged"),
-}
-
-
 @pytest.mark.parametrize("case", sorted(REFUSED))
 def test_files_that_are_not_openable_projects_are_refused_untouched(tmp_path: Path, case: str) -> None:
     path = tmp_path / "x.studio"
@@ -234,7 +127,7 @@ def test_files_that_are_not_openable_projects_are_refused_untouched(tmp_path: Pa
 def test_a_truncated_project_is_refused_or_reported_never_a_traceback(tmp_path: Path) -> None:
     path = tmp_path / "x.studio"
     make_good_project(path)
-    _sql(path, ("INSERT INTO blobs(id, kind, mime, size, data, created) VALUES ('big', 'x', 'x', 1, ?, 0)", (os.urandom(200_000),)))
+    sql(path, ("INSERT INTO blobs(id, kind, mime, size, data, created) VALUES ('big', 'x', 'x', 1, ?, 0)", (os.urandom(200_000),)))
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     before = _fingerprint(path)
@@ -385,7 +278,7 @@ def test_a_save_on_a_full_disk_names_the_folder_and_leaves_the_project_intact(sm
 def test_a_copy_onto_a_full_disk_leaves_no_half_file(small_disk: Path, tmp_path: Path) -> None:
     source = tmp_path / "big.studio"
     make_good_project(source)
-    _sql(source, ("INSERT INTO blobs(id, kind, mime, size, data, created) VALUES ('big', 'x', 'x', 1, ?, 0)", (os.urandom(3_000_000),)))
+    sql(source, ("INSERT INTO blobs(id, kind, mime, size, data, created) VALUES ('big', 'x', 'x', 1, ?, 0)", (os.urandom(3_000_000),)))
     with ProjectStore.open(source) as store:
         with pytest.raises(ProjectWriteError, match="is full"):
             store.save_copy(small_disk / "copy.studio")
