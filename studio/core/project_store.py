@@ -1113,5 +1113,12 @@ class ProjectStore:
         self.discard_autosave()
 
     def discard_autosave(self) -> None:
-        """Remove the autosave (after a save, or when the user discards the changes)."""
-        self.autosave_path.unlink(missing_ok=True)
+        """Remove the autosave (after a save, or when the user discards the changes).
+
+        One that cannot be removed (read-only recovery folder) is harmless: its base revision
+        is older than the saved documents, so ``pending_autosave`` ignores it.
+        """
+        try:
+            self.autosave_path.unlink(missing_ok=True)
+        except OSError:
+            pass

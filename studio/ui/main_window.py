@@ -624,7 +624,11 @@ class MainWindow(QMainWindow):
         if store is None or history is None or job.landed:
             return None
         job.landed = True
-        ids = [store.put_blob(data, info.get("kind") or job.kind, info.get("mime") or "application/octet-stream", info.get("meta") or {}) for info, data in results]
+        try:
+            ids = [store.put_blob(data, info.get("kind") or job.kind, info.get("mime") or "application/octet-stream", info.get("meta") or {}) for info, data in results]
+        except ProjectError as exc:  # a read-only or full disk: the output stays in the engine
+            self.prompter.error(self, "Cannot save project", f"The output of {job.generator_name} could not be added: {exc}")
+            return None
         record = dict(results[0][0].get("meta") or {})
         record.pop("output", None)
         record.setdefault("generator", job.plugin)
@@ -635,7 +639,11 @@ class MainWindow(QMainWindow):
         node = HistoryNode.from_record(record, outputs=ids, parents=parents)
         node.kind = job.kind
         node.finished = node.finished or time.time()
-        history.add(node)
+        try:
+            history.add(node)
+        except ProjectError as exc:
+            self.prompter.error(self, "Cannot save project", f"The generation of {job.generator_name} could not be recorded: {exc}")
+            return None
         for (info, data), blob in zip(results, ids):
             self._place(node, info.get("kind") or job.kind, data, blob, job, info)
         thumbs = self.history_panel.thumbs

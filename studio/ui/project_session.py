@@ -103,7 +103,10 @@ class _Lock:
             finally:
                 self.handle.close()
                 self.handle = None
-            self.path.unlink(missing_ok=True)
+            try:
+                self.path.unlink(missing_ok=True)
+            except OSError:
+                pass  # a lock file nobody holds is free
 
 
 def _lock_for(recovery_dir: Path, autosave_name: str) -> _Lock:

@@ -378,6 +378,9 @@ def test_a_project_on_a_read_only_disk_opens_read_only_and_a_drop_is_refused_cle
         image.write_bytes(png_bytes())
         window.import_images([str(image)])  # what a drop on the canvas does
         assert prompter.errors[-1][0] == CANNOT_SAVE and "read-only" in prompter.errors[-1][1]
+        job = window.tracker.new_job("studio.patterns", "Patterns", "image", {"width": 64}, 1)
+        assert window.land(job, [({"kind": "image", "mime": "image/png", "meta": {}}, png_bytes())]) is None
+        assert prompter.errors[-1][0] == CANNOT_SAVE and "Patterns" in prompter.errors[-1][1]
         window.text_panel.set_text("edited on a read-only disk")
         assert window.save()  # asks, then saves to another folder
         assert window.session.path == elsewhere and not window.session.readonly
