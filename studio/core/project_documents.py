@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
@@ -145,11 +145,13 @@ def decode_json(raw: bytes | str, what: str) -> Any:
 _MODELS: dict[str, type[_Open]] = {CANVAS: CanvasDocument, TIMELINE: TimelineDocument, HISTORY: HistoryRecord}
 
 
-def validate_document(part: Literal["canvas", "timeline", "history"], value: Any) -> Any:
+def validate_document(part: str, value: Any) -> Any:
     """``value`` unchanged when it matches the part's schema; else ``DocumentError``.
 
     ``None`` is a valid canvas or timeline: a project that never saved one.
     """
+    if part not in _MODELS:
+        raise ValueError(f"no schema for {part!r}")
     if value is None and part in (CANVAS, TIMELINE):
         return None
     if not isinstance(value, dict):

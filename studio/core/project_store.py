@@ -38,10 +38,8 @@ from studio.core.artifacts import Artifact, content_id
 from studio.core.errors import ProjectError
 from studio.core.project_documents import (
     ARTEFACTS,
-    CANVAS as _CANVAS,
     HISTORY,
     TEXT,
-    TIMELINE as _TIMELINE,
     DocumentError,
     ProjectHealth,
     canvas_blob_refs,
@@ -52,6 +50,8 @@ from studio.core.project_documents import (
     validate_text,
     without_blobs,
 )
+from studio.core.project_documents import CANVAS as _CANVAS
+from studio.core.project_documents import TIMELINE as _TIMELINE
 
 APPLICATION_ID = 0x5354444F  # "STDO" in the SQLite header, offset 68
 SCHEMA_VERSION = 1
@@ -144,7 +144,7 @@ def _megabytes(size: int) -> str:
     return f"{max(1, -(-size // (1024 * 1024)))} MB"
 
 
-def write_error(path: str | os.PathLike[str], exc: BaseException, *, needed: int = 0, what: str = "save") -> ProjectError:
+def write_error(path: str | os.PathLike[str], exc: BaseException, *, needed: int = 0, what: str = "save") -> ProjectWriteError:
     """Turn an ``OSError`` / ``sqlite3.Error`` from a write into a message a user can act on."""
     path = Path(path)
     folder = path.parent.resolve() if path.parent.exists() else path.parent
@@ -393,7 +393,7 @@ def read_autosave(path: str | os.PathLike[str]) -> Autosave:
     for name, doc in raw_docs.items():
         # A damaged document in an autosave is left out: recovery must not bring damage in.
         try:
-            docs[name] = validate_text(doc) if name == TEXT else validate_document(name, doc) if name in (_CANVAS, _TIMELINE) else doc  # type: ignore[arg-type]
+            docs[name] = validate_text(doc) if name == TEXT else validate_document(name, doc) if name in (_CANVAS, _TIMELINE) else doc
         except DocumentError:
             continue
     if meta.get("kind") != "autosave":
@@ -511,7 +511,7 @@ class ProjectStore:
             # Without a readable meta table nothing is known about the project (id, revision,
             # untitled): refuse. Every other table is a part that ``check()`` reports on its own.
             store._query("SELECT key, value FROM meta")
-            store.project_id
+            _ = store.project_id  # decodes meta: a damaged one fails here, not in the window
         except (ProjectError, ValueError) as exc:
             conn.close()
             failure = _open_failure(path, exc, readonly=readonly)
@@ -841,7 +841,7 @@ class ProjectStore:
         if raw is None:
             return None
         try:
-            return validate_document(name, decode_json(raw, f"the {name}"))  # type: ignore[arg-type]
+            return validate_document(name, decode_json(raw, f"the {name}"))
         except DocumentError as exc:
             raise ProjectError(f"the {name} in {self._path.name} is damaged ({exc})") from None
 
@@ -963,7 +963,7 @@ class ProjectStore:
         for name, refs in ((_CANVAS, canvas_blob_refs), (_TIMELINE, timeline_blob_refs)):
             try:
                 raw = self._raw_document(name)
-                value = None if raw is None else validate_document(name, decode_json(raw, f"the {name}"))  # type: ignore[arg-type]
+                value = None if raw is None else validate_document(name, decode_json(raw, f"the {name}"))
             except ProjectError as exc:
                 health.add(name, f"the documents table cannot be read ({str(exc).rsplit('(', 1)[-1].rstrip(')')})")
                 continue

@@ -53,7 +53,7 @@ class Prompter:
         box.setObjectName("projectChoice")
         if details:
             box.setDetailedText(details)
-        buttons = {}
+        buttons: dict[object, str] = {}
         for index, (key, label) in enumerate(choices):
             last = index == len(choices) - 1
             role = QMessageBox.ButtonRole.RejectRole if last else QMessageBox.ButtonRole.AcceptRole

@@ -290,7 +290,7 @@ class MainWindow(QMainWindow):
                     self.prompter.error(self, "Cannot recover", str(exc))
             else:
                 self.session.discard_offer(offer)
-        self.session.new()
+        self.project_flow.new()
 
     def paintEvent(self, event: Any) -> None:
         super().paintEvent(event)
@@ -404,7 +404,7 @@ class MainWindow(QMainWindow):
         if not self.maybe_keep_changes():
             return
         self.session.close()
-        self.session.new()
+        self.project_flow.new()
 
     def open_project_dialog(self) -> None:
         path = self.prompter.open_path(self, "Open project", PROJECT_FILTER)

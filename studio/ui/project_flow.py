@@ -63,7 +63,7 @@ def describe_failure(exc: BaseException, where: Path | None = None) -> tuple[str
 class ProjectFlow:
     """The project actions of one window (File ▸ Open / Save / Save As)."""
 
-    def __init__(self, window: "MainWindow") -> None:
+    def __init__(self, window: MainWindow) -> None:
         self.window = window
         window.session.autosave_failed.connect(self._autosave_failed)
 
@@ -89,7 +89,7 @@ class ProjectFlow:
             # Checked before anything is asked or closed: a FIFO, a folder, a foreign or
             # structurally damaged file is refused at once and the open project stays.
             pending = session.probe(path)
-        except Exception as exc:  # every failure ends in the dialog
+        except Exception as exc:  # noqa: BLE001 - every failure ends in the dialog, never a traceback
             self._fail(CANNOT_OPEN, exc, path)
             return False
         if session.store is not None and not window.maybe_keep_changes():
@@ -102,7 +102,7 @@ class ProjectFlow:
             session.close()
         try:
             session.open(path, use_autosave=use_autosave)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - every failure ends in the dialog, never a traceback
             self._fail(CANNOT_OPEN, exc, path)
             if session.store is None:
                 self._fall_back_to_new()
@@ -112,11 +112,18 @@ class ProjectFlow:
         self.report_opened()
         return True
 
-    def _fall_back_to_new(self) -> None:
+    def new(self) -> bool:
+        """A new untitled project (in the recovery folder); a folder that cannot be written is
+        a "Cannot save project" dialog, and the window carries on without a project."""
         try:
             self.session.new()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - every failure ends in the dialog, never a traceback
             self._fail(CANNOT_SAVE, exc, self.session.recovery_dir)
+            return False
+        return True
+
+    def _fall_back_to_new(self) -> None:
+        self.new()
 
     def report_opened(self) -> None:
         """Tell the user about damaged parts or a read-only file of the project just opened."""
@@ -163,7 +170,7 @@ class ProjectFlow:
                 if answer != OVERWRITE:
                     return False
                 force = True
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - every failure ends in the dialog, never a traceback
                 self._fail(CANNOT_SAVE, exc, session.path)
                 return False
         window.undo.setClean()
@@ -195,7 +202,7 @@ class ProjectFlow:
         window, session = self.window, self.session
         try:
             session.reload()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - every failure ends in the dialog, never a traceback
             self._fail(CANNOT_OPEN, exc, session.path)
             if session.store is None:
                 self._fall_back_to_new()
@@ -215,7 +222,7 @@ class ProjectFlow:
         window = self.window
         try:
             saved = self.session.save_as(Path(path))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - every failure ends in the dialog, never a traceback
             self._fail(CANNOT_SAVE, exc, Path(path))
             return False
         window.undo.setClean()

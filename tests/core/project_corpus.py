@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from studio.core.project_store import TEXT_KEY, ProjectStore
 

@@ -26,8 +26,15 @@ from studio.core.project_store import (
     ProjectWriteError,
     check_project_header,
 )
-from tests.core.project_corpus import PART_DAMAGE, REFUSED, make_good_project, raw_rows, sql
+from tests.core.project_corpus import (
+    PART_DAMAGE,
+    REFUSED,
+    make_good_project,
+    raw_rows,
+    sql,
+)
 from tests.core.project_corpus import fingerprint as _fingerprint
+
 
 @pytest.mark.parametrize("case", sorted(PART_DAMAGE))
 def test_each_damaged_part_is_named_and_the_intact_parts_load_whole(tmp_path: Path, case: str) -> None:
@@ -279,9 +286,8 @@ def test_a_copy_onto_a_full_disk_leaves_no_half_file(small_disk: Path, tmp_path:
     source = tmp_path / "big.studio"
     make_good_project(source)
     sql(source, ("INSERT INTO blobs(id, kind, mime, size, data, created) VALUES ('big', 'x', 'x', 1, ?, 0)", (os.urandom(3_000_000),)))
-    with ProjectStore.open(source) as store:
-        with pytest.raises(ProjectWriteError, match="is full"):
-            store.save_copy(small_disk / "copy.studio")
+    with ProjectStore.open(source) as store, pytest.raises(ProjectWriteError, match="is full"):
+        store.save_copy(small_disk / "copy.studio")
     assert sorted(p.name for p in small_disk.iterdir()) == []
 
 

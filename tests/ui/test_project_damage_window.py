@@ -12,8 +12,9 @@ import hashlib
 import os
 import signal
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from PySide6.QtCore import QTimer
@@ -23,9 +24,30 @@ from studio.core.history import HistoryNode
 from studio.core.melody import Melody, Note
 from studio.core.project_store import ProjectStore
 from studio.ui import dialogs
-from studio.ui.dialogs import DAMAGED_SAVE_CHOICES, OVERWRITE, RELOAD, SAVE_COPY, SAVE_INTACT, SAVE_NEW_FILE, QuietPrompter
-from studio.ui.project_flow import CANNOT_OPEN, CANNOT_SAVE, CONFLICT_TITLE, DAMAGED_TITLE, READONLY_TITLE
-from tests.core.project_corpus import PART_DAMAGE, REFUSED, fingerprint, make_good_project, raw_rows, sql
+from studio.ui.dialogs import (
+    DAMAGED_SAVE_CHOICES,
+    OVERWRITE,
+    RELOAD,
+    SAVE_COPY,
+    SAVE_INTACT,
+    SAVE_NEW_FILE,
+    QuietPrompter,
+)
+from studio.ui.project_flow import (
+    CANNOT_OPEN,
+    CANNOT_SAVE,
+    CONFLICT_TITLE,
+    DAMAGED_TITLE,
+    READONLY_TITLE,
+)
+from tests.core.project_corpus import (
+    PART_DAMAGE,
+    REFUSED,
+    fingerprint,
+    make_good_project,
+    raw_rows,
+    sql,
+)
 from tests.ui.conftest import png_bytes
 
 
@@ -446,3 +468,19 @@ def test_the_window_asks_through_the_real_dialog(make_window: Any, tmp_path: Pat
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT value FROM kv WHERE key = 'text_panel'").fetchone()[0] == '"through the dialog"'
     conn.close()
+
+
+def test_a_read_only_recovery_folder_at_start_is_a_dialog_not_a_traceback(make_window: Any, studio_home: Path) -> None:
+    folder = studio_home / "recovery"
+    _mount_tmpfs(folder)
+    try:
+        assert os.system(f"mount -o remount,ro '{folder}'") == 0
+        prompter = QuietPrompter()
+        window = make_window(prompter=prompter)
+        title, text, _details = prompter.errors[-1]
+        assert title == CANNOT_SAVE and str(folder) in text and "read-only" in text
+        assert window.session.store is None
+        window.new_project()  # asks again, still no traceback
+        assert prompter.errors[-1][0] == CANNOT_SAVE
+    finally:
+        os.system(f"umount -l '{folder}'")
