@@ -14,11 +14,13 @@ kept, but every key the studio itself reads has the type it expects. Qt-free and
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator
 
 CANVAS = "canvas"
 TIMELINE = "timeline"
@@ -27,6 +29,17 @@ TEXT = "text"
 ARTEFACTS = "artefacts"
 DOCUMENT_PARTS = (CANVAS, TIMELINE, TEXT)  # what the window edits in memory and writes on Save
 ALL_PARTS = (CANVAS, TIMELINE, HISTORY, TEXT, ARTEFACTS)
+
+
+def _metre(value: tuple[int, int]) -> tuple[int, int]:
+    numerator, denominator = value
+    if numerator < 1 or denominator not in (1, 2, 4, 8, 16, 32):
+        raise ValueError(f"{numerator}/{denominator} is not a time signature")
+    return value
+
+
+Side = Annotated[int, Field(ge=1, le=65536)]  # canvas pixels: the mask is allocated at this size
+Metre = Annotated[tuple[int, int], AfterValidator(_metre)]
 
 
 class _Open(BaseModel):
@@ -53,10 +66,20 @@ class CanvasLayer(_Open):
 
 class CanvasDocument(_Open):
     version: int = 1
-    size: tuple[int, int] | None = None
+    size: tuple[Side, Side] | None = None
     layers: list[CanvasLayer] = []
     selection: tuple[float, float, float, float] | None = None
-    mask: StrictStr | None = None
+    mask: StrictStr | None = None  # a PNG, base64
+
+    @field_validator("mask")
+    @classmethod
+    def _mask_is_base64(cls, value: str | None) -> str | None:
+        if value:
+            try:
+                base64.b64decode(value, validate=True)
+            except (binascii.Error, ValueError):
+                raise ValueError("is not base64 data") from None
+        return value
 
 
 # --------------------------------------------------------------------------- timeline
@@ -65,7 +88,7 @@ class CanvasDocument(_Open):
 class MelodyDocument(_Open):
     notes: list[tuple[int, float, float] | tuple[int, float, float, int]] = []
     tempo: float = 120.0
-    time_signature: tuple[int, int] = (4, 4)
+    time_signature: Metre = (4, 4)
     key: StrictStr = "C"
     mode: StrictStr = "major"
     length: float = 0.0
@@ -91,7 +114,7 @@ class TimelineTrack(_Open):
 class TimelineDocument(_Open):
     version: int = 1
     tempo: float = 120.0
-    time_signature: tuple[int, int] = (4, 4)
+    time_signature: Metre = (4, 4)
     tracks: list[TimelineTrack] = []
 
 
@@ -117,7 +140,7 @@ class DocumentError(ValueError):
 def _describe(error: ValidationError) -> str:
     first = error.errors()[0]
     where = ".".join(str(part) for part in first.get("loc", ()) if part not in ("tuple[int, float, float]",)) or "the document"
-    message = str(first.get("msg", "invalid")).replace("Input should be", "should be").replace("a valid array", "a list").replace("a valid dictionary", "an object")
+    message = str(first.get("msg", "invalid")).replace("Value error, ", "").replace("Input should be", "should be").replace("a valid array", "a list").replace("a valid dictionary", "an object")
     more = error.error_count() - 1
     return f"{where}: {message}" + (f" (and {more} more problem{'s' if more != 1 else ''})" if more > 0 else "")
 
