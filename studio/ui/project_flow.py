@@ -65,7 +65,9 @@ class ProjectFlow:
 
     def __init__(self, window: MainWindow) -> None:
         self.window = window
+        self._autosave_failing = False
         window.session.autosave_failed.connect(self._autosave_failed)
+        window.session.autosaved.connect(self._autosave_recovered)
 
     @property
     def session(self):  # type: ignore[no-untyped-def]
@@ -76,7 +78,13 @@ class ProjectFlow:
         self.window.prompter.error(self.window, title, message, details)
 
     def _autosave_failed(self, message: str) -> None:
-        self.window.statusBar().showMessage(message)
+        self._autosave_failing = True
+        self.window.statusBar().showMessage(message)  # stays until autosave works again
+
+    def _autosave_recovered(self, _path: str) -> None:
+        if self._autosave_failing:
+            self._autosave_failing = False
+            self.window.statusBar().showMessage("Autosave works again: your changes are safe on disk.", 8000)
 
     # ------------------------------------------------------------------ open
 

@@ -342,6 +342,7 @@ def test_autosave_on_a_full_disk_shows_in_the_status_bar_and_keeps_the_changes(m
     assert not list(small_recovery.glob("*.studio-autosave")) and not list(small_recovery.glob(".*.tmp"))
     filler.unlink()
     assert window.session.autosave_now() is not None and window.session.autosave_error == ""
+    assert "Autosave works again" in window.statusBar().currentMessage()
 
 
 def test_an_injected_enospc_in_autosave_reaches_the_status_bar(make_window: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
