@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, asdict
 from typing import Any, Mapping
+
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from studio.core.errors import ParamError
 
@@ -32,16 +33,26 @@ PARAM_TYPES = (
 # Inputs that refer to an artefact the engine already stores (uploaded or generated).
 ARTIFACT_PARAM_TYPES = ("image", "mask", "melody", "audio")
 
-SEED_MAX = 2**32 - 1
+# Seeds are unsigned 64-bit end to end: ComfyUI writes seeds up to 2**64 - 1 and A1111 up
+# to 2**32 - 1, and torch.Generator.manual_seed / numpy's SeedSequence take the whole range.
+SEED_MAX = 2**64 - 1
+# Seeds the studio draws itself stay in A1111's 32-bit range: short enough to read and type.
+RANDOM_SEED_MAX = 2**32 - 1
 
 _ARTIFACT_ID = re.compile(r"^[0-9a-f]{64}$")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
-@dataclass(frozen=True)
-class ParamSpec:
-    """One parameter of a generator, as declared in plugin.toml."""
+class ParamSpec(BaseModel):
+    """One parameter of a generator, as declared in plugin.toml.
+
+    This pydantic model *is* the manifest's parameter table: the manifest parser validates
+    TOML straight into it, the engine validates requests against it, and ``GET /plugins``
+    serialises it with ``model_dump``; there is no mirror class to keep in step.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
     type: str
@@ -57,20 +68,24 @@ class ParamSpec:
     model_kind: str = ""
     advanced: bool = False
 
+    def __init__(self, name: str | None = None, type: str | None = None, /, **data: Any) -> None:
+        # ParamSpec("steps", "int", default=20) keeps reading like the dataclass it was.
+        if name is not None:
+            data["name"] = name
+        if type is not None:
+            data["type"] = type
+        super().__init__(**data)
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        if value not in PARAM_TYPES:
+            raise ValueError(f"unknown type {value!r}; use one of {', '.join(PARAM_TYPES)}")
+        return value
+
     @property
     def title(self) -> str:
         return self.label or self.name.replace("_", " ").capitalize()
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["choices"] = list(self.choices)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "ParamSpec":
-        values = dict(data)
-        values["choices"] = tuple(values.get("choices") or ())
-        return cls(**values)
 
 
 def check_spec(spec: ParamSpec) -> None:
@@ -208,14 +223,16 @@ def _fmt(number: float) -> str:
     return str(int(number)) if float(number).is_integer() else str(number)
 
 
-def spec_list_to_dicts(specs: list[ParamSpec]) -> list[dict[str, Any]]:
-    return [spec.to_dict() for spec in specs]
+def spec_list_to_dicts(specs: list[ParamSpec] | tuple[ParamSpec, ...]) -> list[dict[str, Any]]:
+    """Parameter specs as JSON-ready dicts (what ``GET /plugins`` carries)."""
+    return [spec.model_dump(mode="json") for spec in specs]
 
 
 __all__ = [
     "ARTIFACT_PARAM_TYPES",
     "PARAM_TYPES",
     "ParamSpec",
+    "RANDOM_SEED_MAX",
     "SEED_MAX",
     "check_spec",
     "coerce_value",

@@ -158,6 +158,15 @@ class EngineClient:
         body = {"plugin": plugin, "params": params or {}, "seed": seed, "priority": priority}
         return self._call("POST", "/jobs", json=body).json()["id"]
 
+    def submit_command(self, plugin: str, command: str, args: list[str], priority: int = 0) -> str:
+        """Queue a plugin's ``[[commands]]`` entry (``train``, say) as a job; returns its id."""
+        body = {"plugin": plugin, "kind": "command", "params": {"command": command, "args": list(args)}, "priority": priority}
+        return self._call("POST", "/jobs", json=body).json()["id"]
+
+    def run_command(self, plugin: str, command: str, args: list[str], **wait: Any) -> dict[str, Any]:
+        """Submit a command job and wait for it, like ``run``."""
+        return self.run(plugin, submit=lambda: self.submit_command(plugin, command, args), **wait)
+
     def job(self, job_id: str) -> dict[str, Any]:
         return self._call("GET", f"/jobs/{job_id}").json()
 
@@ -211,6 +220,7 @@ class EngineClient:
         on_event: Callable[[dict[str, Any]], None] | None = None,
         timeout: float | None = None,
         priority: int = 0,
+        submit: Callable[[], str] | None = None,
     ) -> dict[str, Any]:
         """Submit a job and wait for it, passing its events to ``on_event``; returns the job."""
         from websockets.exceptions import WebSocketException
@@ -218,7 +228,7 @@ class EngineClient:
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
             with self.events() as receive:
-                job_id = self.submit(plugin, params, seed, priority)
+                job_id = submit() if submit is not None else self.submit(plugin, params, seed, priority)
                 try:
                     while True:
                         wait = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic()))

@@ -47,6 +47,7 @@ class Job:
     started: float | None = None
     finished: float | None = None
     cancel_requested: bool = False
+    kind: str = "generate"  # or "command": a plugin's [[commands]] entry (studio.engine.commands)
 
     def to_dict(self) -> dict[str, Any]:
         fraction = 0.0
@@ -56,6 +57,7 @@ class Job:
             fraction = 1.0
         return {
             "id": self.id,
+            "kind": self.kind,
             "plugin": self.generator,
             "params": self.params,
             "seed": self.seed,
@@ -131,8 +133,8 @@ class JobQueue:
 
     # ------------------------------------------------------------------ public API
 
-    def submit(self, generator: str, params: dict[str, Any], seed: int | None, priority: int = 0) -> Job:
-        job = Job(id=uuid.uuid4().hex, generator=generator, params=params, seed=seed, priority=priority)
+    def submit(self, generator: str, params: dict[str, Any], seed: int | None, priority: int = 0, kind: str = "generate") -> Job:
+        job = Job(id=uuid.uuid4().hex, generator=generator, params=params, seed=seed, priority=priority, kind=kind)
         with self._lock:
             self._jobs[job.id] = job
             heapq.heappush(self._heap, (-priority, next(self._order), job.id))
@@ -209,7 +211,7 @@ class JobQueue:
                 self._running = job
                 worker = self._worker
             self._publish({"type": "started", "job": job.id, "plugin": job.generator})
-            if worker is None or not worker.send(("run", job.id, job.generator, job.params, job.seed)):
+            if worker is None or not worker.send(("run", job.id, job.generator, job.params, job.seed, job.kind)):
                 with self._lock:
                     self._fail_running("the engine's worker is not running; it is being restarted")
 

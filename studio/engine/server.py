@@ -18,7 +18,7 @@ import socket
 import threading
 import time
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, HTTPException, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, Response
@@ -29,6 +29,7 @@ from studio.core.artifacts import ARTIFACT_KINDS
 from studio.core.errors import StudioError
 from studio.core.atomic_files import write_json_atomic
 from studio.engine.artifact_store import ArtifactNotFound, ArtifactStore
+from studio.engine.commands import validate_command_request
 from studio.engine.config import EngineConfig
 from studio.engine.events import EventBus
 from studio.engine.jobs import JobQueue
@@ -48,10 +49,13 @@ class JobBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    plugin: str = Field(description="generator id, e.g. studio.patterns")
+    plugin: str = Field(description="generator id, e.g. studio.patterns (a plugin id for kind 'command')")
     params: dict[str, Any] = Field(default_factory=dict)
     seed: int | None = None
     priority: int = 0
+    kind: Literal["generate", "command"] = Field(
+        default="generate", description="'command' runs a plugin's [[commands]] entry: params are {command, args}"
+    )
 
 
 class Engine:
@@ -266,12 +270,15 @@ def create_app(engine: Engine) -> FastAPI:
     @app.post("/jobs", status_code=201)
     def submit(body: JobBody) -> dict[str, Any]:
         try:
-            params = validate_request(engine.plugins, engine.store, body.plugin, body.params, body.seed)
+            if body.kind == "command":
+                params = validate_command_request(engine.plugins.discovery, engine.store, body.plugin, body.params)
+            else:
+                params = validate_request(engine.plugins, engine.store, body.plugin, body.params, body.seed)
         except PluginUnavailable as exc:
             raise HTTPException(status_code=422, detail=str(exc)) from None
         except StudioError as exc:
             raise HTTPException(status_code=422, detail=str(exc)) from None
-        job = engine.jobs.submit(body.plugin, params, body.seed, body.priority)
+        job = engine.jobs.submit(body.plugin, params, body.seed, body.priority, kind=body.kind)
         return {"id": job.id, "state": job.state}
 
     @app.get("/jobs")

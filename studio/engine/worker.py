@@ -6,7 +6,7 @@ events and the result. When a plugin segfaults, calls ``os._exit`` or is killed 
 memory, only the worker dies: the server marks the job failed, starts a fresh worker and
 the queue goes on. A plugin that ignores a cancel is ended the same way.
 
-Messages (tuples) server → worker: ("run", job_id, generator, params, seed),
+Messages (tuples) server → worker: ("run", job_id, generator, params, seed, kind),
 ("cancel", job_id), ("status", request_id), ("stop",).
 Worker → server: ("ready", device), ("event", job_id, event), ("done", job_id, artifacts,
 record, logs), ("failed", job_id, message, traceback, plugin_failure), ("cancelled",
@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from studio.core.errors import Cancelled, StudioError
+from studio.core.logs import configure_logging
+from studio.core.paths import HomeLayout
 from studio.engine.config import EngineConfig
 
 Handler = Callable[[tuple], None]
@@ -59,6 +61,7 @@ def worker_main(conn: Connection, config_data: dict[str, Any]) -> None:
     from studio.engine.runner import LocalRunner
 
     config = config_from_dict(config_data)
+    configure_logging(HomeLayout(config.home).logs_dir, "worker")
     runner = LocalRunner(config)
     send_lock = threading.Lock()
     jobs: "queue.Queue[tuple | None]" = queue.Queue()
@@ -99,7 +102,7 @@ def worker_main(conn: Connection, config_data: dict[str, Any]) -> None:
         message = jobs.get()
         if message is None:
             break
-        _, job_id, generator, params, seed = message
+        _, job_id, generator, params, seed, kind = message
         with cancels_lock:
             cancel = cancels.setdefault(job_id, threading.Event())
 
@@ -109,7 +112,12 @@ def worker_main(conn: Connection, config_data: dict[str, Any]) -> None:
         try:
             if cancel.is_set():
                 raise Cancelled()
-            result = runner.run(generator, params, seed, on_event=on_event, cancel=cancel, job_id=job_id)
+            if kind == "command":  # a plugin's [[commands]] entry, e.g. train
+                from studio.engine.commands import run_command
+
+                result = run_command(runner, generator, params, on_event=on_event, cancel=cancel)
+            else:
+                result = runner.run(generator, params, seed, on_event=on_event, cancel=cancel, job_id=job_id)
         except Cancelled:
             send(("cancelled", job_id))
         except PluginUnavailable as exc:

@@ -196,6 +196,52 @@ class Context(abc.ABC):
         """A line for the engine's log (shown in the job's details)."""
 
 
+# --------------------------------------------------------------------------- commands
+
+
+class CommandContext(abc.ABC):
+    """What the engine gives a running ``[[commands]]`` entry (``train``, say).
+
+    A command runs as an engine job, so it is queued, reports progress, can be cancelled
+    (check ``cancelled`` between steps, leave a checkpoint, raise ``Cancelled``) and runs
+    wherever the engine runs. ``log`` lines reach the window and the CLI as they are
+    written. Results that are models go under ``models_dir`` (``STUDIO_HOME/models/<kind>``
+    of the engine's machine), where the model scan offers them as choices.
+    """
+
+    #: where the command's models go: STUDIO_HOME/models/<the command's ``models`` kind>
+    models_dir: Path
+    #: a per-job folder for scratch files
+    scratch_dir: Path
+    #: "cuda", "mps" or "cpu": where the engine wants work to run
+    device: str
+
+    @property
+    @abc.abstractmethod
+    def cancelled(self) -> bool:
+        """True once the user asked to cancel this job."""
+
+    def check_cancelled(self) -> None:
+        if self.cancelled:
+            raise Cancelled()
+
+    @abc.abstractmethod
+    def progress(self, done: float, total: float, message: str = "") -> None:
+        """Report progress; cheap enough to call every step."""
+
+    @abc.abstractmethod
+    def log(self, message: str) -> None:
+        """One line for the user (shown as the job runs, kept with the job)."""
+
+
+@dataclass
+class CommandResult:
+    """What a command made: a sentence for the user and the model folders it wrote."""
+
+    message: str = ""
+    models: list[Path] = field(default_factory=list)
+
+
 # --------------------------------------------------------------------------- generators
 
 
@@ -250,6 +296,8 @@ __all__ = [
     "Artifact",
     "AudioOutput",
     "Cancelled",
+    "CommandContext",
+    "CommandResult",
     "Context",
     "Generator",
     "ImageOutput",

@@ -1,10 +1,12 @@
-"""The canvas' diffusion actions: refine a selection, inpaint the mask, outpaint around it.
+"""The canvas' image-edit actions: refine a selection, inpaint the mask, outpaint around it.
 
-Each action fills the Generate panel for ``studio.diffusion`` (mode, the canvas region as
-the image, the mask cropped to it) and submits at once with the panel's other settings
-(prompt, strength, steps…), so one click gives a result and the panel shows what was
-used; pressing Generate again repeats it. The result comes back over the region as a new
-layer (see ``studio.ui.placement``).
+Each action is a role (``image.from_image``, ``image.inpaint``, ``image.outpaint``): it
+asks which generators fill it (first-party or community, see ``studio.plugins.roles``),
+lets the user choose when there are several (``role_choice``), fills the Generate panel
+through the role's input map (the canvas region as the image, the mask cropped to it, the
+role's fixed params) and submits at once with the panel's other settings, so one click
+gives a result and the panel shows what was used; pressing Generate again repeats it. The
+result comes back over the region as a new layer (see ``studio.ui.placement``).
 """
 
 from __future__ import annotations
@@ -14,12 +16,15 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QCheckBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QSpinBox, QWidget
 
+from studio.plugins.roles import neutral_params, params_for_role, role_of
 from studio.ui.jobs import Job
+from studio.ui.role_choice import choose_generator
 
 if TYPE_CHECKING:
     from studio.ui.main_window import MainWindow
 
-DIFFUSION = "studio.diffusion"
+REFINE, INPAINT, OUTPAINT = "image.from_image", "image.inpaint", "image.outpaint"
+ACTION_TITLES = {REFINE: "Refine", INPAINT: "Inpaint", OUTPAINT: "Outpaint"}
 INPAINT_CONTEXT = 64  # pixels around the mask the model sees when there is no selection
 SIDES = ("left", "right", "top", "bottom")
 
@@ -83,14 +88,14 @@ class CanvasActions:
         if rect is None:
             self._say("Refine", "Draw a selection on the canvas first (Select tool, M), or add an image to refine.")
             return []
-        return self._run("img2img", rect, extend=None, use_mask=False)
+        return self._run(REFINE, rect, extend=None, use_mask=False)
 
     def inpaint(self) -> list[Job]:
         if self.canvas.mask_is_empty():
             self._say("Inpaint", "Paint the area to repaint with the mask brush (B) first.")
             return []
         rect = self.canvas.selection_rect() or self.canvas.mask_bounds(INPAINT_CONTEXT)
-        return self._run("inpaint", rect, extend=None, use_mask=True)
+        return self._run(INPAINT, rect, extend=None, use_mask=True)
 
     def outpaint(self, extents: dict[str, int] | None = None) -> list[Job]:
         rect = self._work_region()
@@ -104,34 +109,43 @@ class CanvasActions:
         if not any(int(extents.get(side) or 0) > 0 for side in SIDES):
             self._say("Outpaint", "Choose at least one side to extend.")
             return []
-        return self._run("outpaint", rect, extend=extents, use_mask=False)
+        return self._run(OUTPAINT, rect, extend=extents, use_mask=False)
 
     # ------------------------------------------------------------------ the job
 
-    def _run(self, mode: str, rect: QRectF, *, extend: dict[str, int] | None, use_mask: bool) -> list[Job]:
+    def _run(self, role: str, rect: QRectF, *, extend: dict[str, int] | None, use_mask: bool) -> list[Job]:
         window, panel = self.window, self.window.generate_panel
-        if DIFFUSION not in panel.generators:
-            self._say("Stable Diffusion", "The Stable Diffusion plugin (studio.diffusion) is not available: see Tools ▸ Plugins.")
+        title = ACTION_TITLES[role]
+        generator = choose_generator(window, role, title)
+        if generator is None:
+            self._say(title, f"No generator here can {title.lower()} (none fills the role {role}): see Tools ▸ Plugins.")
             return []
+        generator_id = generator["id"]
         region = [rect.x(), rect.y(), rect.width(), rect.height()]
-        values: dict[str, Any] = {"mode": mode}
-        for side in SIDES:
-            values[f"extend_{side}"] = int((extend or {}).get(side) or 0)
-        panel.set_values(DIFFUSION, values)
-        panel.set_inputs({"image": {"source": "region", "rect": region}, "mask": {"source": "mask", "rect": region} if use_mask else None})
-        prompt = panel.editors.get("prompt")
+        wanted: dict[str, Any] = {f"extend_{side}": int((extend or {}).get(side) or 0) for side in SIDES} if extend else {}
+        mapped = params_for_role(generator, role, wanted)["params"]
+        panel.set_values(generator_id, {**neutral_params(generator, role), **mapped})
+        inputs = role_of(generator, role)["inputs"]
+        sources: dict[str, dict[str, Any] | None] = {name: None for name in panel.input_names(generator_id)}
+        if "image" in inputs:
+            sources[inputs["image"]] = {"source": "region", "rect": region}
+        if use_mask and "mask" in inputs:
+            sources[inputs["mask"]] = {"source": "mask", "rect": region}
+        panel.set_inputs(sources)
+        prompt = panel.editors.get(inputs.get("prompt", "")) if "prompt" in inputs else None
         if prompt is not None and not prompt.value():
             remembered = window.prompts.layer_prompt(self.canvas.active_layer())
             if remembered:
                 prompt.set_value(remembered)  # refine an image with the prompt that made it
         window.docks["generate"].raise_()
-        model = panel.editors.get("model")
-        if not panel.models_of_kind("diffusion") and (model is None or not model.value()):
+        missing = panel.missing_model_kind(generator_id)
+        if missing:
+            name = generator.get("name") or generator_id
             self._say(
-                "Stable Diffusion",
-                "No Stable Diffusion model was found. Drop a .safetensors checkpoint or a diffusers folder on the window "
+                name,
+                f"No {name} model was found. Drop a .safetensors checkpoint or a model folder on the window "
                 "(or add its folder in Preferences ▸ Model folders); the Generate panel is ready with this "
-                f"{mode} for when it is there.",
+                f"{title.lower()} for when it is there.",
             )
             return []
         return window.generate()

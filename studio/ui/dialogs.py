@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QLineEdit, QMessageBox,
 
 PROJECT_FILTER = "Studio projects (*.studio)"
 
-# The answers of the two project questions (``Prompter.choose``), as plain strings.
+# The answers of the two project questions (``Prompter.choose_action``), as plain strings.
 SAVE_NEW_FILE, SAVE_INTACT, CANCEL = "new_file", "intact", "cancel"
 SAVE_COPY, RELOAD, OVERWRITE = "copy", "reload", "overwrite"
 
@@ -47,8 +47,8 @@ class Prompter:
             box.setDetailedText(details)
         box.exec()
 
-    def choose(self, parent: QWidget | None, title: str, text: str, choices: list[tuple[str, str]], details: str = "") -> str:
-        """One of ``choices`` (key, button label); the last one is the escape answer ("cancel")."""
+    def choose_action(self, parent: QWidget | None, title: str, text: str, choices: list[tuple[str, str]], details: str = "") -> str:
+        """One of ``choices`` (key, button label), as buttons; the last one is the escape answer ("cancel")."""
         box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.NoButton, parent)
         box.setObjectName("projectChoice")
         if details:
@@ -93,6 +93,11 @@ class Prompter:
         text, ok = QInputDialog.getText(parent, title, label, QLineEdit.EchoMode.Normal, default)
         return text if ok else None
 
+    def choose(self, parent: QWidget | None, title: str, label: str, items: list[str]) -> str | None:
+        """One of ``items`` (None when cancelled)."""
+        text, ok = QInputDialog.getItem(parent, title, label, items, 0, False)
+        return text if ok else None
+
     def outpaint_sides(self, parent: QWidget | None, default_pixels: int = 128) -> dict[str, int] | None:
         """Pixels to add per side (left / right / top / bottom), or None when cancelled."""
         from studio.ui.canvas_actions import OutpaintDialog
@@ -107,8 +112,9 @@ class Prompter:
 class QuietPrompter(Prompter):
     """Answers every question with a fixed reply and records what would have been shown."""
 
-    def __init__(self, *, ask: bool = True, save: str = "discard", paths: list[Path] | None = None, folders: list[Path] | None = None, texts: list[str] | None = None, outpaint: dict[str, int] | None = None, choices: list[str] | None = None) -> None:
+    def __init__(self, *, ask: bool = True, save: str = "discard", paths: list[Path] | None = None, folders: list[Path] | None = None, texts: list[str] | None = None, outpaint: dict[str, int] | None = None, choices: list[str] | None = None, actions: list[str] | None = None) -> None:
         self.answer, self.save_answer = ask, save
+        self.choices = list(choices or [])  # answers to choose(): an item, or a substring of one
         self.paths = list(paths or [])
         self.folders = list(folders or [])
         self.texts = list(texts or [])
@@ -117,8 +123,8 @@ class QuietPrompter(Prompter):
         self.infos: list[tuple[str, str]] = []
         self.warnings: list[tuple[str, str]] = []
         self.questions: list[str] = []
-        self.choices: list[str] = list(choices or [])  # answers for ``choose``, in order (then: the escape answer)
-        self.chosen: list[tuple[str, str]] = []  # (title, text) of each ``choose`` asked
+        self.actions: list[str] = list(actions or [])  # answers for ``choose_action``, in order (then: the escape answer)
+        self.chosen: list[tuple[str, str]] = []  # (title, text) of each ``choose_action`` asked
 
     def error(self, parent: QWidget | None, title: str, text: str, details: str = "") -> None:
         self.errors.append((title, text, details))
@@ -129,10 +135,10 @@ class QuietPrompter(Prompter):
     def warn(self, parent: QWidget | None, title: str, text: str, details: str = "") -> None:
         self.warnings.append((title, text))
 
-    def choose(self, parent: QWidget | None, title: str, text: str, choices: list[tuple[str, str]], details: str = "") -> str:
+    def choose_action(self, parent: QWidget | None, title: str, text: str, choices: list[tuple[str, str]], details: str = "") -> str:
         self.chosen.append((title, text))
         keys = [key for key, _label in choices]
-        answer = self.choices.pop(0) if self.choices else keys[-1]
+        answer = self.actions.pop(0) if self.actions else keys[-1]
         assert answer in keys, f"{answer!r} is not one of {keys}"
         return answer
 
@@ -156,6 +162,13 @@ class QuietPrompter(Prompter):
     def ask_text(self, parent: QWidget | None, title: str, label: str, default: str = "") -> str | None:
         self.questions.append(label)
         return self.texts.pop(0) if self.texts else None
+
+    def choose(self, parent: QWidget | None, title: str, label: str, items: list[str]) -> str | None:
+        self.questions.append(label)
+        if not self.choices:
+            return None
+        wanted = self.choices.pop(0)
+        return next((item for item in items if wanted in item), None)
 
     def outpaint_sides(self, parent: QWidget | None, default_pixels: int = 128) -> dict[str, Any] | None:
         return dict(self.outpaint) if self.outpaint is not None else None

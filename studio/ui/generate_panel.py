@@ -26,11 +26,27 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.ui.param_widgets import INT_LIMIT, InputEditor, ModelEditor, ParamEditor, SeedEditor, editor_for, model_kind
+from studio.core.params import SEED_MAX
+from studio.ui.param_widgets import InputEditor, ModelEditor, ParamEditor, SeedEditor, editor_for, model_kind
 
 KIND_ORDER = ("image", "text", "music", "audio")
 KIND_TITLES = {"image": "Image", "text": "Text", "music": "Music", "audio": "Audio"}
-PREFERRED_FIRST = "studio.patterns"
+INPUT_TYPES = ("image", "mask", "melody", "audio")
+
+
+def ready_without_a_model(generator: dict[str, Any]) -> bool:
+    """True for a generator that needs no model file of the user's (no ``model`` param).
+
+    Such generators (the built-in patterns, say) are listed first in their kind and picked
+    when nothing was remembered, so a new user sees a result at once: the default comes
+    from what manifests declare, never from a plugin id written here.
+    """
+    return not any(spec.get("type") == "model" for spec in generator.get("params") or [])
+
+
+def _first_pick(generators: list[dict[str, Any]]) -> str | None:
+    ordered = sorted(generators, key=lambda g: (KIND_ORDER.index(g.get("kind")) if g.get("kind") in KIND_ORDER else 99, not ready_without_a_model(g)))
+    return ordered[0]["id"] if ordered else None
 
 
 def _param_title(spec: dict[str, Any]) -> str:
@@ -107,13 +123,13 @@ class GeneratePanel(QWidget):
             header = QStandardItem(f"— {KIND_TITLES.get(kind, kind.title())} —")
             header.setFlags(Qt.ItemFlag.NoItemFlags)
             self._picker_model.appendRow(header)
-            for generator in sorted(by_kind[kind], key=lambda g: (g["id"] != PREFERRED_FIRST, g.get("name") or g["id"])):
+            for generator in sorted(by_kind[kind], key=lambda g: (not ready_without_a_model(g), g.get("name") or g["id"])):
                 item = QStandardItem("   " + (generator.get("name") or generator["id"]))
                 item.setData(generator["id"], Qt.ItemDataRole.UserRole)
                 item.setToolTip(generator.get("description", ""))
                 self._picker_model.appendRow(item)
         self.picker.blockSignals(False)
-        target = keep if keep in self.generators else (PREFERRED_FIRST if PREFERRED_FIRST in self.generators else next(iter(self.generators), None))
+        target = keep if keep in self.generators else _first_pick(generators)
         self._current = None
         if target:
             self.select_generator(target)
@@ -222,7 +238,7 @@ class GeneratePanel(QWidget):
         if not self.seed.locked:
             self.seed.roll()
         first = self.seed.value()
-        return [(first + offset) % (INT_LIMIT + 1) for offset in range(count)]
+        return [(first + offset) % (SEED_MAX + 1) for offset in range(count)]
 
     def set_values(self, generator_id: str, params: dict[str, Any], seed: int | None = None) -> bool:
         """Restore a generation's parameters (from history or a PNG) into the form."""
@@ -257,6 +273,26 @@ class GeneratePanel(QWidget):
         generator = self.generators.get(generator_id) or {}
         return {spec["name"] for spec in generator.get("params") or []}
 
+    def input_names(self, generator_id: str) -> list[str]:
+        """The generator's input params (images, masks, melodies, audio)."""
+        generator = self.generators.get(generator_id) or {}
+        return [spec["name"] for spec in generator.get("params") or [] if spec.get("type") in INPUT_TYPES]
+
+    def missing_model_kind(self, generator_id: str) -> str:
+        """The model kind the generator needs but has none of ("" when it is ready).
+
+        The generator's first ``model`` param is its main model (later ones are add-ons such
+        as a LoRA); with a ``model_kind`` it needs either a found model of that kind or a
+        value the user set (a path, say).
+        """
+        generator = self.generators.get(generator_id) or {}
+        main = next((spec for spec in generator.get("params") or [] if spec.get("type") == "model"), None)
+        kind = (main or {}).get("model_kind") or ""
+        if not kind or self.models_of_kind(kind):
+            return ""
+        values = self.request()[0] if generator_id == self._current else self.stored_values(generator_id)
+        return "" if values.get(main["name"]) else kind
+
     def stored_values(self, generator_id: str) -> dict[str, Any]:
         """A generator's parameters as its form would give them, without switching to it:
         the manifest defaults, then what the user last set (inputs left out)."""
@@ -265,7 +301,7 @@ class GeneratePanel(QWidget):
         generator = self.generators.get(generator_id) or {}
         values: dict[str, Any] = {}
         for spec in generator.get("params") or []:
-            if spec["type"] in ("image", "mask", "melody", "audio"):
+            if spec["type"] in INPUT_TYPES:
                 continue
             if spec.get("default") is not None or not spec.get("optional"):
                 values[spec["name"]] = spec.get("default")

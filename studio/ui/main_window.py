@@ -38,6 +38,7 @@ from studio.ui.history_panel import HistoryPanel
 from studio.ui.jobs import CANCELLED, DONE, FAILED as JOB_FAILED, Job, JobTracker
 from studio.ui.jobs_panel import JobBar, JobsPanel
 from studio.ui.melody_actions import MelodyActions
+from studio.ui.restore_actions import RestoreActions
 from studio.ui.melody_words import clean_title
 from studio.ui.model_folders import add_model_folders, folder_to_add
 from studio.ui.preferences import PreferencesDialog
@@ -104,6 +105,7 @@ class MainWindow(QMainWindow):
         self.tracker = JobTracker(self)
         self.branch_parent: str | None = None
         self.melody_actions = MelodyActions(self)
+        self.restore_actions = RestoreActions(self)
         self.canvas_actions = CanvasActions(self)
         self.prompts = PromptRouting(self)
         self._training_dialog: melody_training.TrainingDialog | None = None
@@ -246,6 +248,7 @@ class MainWindow(QMainWindow):
         self.text_panel.use_as_image_prompt.connect(self.prompts.use_as_image_prompt)
         self.text_panel.use_as_music_prompt.connect(self.prompts.use_as_music_prompt)
         self.canvas.image_files_dropped.connect(self.import_images)
+        self.canvas.settings_action.triggered.connect(lambda: self.restore_actions.from_layer(self.canvas.active_layer()))
         self.canvas.other_files_dropped.connect(self.models_dropped)
         self.canvas.refine_action.triggered.connect(self.canvas_actions.refine)
         self.canvas.inpaint_action.triggered.connect(self.canvas_actions.inpaint)
@@ -277,6 +280,15 @@ class MainWindow(QMainWindow):
             self._recover_or_new()
         if engine:
             self.link.start()
+        self._flag_withdrawn_plugins()
+
+    def _flag_withdrawn_plugins(self) -> None:
+        """Installed plugin versions their index withdrew, from the cached indexes (no network)."""
+        from studio.ui.plugin_browser import withdrawn_notice
+
+        self.withdrawn_notice = withdrawn_notice(HomeLayout(self.home))
+        if self.withdrawn_notice:
+            self.statusBar().showMessage(self.withdrawn_notice, 60000)
 
     def _recover_or_new(self) -> None:
         offers = find_recovery(self.session.recovery_dir)
@@ -424,19 +436,21 @@ class MainWindow(QMainWindow):
     def save_as(self, path: Path) -> bool:
         return self.project_flow.save_as(Path(path))
 
+    def recent_projects(self) -> list[str]:
+        """The remembered project paths, newest first. QSettings hands back a lone string
+        for a one-item list, which must not be read as a list of characters."""
+        value = self.settings.value("recent", []) or []
+        return [value] if isinstance(value, str) else [str(entry) for entry in value]
+
     def _add_recent(self, path: Path) -> None:
-        recent = [p for p in (self.settings.value("recent", []) or []) if p != str(path)]
-        if isinstance(recent, str):
-            recent = [recent]
+        recent = [p for p in self.recent_projects() if p != str(path)]
         recent.insert(0, str(path))
         self.settings.setValue("recent", recent[:MAX_RECENT])
         self._rebuild_recent()
 
     def _rebuild_recent(self) -> None:
         self.recent_menu.clear()
-        recent = self.settings.value("recent", []) or []
-        if isinstance(recent, str):
-            recent = [recent]
+        recent = self.recent_projects()
         for entry in recent:
             self.recent_menu.addAction(entry, lambda p=entry: self.open_project(Path(p)))
         self.recent_menu.setEnabled(bool(recent))
@@ -673,9 +687,10 @@ class MainWindow(QMainWindow):
                 return
             if where.get("only_new_bars"):
                 melody = placement.new_bars_only(melody, (info or {}).get("meta") or {})
-            mode = str((node.params or {}).get("mode") or "")
-            if mode in ("continue", "vary", "interpolate"):
-                name = f"{mode} #{node.seed}" if node.seed is not None else mode
+            role = str(where.get("role") or "")
+            if role in ("melody.continue", "melody.vary", "melody.interpolate"):
+                action = role.split(".", 1)[1]
+                name = f"{action} #{node.seed}" if node.seed is not None else action
             if placement.land_melody(self.timeline, where, melody, name=name, node=node.id, blob=blob) is None:
                 self.timeline.add_melody(melody, name=name, node=node.id, blob=blob)
             self.docks["timeline"].raise_()
@@ -715,13 +730,7 @@ class MainWindow(QMainWindow):
         return params, uploads
 
     def restore_node(self, node: HistoryNode) -> bool:
-        generator_id = node.generator or node.plugin_id
-        if not self.generate_panel.set_values(generator_id, node.params, node.seed):
-            self.statusBar().showMessage(f"{generator_id} is not available: its parameters cannot be restored", 8000)
-            return False
-        self.docks["generate"].raise_()
-        self.statusBar().showMessage("Parameters restored", 4000)
-        return True
+        return self.restore_actions.from_node(node) is not None
 
     def rerun_node(self, node: HistoryNode) -> Job | None:
         generator = self._generator_for(node)
@@ -786,36 +795,11 @@ class MainWindow(QMainWindow):
             if self.canvas.add_image(data, name=path.stem, blob=blob, pos=at, mime=mime) is None:
                 self.prompter.error(self, "Cannot import", f"{path}: not an image this studio can read")
                 continue
-            if mime == "image/png":
-                self.restore_from_png(data, path.name)
+            self.restore_from_png(data, path.name)
 
     def restore_from_png(self, data: bytes, name: str = "PNG") -> bool:
-        from studio.core.png_metadata import read_png_metadata
-
-        try:
-            meta = read_png_metadata(data)
-        except FileFormatError:
-            return False
-        record = meta.get("studio") or {}
-        generator = record.get("generator") or record.get("plugin")
-        if generator and self.generate_panel.set_values(generator, record.get("params") or {}, record.get("seed")):
-            self.statusBar().showMessage(f"Restored the parameters of {name}", 6000)
-            return True
-        if meta.get("prompt") or meta.get("parameters"):
-            params: dict[str, Any] = {"prompt": meta.get("prompt", ""), "negative_prompt": meta.get("negative_prompt", "")}
-            seed = None
-            for key, value in (meta.get("parameters") or {}).items():
-                normal = key.strip().lower().replace(" ", "_")
-                if normal == "seed":
-                    seed = value
-                else:
-                    params[{"cfg_scale": "guidance_scale", "sampler": "scheduler"}.get(normal, normal)] = value
-            target = self.generate_panel.current
-            if target is not None:
-                self.generate_panel.set_values(target["id"], params, seed)
-                self.statusBar().showMessage(f"Restored the parameters of {name} into {target.get('name')}", 6000)
-                return True
-        return False
+        """A dropped image's settings (PNG, JPEG or WebP; ours or another tool's) into the Generate panel."""
+        return self.restore_actions.from_image(data, name) is not None
 
     def _timeline_files_dropped(self, paths: list[str], beat: float, track_index: int) -> None:
         for path in paths:
@@ -928,27 +912,43 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ training
 
     def train_melody_dialog(self) -> "melody_training.TrainingDialog | None":
-        """Tools ▸ Train on my MIDI…: a folder of MIDI files and a name, then a training run."""
+        """Tools ▸ Train on my MIDI…: a folder of MIDI files and a name, then a training job.
+
+        The trainer is whichever plugin declares a ``train`` command for melodies (the user
+        picks when several do); the job runs on the engine (see ``melody_training``).
+        """
         if self._training_dialog is not None and self._training_dialog.running:
             self._training_dialog.raise_()
             return self._training_dialog
+        trainers = melody_training.midi_trainers(self.link.catalogue)
+        if not trainers:
+            self.prompter.error(self, "Train on my MIDI", "No plugin here trains on MIDI files (none declares a train command for melodies): see Tools ▸ Plugins.")
+            return None
         folder = self.prompter.open_folder(self, "Train on my MIDI: choose a folder of MIDI files")
         if folder is None:
             return None
-        count = len(melody_training.midi_files(folder))
-        if not count:
+        files = melody_training.midi_files(folder)
+        if not files:
             self.prompter.error(self, "Train on my MIDI", f"{folder} holds no .mid or .midi files.")
             return None
-        typed = self.prompter.ask_text(self, "Train on my MIDI", f"{count} MIDI file{'s' if count != 1 else ''} found. Name the new melody model:", melody_training.model_name(folder.name) or "my-tunes")
+        row, command = trainers[0]
+        if len(trainers) > 1:
+            labels = {f"{r.get('name') or r['id']} ({r['id']})": (r, c) for r, c in trainers}
+            picked = self.prompter.choose(self, "Train on my MIDI", "Train which plugin's model?", list(labels))
+            if picked is None:
+                return None
+            row, command = labels[picked]
+        count = len(files)
+        typed = self.prompter.ask_text(self, "Train on my MIDI", f"{count} MIDI file{'s' if count != 1 else ''} found. Name the new model:", melody_training.model_name(folder.name) or "my-tunes")
         name = melody_training.model_name(typed or "")
         if not name:
             return None
-        out = melody_training.melody_model_dir(self.home, name)
-        if melody_training.is_model_folder(out) and not self.prompter.ask(self, "Train on my MIDI", f"A melody model “{name}” exists. Train it further on these files?"):
+        kind = str(command.get("models") or "")
+        known = [entry for entry in self.link.models.get("found") or [] if entry.get("kind") == kind and Path(str(entry.get("path", ""))).name == name]
+        if known and not self.prompter.ask(self, "Train on my MIDI", f"A model “{name}” exists. Train it further on these files?"):
             return None
-        program, arguments = melody_training.train_command(self.home, folder, name)
-        dialog = melody_training.TrainingDialog(program, arguments, self.home, out, self)
-        dialog.training_finished.connect(lambda ok, message: self._training_finished(ok, message, out))
+        dialog = melody_training.TrainingDialog(self.link, row["id"], name, files, self)
+        dialog.training_finished.connect(lambda ok, message: self._training_finished(ok, message, name, kind))
         if self._training_dialog is not None:
             self._training_dialog.deleteLater()  # the finished run's dialog
         self._training_dialog = dialog
@@ -956,14 +956,21 @@ class MainWindow(QMainWindow):
         dialog.start()
         return dialog
 
-    def _training_finished(self, ok: bool, message: str, out: Path) -> None:
+    def _training_finished(self, ok: bool, message: str, name: str, kind: str) -> None:
         self.statusBar().showMessage(message, 12000)
         if not ok:
             return
-        self.link.refresh_models()  # the new folder appears in GET /models and the melody picker
-        panel = self.generate_panel
-        if panel.current is not None and panel.current["id"] == "studio.melody" and "model" in panel.editors:
-            panel.editors["model"].set_value(str(out))
+
+        def pick(models: dict) -> None:
+            self.link.models_changed.disconnect(pick)
+            panel = self.generate_panel
+            editor = next((panel.editors.get(spec["name"]) for spec in (panel.current or {}).get("params") or [] if spec.get("type") == "model" and spec.get("model_kind") == kind), None)
+            path = next((entry.get("path") for entry in models.get("found") or [] if entry.get("kind") == kind and Path(str(entry.get("path", ""))).name == name), None)
+            if editor is not None and path:
+                editor.set_value(path)
+
+        self.link.models_changed.connect(pick)
+        self.link.refresh_models()  # the new folder appears in GET /models and the model pickers
 
     def _use_as_prompt(self, text: str) -> None:
         if not self.generate_panel.set_prompt(text):

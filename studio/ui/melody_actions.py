@@ -1,12 +1,15 @@
 """The timeline's melody actions: continue, vary, interpolate a clip; title a tune.
 
-Continue / Vary / Interpolate switch the Generate panel to the Melody generator, set the
-mode and pin the clip(s) as prime (and target), then submit at once with the panel's other
-Melody settings (bars, key, temperature, …): one click gives a result, the panel shows
-what was used, and Generate repeats it with a new seed. Results land after the source clip
-on its track (see ``studio.ui.placement``); a continuation lands as its new bars only.
+Continue / Vary / Interpolate are the roles ``melody.continue`` / ``melody.vary`` /
+``melody.interpolate``: the generator that fills the role (chosen by the user when several
+do, see ``role_choice``) is put on the Generate panel with the role's fixed params, the
+clip(s) pinned to the inputs the role maps ``prime`` (and ``target``) to, and submitted at
+once with the panel's other settings (bars, key, temperature, …): one click gives a result,
+the panel shows what was used, and Generate repeats it with a new seed. Results land after
+the source clip on its track (see ``studio.ui.placement``); a continuation lands as its new
+bars only.
 
-"Title this tune" asks the language model (``studio.llm``) for a title, from a description
+"Title this tune" asks a generator that fills ``text.chat`` for a title, from a description
 of the melody (key, metre, range, contour), and names the clip with the reply.
 """
 
@@ -14,17 +17,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from studio.plugins.roles import neutral_params, params_for_role, role_of
 from studio.ui.jobs import Job
 from studio.ui.melody_words import title_prompt
 from studio.ui.param_widgets import INT_LIMIT, random_seed
+from studio.ui.role_choice import choose_generator
 from studio.ui.timeline_model import clipped_melody
 
 if TYPE_CHECKING:
     from studio.ui.main_window import MainWindow
 
-MELODY = "studio.melody"
-LLM = "studio.llm"
 MODES = ("continue", "vary", "interpolate")
+CHAT = "text.chat"
+TITLE_TOKENS = 24
 
 
 def _pin(clip: dict[str, Any]) -> dict[str, Any]:
@@ -42,8 +47,9 @@ class MelodyActions:
         window, panel, timeline = self.window, self.window.generate_panel, self.window.timeline
         if mode not in MODES:
             raise ValueError(mode)
-        if MELODY not in panel.generators:
-            self._say("Melody", "The Melody generator (studio.melody) is not available: see Tools ▸ Plugins.")
+        role = f"melody.{mode}"
+        if not panel.generators:
+            self._say(mode.title(), "The engine's generators are not listed yet; try again in a moment.")
             return []
         clips = timeline.selected_melody_clips()
         if mode == "interpolate":
@@ -59,17 +65,27 @@ class MelodyActions:
             if primary is None or not primary.get("melody"):
                 self._say(mode.title(), "Select a melody clip on the timeline first.")
                 return []
-            inputs = {"prime": _pin(primary), "target": None}
-        panel.set_values(MELODY, {"mode": mode})
-        panel.set_inputs(inputs)
+            inputs = {"prime": _pin(primary)}
+        generator = choose_generator(window, role, mode.title())
+        if generator is None:
+            self._say(mode.title(), f"No melody generator here can {mode} a clip (none fills the role {role}): see Tools ▸ Plugins.")
+            return []
+        mapped = role_of(generator, role)["inputs"]
+        panel.set_values(generator["id"], neutral_params(generator, role))
+        sources: dict[str, dict[str, Any] | None] = {name: None for name in panel.input_names(generator["id"])}
+        sources.update({mapped[name]: source for name, source in inputs.items() if name in mapped})
+        panel.set_inputs(sources)
         window.docks["generate"].raise_()
         return window.generate()
 
     # ------------------------------------------------------------------ titles
 
+    def chat_generator(self) -> dict[str, Any] | None:
+        return choose_generator(self.window, CHAT, "Title this tune")
+
     def llm_available(self) -> bool:
-        panel = self.window.generate_panel
-        return bool(panel.models_of_kind("llm") or panel.stored_values(LLM).get("model"))
+        generator = self.chat_generator()
+        return generator is not None and not self.window.generate_panel.missing_model_kind(generator["id"])
 
     def title_selected(self) -> Job | None:
         window, panel = self.window, self.window.generate_panel
@@ -77,11 +93,11 @@ class MelodyActions:
         if clip is None or not clip.get("melody"):
             self._say("Title this tune", "Select a melody clip on the timeline first.")
             return None
-        generator = panel.generators.get(LLM)
+        generator = self.chat_generator()
         if generator is None:
-            self._say("Title this tune", "The language model plugin (studio.llm) is not available: see Tools ▸ Plugins.")
+            self._say("Title this tune", "No language model generator is available (none fills the role text.chat): see Tools ▸ Plugins.")
             return None
-        if not self.llm_available():
+        if panel.missing_model_kind(generator["id"]):
             self._say(
                 "Title this tune",
                 "No language model is configured. Put a Hugging Face model folder (config.json, *.safetensors, tokenizer) "
@@ -90,10 +106,9 @@ class MelodyActions:
             return None
         melody = clipped_melody(clip)
         assert melody is not None
-        params = dict(panel.stored_values(LLM))
-        names = panel.param_names(LLM)
-        params.update({"prompt": title_prompt(melody), "mode": "chat", "system_prompt": "You name pieces of music. Reply with a title only.", "max_new_tokens": 24})
-        params = {name: value for name, value in params.items() if name in names}
+        params = dict(panel.stored_values(generator["id"]))
+        ask = {"prompt": title_prompt(melody), "system_prompt": "You name pieces of music. Reply with a title only.", "max_tokens": TITLE_TOKENS}
+        params.update(params_for_role(generator, CHAT, ask)["params"])
         seed = random_seed() % INT_LIMIT
         job = window.submit(generator, params, seed, parents=[clip["node"]] if clip.get("node") else [], placement={"title_clip": clip["id"]})
         window.statusBar().showMessage(f"Asking the language model for a title for “{clip.get('name')}”…", 8000)

@@ -1,28 +1,28 @@
-"""Tools ▸ Train on my MIDI…: fine-tune the melody model on a folder of the user's MIDI files.
+"""Tools ▸ Train on my MIDI…: fine-tune a melody model on a folder of the user's MIDI files.
 
-Training runs as ``python main.py train melody --data FOLDER --from shipped --out
-STUDIO_HOME/models/melody/NAME`` in a QProcess (torch never enters the window's process),
-behind a dialog that shows the trainer's stderr progress and can cancel it. The trainer
-checkpoints as it goes, so a cancelled run resumes when started again with the same name.
-The finished model folder is where the melody plugin and the engine's model scan look.
+Training is an engine job (``studio.engine.commands``): the dialog uploads the MIDI files,
+submits the ``train`` command of a plugin that declares one for melodies
+(``[[commands]] id = "train"``, ``data = "melody"``), and follows the job's events: progress
+moves the bar, the trainer's log lines (``text`` events) fill the log, Cancel cancels the
+job (the trainer leaves a checkpoint, so training again with the same name resumes). Torch
+never enters the window's process, and a remote engine trains just the same. The finished
+model lands in the engine's ``STUDIO_HOME/models/<kind>/NAME``, where its model scan offers
+it as a choice.
 """
 
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
+from typing import Any
 
-from PySide6.QtCore import QProcess, QProcessEnvironment, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QPlainTextEdit, QProgressBar, QVBoxLayout, QWidget
 
-from studio.core.paths import REPO_ROOT, HomeLayout
-from studio.ui.timers import call_later
-
 MIDI_SUFFIXES = (".mid", ".midi")
-PROGRESS = re.compile(r"(\d+(?:\.\d+)?)%\s*(.*)")
-KILL_AFTER_MS = 5000
 LOG_LINES = 400
+TRAIN = "train"
+MIDI_DATA = "melody"  # the artefact kind of the files a MIDI trainer learns from
 
 
 def model_name(text: str) -> str:
@@ -35,39 +35,43 @@ def midi_files(folder: Path) -> list[Path]:
     return sorted(path for path in Path(folder).rglob("*") if path.suffix.lower() in MIDI_SUFFIXES and path.is_file())
 
 
-def melody_model_dir(home: Path, name: str) -> Path:
-    return HomeLayout(Path(home)).models_dir / "melody" / name
+def midi_trainers(catalogue: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(plugin row, command) for every enabled plugin that trains on MIDI files."""
+    found = []
+    for row in catalogue.get("plugins") or []:
+        if row.get("state", "enabled") != "enabled":
+            continue
+        for command in row.get("commands") or []:
+            if command.get("id") == TRAIN and command.get("data") == MIDI_DATA:
+                found.append((row, command))
+    return found
 
 
-def train_command(home: Path, data: Path, name: str) -> tuple[str, list[str]]:
-    """(program, arguments) of the training run."""
-    main = REPO_ROOT / "main.py"
-    head = [str(main)] if main.is_file() else ["-m", "studio"]
-    out = melody_model_dir(home, name)
-    return sys.executable, head + ["train", "melody", "--data", str(data), "--from", "shipped", "--out", str(out)]
-
-
-def is_model_folder(folder: Path) -> bool:
-    return (folder / "model.safetensors").is_file() and (folder / "config.json").is_file()
+def train_args(name: str, data: str = "@artifacts:") -> list[str]:
+    """The train command's arguments: fine-tune the shipped model on ``data`` into ``NAME``."""
+    return ["--data", data, "--from", "shipped", "--name", name]
 
 
 class TrainingDialog(QDialog):
-    """Runs one training process; shows its progress line and its log; Cancel stops it."""
+    """Follows one training job; shows its progress and its log; Cancel cancels the job."""
 
     training_finished = Signal(bool, str)  # ok, message
 
-    def __init__(self, program: str, arguments: list[str], home: Path, out: Path, parent: QWidget | None = None) -> None:
+    def __init__(self, link: Any, plugin_id: str, name: str, files: list[Path], parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle(f"Training melody model “{out.name}”")
+        self.setWindowTitle(f"Training “{name}”")
         self.setObjectName("trainingDialog")
         self.resize(620, 380)
-        self.program, self.arguments, self.out = program, list(arguments), Path(out)
+        self.link, self.plugin_id, self.name, self.files = link, plugin_id, name, list(files)
+        self.job_id = ""
         self.cancelled = False
+        self.started = False
         self.ended = False  # (not "done": that would hide QDialog.done, which reject() calls)
         self.succeeded = False
-        self._pending = ""
+        self.record: dict[str, Any] = {}
+        self._early: list[dict[str, Any]] = []
         layout = QVBoxLayout(self)
-        self.status = QLabel("Starting…")
+        self.status = QLabel("Uploading the MIDI files…")
         self.status.setWordWrap(True)
         layout.addWidget(self.status)
         self.progress = QProgressBar()
@@ -82,90 +86,97 @@ class TrainingDialog(QDialog):
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
-
-        self.process = QProcess(self)
-        env = QProcessEnvironment.systemEnvironment()
-        env.insert("STUDIO_HOME", str(home))
-        env.insert("HF_HUB_OFFLINE", "1")
-        env.insert("PYTHONUNBUFFERED", "1")
-        self.process.setProcessEnvironment(env)
-        self.process.setWorkingDirectory(str(REPO_ROOT))
-        self.process.readyReadStandardError.connect(lambda: self._read(bytes(self.process.readAllStandardError().data())))
-        self.process.readyReadStandardOutput.connect(lambda: self._read(bytes(self.process.readAllStandardOutput().data())))
-        self.process.finished.connect(self._finished)
-        self.process.errorOccurred.connect(self._error)
+        self._pending = ""
+        link.event.connect(self._on_event)
 
     def start(self) -> None:
-        self.log.appendPlainText("$ " + " ".join([Path(self.program).name] + self.arguments))
-        self.process.start(self.program, self.arguments)
+        files, plugin_id = list(self.files), self.plugin_id
+        self.log.appendPlainText(f"$ train {plugin_id} " + " ".join(train_args(self.name, f"<{len(files)} MIDI files>")))
+        self.started = True
+
+        def work(client: Any) -> str:
+            ids = [client.upload(path.read_bytes(), kind=MIDI_DATA, mime="audio/midi") for path in files]
+            return client.submit_command(plugin_id, TRAIN, train_args(self.name, "@artifacts:" + ",".join(ids)))
+
+        self.link.call(work, self._accepted, lambda message: self._end(False, f"The training job was refused: {message}"))
 
     @property
     def running(self) -> bool:
-        return self.process.state() != QProcess.ProcessState.NotRunning
+        return self.started and not self.ended
 
-    # ------------------------------------------------------------------ output
+    # ------------------------------------------------------------------ the job's events
 
-    def _read(self, chunk: bytes) -> None:
-        # The trainer redraws one progress line with "\r"; other messages end with "\n".
-        text = self._pending + chunk.decode("utf-8", "replace")
-        parts = re.split(r"[\r\n]", text)
-        self._pending = parts.pop()
-        for part in parts:
-            self._line(part.strip())
+    def _accepted(self, job_id: str) -> None:
+        self.job_id = job_id
+        self.status.setText("Queued…")
+        if self.cancelled:
+            self.link.cancel(job_id)
+        early, self._early = self._early, []
+        for event in early:
+            self._on_event(event)
 
-    def _line(self, line: str) -> None:
-        if not line:
+    def _on_event(self, event: dict) -> None:
+        if self.ended:
             return
-        match = PROGRESS.search(line)
-        if match and line.lstrip().startswith("["):
-            self.progress.setValue(int(round(min(100.0, float(match.group(1))) * 10)))
-            self.status.setText(match.group(2).strip() or line)
+        if not self.job_id:
+            self._early.append(event)  # the job's first events can beat its id here
             return
-        self.log.appendPlainText(line)
+        if event.get("job") != self.job_id:
+            return
+        kind = event.get("type")
+        if kind == "started":
+            self.status.setText("Training…")
+        elif kind == "progress":
+            self.progress.setValue(int(round(min(1.0, float(event.get("progress") or 0.0)) * 1000)))
+            if event.get("message"):
+                self.status.setText(str(event["message"]))
+        elif kind == "preview" and event.get("text"):
+            self._text(str(event["text"]))
+        elif kind == "done":
+            self.progress.setValue(1000)
+            self._end(True, f"The model “{self.name}” is ready: pick it in the generator's Model setting.")
+        elif kind == "failed":
+            self._end(False, f"Training failed: {event.get('error') or 'see the log'}")
+        elif kind == "cancelled":
+            self._end(False, f"Training was cancelled. Train again with the name “{self.name}” to resume from its last checkpoint.")
+
+    def _text(self, chunk: str) -> None:
+        text = self._pending + chunk
+        lines = text.split("\n")
+        self._pending = lines.pop()
+        for line in lines:
+            if line.strip():
+                self.log.appendPlainText(line.rstrip())
 
     # ------------------------------------------------------------------ ending
 
     def cancel(self) -> None:
-        if not self.running:
+        if not self.running or self.cancelled:
             return
         self.cancelled = True
         self.status.setText("Stopping…")
-        self.process.terminate()
-        call_later(KILL_AFTER_MS, self._kill_if_running, self)
-
-    def _kill_if_running(self) -> None:
-        if self.running:
-            self.process.kill()
+        if self.job_id:
+            self.link.cancel(self.job_id)
 
     def reject(self) -> None:
         if self.running:
-            self.cancel()  # the dialog closes when the process has ended
+            self.cancel()  # the dialog closes when the job has ended
             return
         super().reject()
-
-    def _error(self, error: QProcess.ProcessError) -> None:
-        if error == QProcess.ProcessError.FailedToStart:
-            self._end(False, f"The trainer could not start: {self.process.errorString()}")
-
-    def _finished(self, code: int, _status: QProcess.ExitStatus) -> None:
-        if self._pending.strip():
-            self._line(self._pending.strip())
-            self._pending = ""
-        if self.cancelled:
-            self._end(False, f"Training was cancelled. Train again with the name “{self.out.name}” to resume from its last checkpoint.")
-        elif code == 0 and is_model_folder(self.out):
-            self.progress.setValue(1000)
-            self._end(True, f"The melody model “{self.out.name}” is ready: pick it in the Melody generator's Model setting.")
-        else:
-            last = self.log.toPlainText().strip().splitlines()[-1:] or [""]
-            self._end(False, f"Training failed (exit code {code}). {last[0]}".strip())
 
     def _end(self, ok: bool, message: str) -> None:
         if self.ended:
             return
+        if self._pending.strip():
+            self.log.appendPlainText(self._pending.strip())
+            self._pending = ""
         self.ended, self.succeeded = True, ok
         self.status.setText(message)
         self.buttons.setStandardButtons(QDialogButtonBox.StandardButton.Close)  # rejected → reject → closes
+        try:
+            self.link.event.disconnect(self._on_event)
+        except (RuntimeError, TypeError):
+            pass
         self.training_finished.emit(ok, message)
         if self.cancelled:
             self.close()

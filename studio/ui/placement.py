@@ -11,6 +11,10 @@ the first track). The plan is a small dict kept on the ``Job``:
 - ``after_clip``: the clip id melodies follow; ``only_new_bars``: a continuation lands
   without the prime it repeats; ``cursor``: where the next output of the job goes.
 - ``title_clip``: a text job whose reply names that clip.
+- ``role``: the melody role the job does (``melody.continue``…), which names its clips.
+
+Which params mean "outpaint by so much" or "a continuation" comes from the generator's
+roles (``studio.plugins.roles``), never from a plugin's own param names.
 """
 
 from __future__ import annotations
@@ -20,12 +24,16 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QRectF
 
 from studio.core.melody import Melody
+from studio.plugins.roles import active_role, role_of
 
 if TYPE_CHECKING:
     from studio.ui.canvas import CanvasWidget
     from studio.ui.timeline import TimelineWidget
 
 SIDES = ("left", "top", "right", "bottom")
+OUTPAINT = "image.outpaint"
+IMAGE_ROLES = ("image.outpaint", "image.inpaint", "image.from_image", "image.from_text")
+MELODY_ROLES = ("melody.continue", "melody.vary", "melody.interpolate", "melody.harmonize", "melody.new")
 
 
 def image_source_rect(source: dict[str, Any], canvas: "CanvasWidget") -> QRectF | None:
@@ -43,12 +51,21 @@ def image_source_rect(source: dict[str, Any], canvas: "CanvasWidget") -> QRectF 
     return None
 
 
-def outpaint_extents(params: dict[str, Any]) -> list[int]:
-    """[left, top, right, bottom] an outpaint adds, all 0 when the job is no outpaint."""
-    extents = [max(0, int(params.get(f"extend_{side}") or 0)) for side in SIDES]
-    if params.get("mode") not in ("outpaint", "auto", None) or not any(extents):
+def outpaint_extents(generator: dict[str, Any], params: dict[str, Any]) -> list[int]:
+    """[left, top, right, bottom] an outpaint adds, all 0 when the job is no outpaint.
+
+    The job outpaints when the params express the generator's ``image.outpaint`` role, or
+    no image role at all (a generator's own "decide for me" setting) with extents set.
+    """
+    entry = role_of(generator, OUTPAINT)
+    if entry is None:
         return [0, 0, 0, 0]
-    return extents
+    role = active_role(generator, params, IMAGE_ROLES)
+    if role not in (OUTPAINT, None):
+        return [0, 0, 0, 0]
+    names = [entry["inputs"].get(f"extend_{side}") for side in SIDES]
+    extents = [max(0, int(params.get(name) or 0)) if name else 0 for name in names]
+    return extents if any(extents) else [0, 0, 0, 0]
 
 
 def plan(generator: dict[str, Any], params: dict[str, Any], inputs: dict[str, dict[str, Any]], *, canvas: "CanvasWidget", timeline: "TimelineWidget") -> dict[str, Any]:
@@ -62,7 +79,7 @@ def plan(generator: dict[str, Any], params: dict[str, Any], inputs: dict[str, di
             rect = image_source_rect(source, canvas)
             if rect is not None and rect.width() >= 1 and rect.height() >= 1:
                 placement["rect"] = [rect.x(), rect.y(), rect.width(), rect.height()]
-                extents = outpaint_extents(params)
+                extents = outpaint_extents(generator, params)
                 if any(extents):
                     placement["extend"] = extents
                 break
@@ -77,7 +94,10 @@ def plan(generator: dict[str, Any], params: dict[str, Any], inputs: dict[str, di
         if clips:
             last = max(clips, key=lambda clip: float(clip["start"]) + float(clip["length"]))
             placement["after_clip"] = last["id"]
-            if params.get("mode") == "continue":
+            role = active_role(generator, params, MELODY_ROLES)
+            if role is not None:
+                placement["role"] = role
+            if role == "melody.continue":
                 placement["only_new_bars"] = True
     return placement
 

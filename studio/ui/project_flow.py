@@ -153,7 +153,7 @@ class ProjectFlow:
         if session.untitled:
             return self.save_as_dialog()
         if session.readonly:
-            answer = window.prompter.choose(window, READONLY_TITLE, f"{session.readonly_reason}\n\nSave to another folder?", [DAMAGED_SAVE_CHOICES[0], DAMAGED_SAVE_CHOICES[-1]])
+            answer = window.prompter.choose_action(window, READONLY_TITLE, f"{session.readonly_reason}\n\nSave to another folder?", [DAMAGED_SAVE_CHOICES[0], DAMAGED_SAVE_CHOICES[-1]])
             return self.save_as_dialog() if answer == SAVE_NEW_FILE else False
         choice: str | None = None
         force = False
@@ -162,14 +162,14 @@ class ProjectFlow:
                 session.save(choice=choice, force=force)
                 break
             except ProjectDamagedError as exc:
-                answer = window.prompter.choose(window, DAMAGED_TITLE, self._damaged_question(exc), DAMAGED_SAVE_CHOICES, exc.health.details() if exc.health else "")
+                answer = window.prompter.choose_action(window, DAMAGED_TITLE, self._damaged_question(exc), DAMAGED_SAVE_CHOICES, exc.health.details() if exc.health else "")
                 if answer == SAVE_NEW_FILE:
                     return self.save_as_dialog()
                 if answer != SAVE_INTACT:
                     return False
                 choice = INTACT
             except ProjectConflictError as exc:
-                answer = window.prompter.choose(window, CONFLICT_TITLE, self._conflict_question(exc), CONFLICT_CHOICES)
+                answer = window.prompter.choose_action(window, CONFLICT_TITLE, self._conflict_question(exc), CONFLICT_CHOICES)
                 if answer == SAVE_COPY:
                     return self.save_as_dialog()
                 if answer == RELOAD:

@@ -4,10 +4,11 @@
 - an image on the canvas → its stored prompt (PNG ``parameters``) becomes MusicGen's;
 - the prompt builder's outputs (one text per prompt) → one image job per prompt.
 
-Which image generator: the one in the Generate panel when it is an image generator that
-takes a prompt, else the last such one used, else Stable Diffusion when a model for it was
-found, else any image generator with a prompt. The built-in Patterns generator has no
-prompt, so it is never the target of a prompt.
+Generators are found by role (``image.from_text``, ``audio.from_text``, ``prompt.expand``)
+and take a prompt when the role maps its ``prompt`` input. Which image generator: the one
+in the Generate panel when it takes a prompt, else the last such one used, else one whose
+model was found, else one that needs no model, else any. A generator whose role maps no
+prompt (the built-in patterns) is never the target of a prompt.
 """
 
 from __future__ import annotations
@@ -16,15 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 from studio.core.errors import FileFormatError
 from studio.core.history import HistoryNode
+from studio.plugins.roles import generators_with_role, neutral_params, params_for_role, role_param
+from studio.ui.generate_panel import ready_without_a_model
 from studio.ui.jobs import Job
+from studio.ui.role_choice import choose_generator
 
 if TYPE_CHECKING:
     from studio.ui.canvas import ImageLayer
     from studio.ui.main_window import MainWindow
 
-DIFFUSION = "studio.diffusion"
-MUSICGEN = "studio.musicgen"
-IMAGE_ONLY_MODES = ("img2img", "inpaint", "outpaint")
+IMAGE, MUSIC, PROMPTS = "image.from_text", "audio.from_text", "prompt.expand"
 
 
 class PromptRouting:
@@ -35,8 +37,9 @@ class PromptRouting:
     def panel(self) -> Any:
         return self.window.generate_panel
 
-    def _takes_prompt(self, generator: dict[str, Any] | None) -> bool:
-        return generator is not None and "prompt" in self.panel.param_names(generator["id"])
+    @staticmethod
+    def _takes_prompt(generator: dict[str, Any] | None, role: str = IMAGE) -> bool:
+        return generator is not None and role_param(generator, role, "prompt") is not None
 
     def _status(self, text: str, ms: int = 8000) -> None:
         self.window.statusBar().showMessage(text, ms)
@@ -45,7 +48,7 @@ class PromptRouting:
 
     def image_generator(self) -> dict[str, Any] | None:
         panel = self.panel
-        image = [g for g in panel.generators.values() if g.get("kind") == "image" and self._takes_prompt(g)]
+        image = [g for g in generators_with_role(panel.generators, IMAGE) if self._takes_prompt(g)]
         if not image:
             return None
         current = panel.current
@@ -54,43 +57,46 @@ class PromptRouting:
         last = panel.generators.get(panel.last_of_kind("image"))
         if last is not None and last in image:
             return last
-        diffusion = panel.generators.get(DIFFUSION)
-        if diffusion in image and panel.models_of_kind("diffusion"):
-            return diffusion
-        others = [g for g in image if g["id"] != DIFFUSION]
-        return others[0] if others else diffusion
+
+        def readiness(generator: dict[str, Any]) -> int:
+            if ready_without_a_model(generator):
+                return 1
+            return 0 if not panel.missing_model_kind(generator["id"]) else 2
+
+        return sorted(image, key=readiness)[0]
 
     # ------------------------------------------------------------------ text → prompt
 
     def use_as_image_prompt(self, text: str) -> bool:
         generator = self.image_generator()
         if generator is None:
+            without = [g.get("name") or g["id"] for g in self.panel.generators.values() if g.get("kind") == "image"]
+            these = f" (here: {', '.join(without)})" if without else ""
             self.window.prompter.info(
                 self.window,
                 "Use as image prompt",
-                "No image generator here takes a prompt (the built-in Patterns generator has none). "
-                "Stable Diffusion does: enable it in Tools ▸ Plugins and drop a .safetensors checkpoint on the window.",
+                f"No image generator here takes a prompt{these}. A Stable Diffusion-style plugin does: "
+                "enable one in Tools ▸ Plugins and drop a .safetensors checkpoint on the window.",
             )
             return False
-        return self._fill(generator, text, "image")
+        return self._fill(generator, text, IMAGE)
 
     def use_as_music_prompt(self, text: str) -> bool:
-        generator = self.panel.generators.get(MUSICGEN)
-        if generator is None or not self._takes_prompt(generator):
-            self.window.prompter.info(self.window, "Use as music prompt", "The MusicGen plugin (studio.musicgen) is not available: see Tools ▸ Plugins.")
+        generator = choose_generator(self.window, MUSIC, "Use as music prompt")
+        if generator is None or not self._takes_prompt(generator, MUSIC):
+            self.window.prompter.info(self.window, "Use as music prompt", f"No audio generator here takes a text prompt (none fills the role {MUSIC}): see Tools ▸ Plugins.")
             return False
-        return self._fill(generator, text, "musicgen")
+        return self._fill(generator, text, MUSIC)
 
-    def _fill(self, generator: dict[str, Any], text: str, model_kind: str) -> bool:
+    def _fill(self, generator: dict[str, Any], text: str, role: str) -> bool:
         text = text.strip()
         if not text:
             self._status("There is no text to use as a prompt.")
             return False
-        self.panel.set_values(generator["id"], {"prompt": text})
+        self.panel.set_values(generator["id"], params_for_role(generator, role, {"prompt": text})["params"])
         self.window.docks["generate"].raise_()
-        wanted = "diffusion" if generator["id"] == DIFFUSION else model_kind if generator["id"] == MUSICGEN else ""
-        model = self.panel.editors.get("model")
-        if wanted and not self.panel.models_of_kind(wanted) and (model is None or not model.value()):
+        wanted = self.panel.missing_model_kind(generator["id"])
+        if wanted:
             self._status(f"The prompt is in {generator.get('name') or generator['id']}, but no {wanted} model was found yet: add one in Preferences ▸ Model folders.", 12000)
         else:
             self._status(f"The prompt is in {generator.get('name') or generator['id']}: press Generate (Ctrl+Enter).")
@@ -106,15 +112,17 @@ class PromptRouting:
             data = self.window.blobs.get(layer.blob)
         except KeyError:
             return ""
-        from studio.core.png_metadata import read_png_metadata
+        from studio.core.foreign import read_generation
+        from studio.core.image_metadata import read_image_texts
 
         try:
-            meta = read_png_metadata(data)
+            _kind, _size, texts = read_image_texts(data)
         except FileFormatError:
             return ""
-        record = meta.get("studio") or {}
-        params = record.get("params") if isinstance(record.get("params"), dict) else {}
-        return str(meta.get("prompt") or params.get("prompt") or "").strip()
+        found = read_generation(texts)  # ours or any tool's (A1111, ComfyUI, SwarmUI, ...)
+        if found is None:
+            return ""
+        return str(found.params.get("prompt") or found.inputs.get("prompt") or "").strip()
 
     def music_for_image(self, layer: "ImageLayer | None" = None) -> bool:
         layer = layer or self.window.canvas.active_layer()
@@ -161,14 +169,11 @@ class PromptRouting:
         panel = self.panel
         panel.select_generator(generator["id"])
         params, _inputs = panel.request()  # the form's settings; a prompt needs no input image
-        if params.get("mode") in IMAGE_ONLY_MODES:
-            params["mode"] = "txt2img"
-        for side in ("left", "right", "top", "bottom"):
-            if f"extend_{side}" in params:
-                params[f"extend_{side}"] = 0
-        panel.set_values(generator["id"], {"prompt": prompts[-1], **({"mode": params["mode"]} if "mode" in params else {})})
+        params.update(neutral_params(generator, IMAGE))  # no leftovers of a refine or outpaint
+        prompt_param = role_param(generator, IMAGE, "prompt")
+        panel.set_values(generator["id"], dict(neutral_params(generator, IMAGE), **{prompt_param: prompts[-1]}))
         seeds = panel.take_seeds(len(prompts))
-        jobs = [self.window.submit(generator, dict(params, prompt=prompt), seed, parents=[node.id]) for prompt, seed in zip(prompts, seeds)]
+        jobs = [self.window.submit(generator, dict(params, **{prompt_param: prompt}), seed, parents=[node.id]) for prompt, seed in zip(prompts, seeds)]
         self._status(f"Queued {len(jobs)} {generator.get('name') or generator['id']} job{'s' if len(jobs) != 1 else ''}, one per prompt.")
         return jobs
 
@@ -180,5 +185,6 @@ class PromptRouting:
         history = self.window.session.history
         if history is None:
             return None
-        candidates = [node for node in history.nodes() if (node.generator or node.plugin_id) == "studio.prompts"]
+        builders = {generator["id"] for generator in generators_with_role(self.panel.generators, PROMPTS)}
+        candidates = [node for node in history.nodes() if (node.generator or node.plugin_id) in builders]
         return candidates[-1] if candidates else None

@@ -24,11 +24,12 @@ FIRST_PARTY = ("patterns", "diffusion", "melody", "prompts", "llm", "musicgen")
 def first_party_catalogue(*folders: str) -> dict[str, Any]:
     from studio.plugins.manifest import read_manifest
 
-    generators = []
+    generators, plugins = [], []
     for folder in folders or FIRST_PARTY:
         manifest = read_manifest(REPO_ROOT / "plugins" / folder, source="first-party")
+        plugins.append(dict(manifest.to_dict(), state="enabled", error="", traceback=""))
         generators += [dict(info.to_dict(), state="enabled") for info in manifest.generators]
-    return {"plugins": [], "generators": generators}
+    return {"plugins": plugins, "generators": generators}
 
 
 @dataclass
@@ -37,6 +38,7 @@ class SubmittedJob:
     plugin: str
     params: dict[str, Any]
     seed: int | None
+    command: str = ""  # a command job ([[commands]]): params are {"command", "args"}
 
 
 @dataclass
@@ -76,6 +78,11 @@ class FakeClient:
     def submit(self, plugin: str, params: dict[str, Any] | None = None, seed: int | None = None, priority: int = 0) -> str:
         job_id = self._next("job")
         self.jobs.append(SubmittedJob(job_id, plugin, dict(params or {}), seed))
+        return job_id
+
+    def submit_command(self, plugin: str, command: str, args: list[str], priority: int = 0) -> str:
+        job_id = self._next("job")
+        self.jobs.append(SubmittedJob(job_id, plugin, {"command": command, "args": list(args)}, None, command=command))
         return job_id
 
     def cancel(self, job_id: str) -> dict[str, Any]:

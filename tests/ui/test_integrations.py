@@ -13,7 +13,6 @@ from __future__ import annotations
 import gc
 import json
 import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -148,7 +147,7 @@ def test_vary_and_interpolate_pin_their_clips_and_results_follow_the_later_clip(
     assert window.generate_panel.editors["target"].value()["clip"] == second
 
     job = [j for j in window.tracker.jobs.values() if j.params.get("mode") == "interpolate"][0]
-    assert job.placement == {"after_clip": second}
+    assert job.placement == {"after_clip": second, "role": "melody.interpolate"}
     _accepted(qtbot, job)
     steps = [write_midi(_tune([60 + step] * 4)) for step in range(3)]
     with qtbot.waitSignal(window.generation_landed, timeout=10000):
@@ -170,7 +169,7 @@ def test_clip_and_canvas_context_menus_offer_the_actions(make_window: Any) -> No
     timeline.select_clip(None)
     assert not timeline.continue_action.isEnabled() and not timeline.title_action.isEnabled()
     texts = [action.text() for action in canvas.build_context_menu(window).actions() if action.text()]
-    assert texts == ["Refine selection (img2img)", "Inpaint masked area", "Outpaint…", "Music for this image"]
+    assert texts == ["Refine selection (img2img)", "Inpaint masked area", "Outpaint…", "Music for this image", "Use these settings"]
     assert canvas.refine_action.iconText() == "Refine"  # short in the toolbar
 
 
@@ -214,24 +213,6 @@ def test_continue_through_the_engine_lands_the_continuation_after_the_clip(make_
 # --------------------------------------------------------------------------- training on the user's MIDI
 
 
-FAKE_TRAINER = textwrap.dedent(
-    """
-    import json, sys, time, pathlib
-    out = pathlib.Path(sys.argv[sys.argv.index("--out") + 1])
-    for step in range(1, 5):
-        print(f"\\r[{'#' * step}{'.' * (4 - step)}]  {step * 25:5.1f}% epoch {step}/4 loss 1.{step}   ", end="", file=sys.stderr, flush=True)
-        time.sleep(0.05)
-    print("\\rbest epoch 4: validation loss 1.02", file=sys.stderr, flush=True)
-    if "--forever" in sys.argv:
-        while True:
-            time.sleep(0.1)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps({"name": out.name, "hidden": 8, "tokens_version": 1}))
-    (out / "model.safetensors").write_bytes(b"weights")
-    """
-)
-
-
 def _midi_folder(tmp_path: Path) -> Path:
     folder = tmp_path / "my midi"
     folder.mkdir()
@@ -239,27 +220,17 @@ def _midi_folder(tmp_path: Path) -> Path:
     return folder
 
 
-def test_train_command_fine_tunes_the_shipped_model_into_studio_home(studio_home: Path, tmp_path: Path) -> None:
-    program, arguments = melody_training.train_command(studio_home, tmp_path / "tunes", "my-reels")
-    assert program == sys.executable
-    assert arguments[0].endswith("main.py")
-    assert arguments[1:] == ["train", "melody", "--data", str(tmp_path / "tunes"), "--from", "shipped", "--out", str(studio_home / "models" / "melody" / "my-reels")]
+def _training_job(qtbot: Any, client: Any) -> Any:
+    wait_for(qtbot, lambda: any(job.command for job in client.jobs), 10000)
+    return next(job for job in client.jobs if job.command)
+
+
+def test_train_arguments_fine_tune_the_shipped_model_under_a_name() -> None:
+    assert melody_training.train_args("my-reels", "@artifacts:ab") == ["--data", "@artifacts:ab", "--from", "shipped", "--name", "my-reels"]
     assert melody_training.model_name(" My reels / 2024 ") == "My-reels-2024"
 
 
-def test_train_on_my_midi_shows_progress_and_the_model_joins_the_melody_picker(make_window: Any, qtbot: Any, tmp_path: Path, studio_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    script = tmp_path / "trainer.py"
-    script.write_text(FAKE_TRAINER)
-    seen: list[tuple[Path, str]] = []
-    real_command = melody_training.train_command
-
-    def fake_command(home: Path, data: Path, name: str) -> tuple[str, list[str]]:
-        # The real arguments, with a stand-in trainer in place of main.py.
-        seen.append((data, name))
-        _program, arguments = real_command(home, data, name)
-        return sys.executable, [str(script)] + arguments[1:]
-
-    monkeypatch.setattr(melody_training, "train_command", fake_command)
+def test_train_on_my_midi_is_an_engine_job_with_progress_and_the_model_joins_the_melody_picker(make_window: Any, qtbot: Any, tmp_path: Path, studio_home: Path) -> None:
     prompter = QuietPrompter(folders=[_midi_folder(tmp_path)], texts=["Reels 2024"])
     window = make_window(prompter=prompter)
     client = attach_fake_engine(window)
@@ -267,34 +238,50 @@ def test_train_on_my_midi_shows_progress_and_the_model_joins_the_melody_picker(m
     window.generate_panel.select_generator("studio.melody")
 
     dialog = window.train_melody_dialog()
-    assert dialog is not None and seen == [(tmp_path / "my midi", "Reels-2024")]
-    with qtbot.waitSignal(dialog.training_finished, timeout=30000) as finished:
-        pass
+    assert dialog is not None
+    job = _training_job(qtbot, client)
+    assert (job.plugin, job.params["command"]) == ("studio.melody", "train")
+    args = job.params["args"]
+    assert args[0] == "--data" and args[2:] == ["--from", "shipped", "--name", "Reels-2024"]
+    (upload,) = [client.uploads[artifact] for artifact in args[1].removeprefix("@artifacts:").split(",")]
+    assert upload[1:] == ("melody", "audio/midi") and [n.pitch for n in read_midi(upload[0]).melody.notes] == [62, 64, 66, 67]
+    assert "$ train studio.melody" in dialog.log.toPlainText() and "--from shipped" in dialog.log.toPlainText()
+
+    for step in range(1, 5):
+        window.link._on_event({"type": "progress", "job": job.id, "progress": step / 4, "message": f"epoch {step}/4"})
+    window.link._on_event({"type": "preview", "job": job.id, "text": "best epoch 4: validation "})
+    window.link._on_event({"type": "preview", "job": job.id, "text": "loss 1.02\n"})
+    assert dialog.progress.value() == 1000 and "epoch 4/4" in dialog.status.text()
+    assert "best epoch 4: validation loss 1.02" in dialog.log.toPlainText()
+    out = studio_home / "models" / "melody" / "Reels-2024"  # what the engine's trainer wrote
+    out.mkdir(parents=True)
+    (out / "config.json").write_text(json.dumps({"name": out.name, "hidden": 8, "tokens_version": 1}))
+    (out / "model.safetensors").write_bytes(b"weights")
+    with qtbot.waitSignal(dialog.training_finished, timeout=10000) as finished:
+        window.link._on_event({"type": "done", "job": job.id, "outputs": [], "artifacts": []})
     assert finished.args[0] is True, finished.args[1]
-    assert dialog.progress.value() == 1000
-    assert "best epoch 4" in dialog.log.toPlainText()
-    assert "$ " in dialog.log.toPlainText() and "--from shipped" in dialog.log.toPlainText()
-    out = studio_home / "models" / "melody" / "Reels-2024"
     picker = window.generate_panel.editors["model"]
     wait_for(qtbot, lambda: picker.combo.findData(str(out)) >= 0, 10000)
-    assert picker.value() == str(out)  # and it is the one picked
+    wait_for(qtbot, lambda: picker.value() == str(out), 10000)  # and it is the one picked
     dialog.close()
 
 
-def test_cancelling_training_stops_the_trainer(make_window: Any, qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    script = tmp_path / "trainer.py"
-    script.write_text(FAKE_TRAINER)
-    monkeypatch.setattr(melody_training, "train_command", lambda home, data, name: (sys.executable, [str(script), "--out", str(tmp_path / "out"), "--forever"]))
+def test_cancelling_training_cancels_the_job(make_window: Any, qtbot: Any, tmp_path: Path) -> None:
     window = make_window(prompter=QuietPrompter(folders=[_midi_folder(tmp_path)], texts=["x"]))
+    client = attach_fake_engine(window)
     dialog = window.train_melody_dialog()
     assert dialog is not None
-    wait_for(qtbot, lambda: dialog.progress.value() >= 500, 20000)
-    assert "epoch" in dialog.status.text()
-    with qtbot.waitSignal(dialog.training_finished, timeout=20000) as finished:
-        dialog.reject()  # Cancel
+    job = _training_job(qtbot, client)
+    wait_for(qtbot, lambda: dialog.job_id == job.id, 10000)
+    window.link._on_event({"type": "progress", "job": job.id, "progress": 0.5, "message": "epoch 1/20"})
+    assert dialog.progress.value() == 500 and "epoch" in dialog.status.text()
+    dialog.reject()  # Cancel: the job is asked to stop; the dialog waits for the engine's answer
+    wait_for(qtbot, lambda: client.cancelled == [job.id], 10000)
+    assert dialog.running
+    with qtbot.waitSignal(dialog.training_finished, timeout=10000) as finished:
+        window.link._on_event({"type": "cancelled", "job": job.id})
     assert finished.args[0] is False and "cancelled" in finished.args[1]
     assert not dialog.running
-    assert not (tmp_path / "out").exists()
 
 
 def test_train_on_an_empty_folder_says_so(make_window: Any, tmp_path: Path) -> None:
@@ -302,8 +289,17 @@ def test_train_on_an_empty_folder_says_so(make_window: Any, tmp_path: Path) -> N
     empty.mkdir()
     prompter = QuietPrompter(folders=[empty])
     window = make_window(prompter=prompter)
+    attach_fake_engine(window)
     assert window.train_melody_dialog() is None
     assert "no .mid" in prompter.errors[-1][1]
+
+
+def test_train_without_a_plugin_that_trains_on_midi_says_so(make_window: Any, tmp_path: Path) -> None:
+    prompter = QuietPrompter(folders=[_midi_folder(tmp_path)])
+    window = make_window(prompter=prompter)
+    client = attach_fake_engine(window, first_party_catalogue("patterns", "llm"))
+    assert window.train_melody_dialog() is None
+    assert "No plugin here trains on MIDI" in prompter.errors[-1][1] and not client.jobs
 
 
 # --------------------------------------------------------------------------- diffusion on the canvas

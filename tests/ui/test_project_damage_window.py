@@ -79,7 +79,7 @@ def test_a_damaged_canvas_opens_with_a_message_and_save_never_wipes_the_timeline
     sql(path, ("UPDATE documents SET data = ? WHERE name = 'canvas'", ('{"layers":"x"}',)))
     timeline_before = raw_rows(path)["doc:timeline"]
 
-    prompter = QuietPrompter(choices=[SAVE_INTACT])
+    prompter = QuietPrompter(actions=[SAVE_INTACT])
     window = make_window(prompter=prompter, project=path)
     assert window.session.path == path
     title, text = prompter.warnings[0]
@@ -113,7 +113,7 @@ def test_save_to_a_new_file_leaves_the_damaged_original_byte_for_byte(make_windo
     sql(path, ("UPDATE documents SET data = CAST(? AS TEXT) WHERE name = 'canvas'", (b'{"layers": [\xff\xfe',)))
     before = raw_rows(path)
     copy = tmp_path / "rescued.studio"
-    prompter = QuietPrompter(choices=[SAVE_NEW_FILE], paths=[copy])
+    prompter = QuietPrompter(actions=[SAVE_NEW_FILE], paths=[copy])
     window = make_window(prompter=prompter, project=path)
     assert "not valid UTF-8" in prompter.warnings[0][1]
     window.canvas.add_image(png_bytes(), name="new art")  # its blob is committed at once (an addition)
@@ -133,7 +133,7 @@ def test_cancelling_the_damaged_save_question_writes_nothing(make_window: Any, t
     path = tmp_path / "x.studio"
     _saved_project(make_window, path)
     sql(path, ("UPDATE documents SET data = ? WHERE name = 'timeline'", ('{"tracks": 3}',)))
-    prompter = QuietPrompter(choices=["cancel"])
+    prompter = QuietPrompter(actions=["cancel"])
     window = make_window(prompter=prompter, project=path)
     before = _sha(path)
     window.text_panel.set_text("changed")
@@ -146,7 +146,7 @@ def test_a_blob_that_fails_its_hash_is_named_and_its_layer_is_kept_in_the_file(m
     ids = _saved_project(make_window, path)
     sql(path, ("UPDATE blobs SET data = ? WHERE id = ?", (b"not the image any more", ids["blob"])))
     canvas_before = raw_rows(path)["doc:canvas"]
-    prompter = QuietPrompter(choices=[SAVE_INTACT])
+    prompter = QuietPrompter(actions=[SAVE_INTACT])
     window = make_window(prompter=prompter, project=path)
     text = prompter.warnings[0][1]
     assert "The canvas and the artefacts in x.studio are damaged; the timeline, history and text are intact" in text
@@ -163,7 +163,7 @@ def test_every_damaged_part_in_the_corpus_opens_with_a_message_and_no_traceback(
     good = make_good_project(path)
     damage, expected = PART_DAMAGE[case]
     damage(path, good)
-    prompter = QuietPrompter(choices=[SAVE_INTACT])
+    prompter = QuietPrompter(actions=[SAVE_INTACT])
     window = make_window(prompter=prompter)
     before = raw_rows(path)
     assert window.open_project(path), prompter.errors
@@ -276,7 +276,7 @@ def test_a_save_over_another_windows_newer_save_asks(make_window: Any, tmp_path:
     other_home.mkdir()
     first = make_window(project=path)
     copy = tmp_path / "mine.studio"
-    prompter = QuietPrompter(choices=[answer], paths=[copy])
+    prompter = QuietPrompter(actions=[answer], paths=[copy])
     second = make_window(prompter=prompter, project=path, home=other_home)
 
     first.canvas.add_image(png_bytes(colour=(0, 200, 0)), name="from first")
@@ -392,7 +392,7 @@ def test_a_project_on_a_read_only_disk_opens_read_only_and_a_drop_is_refused_cle
         ids = _saved_project(make_window, path)
         assert os.system(f"mount -o remount,ro '{disk}'") == 0
         elsewhere = tmp_path / "elsewhere.studio"
-        prompter = QuietPrompter(choices=[SAVE_NEW_FILE], paths=[elsewhere])
+        prompter = QuietPrompter(actions=[SAVE_NEW_FILE], paths=[elsewhere])
         window = make_window(prompter=prompter, project=path)
         assert window.session.path == path and window.session.readonly
         assert prompter.warnings[-1][0] == READONLY_TITLE and str(disk) in prompter.warnings[-1][1]
@@ -434,7 +434,7 @@ def _click_when_shown(object_name: str, qtbot: Any) -> list[str]:
 @pytest.mark.parametrize("key", [key for key, _label in DAMAGED_SAVE_CHOICES])
 def test_the_real_choice_dialog_returns_the_button_clicked(qtbot: Any, key: str) -> None:
     seen = _click_when_shown(f"choice_{key}", qtbot)
-    answer = dialogs.Prompter().choose(None, DAMAGED_TITLE, "the canvas is damaged", DAMAGED_SAVE_CHOICES)
+    answer = dialogs.Prompter().choose_action(None, DAMAGED_TITLE, "the canvas is damaged", DAMAGED_SAVE_CHOICES)
     assert answer == key and seen == ["the canvas is damaged"]
 
 
@@ -447,7 +447,7 @@ def test_escape_on_the_conflict_dialog_means_cancel(qtbot: Any) -> None:
         box.reject()
 
     QTimer.singleShot(0, escape)
-    assert dialogs.Prompter().choose(None, CONFLICT_TITLE, "saved elsewhere", dialogs.CONFLICT_CHOICES) == "cancel"
+    assert dialogs.Prompter().choose_action(None, CONFLICT_TITLE, "saved elsewhere", dialogs.CONFLICT_CHOICES) == "cancel"
 
 
 def test_the_window_asks_through_the_real_dialog(make_window: Any, tmp_path: Path, qtbot: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -457,7 +457,7 @@ def test_the_window_asks_through_the_real_dialog(make_window: Any, tmp_path: Pat
     sql(path, ("UPDATE documents SET data = ? WHERE name = 'canvas'", ('{"layers":"x"}',)))
 
     class RealChoice(QuietPrompter):
-        choose = dialogs.Prompter.choose  # the real dialog; everything else stays quiet
+        choose_action = dialogs.Prompter.choose_action  # the real dialog; everything else stays quiet
 
     prompter = RealChoice()
     window = make_window(prompter=prompter, project=path)

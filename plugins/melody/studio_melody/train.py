@@ -16,7 +16,9 @@ by path). Training is:
 - validated: the best epoch by validation loss is what ``model.safetensors`` holds, and
   ``training_log.json`` lists every epoch's losses.
 
-A progress bar goes to stderr.
+A progress bar goes to stderr. As an engine job (``run_command``, the manifest's
+``[[commands]] id = "train"``) progress, log lines and cancel go through the job instead;
+a cancelled job leaves its checkpoint, so the same job run again resumes.
 """
 
 from __future__ import annotations
@@ -67,6 +69,51 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--name", default="", help="the model's display name")
     return parser
+
+
+def run_command(argv: list[str], ctx: Any) -> Any:
+    """``train`` as an engine job: ``--name NAME`` trains into ``ctx.models_dir/NAME``.
+
+    ``--out DIR`` still works (a folder on the engine's machine). Raises ``Cancelled`` when
+    the job is cancelled, after writing a checkpoint.
+    """
+    from studio.plugins.api import CommandResult
+
+    if "--vae" in argv:  # the phrase VAE's own trainer (no progress events; its log goes to the engine's)
+        from .train_vae import cli_main as train_vae
+
+        ctx.log("training the phrase VAE; its progress is in the engine's log")
+        code = train_vae([a for a in argv if a != "--vae"])
+        if code != 0:
+            raise ValueError(f"the phrase VAE trainer stopped with exit code {code}; see the engine's log")
+        return CommandResult(message="the phrase VAE is trained")
+    parser = build_parser()
+    for action in parser._actions:
+        if action.dest == "out":
+            action.required = False
+    args = parser.parse_args(argv) if "-h" not in argv and "--help" not in argv else None
+    if args is None:
+        ctx.log(parser.format_help())
+        return CommandResult(message="help")
+    if args.out is None:
+        name = _folder_name(args.name)
+        if not name:
+            raise ValueError("say where the model goes: --name NAME (a folder under the engine's models/melody) or --out DIR")
+        args.out = ctx.models_dir / name
+    if args.device == "cpu" and ctx.device != "cpu" and "--device" not in argv:
+        args.device = ctx.device
+    _train(args, JobProgress(ctx))
+    out = Path(args.out)
+    if not (out / "model.safetensors").is_file():
+        return CommandResult(message=f"stopped before the first epoch ended; run it again to resume ({out})")
+    return CommandResult(message=f"the melody model “{out.name}” is ready", models=[out])
+
+
+def _folder_name(text: str) -> str:
+    import re
+
+    name = re.sub(r"[^\w.\-]+", "-", text.strip())
+    return re.sub(r"-{2,}", "-", name).strip(".-")[:64]
 
 
 def cli_main(argv: list[str]) -> int:
@@ -191,15 +238,37 @@ class ProgressBar:
             print("\r" + " " * 100 + "\r", end="", file=sys.stderr)
         print(text, file=sys.stderr, flush=True)
 
+    @property
+    def cancelled(self) -> bool:
+        return False
 
-def _train(args: argparse.Namespace) -> int:
+
+class JobProgress(ProgressBar):
+    """Progress, log lines and cancel through an engine job's context."""
+
+    def __init__(self, ctx: Any) -> None:
+        super().__init__(quiet=True)
+        self.ctx = ctx
+
+    def show(self, text: str, fraction: float, *, force: bool = False) -> None:
+        self.ctx.progress(min(max(fraction, 0.0), 1.0) * 1000, 1000, text)
+
+    def line(self, text: str) -> None:
+        self.ctx.log(text)
+
+    @property
+    def cancelled(self) -> bool:
+        return bool(self.ctx.cancelled)
+
+
+def _train(args: argparse.Namespace, bar: ProgressBar | None = None) -> int:
     import torch
 
     from . import data as melody_data
     from .model import MelodyLSTM, ModelConfig, load_model, save_model
 
     torch.set_num_threads(max(1, args.threads))
-    bar = ProgressBar(args.quiet)
+    bar = bar or ProgressBar(args.quiet)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     fine_tuning = bool(args.init)
@@ -314,6 +383,12 @@ def _train(args: argparse.Namespace) -> int:
             if time.time() - last_checkpoint > args.checkpoint_minutes * 60:
                 save_checkpoint()
                 last_checkpoint = time.time()
+            if bar.cancelled:
+                from studio.core.errors import Cancelled
+
+                save_checkpoint()
+                bar.line(f"cancelled at epoch {epoch + 1}, step {index + 1}; the checkpoint is kept, train again to resume")
+                raise Cancelled()
             if args.max_minutes and time.time() - started > args.max_minutes * 60:
                 save_checkpoint()
                 bar.line(f"stopped after {args.max_minutes} minutes at epoch {epoch + 1}, step {index + 1}; "
