@@ -107,7 +107,7 @@ def test_a_damaged_canvas_opens_with_a_message_and_save_never_wipes_the_timeline
     assert raw_rows(path)["doc:canvas"] == b'{"layers":"x"}'
 
 
-def test_save_to_a_new_file_leaves_the_damaged_original_byte_for_byte(make_window: Any, tmp_path: Path) -> None:
+def test_save_to_a_new_file_leaves_every_stored_row_of_the_damaged_original(make_window: Any, tmp_path: Path) -> None:
     path = tmp_path / "x.studio"
     ids = _saved_project(make_window, path)
     sql(path, ("UPDATE documents SET data = CAST(? AS TEXT) WHERE name = 'canvas'", (b'{"layers": [\xff\xfe',)))
