@@ -42,6 +42,7 @@ from studio.ui.restore_actions import RestoreActions
 from studio.ui.melody_words import clean_title
 from studio.ui.model_folders import add_model_folders, folder_to_add
 from studio.ui.preferences import PreferencesDialog
+from studio.ui.project_flow import ProjectFlow
 from studio.ui.project_session import Documents, ProjectSession, find_recovery
 from studio.ui.prompt_routing import PromptRouting
 from studio.ui.text_panel import TextPanel
@@ -70,7 +71,10 @@ class ProjectBlobs:
         store = self.window.session.store
         if store is None:
             raise KeyError(blob_id)
-        return store.get_blob(blob_id)
+        try:
+            return store.get_blob(blob_id)
+        except ProjectError:  # damaged (fails its hash): shown as missing; reported on open
+            raise KeyError(blob_id) from None
 
     def put(self, data: bytes, kind: str, mime: str, meta: dict[str, Any] | None = None) -> str:
         store = self.window.session.store
@@ -96,6 +100,7 @@ class MainWindow(QMainWindow):
         self.undo = QUndoStack(self)
         self.blobs = ProjectBlobs(self)
         self.session = ProjectSession(self.home / "recovery", self._documents, self)
+        self.project_flow = ProjectFlow(self)  # open / save / save as, every failure in a dialog
         self.link = EngineLink(self.home, safe_mode=safe_mode, parent=self)
         self.tracker = JobTracker(self)
         self.branch_parent: str | None = None
@@ -297,7 +302,7 @@ class MainWindow(QMainWindow):
                     self.prompter.error(self, "Cannot recover", str(exc))
             else:
                 self.session.discard_offer(offer)
-        self.session.new()
+        self.project_flow.new()
 
     def paintEvent(self, event: Any) -> None:
         super().paintEvent(event)
@@ -401,14 +406,17 @@ class MainWindow(QMainWindow):
         store = self.session.store
         if store is None:
             raise KeyError(blob_id)
-        info = store.blob_info(blob_id)
-        return store.get_blob(blob_id), info["kind"], info["mime"]
+        try:
+            info = store.blob_info(blob_id)
+            return store.get_blob(blob_id), info["kind"], info["mime"]
+        except ProjectError:  # damaged (fails its hash): no thumbnail; reported on open
+            raise KeyError(blob_id) from None
 
     def new_project(self) -> None:
         if not self.maybe_keep_changes():
             return
         self.session.close()
-        self.session.new()
+        self.project_flow.new()
 
     def open_project_dialog(self) -> None:
         path = self.prompter.open_path(self, "Open project", PROJECT_FILTER)
@@ -416,75 +424,17 @@ class MainWindow(QMainWindow):
             self.open_project(path)
 
     def open_project(self, path: Path, *, ask_recovery: bool = True) -> bool:
-        """Open a project; a damaged or foreign file gets a clear error and stays untouched."""
-        path = Path(path)
-        if self.session.store is not None:
-            if self.session.path is not None and self.session.path.resolve() == path.resolve():
-                return True
-            if not self.maybe_keep_changes():
-                return False
-        try:
-            from studio.core.project_store import ProjectStore, check_project_header
-
-            check_project_header(path)
-            probe = ProjectStore.open(path, readonly=True, recovery_dir=self.session.recovery_dir)
-            try:
-                problems = probe.integrity_problems()
-                pending = probe.pending_autosave()
-            finally:
-                probe.close()
-            if problems:
-                raise ProjectError(f"{path}: the project file is damaged ({'; '.join(problems[:3])})")
-        except ProjectError as exc:
-            self.prompter.error(self, "Cannot open project", str(exc))
-            return False
-        use_autosave = False
-        if pending is not None and ask_recovery:
-            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(pending.saved_at))
-            use_autosave = self.prompter.ask(self, "Recover unsaved changes", f"{path.name} has unsaved changes from {when} (Studio did not close cleanly). Recover them?")
-        if self.session.store is not None:
-            self.session.close()
-        try:
-            self.session.open(path, use_autosave=use_autosave)
-        except ProjectError as exc:
-            self.prompter.error(self, "Cannot open project", str(exc))
-            if self.session.store is None:
-                self.session.new()
-            return False
-        if use_autosave:
-            self.statusBar().showMessage("Recovered the automatically saved changes.", 8000)
-        return True
+        """Open a project; a file that cannot be opened gets a clear error and stays untouched."""
+        return self.project_flow.open(Path(path), ask_recovery=ask_recovery)
 
     def save(self) -> bool:
-        if self.session.store is None:
-            return False
-        if self.session.untitled:
-            return self.save_as_dialog()
-        try:
-            self.session.save()
-        except ProjectError as exc:
-            self.prompter.error(self, "Cannot save", str(exc))
-            return False
-        self.undo.setClean()
-        self.statusBar().showMessage(f"Saved {self.session.path}", 5000)
-        return True
+        return self.project_flow.save()
 
     def save_as_dialog(self) -> bool:
-        path = self.prompter.save_path(self, "Save project as", PROJECT_FILTER, "untitled.studio")
-        if path is None:
-            return False
-        return self.save_as(path)
+        return self.project_flow.save_as_dialog()
 
     def save_as(self, path: Path) -> bool:
-        try:
-            saved = self.session.save_as(Path(path))
-        except (ProjectError, OSError) as exc:
-            self.prompter.error(self, "Cannot save", str(exc))
-            return False
-        self.undo.setClean()
-        self._add_recent(saved)
-        self.statusBar().showMessage(f"Saved {saved}", 5000)
-        return True
+        return self.project_flow.save_as(Path(path))
 
     def recent_projects(self) -> list[str]:
         """The remembered project paths, newest first. QSettings hands back a lone string
@@ -688,7 +638,11 @@ class MainWindow(QMainWindow):
         if store is None or history is None or job.landed:
             return None
         job.landed = True
-        ids = [store.put_blob(data, info.get("kind") or job.kind, info.get("mime") or "application/octet-stream", info.get("meta") or {}) for info, data in results]
+        try:
+            ids = [store.put_blob(data, info.get("kind") or job.kind, info.get("mime") or "application/octet-stream", info.get("meta") or {}) for info, data in results]
+        except ProjectError as exc:  # a read-only or full disk: the output stays in the engine
+            self.prompter.error(self, "Cannot save project", f"The output of {job.generator_name} could not be added: {exc}")
+            return None
         record = dict(results[0][0].get("meta") or {})
         record.pop("output", None)
         record.setdefault("generator", job.plugin)
@@ -699,7 +653,11 @@ class MainWindow(QMainWindow):
         node = HistoryNode.from_record(record, outputs=ids, parents=parents)
         node.kind = job.kind
         node.finished = node.finished or time.time()
-        history.add(node)
+        try:
+            history.add(node)
+        except ProjectError as exc:
+            self.prompter.error(self, "Cannot save project", f"The generation of {job.generator_name} could not be recorded: {exc}")
+            return None
         for (info, data), blob in zip(results, ids):
             self._place(node, info.get("kind") or job.kind, data, blob, job, info)
         thumbs = self.history_panel.thumbs
@@ -828,7 +786,11 @@ class MainWindow(QMainWindow):
                 self.prompter.error(self, "Cannot import", f"{path}: {exc}")
                 continue
             mime = "image/png" if path.suffix.lower() == ".png" else "image/jpeg" if path.suffix.lower() in (".jpg", ".jpeg") else "image/webp"
-            blob = self.blobs.put(data, "image", mime, {"file": path.name})
+            try:
+                blob = self.blobs.put(data, "image", mime, {"file": path.name})
+            except ProjectError as exc:  # a read-only or full disk: say so, keep going
+                self.prompter.error(self, "Cannot save project", f"{path.name} was not added: {exc}")
+                return
             at = QPointF(pos.x() + 24 * index, pos.y() + 24 * index) if pos is not None else None
             if self.canvas.add_image(data, name=path.stem, blob=blob, pos=at, mime=mime) is None:
                 self.prompter.error(self, "Cannot import", f"{path}: not an image this studio can read")
