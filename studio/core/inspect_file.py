@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.errors import FileFormatError, ProjectError
+from studio.core.special_files import special_file_kind
 
 MIDI_RECORD_PREFIX = "studio:"
 
@@ -46,6 +47,9 @@ def inspect_path(path: str | os.PathLike[str]) -> dict[str, Any]:
     """
     path = Path(path)
     try:
+        special = special_file_kind(os.stat(path).st_mode)  # stat, not open: a FIFO would block
+        if special is not None:
+            raise FileFormatError(f"{path}: is {special}, not a file Studio can inspect")
         with open(path, "rb") as handle:
             head = handle.read(16)
     except FileNotFoundError:

@@ -25,7 +25,6 @@ import hashlib
 import json
 import os
 import sqlite3
-import stat
 import threading
 import time
 import uuid
@@ -36,6 +35,7 @@ from typing import Any, Iterator, Mapping
 
 from studio.core.artifacts import Artifact, content_id
 from studio.core.errors import ProjectError
+from studio.core.special_files import special_file_kind
 from studio.core.project_documents import (
     ARTEFACTS,
     HISTORY,
@@ -214,15 +214,8 @@ def check_project_header(path: str | os.PathLike[str]) -> int:
     except OSError as exc:
         raise ProjectError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            kind = (
-                "a folder" if stat.S_ISDIR(mode)
-                else "a named pipe (FIFO)" if stat.S_ISFIFO(mode)
-                else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
-                else "a socket" if stat.S_ISSOCK(mode)
-                else "not a regular file"
-            )
+        kind = special_file_kind(os.fstat(fd).st_mode)
+        if kind is not None:
             raise ProjectError(f"{path}: is {kind}, not a project file")
         os.set_blocking(fd, True)
         header = os.read(fd, 100)

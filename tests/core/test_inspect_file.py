@@ -159,3 +159,20 @@ def test_core_file_modules_load_without_torch_or_qt():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_inspecting_a_fifo_is_refused_at_once_instead_of_waiting_for_a_writer(tmp_path):
+    import os
+    import threading
+
+    fifo = tmp_path / "art.png"
+    os.mkfifo(fifo)
+    outcome: list[BaseException] = []
+    reader = threading.Thread(target=lambda: outcome.append(pytest.raises(FileFormatError, inspect_path, fifo).value), daemon=True)
+    reader.start()
+    reader.join(5)
+    if reader.is_alive():  # unblock the stuck open() so the test process can end
+        with open(fifo, "wb"):
+            pass
+        pytest.fail("inspect_path blocked on a FIFO")
+    assert "named pipe" in str(outcome[0])
