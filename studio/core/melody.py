@@ -171,12 +171,55 @@ class Melody:
     mode: str = "major"
     #: length in beats; at least the end of the last note (a melody may end in rests)
     length: float = 0.0
+    #: tempo changes after the start, ``(beat, bpm)`` in time order; ``tempo`` holds from 0
+    tempo_changes: list[tuple[float, float]] = field(default_factory=list)
+    #: time-signature changes after the start, ``(beat, (numerator, denominator))``;
+    #: ``time_signature`` holds from 0 (a MIDI file's metre map, kept so a prime keeps it)
+    meter_changes: list[tuple[float, tuple[int, int]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.notes = sorted(self.notes, key=lambda note: (note.start, -note.pitch))
         self.time_signature = (int(self.time_signature[0]), int(self.time_signature[1]))
         end = max((note.end for note in self.notes), default=0.0)
         self.length = max(float(self.length), end)
+        self.tempo_changes = sorted((float(b), float(t)) for b, t in self.tempo_changes if float(b) > 0)
+        self.meter_changes = sorted((float(b), (int(ts[0]), int(ts[1]))) for b, ts in self.meter_changes
+                                    if float(b) > 0)
+
+    # ------------------------------------------------------------------ time
+
+    def tempo_at(self, beat: float) -> float:
+        """The tempo (bpm) in force at ``beat``."""
+        tempo = self.tempo
+        for at, bpm in self.tempo_changes:
+            if at > beat + 1e-9:
+                break
+            tempo = bpm
+        return tempo
+
+    def seconds_at(self, beat: float) -> float:
+        """Seconds from the start to ``beat``, through the tempo map."""
+        seconds, position, tempo = 0.0, 0.0, self.tempo
+        for at, bpm in self.tempo_changes:
+            if at >= beat:
+                break
+            seconds += (at - position) * 60.0 / max(1.0, tempo)
+            position, tempo = at, bpm
+        return seconds + (beat - position) * 60.0 / max(1.0, tempo)
+
+    @property
+    def seconds(self) -> float:
+        """The melody's length in seconds."""
+        return self.seconds_at(self.length)
+
+    @property
+    def last_time_signature(self) -> tuple[int, int]:
+        return self.meter_changes[-1][1] if self.meter_changes else self.time_signature
+
+    @property
+    def last_meter_start(self) -> float:
+        """The beat where the last time signature starts (0 without changes)."""
+        return self.meter_changes[-1][0] if self.meter_changes else 0.0
 
     # ------------------------------------------------------------------ metre
 
@@ -220,7 +263,8 @@ class Melody:
 
     def copy(self, **changes: Any) -> "Melody":
         values = dict(notes=list(self.notes), tempo=self.tempo, time_signature=self.time_signature,
-                      key=self.key, mode=self.mode, length=self.length)
+                      key=self.key, mode=self.mode, length=self.length, tempo_changes=list(self.tempo_changes),
+                      meter_changes=list(self.meter_changes))
         values.update(changes)
         return Melody(**values)
 
@@ -269,6 +313,8 @@ class Melody:
             "mode": self.mode,
             "length": self.length,
             "notes": [[n.pitch, n.start, n.duration, n.velocity] for n in self.notes],
+            **({"tempo_changes": [list(c) for c in self.tempo_changes]} if self.tempo_changes else {}),
+            **({"meter_changes": [[b, list(ts)] for b, ts in self.meter_changes]} if self.meter_changes else {}),
         }
 
     @classmethod
@@ -280,6 +326,8 @@ class Melody:
             key=str(data.get("key", "C")),
             mode=str(data.get("mode", "major")),
             length=float(data.get("length", 0.0)),
+            tempo_changes=[(float(b), float(t)) for b, t in data.get("tempo_changes", [])],
+            meter_changes=[(float(b), (int(ts[0]), int(ts[1]))) for b, ts in data.get("meter_changes", [])],
         )
 
 

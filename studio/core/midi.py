@@ -7,9 +7,11 @@ metre rather than sitting at a flat 100.
 
 Reading takes any type-0 or type-1 file (running status, several tracks, tempo changes),
 ignores the drum channel (10), and reduces polyphony to the highest voice, saying so in
-``MidiImport.messages``. Times become quarter-note beats snapped to the studio's grid, so
-tempo changes do not move notes: they are reported, and the first tempo is kept. A file
-that is not MIDI, or is cut short, raises ``FileFormatError`` with what was wrong.
+``MidiImport.messages``. Times become quarter-note beats snapped to the studio's grid;
+tempo and time-signature changes are kept as the melody's tempo map and metre map
+(``Melody.tempo_changes``, ``Melody.meter_changes``) and written back, so a prime keeps
+its timing through continue and vary. A file that is not MIDI, or is cut short, raises
+``FileFormatError`` with what was wrong.
 """
 
 from __future__ import annotations
@@ -58,16 +60,20 @@ def write_midi(melody: Melody, *, record: dict[str, Any] | None = None, program:
     if record is not None:
         conductor.append(_record_message(record))
     conductor.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(max(1.0, float(melody.tempo))), time=0))
-    numerator, denominator = melody.time_signature
-    conductor.append(mido.MetaMessage("time_signature", numerator=numerator, denominator=denominator,
-                                      clocks_per_click=24 if denominator == 4 else 36 if denominator == 8 and numerator % 3 == 0 else 24,
-                                      notated_32nd_notes_per_beat=8, time=0))
+    conductor.append(_time_signature_message(melody.time_signature))
     try:
         conductor.append(mido.MetaMessage("key_signature", key=key_signature_name(melody.key, melody.mode), time=0))
     except Exception:  # an unusual key name: leave the signature out rather than fail
         pass
     end = _to_ticks(melody.length)
-    conductor.append(mido.MetaMessage("end_of_track", time=end))
+    changes = [(_to_exact_ticks(beat), 0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(max(1.0, bpm))))
+               for beat, bpm in melody.tempo_changes]
+    changes += [(_to_exact_ticks(beat), 1, _time_signature_message(ts)) for beat, ts in melody.meter_changes]
+    now = 0
+    for tick, _, message in sorted(changes, key=lambda item: (item[0], item[1])):
+        conductor.append(message.copy(time=tick - now))
+        now = tick
+    conductor.append(mido.MetaMessage("end_of_track", time=max(0, end - now)))
     midi.tracks.append(conductor)
 
     track = mido.MidiTrack()
@@ -99,6 +105,20 @@ def write_midi(melody: Melody, *, record: dict[str, Any] | None = None, program:
 
 def _to_ticks(value: float) -> int:
     return int(round(float(value) * GRID)) * (TICKS_PER_BEAT // GRID)
+
+
+def _to_exact_ticks(value: float) -> int:
+    """A tempo or metre change's beat in file ticks (not snapped to the note grid)."""
+    return int(round(float(value) * TICKS_PER_BEAT))
+
+
+def _time_signature_message(time_signature: tuple[int, int]):
+    import mido
+
+    numerator, denominator = time_signature
+    return mido.MetaMessage("time_signature", numerator=numerator, denominator=denominator,
+                            clocks_per_click=36 if denominator == 8 and numerator % 3 == 0 else 24,
+                            notated_32nd_notes_per_beat=8, time=0)
 
 
 def _record_message(record: dict[str, Any]):
@@ -217,17 +237,32 @@ def read_midi(source: Source, *, name: str | None = None) -> MidiImport:
 
     if drum_notes:
         messages.append(f"the drum channel (10) was ignored ({drum_notes} notes)")
-    tempo_us = sorted(tempos)[0][1] if tempos else 500000
-    distinct_tempos = len({t for _, t in tempos})
-    if distinct_tempos > 1:
-        messages.append(f"the tempo changes {distinct_tempos - 1} time(s); the first tempo "
-                        f"({60_000_000 / tempo_us:.0f} bpm) was kept (note timing in beats is unchanged)")
+    tempos.sort(key=lambda item: item[0])
+    tempo_us = tempos[0][1] if tempos and tempos[0][0] == 0 else 500000
+    tempo_changes: list[tuple[float, float]] = []
+    current = tempo_us
+    for tick, value in tempos:
+        if value != current and tick > 0:
+            bpm = round(60_000_000 / value, 3)
+            if tempo_changes and tempo_changes[-1][0] == tick / tpb:
+                tempo_changes[-1] = (tick / tpb, bpm)
+            else:
+                tempo_changes.append((tick / tpb, bpm))
+            current = value
+        elif tick == 0:
+            tempo_us = current = value
     time_signature = (4, 4)
+    meter_changes: list[tuple[float, tuple[int, int]]] = []
     if time_signatures:
-        _, numerator, denominator = sorted(time_signatures)[0]
-        time_signature = (numerator, denominator)
-        if len({(n, d) for _, n, d in time_signatures}) > 1:
-            messages.append(f"the time signature changes; {numerator}/{denominator} was kept")
+        time_signatures.sort(key=lambda item: item[0])
+        first = [ts for ts in time_signatures if ts[0] == 0]
+        if first:
+            time_signature = (first[-1][1], first[-1][2])
+        current_ts = time_signature
+        for tick, numerator, denominator in time_signatures:
+            if tick > 0 and (numerator, denominator) != current_ts:
+                meter_changes.append((tick / tpb, (numerator, denominator)))
+                current_ts = (numerator, denominator)
     key, mode = "C", "major"
     if keys:
         name = sorted(keys)[0][1]
@@ -250,9 +285,10 @@ def read_midi(source: Source, *, name: str | None = None) -> MidiImport:
     notes = [Note(pitch, beats(s), beats(e - s), velocity) for s, e, pitch, velocity in kept]
     end_tick = max((e for _, e, _, _ in kept), default=0)
     melody = Melody(notes=notes, tempo=round(60_000_000 / tempo_us, 3), time_signature=time_signature,
-                    key=key, mode=mode, length=beats(end_tick))
+                    key=key, mode=mode, length=beats(end_tick), tempo_changes=tempo_changes,
+                    meter_changes=meter_changes)
     return MidiImport(melody=melody, messages=messages, has_key_signature=bool(keys),
-                      has_time_signature=bool(time_signatures), tempo_changes=max(0, distinct_tempos - 1),
+                      has_time_signature=bool(time_signatures), tempo_changes=len(tempo_changes),
                       reduced=bool(reduced))
 
 

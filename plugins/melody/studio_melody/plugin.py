@@ -40,6 +40,7 @@ from studio.core.melody import (
     beat_ticks,
     beats,
     estimate_key,
+    ticks,
 )
 from studio.core.midi import MidiImport, read_midi, read_midi_metadata, write_midi
 from studio.plugins.api import Context, Generator, MelodyOutput, ModelFormatError, Request
@@ -163,9 +164,12 @@ def _meter_tuple(meter: str) -> tuple[int, int]:
 class _Settings:
     """The request's params, with 'auto' values filled in from a prime (or defaults)."""
 
-    def __init__(self, params: dict[str, Any], prime: MidiImport | None) -> None:
+    def __init__(self, params: dict[str, Any], prime: MidiImport | None, *, last_meter: bool = False) -> None:
         self.params = params
         melody = prime.melody if prime else None
+        if melody is not None and last_meter and melody.meter_changes:
+            # continue writes on in the metre the prime ends in
+            melody = melody.copy(time_signature=melody.last_time_signature, meter_changes=[])
         key = params.get("key") or "auto"
         scale = params.get("scale") or "auto"
         recorded = prime.record.get("output", {}) if prime is not None else {}
@@ -195,6 +199,10 @@ class _Settings:
             raise ParamError(f"metre: {self.meter} is not supported; use one of {', '.join(tk.METERS)}")
         tempo = float(params.get("tempo") or 0)
         self.tempo = tempo if tempo > 0 else (melody.tempo if melody is not None else 120.0)
+        #: the prime's tempo map, kept unless a tempo was asked for (see ``with_timing_of``)
+        self.tempo_changes = list(melody.tempo_changes) if melody is not None and tempo <= 0 else []
+        self.tempo_note = ("the prime's tempo changes were replaced by the tempo asked for"
+                           if melody is not None and tempo > 0 and melody.tempo_changes else "")
         self.time_signature = _meter_tuple(self.meter)
         self.size = bar_ticks(self.time_signature)
         self.lowest, self.highest = int(params.get("lowest", 55)), int(params.get("highest", 84))
@@ -417,10 +425,17 @@ class _Run:
     def continue_(self, params: dict[str, Any]) -> MelodyOutput:
         imported = self._input(params, "prime", required=True)
         assert imported is not None
-        settings = _Settings(params, imported)
-        if settings.meter_note:
-            self.ctx.log(settings.meter_note)
-        prime = imported.melody.copy(time_signature=settings.time_signature, key=settings.key)
+        settings = _Settings(params, imported, last_meter=True)
+        for note in (settings.meter_note, settings.tempo_note):
+            if note:
+                self.ctx.log(note)
+        original = imported.melody
+        # the model reads the prime from its last metre change on (all of it when there is none)
+        since = ticks(original.last_meter_start)
+        tail = [replace(n, start=beats(n.start_ticks - since)) for n in original.notes if n.start_ticks >= since]
+        prime = original.copy(notes=tail, time_signature=settings.time_signature, key=settings.key,
+                              length=beats(max(0, ticks(original.length) - since)), meter_changes=[],
+                              tempo_changes=[])
         constraints = settings.constraints(self.model.config, start_with_note=False)
         bars = int(params.get("bars") or 8)
         self.bars_total = bars
@@ -429,13 +444,14 @@ class _Run:
         rng = np.random.default_rng(self.seed)
         body = self._decode(settings, constraints, prefix, [BarPlan("sample") for _ in range(bars)], rng)
         continuation = self._melody(settings, body)
-        offset = len(prime_bars) * settings.size
+        offset = since + len(prime_bars) * settings.size
         moved = [replace(n, start=beats(n.start_ticks + offset)) for n in continuation.notes]
-        notes = list(imported.melody.notes) + moved
-        melody = Melody(notes=notes, tempo=settings.tempo, time_signature=settings.time_signature, key=settings.key,
-                        mode=settings.scale, length=beats(offset + bars * settings.size))
-        kept = set(range(len(imported.melody.notes)))
-        return self._output(melody, settings, params, kept=kept, prime=imported.melody,
+        notes = list(original.notes) + moved
+        melody = Melody(notes=notes, tempo=settings.tempo, time_signature=original.time_signature, key=settings.key,
+                        mode=settings.scale, length=beats(offset + bars * settings.size),
+                        tempo_changes=settings.tempo_changes, meter_changes=original.meter_changes)
+        kept = set(range(len(original.notes)))
+        return self._output(melody, settings, params, kept=kept, prime=original,
                             extra={"prime_bars": len(prime_bars), "new_bars": bars})
 
     def vary(self, params: dict[str, Any]) -> MelodyOutput:
@@ -489,6 +505,10 @@ class _Run:
         decoded = self._melody(settings, body)
         sources = [_source_of(bar, source) for bar in plan]
         melody, kept = _restore(decoded, sources, settings.size, self._resampled(settings))
+        # the rhythm in beats is the prime's, so its tempo and metre maps still fit
+        melody = melody.copy(tempo_changes=settings.tempo_changes, meter_changes=imported.melody.meter_changes)
+        if settings.tempo_note:
+            self.ctx.log(settings.tempo_note)
         extra = {"keep_bars": keep, "vary_what": what, "variation": amount}
         if stepper is not None:
             extra["variation_space"] = "latent"
