@@ -39,7 +39,8 @@ from studio.core.melody import (
     bar_ticks,
     beat_ticks,
     beats,
-    estimate_key,
+    find_melody_key,
+    key_signature_sharps,
     ticks,
 )
 from studio.core.midi import MidiImport, read_midi, read_midi_metadata, write_midi
@@ -173,14 +174,22 @@ class _Settings:
         key = params.get("key") or "auto"
         scale = params.get("scale") or "auto"
         recorded = prime.record.get("output", {}) if prime is not None else {}
+        #: where the key came from: "asked", "record" (a studio melody's own), "signature"
+        #: (the mode found among those of the file's key signature) or "estimated" (from the notes)
+        self.key_source = "asked" if key != "auto" and scale != "auto" else "default"
         if melody is not None:
             if recorded.get("key") in PITCH_NAMES and recorded.get("scale") in SCALES:
                 # a studio melody says its exact key and scale (MIDI can only say major/minor)
-                prime_key, prime_mode = recorded["key"], recorded["scale"]
-            elif prime is not None and prime.has_key_signature:
-                prime_key, prime_mode = melody.key, melody.mode
+                prime_key, prime_mode, source = recorded["key"], recorded["scale"], "record"
             else:
-                prime_key, prime_mode = estimate_key(melody.notes)
+                # a key signature says which notes, not which tonic or mode: a minor or dorian
+                # tune is often written with a major signature, so the tonic is found among the
+                # modes the signature allows
+                sharps = key_signature_sharps(melody.key, melody.mode) if prime.has_key_signature else None
+                found = find_melody_key(melody, sharps=sharps)
+                prime_key, prime_mode, source = found.key, found.mode, found.source
+            if self.key_source != "asked":
+                self.key_source = source
         else:
             prime_key, prime_mode = "C", "major"
         self.key = prime_key if key == "auto" else key
@@ -386,6 +395,7 @@ class _Run:
             "top_p": params.get("top_p"),
             "key": settings.key,
             "scale": settings.scale,
+            "key_source": settings.key_source,
             "metre": settings.meter,
             "tempo": settings.tempo,
             "bars": melody.bars,
