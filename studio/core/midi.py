@@ -49,11 +49,32 @@ class MidiImport:
 # --------------------------------------------------------------------------- writing
 
 
+@dataclass
+class Part:
+    """One voice of a multi-track file: a melody on its own track and channel."""
+
+    name: str
+    melody: Melody
+    program: int = 0
+    #: text at beats (chord symbols), written as marker events in the conductor track
+    markers: list[tuple[float, str]] = field(default_factory=list)
+
+
 def write_midi(melody: Melody, *, record: dict[str, Any] | None = None, program: int = 0,
                track_name: str = "Melody", path: str | Path | None = None) -> bytes:
     """The melody as Standard MIDI file bytes (written to ``path`` too when given)."""
+    return write_parts([Part(track_name, melody, program)], record=record, path=path)
+
+
+def write_parts(parts: list[Part], *, record: dict[str, Any] | None = None, path: str | Path | None = None) -> bytes:
+    """Several voices as one type-1 file: the conductor track (tempo and metre maps, key,
+    record, the parts' markers) from the first part's melody, then one track per part on
+    its own channel (the drum channel skipped), so a DAW opens each voice as a track."""
     import mido
 
+    if not parts:
+        raise ValueError("write_parts needs at least one part")
+    melody = parts[0].melody
     midi = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT)
     conductor = mido.MidiTrack()
     conductor.append(mido.MetaMessage("track_name", name="Studio", time=0))
@@ -65,22 +86,38 @@ def write_midi(melody: Melody, *, record: dict[str, Any] | None = None, program:
         conductor.append(mido.MetaMessage("key_signature", key=key_signature_name(melody.key, melody.mode), time=0))
     except Exception:  # an unusual key name: leave the signature out rather than fail
         pass
-    end = _to_ticks(melody.length)
+    end = max(_to_ticks(part.melody.length) for part in parts)
     changes = [(_to_exact_ticks(beat), 0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(max(1.0, bpm))))
                for beat, bpm in melody.tempo_changes]
     changes += [(_to_exact_ticks(beat), 1, _time_signature_message(ts)) for beat, ts in melody.meter_changes]
+    changes += [(_to_exact_ticks(beat), 2, mido.MetaMessage("marker", text=str(text)))
+                for part in parts for beat, text in part.markers]
     now = 0
     for tick, _, message in sorted(changes, key=lambda item: (item[0], item[1])):
         conductor.append(message.copy(time=tick - now))
         now = tick
     conductor.append(mido.MetaMessage("end_of_track", time=max(0, end - now)))
     midi.tracks.append(conductor)
+    channels = [c for c in range(16) if c != DRUM_CHANNEL]
+    for index, part in enumerate(parts):
+        channel = channels[index % len(channels)]
+        midi.tracks.append(_note_track(part, channel, end))
+    buffer = io.BytesIO()
+    midi.save(file=buffer)
+    data = buffer.getvalue()
+    if path is not None:
+        Path(path).write_bytes(data)
+    return data
+
+
+def _note_track(part: Part, channel: int, end: int):
+    import mido
 
     track = mido.MidiTrack()
-    track.append(mido.MetaMessage("track_name", name=track_name, time=0))
-    track.append(mido.Message("program_change", program=max(0, min(127, program)), channel=0, time=0))
+    track.append(mido.MetaMessage("track_name", name=part.name, time=0))
+    track.append(mido.Message("program_change", program=max(0, min(127, part.program)), channel=channel, time=0))
     events: list[tuple[int, int, int, int]] = []  # (tick, order, pitch, velocity); offs sort first
-    for note in melody.notes:
+    for note in part.melody.notes:
         start, stop = _to_ticks(note.start), _to_ticks(note.end)
         if stop <= start or not 0 <= note.pitch <= 127:
             continue
@@ -91,16 +128,11 @@ def write_midi(melody: Melody, *, record: dict[str, Any] | None = None, program:
     now = 0
     for tick, order, pitch, velocity in events:
         kind = "note_on" if order == 1 else "note_off"
-        track.append(mido.Message(kind, note=pitch, velocity=velocity if order == 1 else 64, channel=0, time=tick - now))
+        track.append(mido.Message(kind, note=pitch, velocity=velocity if order == 1 else 64, channel=channel,
+                                  time=tick - now))
         now = tick
     track.append(mido.MetaMessage("end_of_track", time=max(0, end - now)))
-    midi.tracks.append(track)
-    buffer = io.BytesIO()
-    midi.save(file=buffer)
-    data = buffer.getvalue()
-    if path is not None:
-        Path(path).write_bytes(data)
-    return data
+    return track
 
 
 def _to_ticks(value: float) -> int:
@@ -292,6 +324,45 @@ def read_midi(source: Source, *, name: str | None = None) -> MidiImport:
                       reduced=bool(reduced))
 
 
+def read_midi_parts(source: Source, *, name: str | None = None) -> list[tuple[str, Melody]]:
+    """Each track that holds notes as its own melody (named by its track name), with the
+    file's tempo, metre and key: how the timeline places a harmonized melody's voices as
+    tracks. A file with one note track gives one part (the same melody ``read_midi`` reads)."""
+    midi = _open(source, name)
+    whole = read_midi(source, name=name).melody
+    tpb = midi.ticks_per_beat or TICKS_PER_BEAT
+    parts: list[tuple[str, Melody]] = []
+    for index, track in enumerate(midi.tracks):
+        title = f"Track {index}"
+        now = 0
+        sounding: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        raw: list[tuple[int, int, int, int]] = []
+        for message in track:
+            now += message.time
+            if message.is_meta:
+                if message.type == "track_name":
+                    title = str(message.name) or title
+                continue
+            if message.type not in ("note_on", "note_off") or message.channel == DRUM_CHANNEL:
+                continue
+            key = (message.channel, message.note)
+            if message.type == "note_on" and message.velocity > 0:
+                sounding.setdefault(key, []).append((now, message.velocity))
+            elif sounding.get(key):
+                start, velocity = sounding[key].pop(0)
+                raw.append((start, now, message.note, velocity))
+        if not raw:
+            continue
+        snapped = []
+        for start, end, pitch, velocity in raw:
+            s_, e_ = int(round(start * GRID / tpb)), int(round(end * GRID / tpb))
+            snapped.append((s_, max(e_, s_ + 1), pitch, velocity))
+        kept, _ = highest_voice(snapped)
+        notes = [Note(pitch, beats(s_), beats(e_ - s_), velocity) for s_, e_, pitch, velocity in kept]
+        parts.append((title, whole.copy(notes=notes, length=max(whole.length, beats(max(e for _, e, _, _ in kept))))))
+    return parts
+
+
 def highest_voice(notes: list[tuple[int, int, int, int]]) -> tuple[list[tuple[int, int, int, int]], int]:
     """The skyline of (start, end, pitch, velocity) notes: at each onset the highest note
     sounds; a note is cut short when a new one starts, and a note starting under a higher
@@ -321,5 +392,5 @@ def _tonic_name(name: str) -> str:
     return name if name in PITCH_CLASSES else "C"
 
 
-__all__ = ["METADATA_PREFIX", "MidiImport", "embed_metadata", "highest_voice", "read_midi", "read_midi_metadata",
-           "write_midi"]
+__all__ = ["METADATA_PREFIX", "MidiImport", "Part", "embed_metadata", "highest_voice", "read_midi", "read_midi_metadata",
+           "read_midi_parts", "write_midi", "write_parts"]
