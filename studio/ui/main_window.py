@@ -706,7 +706,7 @@ class MainWindow(QMainWindow):
             else:
                 self.canvas.add_image(data, name=name, blob=blob, node=node.id)
         elif kind == "melody":
-            from studio.core.midi import read_midi
+            from studio.core.midi import read_midi, read_midi_parts
 
             try:
                 melody = read_midi(data).melody
@@ -718,7 +718,10 @@ class MainWindow(QMainWindow):
             mode = str((node.params or {}).get("mode") or "")
             if mode in ("continue", "vary", "interpolate"):
                 name = f"{mode} #{node.seed}" if node.seed is not None else mode
-            if placement.land_melody(self.timeline, where, melody, name=name, node=node.id, blob=blob) is None:
+            parts = read_midi_parts(data)  # a harmonization: one clip per voice, a track each
+            if len(parts) > 1:
+                placement.land_parts(self.timeline, parts, name=name, node=node.id, blob=blob)
+            elif placement.land_melody(self.timeline, where, melody, name=name, node=node.id, blob=blob) is None:
                 self.timeline.add_melody(melody, name=name, node=node.id, blob=blob)
             self.docks["timeline"].raise_()
         elif kind == "audio":
