@@ -54,6 +54,8 @@ def tune_stats(sequences: Sequence[Sequence[int]]) -> dict[str, Any]:
     in_scale = total_notes = full = total_bars = 0
     ranges, intervals, durations = [], Counter(), Counter()
     repeated_bars = repeated_pairs = pair_total = bar_total_for_repeats = 0
+    tunes_with_repeated_pair = 0
+    sounding = span = 0
     notes_per_bar = []
     for sequence in sequences:
         meter, mode = tk.meter_of(sequence[1]), tk.mode_of(sequence[2])
@@ -63,7 +65,18 @@ def tune_stats(sequences: Sequence[Sequence[int]]) -> dict[str, Any]:
         pitches = []
         seen_bars, seen_pairs = set(), set()
         previous_key = None
+        repeats_before = repeated_pairs
         for bar in bars:
+            span += size
+            pending_rest = False
+            for token in bar:
+                if token == tk.REST:
+                    pending_rest = True
+                elif tk.is_pitch(token):
+                    pending_rest = False
+                elif tk.is_duration(token):
+                    sounding += 0 if pending_rest else tk.token_duration(token)
+                    pending_rest = False
             total_bars += 1
             if sum(tk.token_duration(t) for t in bar if tk.is_duration(t)) == size:
                 full += 1
@@ -85,6 +98,7 @@ def tune_stats(sequences: Sequence[Sequence[int]]) -> dict[str, Any]:
                     repeated_pairs += pair in seen_pairs
                     seen_pairs.add(pair)
             previous_key = key
+        tunes_with_repeated_pair += repeated_pairs > repeats_before
         if pitches:
             ranges.append(max(pitches) - min(pitches))
             for a, b in zip(pitches, pitches[1:]):
@@ -99,6 +113,8 @@ def tune_stats(sequences: Sequence[Sequence[int]]) -> dict[str, Any]:
         "notes_per_bar": round(float(np.mean(notes_per_bar)), 2) if notes_per_bar else 0.0,
         "repeated_bars_pct": round(100 * repeated_bars / max(bar_total_for_repeats, 1), 2),
         "repeated_2bar_phrases_pct": round(100 * repeated_pairs / max(pair_total, 1), 2),
+        "tunes_with_a_repeated_2bar_phrase_pct": round(100 * tunes_with_repeated_pair / max(len(sequences), 1), 2),
+        "sounding_time_pct": round(100 * sounding / max(span, 1), 2),
         "_intervals": intervals,
         "_durations": durations,
     }
@@ -127,6 +143,7 @@ def generate_like(stepper_factory, prompts: Sequence[Sequence[int]], *, model_du
                   low: int, high: int, passing: float, temperature: float, top_p: float, seed: int,
                   form: str = "free") -> list[list[int]]:
     from .decoding import BarPlan, Constraints, Decoder
+    from .forms import pick_form
     from .plugin import form_plan
 
     results = []
@@ -142,7 +159,8 @@ def generate_like(stepper_factory, prompts: Sequence[Sequence[int]], *, model_du
         decoder = Decoder(stepper_factory(), constraints, np.random.default_rng([seed, index]), size,
                           beat=beat_ticks(signature))  # type: ignore[arg-type]
         decoder.start(list(prompt[: tk.HEADER]))
-        plan = form_plan(form, bars) or [BarPlan("sample") for _ in range(bars)]
+        chosen = pick_form(bars, np.random.default_rng([seed, index, 31])) if form == "auto" else form
+        plan = form_plan(chosen, bars) or [BarPlan("sample") for _ in range(bars)]
         body = decoder.run(plan)
         results.append(list(prompt[: tk.HEADER]) + body)
     return results
@@ -158,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--orders", default="3,4,5,6")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-nll", action="store_true")
+    parser.add_argument("--only", default="", help="generation configs to run (comma-separated names)")
     args = parser.parse_args(argv)
 
     import torch
@@ -212,7 +231,10 @@ def main(argv: list[str] | None = None) -> int:
         "lstm_metre_only": dict(scale_mode="none", low=tk.PITCH_LOW, high=tk.PITCH_HIGH, passing=0.0),
         "lstm_plugin_defaults": dict(scale_mode="mode", low=55, high=84, passing=0.2),
         "lstm_plugin_defaults_form_AABB": dict(scale_mode="mode", low=55, high=84, passing=0.2, form="AABB"),
+        "lstm_plugin_defaults_form_auto": dict(scale_mode="mode", low=55, high=84, passing=0.2, form="auto"),
     }
+    if args.only:
+        configs = {name: config for name, config in configs.items() if name in args.only.split(",")}
     results["generation"] = {}
     for name, config in configs.items():
         t = time.time()

@@ -48,6 +48,7 @@ from studio.plugins.api import Context, Generator, MelodyOutput, ModelFormatErro
 
 from . import tokens as tk
 from .decoding import BarPlan, Constraints, Decoder
+from .forms import pick_form
 from .inference import NumpyStepper
 from .phrase_vae import PHRASE_BARS, PhraseStepper, has_phrase_vae, phrase_sequence, slerp
 
@@ -420,17 +421,17 @@ class _Run:
         bars = int(params.get("bars") or 8)
         self.bars_total = bars
         rng = np.random.default_rng(self.seed)
-        plan = self._form_plan(str(params.get("form") or "free"), bars)
-        body = self._decode(settings, constraints, tk.header(settings.meter, settings.scale), plan, rng)
-        return self._output(self._melody(settings, body), settings, params,
-                            extra={"form": params.get("form") or "free"})
-
-    def _form_plan(self, form: str, bars: int) -> list[BarPlan]:
+        asked = str(params.get("form") or "auto")
+        form = pick_form(bars, np.random.default_rng([self.seed, 31])) if asked == "auto" else asked
         plan = form_plan(form, bars)
         if plan is None:
             self.ctx.log(f"form {form} needs a number of bars divisible by {len(form)}; wrote a free form")
-            plan = [BarPlan("sample") for _ in range(bars)]
-        return plan
+            form, plan = "free", [BarPlan("sample") for _ in range(bars)]
+        body = self._decode(settings, constraints, tk.header(settings.meter, settings.scale), plan, rng)
+        extra: dict[str, Any] = {"form": form}
+        if asked == "auto":
+            extra["form_asked"] = "auto"
+        return self._output(self._melody(settings, body), settings, params, extra=extra)
 
     def continue_(self, params: dict[str, Any]) -> MelodyOutput:
         imported = self._input(params, "prime", required=True)
