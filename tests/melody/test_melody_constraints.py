@@ -152,3 +152,32 @@ def test_forms_repeat_their_phrases_and_keep_every_guarantee(generate, form):
                 after = melody.notes[index + 1]
                 assert after.pitch % 12 in allowed and 1 <= abs(after.pitch - note.pitch) <= 2
                 assert after.start_ticks == note.end_ticks
+
+
+def test_auto_form_draws_from_the_prior_and_records_the_form(generate, monkeypatch):
+    from studio_melody import forms
+
+    monkeypatch.setattr(forms, "FORM_PRIOR", {"AABA": 1.0})
+    outputs, _ = generate({"bars": 16, "form": "auto", "temperature": 1.5, "top_p": 1.0}, seed=3)
+    parameters = outputs[0].parameters
+    assert parameters["form"] == "AABA" and parameters["form_asked"] == "auto"
+    melody = read_midi(outputs[0].midi).melody
+    size = melody.bar_ticks
+    bar = lambda b: [(n.pitch, n.start_ticks % size, n.duration_ticks) for n in melody.notes_in_bar(b)]  # noqa: E731
+    assert [bar(b) for b in range(3)] == [bar(b) for b in range(4, 7)], "the second A repeats the first"
+    assert [bar(b) for b in range(3)] == [bar(b) for b in range(12, 15)], "and so does the last"
+    monkeypatch.setattr(forms, "FORM_PRIOR", {"free": 1.0})
+    outputs, _ = generate({"bars": 16, "form": "auto"}, seed=3)
+    assert outputs[0].parameters["form"] == "free"
+    outputs, _ = generate({"bars": 6, "form": "auto"}, seed=3)
+    assert outputs[0].parameters["form"] == "free", "6 bars do not make four phrases"
+
+
+def test_forms_are_read_from_phrase_repeats():
+    from studio_melody.forms import form_of
+
+    a, b, c, d, e = ([tk.pitch_token(60 + i), tk.duration_token(48), tk.BAR] for i in range(5))
+    assert form_of([a, b, a, c, d, e, d, b]) == "AABB"
+    assert form_of([a, b, a, c, d, e, a, b]) == "AABA"
+    assert form_of([a, b, c, d, a, b, c, e]) == "ABAB"
+    assert form_of([a, b, c, d, e, b, a, d]) == "free"
