@@ -166,6 +166,34 @@ def generate_like(stepper_factory, prompts: Sequence[Sequence[int]], *, model_du
     return results
 
 
+def sounding_by_register(numpy_model, lows: Sequence[int], *, tunes: int = 20, bars: int = 8, seed: int = 0,
+                         key: str = "D", scale: str = "major") -> dict[str, dict[str, float]]:
+    """Sounding time (% of the bars' span) and notes inside the range (%) of new 4/4 tunes
+    written in one-octave ranges ``low..low+12``, through the plugin's register window."""
+    from .decoding import BarPlan, Constraints, Decoder
+    from .inference import NumpyStepper
+    from .plugin import register_window
+
+    out = {}
+    for low in lows:
+        window = register_window(low, low + 12, key, scale)
+        shares, inside = [], []
+        for index in range(tunes):
+            constraints = Constraints(scale=frozenset(SCALES[scale]), low=window.low, high=window.high, passing=0.2,
+                                      durations=numpy_model.config.durations, temperature=1.0, top_p=0.95,
+                                      start_with_note=True, end_on_tonic=True)
+            decoder = Decoder(NumpyStepper(numpy_model), constraints, np.random.default_rng([seed, index]), 48)
+            decoder.start(tk.header("4/4", scale))
+            body = decoder.run([BarPlan("sample") for _ in range(bars)])
+            melody = tk.decode_body(body, time_signature=(4, 4), key=key, mode=scale)
+            pitches = [n.pitch - window.octave for n in melody.notes]
+            shares.append(sum(n.duration_ticks for n in melody.notes) / (bars * 48))
+            inside.append(np.mean([low <= p <= low + 12 for p in pitches]) if pitches else 0.0)
+        out[f"{low}-{low + 12}"] = {"sounding_pct": round(100 * float(np.mean(shares)), 2),
+                                    "notes_in_range_pct": round(100 * float(np.mean(inside)), 2)}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, required=True)
@@ -177,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-nll", action="store_true")
     parser.add_argument("--only", default="", help="generation configs to run (comma-separated names)")
+    parser.add_argument("--registers", action="store_true", help="only the sounding time in one-octave ranges")
     args = parser.parse_args(argv)
 
     import torch
@@ -190,6 +219,14 @@ def main(argv: list[str] | None = None) -> int:
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
+
+    if args.registers:
+        from .inference import load_numpy_model as _load_numpy
+
+        report = sounding_by_register(_load_numpy(args.model), [28, 40, 48, 55, 60, 67, 72, 84, 96], seed=args.seed)
+        args.out.write_text(json.dumps({"sounding_by_register": report}, indent=2) + "\n", encoding="utf-8")
+        print(json.dumps(report, indent=2))
+        return 0
 
     dataset = load_corpus_dataset(args.cache)
     train = [t.tokens for t in dataset.split("train")]
