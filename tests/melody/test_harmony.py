@@ -180,3 +180,16 @@ def test_any_register_is_harmonized_under_the_melody(generate_harmony):
 def test_a_melody_without_notes_is_refused_clearly(generate_harmony):
     with pytest.raises(ParamError, match="no notes"):
         generate_harmony(Melody([], length=4))
+
+
+def test_the_vectorised_parallel_check_agrees_with_the_plain_one():
+    import itertools
+
+    from studio_melody.harmony import parallel_mask
+
+    voicings = [(a, t, b) for a, t, b in itertools.product((3, 5, 8, 12), (8, 12, 15, 19), (12, 17, 24, 28))]
+    mask = parallel_mask(72, voicings, 74, voicings)
+    for i, before in enumerate(voicings):
+        for j, after in enumerate(voicings):
+            plain = parallel_between([72] + [72 - x for x in before], [74] + [74 - x for x in after]) > 0
+            assert mask[i, j] == plain

@@ -54,7 +54,7 @@ def tune_stats(sequences: Sequence[Sequence[int]]) -> dict[str, Any]:
     in_scale = total_notes = full = total_bars = 0
     ranges, intervals, durations = [], Counter(), Counter()
     repeated_bars = repeated_pairs = pair_total = bar_total_for_repeats = 0
-    tunes_with_repeated_pair = 0
+    tunes_with_repeated_pair = tunes_with_aligned_repeat = 0
     sounding = span = 0
     notes_per_bar = []
     for sequence in sequences:
@@ -66,6 +66,8 @@ def tune_stats(sequences: Sequence[Sequence[int]]) -> dict[str, Any]:
         seen_bars, seen_pairs = set(), set()
         previous_key = None
         repeats_before = repeated_pairs
+        aligned = [(tuple(bars[i]), tuple(bars[i + 1])) for i in range(0, min(len(bars), 16) - 1, 2)]
+        tunes_with_aligned_repeat += len(set(aligned)) < len(aligned)
         for bar in bars:
             span += size
             pending_rest = False
@@ -113,7 +115,8 @@ def tune_stats(sequences: Sequence[Sequence[int]]) -> dict[str, Any]:
         "notes_per_bar": round(float(np.mean(notes_per_bar)), 2) if notes_per_bar else 0.0,
         "repeated_bars_pct": round(100 * repeated_bars / max(bar_total_for_repeats, 1), 2),
         "repeated_2bar_phrases_pct": round(100 * repeated_pairs / max(pair_total, 1), 2),
-        "tunes_with_a_repeated_2bar_phrase_pct": round(100 * tunes_with_repeated_pair / max(len(sequences), 1), 2),
+        "tunes_with_a_repeated_2bar_phrase_pct": round(100 * tunes_with_aligned_repeat / max(len(sequences), 1), 2),
+        "tunes_with_a_repeated_bar_pair_anywhere_pct": round(100 * tunes_with_repeated_pair / max(len(sequences), 1), 2),
         "sounding_time_pct": round(100 * sounding / max(span, 1), 2),
         "_intervals": intervals,
         "_durations": durations,
@@ -141,9 +144,9 @@ def compare(generated: dict[str, Any], reference: dict[str, Any]) -> dict[str, A
 
 def generate_like(stepper_factory, prompts: Sequence[Sequence[int]], *, model_durations, scale_mode: str,
                   low: int, high: int, passing: float, temperature: float, top_p: float, seed: int,
-                  form: str = "free") -> list[list[int]]:
+                  form: str = "free", patterns: list | None = None) -> list[list[int]]:
     from .decoding import BarPlan, Constraints, Decoder
-    from .forms import pick_form
+    from .forms import pick_pattern
     from .plugin import form_plan
 
     results = []
@@ -159,8 +162,12 @@ def generate_like(stepper_factory, prompts: Sequence[Sequence[int]], *, model_du
         decoder = Decoder(stepper_factory(), constraints, np.random.default_rng([seed, index]), size,
                           beat=beat_ticks(signature))  # type: ignore[arg-type]
         decoder.start(list(prompt[: tk.HEADER]))
-        chosen = pick_form(bars, np.random.default_rng([seed, index, 31])) if form == "auto" else form
-        plan = form_plan(chosen, bars) or [BarPlan("sample") for _ in range(bars)]
+        if form == "auto":
+            pattern = pick_pattern(bars, np.random.default_rng([seed, index, 31]), patterns or [])
+            plan = [BarPlan("copy", source=s) if s >= 0 else BarPlan("sample") for s in pattern] if pattern else \
+                [BarPlan("sample") for _ in range(bars)]
+        else:
+            plan = form_plan(form, bars) or [BarPlan("sample") for _ in range(bars)]
         body = decoder.run(plan)
         results.append(list(prompt[: tk.HEADER]) + body)
     return results
@@ -212,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(1)
     from .data import load_corpus_dataset
+    from .forms import load_patterns
     from .inference import NumpyStepper, load_numpy_model
     from .model import load_model
     from .ngram import NGramModel, NGramStepper
@@ -268,7 +276,8 @@ def main(argv: list[str] | None = None) -> int:
         "lstm_metre_only": dict(scale_mode="none", low=tk.PITCH_LOW, high=tk.PITCH_HIGH, passing=0.0),
         "lstm_plugin_defaults": dict(scale_mode="mode", low=55, high=84, passing=0.2),
         "lstm_plugin_defaults_form_AABB": dict(scale_mode="mode", low=55, high=84, passing=0.2, form="AABB"),
-        "lstm_plugin_defaults_form_auto": dict(scale_mode="mode", low=55, high=84, passing=0.2, form="auto"),
+        "lstm_plugin_defaults_form_auto": dict(scale_mode="mode", low=55, high=84, passing=0.2, form="auto",
+                                               patterns=load_patterns(args.model)),
     }
     if args.only:
         configs = {name: config for name, config in configs.items() if name in args.only.split(",")}

@@ -337,11 +337,7 @@ class Harmonizer:
             matrix = np.log(self.model.transition_matrix(layers[index - 1], layers[index], soprano[index] % 12,
                                                          following, mode))
             if parallels:
-                for i, before in enumerate(layers[index - 1]):
-                    b_row = _pitches(soprano[index - 1], before)
-                    for j, after in enumerate(layers[index]):
-                        if parallel_between(b_row, _pitches(soprano[index], after)):
-                            matrix[i, j] = -np.inf
+                matrix[parallel_mask(soprano[index - 1], layers[index - 1], soprano[index], layers[index])] = -np.inf
             weights.append(matrix)
             total = scores[-1][:, None] + matrix
             back.append(np.argmax(total, axis=0))
@@ -389,6 +385,20 @@ class Harmonizer:
             return None
         path.reverse()
         return path
+
+
+def parallel_mask(soprano_before: int, before: list[Voicing], soprano_after: int, after: list[Voicing]) -> np.ndarray:
+    """``parallel_between`` for every pair of voicings at once: (len(before), len(after)) bools."""
+    b = soprano_before - np.concatenate([np.zeros((len(before), 1), dtype=int), np.array(before, dtype=int)], axis=1)
+    a = soprano_after - np.concatenate([np.zeros((len(after), 1), dtype=int), np.array(after, dtype=int)], axis=1)
+    mask = np.zeros((len(before), len(after)), dtype=bool)
+    for i in range(4):
+        for j in range(i + 1, 4):
+            moved = (b[:, i][:, None] != a[:, i][None, :]) & (b[:, j][:, None] != a[:, j][None, :])
+            first = ((b[:, i] - b[:, j]) % 12)[:, None]
+            second = ((a[:, i] - a[:, j]) % 12)[None, :]
+            mask |= moved & (first == second) & ((first == 0) | (first == 7))
+    return mask
 
 
 def _pitches(soprano: int, v: Voicing) -> tuple[int, int, int, int]:

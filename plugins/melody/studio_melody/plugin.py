@@ -48,7 +48,7 @@ from studio.plugins.api import Context, Generator, MelodyOutput, ModelFormatErro
 
 from . import tokens as tk
 from .decoding import BarPlan, Constraints, Decoder
-from .forms import pick_form
+from .forms import load_patterns, pick_pattern
 from .inference import NumpyStepper
 from .phrase_vae import PHRASE_BARS, PhraseStepper, has_phrase_vae, phrase_sequence, slerp
 
@@ -313,6 +313,8 @@ class MelodyGenerator(Generator):
         model = load_for(ctx, folder)
         model_name = model.config.name or folder.name
         runner = _Run(model, ctx, request.seed)
+        if mode == "new":
+            runner.patterns = load_patterns(folder) or load_patterns(shipped_model_dir())
         if mode in ("vary", "interpolate"):
             runner.vae = load_vae_for(ctx, folder)
         if mode == "new":
@@ -339,6 +341,7 @@ class _Run:
         self.bars_total = 1
         self.vae = None  # a phrase VAE (``phrase_vae.NumpyPhraseVAE``) when the model folder has one
         self.decoder: Decoder | None = None  # the last one run (its ``resampled`` ticks)
+        self.patterns: list[tuple[list[int], int]] = []  # copy patterns for form "auto" (see ``forms``)
 
     # -------------------------------------------------------------- plumbing
 
@@ -422,8 +425,18 @@ class _Run:
         self.bars_total = bars
         rng = np.random.default_rng(self.seed)
         asked = str(params.get("form") or "auto")
-        form = pick_form(bars, np.random.default_rng([self.seed, 31])) if asked == "auto" else asked
-        plan = form_plan(form, bars)
+        form = asked
+        plan = None
+        if asked == "auto":
+            # the repetition of a training tune's first 16 bars (see ``forms``)
+            pattern = pick_pattern(bars, np.random.default_rng([self.seed, 31]), self.patterns)
+            form = "learnt" if pattern is not None else "free"
+            if pattern is not None:
+                plan = [BarPlan("copy", source=src) if src >= 0 else BarPlan("sample") for src in pattern]
+        else:
+            plan = form_plan(form, bars)
+        if plan is None and form == "free":
+            plan = [BarPlan("sample") for _ in range(bars)]
         if plan is None:
             self.ctx.log(f"form {form} needs a number of bars divisible by {len(form)}; wrote a free form")
             form, plan = "free", [BarPlan("sample") for _ in range(bars)]
