@@ -8,6 +8,7 @@ measured by ``train_harmony`` and kept in the model card.
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -27,6 +28,8 @@ from studio_melody.harmony import (
     voice_leading_stats,
 )
 from studio_melody.harmonizer import chord_name
+
+PLUGIN_DIR = Path(__file__).resolve().parents[2] / "plugins" / "melody"
 
 # [S, A, T, B] per beat in C major / A minor (normalised to the tonic C / A->C below)
 MAJOR_PHRASES = [
@@ -114,8 +117,6 @@ def generate_harmony(specs, harmony_model_dir):
     from studio.plugins.api import Request
     from studio.plugins.manifest import read_manifest
     from studio_melody.harmonizer import HarmonyGenerator
-
-    from conftest import PLUGIN_DIR
 
     manifest = read_manifest(PLUGIN_DIR, source="first-party")
     spec = next(g for g in manifest.generators if g.id == "studio.harmony").params
