@@ -117,7 +117,8 @@ def new_bars_only(melody: Melody, meta: dict[str, Any]) -> Melody:
     prime_bars = int((output or {}).get("prime_bars") or 0)
     if prime_bars <= 0:
         return melody
-    offset = prime_bars * melody.bar_length
+    # where the new bars start, in beats (a prime with metre changes has bars of several lengths)
+    offset = float((output or {}).get("new_bars_start") or prime_bars * melody.bar_length)
     notes = [note for note in melody.notes if note.start >= offset - 1e-9]
     from dataclasses import replace
 

@@ -112,3 +112,16 @@ def test_continue_after_a_metre_change_writes_on_in_the_last_metre(generate_melo
     assert new and all(n.start >= 14 for n in new)
     assert melody.length == pytest.approx(14 + 2 * 3), "two more bars of 3/4"
     assert output.parameters["metre"] == "3/4"
+
+
+def test_the_timeline_takes_only_the_new_bars_after_a_metre_change(generate_melody):
+    pytest.importorskip("PySide6")
+    from studio.ui.placement import new_bars_only
+
+    notes = [Note(60 + i % 3, i, 1) for i in range(8)] + [Note(64, 8 + i, 1) for i in range(6)]
+    prime = Melody(notes, tempo=100, time_signature=(4, 4), key="C", length=14, meter_changes=[(8.0, (3, 4))])
+    output, _ = generate_melody(prime, mode="continue", bars=2)
+    melody = read_midi(output.midi).melody
+    new = new_bars_only(melody, output.parameters)
+    assert new.length == pytest.approx(6.0)
+    assert [n.pitch for n in new.notes] == [n.pitch for n in melody.notes[len(notes):]]

@@ -476,7 +476,8 @@ class _Run:
                         tempo_changes=settings.tempo_changes, meter_changes=original.meter_changes)
         kept = set(range(len(original.notes)))
         return self._output(melody, settings, params, kept=kept, prime=original,
-                            extra={"prime_bars": len(prime_bars), "new_bars": bars})
+                            extra={"prime_bars": len(prime_bars), "new_bars": bars,
+                                   "new_bars_start": beats(offset)})
 
     def vary(self, params: dict[str, Any]) -> MelodyOutput:
         imported = self._input(params, "prime", required=True)
