@@ -117,6 +117,12 @@ def _inspect_midi(path: Path) -> dict[str, Any]:
         pass
     else:
         info["studio"] = read_midi_metadata(path) or None
+    # A key signature can only say major or minor (D dorian is written as C major); the
+    # record says what the generator was asked for or found, mode included.
+    output = ((info.get("studio") or {}).get("output") or {}) if isinstance(info.get("studio"), dict) else {}
+    if output.get("key") and output.get("scale"):
+        info["key_signature"] = info.get("key")
+        info["key"] = f"{output['key']} {output['scale']}"
     return {"format": "midi", **info}
 
 

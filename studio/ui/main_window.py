@@ -258,6 +258,7 @@ class MainWindow(QMainWindow):
         self.timeline.continue_action.triggered.connect(lambda: self.melody_actions.run("continue"))
         self.timeline.vary_action.triggered.connect(lambda: self.melody_actions.run("vary"))
         self.timeline.interpolate_action.triggered.connect(lambda: self.melody_actions.run("interpolate"))
+        self.timeline.harmonize_action.triggered.connect(lambda: self.melody_actions.run("harmonize"))
         self.timeline.title_action.triggered.connect(self.melody_actions.title_selected)
         self.timeline.view.files_dropped.connect(self._timeline_files_dropped)
         self.timeline.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
@@ -678,7 +679,7 @@ class MainWindow(QMainWindow):
             else:
                 self.canvas.add_image(data, name=name, blob=blob, node=node.id)
         elif kind == "melody":
-            from studio.core.midi import read_midi
+            from studio.core.midi import read_midi, read_midi_parts
 
             try:
                 melody = read_midi(data).melody
@@ -691,7 +692,10 @@ class MainWindow(QMainWindow):
             if role in ("melody.continue", "melody.vary", "melody.interpolate"):
                 action = role.split(".", 1)[1]
                 name = f"{action} #{node.seed}" if node.seed is not None else action
-            if placement.land_melody(self.timeline, where, melody, name=name, node=node.id, blob=blob) is None:
+            parts = read_midi_parts(data)  # a harmonization: one clip per voice, a track each
+            if len(parts) > 1:
+                placement.land_parts(self.timeline, parts, name=name, node=node.id, blob=blob)
+            elif placement.land_melody(self.timeline, where, melody, name=name, node=node.id, blob=blob) is None:
                 self.timeline.add_melody(melody, name=name, node=node.id, blob=blob)
             self.docks["timeline"].raise_()
         elif kind == "audio":

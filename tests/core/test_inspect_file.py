@@ -176,3 +176,14 @@ def test_inspecting_a_fifo_is_refused_at_once_instead_of_waiting_for_a_writer(tm
             pass
         pytest.fail("inspect_path blocked on a FIFO")
     assert "named pipe" in str(outcome[0])
+
+
+def test_a_d_dorian_melody_is_reported_as_d_dorian_not_as_its_key_signature(tmp_path):
+    from studio.core.melody import Melody, Note
+    from studio.core.midi import write_midi
+
+    path = tmp_path / "dorian.mid"
+    tune = Melody(notes=[Note(62 + step, float(i), 1.0, 90) for i, step in enumerate((0, 2, 3, 5, 7, 9, 10, 12))], tempo=100.0, key="C")
+    path.write_bytes(write_midi(tune, record={"generator": "studio.melody", "output": {"key": "D", "scale": "dorian"}}))
+    info = inspect_path(path)
+    assert info["key"] == "D dorian" and info["key_signature"] == "C"
