@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import heapq
 import itertools
-import signal
 import threading
 import time
 import uuid
@@ -20,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from studio.engine.config import EngineConfig
-from studio.engine.worker import WorkerHandle
+from studio.engine.exit_reason import describe_exit  # noqa: F401  (its old home; callers import it from here)
+from studio.engine.worker_pool import WorkerPool
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 FINAL_STATES = (DONE, FAILED, CANCELLED)
@@ -86,7 +86,7 @@ class JobQueue:
         self._heap: list[tuple[int, int, str]] = []
         self._order = itertools.count()
         self._running: Job | None = None
-        self._worker: WorkerHandle | None = None
+        self._worker: WorkerPool | None = None
         self._status_waiters: dict[str, tuple[threading.Event, list]] = {}
         self._closed = False
         self.worker_restarts = 0
@@ -123,11 +123,11 @@ class JobQueue:
         return True
 
     @property
-    def worker(self) -> WorkerHandle | None:
+    def worker(self) -> WorkerPool | None:
         return self._worker
 
-    def _new_worker(self) -> WorkerHandle:
-        return WorkerHandle(self.config, self._on_worker_message, self._on_worker_exit)
+    def _new_worker(self) -> WorkerPool:
+        return WorkerPool(self.config, self._on_worker_message, self._on_worker_exit)
 
     # ------------------------------------------------------------------ public API
 
@@ -273,7 +273,7 @@ class JobQueue:
         elif kind == "log":
             job.logs.append(event["message"])
 
-    def _on_worker_exit(self, worker: WorkerHandle, exitcode: int | None) -> None:
+    def _on_worker_exit(self, worker: WorkerPool, exitcode: int | None) -> None:
         with self._lock:
             if self._closed or worker is not self._worker:
                 return
@@ -285,11 +285,11 @@ class JobQueue:
                     self._finish(job, CANCELLED)
                 else:
                     self._fail_running(
-                        f"the plugin's process ended unexpectedly ({describe_exit(exitcode)}) while running "
+                        f"the plugin's process ended unexpectedly ({worker.describe_exit(exitcode)}) while running "
                         f"{job.generator}; the engine restarted it and later jobs run normally"
                     )
-            self._publish({"type": "engine", "state": "restarting", "reason": describe_exit(exitcode)})
-            self._worker = self._new_worker()
+            self._publish({"type": "engine", "state": "restarting", "reason": worker.describe_exit(exitcode)})
+            self._worker = worker.replacement()
             self._wake.notify_all()
 
     def _fail_running(self, message: str) -> None:
@@ -322,15 +322,3 @@ class JobQueue:
         for job in finished[: len(finished) - KEEP_FINISHED]:
             self._jobs.pop(job.id, None)
 
-
-def describe_exit(exitcode: int | None) -> str:
-    if exitcode is None:
-        return "no exit code"
-    if exitcode < 0:
-        try:
-            name = signal.Signals(-exitcode).name
-        except ValueError:
-            name = f"signal {-exitcode}"
-        hint = " — likely out of memory" if name == "SIGKILL" else ""
-        return f"killed by {name}{hint}"
-    return f"exit code {exitcode}"

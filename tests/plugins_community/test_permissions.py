@@ -14,7 +14,7 @@ import pytest
 
 from community_helpers import make_plugin, stop_engine, studio, zip_folder
 from studio.core.paths import HomeLayout
-from studio.engine.permissions import PermissionRefused, plugin_permissions
+from studio.plugins.guard import PermissionRefused, plugin_permissions
 
 
 @pytest.fixture
