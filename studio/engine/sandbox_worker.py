@@ -128,6 +128,10 @@ def main(argv: list[str]) -> None:
     if record is not None and record.manifest is not None:
         guard_for_life(plan, record.manifest, protection)
     runner.protection = protection.to_dict()
+    runner.sandbox_hint = (
+        f"refused by the sandbox of plugin {plan.plugin_id} ({protection.summary}): it may read its own folder, the model "
+        "folders and the studio's code, and write its data folder, its scratch folder and the temporary folder"
+    )
     try:
         worker_main(conn, payload["config"], runner=runner)
     finally:

@@ -125,6 +125,9 @@ def worker_main(conn: Connection, config_data: dict[str, Any], runner: Any = Non
             send(("failed", job_id, f"{generator} ran out of memory; the model cache was emptied, try a smaller size", traceback.format_exc(), None))
         except Exception as exc:  # a plugin bug: report it, keep the worker
             message_text = f"{generator} failed: {type(exc).__name__}: {exc}"
+            hint = getattr(runner, "sandbox_hint", "")
+            if hint and isinstance(exc, PermissionError):
+                message_text += f" ({hint})"
             send(("failed", job_id, message_text, traceback.format_exc(), None))
         else:
             described = [artifact.describe() for artifact in result.artifacts]

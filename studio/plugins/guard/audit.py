@@ -42,6 +42,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
+import socket as socket_module
 import sys
 import sysconfig
 import tempfile
@@ -66,6 +67,7 @@ _NETWORK_EVENTS = frozenset(
         "socket.gethostbyaddr",
         "socket.getnameinfo",
         "urllib.Request",
+        "socket.__new__",
     }
 )
 _PROCESS_EVENTS = frozenset(
@@ -465,6 +467,13 @@ def _judge(guard: Guard, event: str, args: tuple[Any, ...]) -> PermissionRefused
             return None
         if event in ("socket.getaddrinfo", "socket.gethostbyname") and _is_literal_address(args[0] if args else None):
             return None  # no look-up happens; the connect that follows is what is refused
+        if event == "socket.__new__":  # (socket, family, type, proto)
+            family, kind = (args[1] if len(args) > 1 else -1), (args[2] if len(args) > 2 else -1)
+            if family == getattr(socket_module, "AF_UNIX", 1) or (
+                family in (socket_module.AF_INET, socket_module.AF_INET6) and isinstance(kind, int) and kind & 0xF == socket_module.SOCK_STREAM
+            ):
+                return None  # unix sockets are local; a TCP socket is judged when it connects or binds
+            return PermissionRefused(guard.plugin_id, NETWORK, f"open a network socket (family {family}, type {kind})")
         return PermissionRefused(guard.plugin_id, NETWORK, _network_action(event, args))
     if event in _PROCESS_EVENTS:
         if SUBPROCESS in guard.granted:

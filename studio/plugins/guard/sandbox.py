@@ -203,8 +203,10 @@ def apply_kernel_layers(plan: SandboxPlan) -> Protection:
     granted = set(plan.permissions)
     expected = expected_protection(granted, source="user", kernel_layers=plan.kernel_layers)
     applied = Protection(process=True, audit=expected.audit, notes=list(expected.notes))
+    tcp_by_landlock = False
     if expected.landlock:
         ruleset = _landlock_for(granted, landlock.abi_version())
+        tcp_by_landlock = ruleset.handles_tcp
         _grant(ruleset, plan, granted)
         try:
             ruleset.restrict_self()
@@ -213,7 +215,7 @@ def apply_kernel_layers(plan: SandboxPlan) -> Protection:
         applied.landlock = ruleset.describe()
     if expected.seccomp:
         try:
-            seccomp.restrict_self(allow_network=NETWORK in granted, allow_processes=SUBPROCESS in granted)
+            seccomp.restrict_self(allow_network=NETWORK in granted, allow_processes=SUBPROCESS in granted, tcp_by_landlock=tcp_by_landlock)
         except OSError as exc:
             raise SandboxError(f"could not restrict plugin {plan.plugin_id} with seccomp: {exc}") from exc
         applied.seccomp = expected.seccomp

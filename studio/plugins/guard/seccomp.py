@@ -5,7 +5,9 @@ SECCOMP_FILTER_FLAG_TSYNC)`` through ``ctypes`` (no libseccomp needed), so it co
 thread of the process. Refused calls fail with ``EPERM``; nothing is killed:
 
 - without ``network``: ``socket()`` for any family but ``AF_UNIX`` (the worker's own pipe
-  is a unix socket pair made before the filter);
+  is a unix socket pair). Where Landlock refuses TCP connect and bind (``tcp_by_landlock``),
+  plain TCP sockets may be created, so the audit hook sees the ``connect`` and can name the
+  address in its refusal; UDP, raw, SCTP and every other family stay refused here;
 - without ``subprocess``: ``execve``/``execveat``, ``fork``/``vfork``, ``clone`` without
   ``CLONE_THREAD`` (threads stay possible), ``clone3`` (answered ``ENOSYS``, so the C
   library falls back to ``clone``, whose flags a filter can read), signals to any other
@@ -38,9 +40,12 @@ _LD_W_ABS = 0x20
 _JEQ_K = 0x15
 _JGE_K = 0x35
 _JSET_K = 0x45
+_AND_K = 0x54
 _RET_K = 0x06
 
-_AF_UNIX = 1
+_AF_UNIX, _AF_INET, _AF_INET6 = 1, 2, 10
+_SOCK_STREAM, _SOCK_TYPE_MASK = 1, 0xF
+_IPPROTO_TCP = 6
 _CLONE_THREAD = 0x00010000
 
 
@@ -142,7 +147,7 @@ def _arg_low(index: int) -> int:
     return 16 + 8 * index + (0 if sys.byteorder == "little" else 4)
 
 
-def build_filter(*, allow_network: bool, allow_processes: bool, pid: int) -> "ctypes.Array[_SockFilter]":
+def build_filter(*, allow_network: bool, allow_processes: bool, pid: int, tcp_by_landlock: bool = False) -> "ctypes.Array[_SockFilter]":
     """The filter for a plugin with these permissions, in the process ``pid``."""
     arch = _arch()
     if arch is None:
@@ -171,7 +176,19 @@ def build_filter(*, allow_network: bool, allow_processes: bool, pid: int) -> "ct
     if not allow_network:
         program.label("socket")
         program.op(_LD_W_ABS, _arg_low(0))
-        program.op(_JEQ_K, _AF_UNIX, "allow", "deny")
+        if tcp_by_landlock:
+            program.op(_JEQ_K, _AF_UNIX, "allow", 0)
+            program.op(_JEQ_K, _AF_INET, "stream", 0)
+            program.op(_JEQ_K, _AF_INET6, "stream", "deny")
+            program.label("stream")
+            program.op(_LD_W_ABS, _arg_low(1))
+            program.op(_AND_K, _SOCK_TYPE_MASK)
+            program.op(_JEQ_K, _SOCK_STREAM, 0, "deny")
+            program.op(_LD_W_ABS, _arg_low(2))
+            program.op(_JEQ_K, 0, "allow", 0)
+            program.op(_JEQ_K, _IPPROTO_TCP, "allow", "deny")
+        else:
+            program.op(_JEQ_K, _AF_UNIX, "allow", "deny")
     if not allow_processes:
         program.label("clone")
         program.op(_LD_W_ABS, _arg_low(0))
@@ -193,14 +210,14 @@ def describe(*, allow_network: bool, allow_processes: bool) -> str:
     return "seccomp: " + " + ".join(blocked) if blocked else ""
 
 
-def restrict_self(*, allow_network: bool, allow_processes: bool) -> None:
+def restrict_self(*, allow_network: bool, allow_processes: bool, tcp_by_landlock: bool = False) -> None:
     """Install the filter on every thread of this process, for good."""
     if allow_network and allow_processes:
         return
     arch = _arch()
     if arch is None or not supported():
         raise OSError(errno.ENOSYS, unavailable_reason())
-    filters = build_filter(allow_network=allow_network, allow_processes=allow_processes, pid=os.getpid())
+    filters = build_filter(allow_network=allow_network, allow_processes=allow_processes, pid=os.getpid(), tcp_by_landlock=tcp_by_landlock)
     program = _SockFprog(len(filters), ctypes.cast(filters, ctypes.POINTER(_SockFilter)))
     libc = ctypes.CDLL(None, use_errno=True)
     libc.syscall.restype = ctypes.c_long
