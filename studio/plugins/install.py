@@ -52,6 +52,7 @@ from studio.core.settings import load_settings, save_settings
 from studio.plugins.api_version import API_VERSION
 from studio.plugins.archive import DEFAULT_LIMITS, WHEELS_DIR, ArchiveError, ArchiveLimits, PluginArchive, open_archive, read_wheel_metadata, sha256_file
 from studio.plugins.discovery import Discovery, discover
+from studio.plugins.guard.sandbox import protection_for
 from studio.plugins.manifest import MANIFEST_NAME, Manifest, parse_manifest_text, read_manifest
 
 CURRENT_MARKER = "current"
@@ -698,6 +699,7 @@ def plugin_rows(layout: HomeLayout, *, plugin_folders: Iterable[tuple[Path, str]
         row["removable"] = record.source == "user" and (versions["managed"] or folder.parent == plugins_dir)
         row["can_rollback"] = bool(versions["previous"])
         row["permission_text"] = {name: PERMISSION_TEXT.get(name, name) for name in row.get("permissions", [])}
+        row["protection"] = protection_for(record).to_dict()
         rows.append(row)
     return rows
 

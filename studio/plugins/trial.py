@@ -21,8 +21,7 @@ def main(argv: list[str]) -> int:
     folder, work, home = (Path(value) for value in argv[:3])
     from studio.core.paths import REPO_ROOT
     from studio.plugins.discovery import PluginRecord
-    from studio.plugins.guard import guard_process
-    from studio.plugins.guard.sandbox import SandboxError, enter, plan_sandbox
+    from studio.plugins.guard.sandbox import Protection, SandboxError, enter, guard_for_life, plan_sandbox
     from studio.plugins.host import instantiate_generator, plugin_import_path
     from studio.plugins.manifest import read_manifest
 
@@ -42,7 +41,7 @@ def main(argv: list[str]) -> int:
     except SandboxError as exc:
         print(f"the plugin's sandbox could not be set up: {exc}", file=sys.stderr)
         return 4
-    guard_process(manifest, [Path(p) for p in plan.write])
+    guard_for_life(plan, manifest, Protection(process=True))
     record = PluginRecord(folder=folder, source="user", manifest=manifest)
     with plugin_import_path(record):
         loaded = [type(instantiate_generator(info, record)).__name__ for info in manifest.generators]

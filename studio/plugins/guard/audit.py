@@ -168,6 +168,8 @@ class Guard:
     preexisting: frozenset[int]
     refusals: list[PermissionRefused] = field(default_factory=list)
     spawned: set[int] = field(default_factory=set)
+    # Files the plugin may not even read, whatever it declares (the engine's token).
+    private: frozenset[str] = frozenset()
 
     def applies_to(self, ident: int) -> bool:
         """The guarded thread, and every thread started while the guard was active."""
@@ -269,20 +271,23 @@ def plugin_permissions(
                     _tainted[ident] = guard
 
 
-def guard_process(manifest: Any, allowed_dirs: Iterable[Path] = ()) -> Guard | None:
+def guard_process(manifest: Any, allowed_dirs: Iterable[Path] = (), *, private: Iterable[Path] = ()) -> Guard | None:
     """Put this whole process under ``manifest``'s permissions until it exits; never lifted.
 
     For a process that exists to run one community plugin (the sandboxed worker, the
     installer's trial import): whatever the plugin leaves behind (``atexit`` hooks, patched
     studio functions, threads, finalizers) runs under the same refusals as its own calls.
+    ``private`` files may not be opened at all, even with every permission declared.
     Returns the guard, or None when the plugin is not restricted.
     """
     global _process_guard
-    if not guarded(manifest):
+    private_files = frozenset(_real(p) for p in private)
+    if not guarded(manifest) and not private_files:
         return None
     _install_hook()
     guard = _new_guard(manifest, allowed_dirs)
     guard.preexisting = frozenset()
+    guard.private = private_files
     with _state_lock:
         _process_guard = guard
     return guard
@@ -316,6 +321,8 @@ def _new_guard(manifest: Any, allowed_dirs: Iterable[Path]) -> Guard:
         own_dirs=tuple(_real(p) for p in own),
         thread=threading.get_ident(),
         preexisting=frozenset(t.ident for t in threading.enumerate() if t.ident is not None) - {threading.get_ident()},
+        # A job's guard in a guarded process keeps that process's private files.
+        private=_process_guard.private if _process_guard is not None else frozenset(),
     )
 
 
@@ -363,9 +370,15 @@ def _audit_unaudited_calls() -> None:
 
     def open_at(original: Any) -> Any:
         def open(path: Any, flags: int, mode: int = 0o777, *, dir_fd: int | None = None) -> int:  # noqa: A001
-            if dir_fd is not None:
-                sys.audit("studio.open_at", path, flags, dir_fd)
-            return original(path, flags, mode, dir_fd=dir_fd)
+            if dir_fd is None:
+                return original(path, flags, mode)
+            sys.audit("studio.open_at", path, flags, dir_fd)
+            # The "open" event that follows names only the relative path: it was judged here.
+            _reentry.judged_open = path
+            try:
+                return original(path, flags, mode, dir_fd=dir_fd)
+            finally:
+                _reentry.judged_open = None
 
         return open
 
@@ -496,6 +509,12 @@ def _judge(guard: Guard, event: str, args: tuple[Any, ...]) -> PermissionRefused
         if symbol == "syscall" and not set(GUARDED_PERMISSIONS) <= guard.granted:
             return PermissionRefused(guard.plugin_id, FILES if FILES not in guard.granted else SUBPROCESS, "make raw system calls through ctypes")
         return None
+    if event in _FILE_EVENTS and guard.private:
+        refusal = _judge_private(guard, event, args)
+        if refusal is not None:
+            return refusal
+    if event == "open" and args and getattr(_reentry, "judged_open", None) is args[0]:
+        return None
     if FILES in guard.granted:
         return None
     if event in ("open", "studio.open_at") and not _opens_for_writing(event, args):
@@ -522,6 +541,18 @@ def _judge(guard: Guard, event: str, args: tuple[Any, ...]) -> PermissionRefused
                 "os.link": "hard-link",
             }.get(event, "change")
             return PermissionRefused(guard.plugin_id, FILES, f"{verb} {path}")
+    return None
+
+
+def _judge_private(guard: Guard, event: str, args: tuple[Any, ...]) -> PermissionRefused | None:
+    """Any use at all (a read, a link, a chmod) of one of the guard's private files."""
+    for index, dir_fd_index in _FILE_EVENTS[event]:
+        if index >= len(args) or (event == "open" and getattr(_reentry, "judged_open", None) is args[0]):
+            continue
+        dir_fd = args[dir_fd_index] if dir_fd_index is not None and dir_fd_index < len(args) else None
+        path = _path_of(args[index], dir_fd)
+        if path is not None and _real(path) in guard.private:
+            return PermissionRefused(guard.plugin_id, FILES, f"open the studio's private file {path}")
     return None
 
 

@@ -185,6 +185,13 @@ def expected_protection(permissions: Iterable[str], *, source: str, kernel_layer
     return protection
 
 
+def protection_for(record: Any) -> Protection:
+    """The protection a discovered plugin (a ``PluginRecord``) runs under on this machine."""
+    manifest = getattr(record, "manifest", None)
+    permissions = getattr(manifest, "permissions", ()) if manifest is not None else ()
+    return expected_protection(permissions, source=getattr(record, "source", "user"))
+
+
 def _landlock_for(granted: set[str], abi: int) -> landlock.Landlock:
     return landlock.Landlock(abi=abi, block_tcp=NETWORK not in granted, scope_signals=True)
 
@@ -292,7 +299,9 @@ def enter(plan: SandboxPlan) -> Protection:
 def guard_for_life(plan: SandboxPlan, manifest: Any, protection: Protection) -> Protection:
     """Install the audit hook for the rest of this process's life (after the worker's own
     set-up, which writes where the plugin may not)."""
-    guard = guard_process(manifest, [Path(p) for p in plan.write])
+    home = Path(plan.home)
+    private = [home / "engine.json", home / "engine.lock", home / "settings.json"]
+    guard = guard_process(manifest, [Path(p) for p in plan.write], private=private)
     protection.audit = guard is not None
     return protection
 
