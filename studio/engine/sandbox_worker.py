@@ -71,7 +71,8 @@ def sandbox_plan(config: EngineConfig, record: PluginRecord) -> SandboxPlan:
         work_dir=layout.cache_dir / "sandbox" / manifest.id,
         artifacts_dir=layout.artifacts_dir,
         model_paths=config.all_model_paths(),
-        code_paths=[str(REPO_ROOT / "studio"), str(REPO_ROOT / "resources")],
+        # The studio's code, found through its folder (Python lists it to import ``studio``).
+        code_paths=[str(REPO_ROOT), str(REPO_ROOT / "studio"), str(REPO_ROOT / "resources")],
     )
 
 

@@ -34,7 +34,7 @@ def main(argv: list[str]) -> int:
         data_dir=work / "data",
         work_dir=work,
         artifacts_dir=work / "artifacts",
-        code_paths=[str(REPO_ROOT / "studio"), str(REPO_ROOT / "resources")],
+        code_paths=[str(REPO_ROOT), str(REPO_ROOT / "studio"), str(REPO_ROOT / "resources")],
     )
     try:
         enter(plan)

@@ -12,7 +12,8 @@ thread of the process. Refused calls fail with ``EPERM``; nothing is killed:
   ``CLONE_THREAD`` (threads stay possible), ``clone3`` (answered ``ENOSYS``, so the C
   library falls back to ``clone``, whose flags a filter can read), signals to any other
   process (``kill``/``tgkill`` aimed elsewhere, ``tkill``, ``pidfd_send_signal``,
-  ``pidfd_open``), ``ptrace`` and ``process_vm_writev``.
+  ``pidfd_open``), ``ptrace`` and ``process_vm_writev``;
+- always: ``io_uring_setup`` (its rings would create sockets without a ``socket()`` call).
 
 x86-64 and aarch64 only; elsewhere ``supported()`` says no and the audit hook stays the
 only layer for these permissions.
@@ -65,7 +66,7 @@ _ARCHES = {
         calls={
             "socket": 41, "clone": 56, "fork": 57, "vfork": 58, "execve": 59, "kill": 62, "ptrace": 101,
             "tkill": 200, "tgkill": 234, "process_vm_writev": 311, "execveat": 322, "pidfd_send_signal": 424,
-            "pidfd_open": 434, "clone3": 435,
+            "pidfd_open": 434, "clone3": 435, "io_uring_setup": 425,
         },
     ),
     "aarch64": _Arch(
@@ -74,6 +75,7 @@ _ARCHES = {
         calls={
             "socket": 198, "clone": 220, "execve": 221, "kill": 129, "tkill": 130, "tgkill": 131, "ptrace": 117,
             "process_vm_writev": 271, "execveat": 281, "pidfd_send_signal": 424, "pidfd_open": 434, "clone3": 435,
+            "io_uring_setup": 425,
         },
     ),
 }
@@ -162,6 +164,8 @@ def build_filter(*, allow_network: bool, allow_processes: bool, pid: int, tcp_by
     if arch.x32_bit:
         program.op(_JGE_K, arch.x32_bit, "deny", 0)
     calls = arch.calls
+    # io_uring can create sockets and more without the syscalls below ever being made.
+    program.op(_JEQ_K, calls["io_uring_setup"], "deny", 0)
     if not allow_network:
         program.op(_JEQ_K, calls["socket"], "socket", 0)
     if not allow_processes:
