@@ -10,7 +10,8 @@ Messages (tuples) server → worker: ("run", job_id, generator, params, seed),
 ("cancel", job_id), ("status", request_id), ("stop",).
 Worker → server: ("ready", device), ("event", job_id, event), ("done", job_id, artifacts,
 record, logs), ("failed", job_id, message, traceback, plugin_failure), ("cancelled",
-job_id), ("status", request_id, data).
+job_id), ("status", request_id, data); a sandboxed worker that could not restrict itself
+sends ("sandbox-failed", reason) and exits (``studio.engine.sandbox_worker``).
 """
 
 from __future__ import annotations

@@ -197,6 +197,7 @@ def attempt(name, action):
     except Exception as exc:
         results[name] = f"{type(exc).__name__}: {exc}"
 attempt("read engine.json", lambda: open(TOKEN).read())
+attempt("read the engine's environment", lambda: open(f"/proc/{os.getppid()}/environ").read())
 attempt("write settings.json", lambda: open(SETTINGS, "a").write(" "))
 attempt("hard link settings.json", lambda: os.link(SETTINGS, ctx.scratch_dir / "s.json"))
 attempt("mkfifo in the home", lambda: os.mkfifo(os.path.join(HOME, "trap.studio")))
@@ -292,7 +293,7 @@ def test_every_listed_bypass_is_refused_through_the_engine(tmp_path, home, layer
                 job = client.run("acme.disarmed", {}, 1, timeout=60)
                 assert job["state"] == "done", job["error"]
                 results = json.loads(next(line for line in job["logs"] if line.startswith("RESULTS "))[len("RESULTS "):])
-                assert len(results) == 12
+                assert len(results) == 13
                 # Each refused by the kernel (EACCES/EPERM; Landlock answers a link across its
                 # rules with EXDEV, though both paths are on one file system), not merely
                 # failing for another reason.

@@ -35,9 +35,12 @@ from studio.plugins.guard.audit import FILES, NETWORK, SUBPROCESS, guard_process
 SANDBOX_ENV = "STUDIO_SANDBOX"
 # Read-only system folders every Python process needs (libraries, certificates, time zones,
 # CPU topology); missing ones are skipped.
-_SYSTEM_READ = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "/opt", "/proc", "/sys", "/run/nvidia-persistenced")
+_SYSTEM_READ = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "/opt", "/sys", "/run/nvidia-persistenced")
+# Of /proc, only the process's own folder and machine-wide facts: another process's
+# /proc/<pid>/environ (the engine's environment) stays unreadable.
+_PROC_READ = ("/proc/self", "/proc/cpuinfo", "/proc/meminfo", "/proc/stat", "/proc/loadavg", "/proc/uptime", "/proc/version", "/proc/filesystems", "/proc/sys", "/proc/driver")
 # Devices a plugin may open: the usual character devices, and GPUs.
-_DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty")
+_DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 _GPU_DEVICE_PREFIXES = ("nvidia", "dri", "kfd")
 
 
@@ -232,6 +235,7 @@ def apply_kernel_layers(plan: SandboxPlan) -> Protection:
 def _grant(ruleset: landlock.Landlock, plan: SandboxPlan, granted: set[str]) -> None:
     system = [p for p in _SYSTEM_READ if os.path.exists(p)]
     ruleset.grant_all(system, landlock.READ)
+    ruleset.grant_all([os.path.realpath(p) for p in _PROC_READ], landlock.READ)
     ruleset.grant_all(plan.read, landlock.READ)
     ruleset.grant_all(_DEVICES, landlock.DEVICE)
     ruleset.grant_all(_gpu_devices(), landlock.DEVICE)
@@ -240,7 +244,7 @@ def _grant(ruleset: landlock.Landlock, plan: SandboxPlan, granted: set[str]) -> 
     ruleset.grant_all(plan.write, landlock.READ | landlock.READ_WRITE)
     if FILES in granted:
         # Everywhere but the studio home, the code being run and the kernel's own trees.
-        keep_out = [plan.home, *plan.read, *system, "/dev"]
+        keep_out = [plan.home, *plan.read, *system, "/dev", "/proc"]
         for path in everything_but(keep_out):
             ruleset.grant(path, landlock.READ | landlock.READ_WRITE)
 
