@@ -24,6 +24,7 @@ from studio.engine.worker import WorkerHandle
 
 MAIN = ""  # the key of the first-party worker
 STATUS_WAIT = 1.5  # seconds the pool waits for every worker's status before answering
+MAIN_READY_WAIT = 60.0  # seconds a community plugin's first job waits for the device choice
 
 
 class WorkerPool:
@@ -69,6 +70,10 @@ class WorkerPool:
         if kind == "run":
             job_id, generator = message[1], message[2]
             key = self.route(generator)
+            if key != MAIN and key not in self._members:
+                # A new sandboxed worker takes the device the first-party worker chose;
+                # otherwise it would import torch only to find the same answer.
+                self.main.ready.wait(MAIN_READY_WAIT)
             with self._lock:
                 member = self._members.get(key) or self._start(key)
                 self._jobs[job_id] = key
