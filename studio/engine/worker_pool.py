@@ -36,6 +36,8 @@ class WorkerPool:
         self._routes = self._discover_routes()
         self._members: dict[str, WorkerHandle] = {}
         self._jobs: dict[str, str] = {}  # job id -> member key
+        self._sent: set[str] = set()  # jobs whose "run" reached their worker
+        self._early_cancels: set[str] = set()  # cancelled before their worker had them
         self._sandbox_failures: dict[str, str] = {}
         self._status: dict[str, tuple[set[str], list[dict[str, Any]]]] = {}
         self._last_exit = ""
@@ -70,18 +72,30 @@ class WorkerPool:
         if kind == "run":
             job_id, generator = message[1], message[2]
             key = self.route(generator)
+            with self._lock:
+                self._jobs[job_id] = key
             if key != MAIN and key not in self._members:
                 # A new sandboxed worker takes the device the first-party worker chose;
                 # otherwise it would import torch only to find the same answer.
                 self.main.ready.wait(MAIN_READY_WAIT)
             with self._lock:
                 member = self._members.get(key) or self._start(key)
-                self._jobs[job_id] = key
-            member.note_job_started()
-            return member.send(message)
+                member.note_job_started()
+                sent = member.send(message)
+                self._sent.add(job_id)
+                early = job_id in self._early_cancels
+                self._early_cancels.discard(job_id)
+            if early:
+                member.send(("cancel", job_id))  # asked for while its worker was starting
+            return sent
         if kind == "cancel":
+            job_id = message[1]
             with self._lock:
-                member = self._members.get(self._jobs.get(message[1], MAIN))
+                key = self._jobs.get(job_id)
+                if key is not None and job_id not in self._sent:
+                    self._early_cancels.add(job_id)  # handed over with the job
+                    return True
+                member = self._members.get(key if key is not None else MAIN)
             return member.send(message) if member is not None else False
         if kind == "status":
             return self._ask_status(message[1])
@@ -94,7 +108,7 @@ class WorkerPool:
     def kill(self) -> None:
         """End the process running a job (the queue's answer to a plugin ignoring a cancel)."""
         with self._lock:
-            busy = {self._jobs[job_id] for job_id in self._jobs}
+            busy = {self._jobs[job_id] for job_id in self._sent if job_id in self._jobs}
             members = [self._members[key] for key in busy if key in self._members]
         for member in members:
             member.kill()
@@ -160,6 +174,7 @@ class WorkerPool:
         if kind in ("done", "failed", "cancelled"):
             with self._lock:
                 self._jobs.pop(message[1], None)
+                self._sent.discard(message[1])
         self._on_message(message)
 
     def _member_exit(self, key: str, worker: WorkerHandle, exitcode: int | None) -> None:
@@ -170,6 +185,7 @@ class WorkerPool:
             held = [job_id for job_id, owner in self._jobs.items() if owner == key]
             for job_id in held:
                 del self._jobs[job_id]
+                self._sent.discard(job_id)
             reason = worker.describe_exit(exitcode)
             failure = self._sandbox_failures.pop(key, "")
             if failure:

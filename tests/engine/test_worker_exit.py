@@ -25,26 +25,32 @@ def wait_state(engine, job_id: str, states=("done", "failed", "cancelled"), time
     raise AssertionError(f"job {job_id} still {engine.job(job_id)['state']}")
 
 
-def plugin_worker(engine_home: Path, plugin_id: str) -> psutil.Process:
+def plugin_worker(engine_home: Path, plugin_id: str, timeout: float = 60.0) -> psutil.Process:
     """The sandboxed worker process that runs ``plugin_id`` (a child of the engine)."""
     import json
 
     pid = json.loads((engine_home / "engine.json").read_text())["pid"]
-    for child in psutil.Process(pid).children(recursive=True):
-        try:
-            command = " ".join(child.cmdline())
-        except psutil.NoSuchProcess:
-            continue
-        if "studio.engine.sandbox_worker" in command and f'"plugin_id": "{plugin_id}"' in command:
-            return child
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for child in psutil.Process(pid).children(recursive=True):
+            try:
+                command = " ".join(child.cmdline())
+            except psutil.NoSuchProcess:
+                continue
+            if "studio.engine.sandbox_worker" in command and f'"plugin_id": "{plugin_id}"' in command:
+                return child
+        time.sleep(0.1)
     raise AssertionError(f"no worker process for {plugin_id}")
 
 
 def test_a_kill_9_is_reported_as_a_signal_and_not_blamed_on_memory(engine, engine_home):
     job_id = engine.submit("test.slow", {"steps": 400, "step_seconds": 0.05}, seed=1)
     wait_state(engine, job_id, states=("running",))
-    time.sleep(0.3)
-    plugin_worker(engine_home, "test.slow").send_signal(signal.SIGKILL)
+    worker = plugin_worker(engine_home, "test.slow")
+    deadline = time.monotonic() + 60
+    while engine.job(job_id)["progress_detail"]["done"] < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)  # the plugin's code is running in that worker
+    worker.send_signal(signal.SIGKILL)
     job = wait_state(engine, job_id)
     assert job["state"] == "failed"
     assert "killed by SIGKILL" in job["error"]
