@@ -23,13 +23,18 @@ fi
 
 spec="."
 [ "$extras" = "test" ] && spec=".[test]"
-stamp="$venv/.studio-setup-$(sha256sum pyproject.toml | cut -c1-16)-${extras:-app}"
-if [ ! -f "$stamp" ]; then
+# One stamp per pyproject.toml, shared by start.sh and test.sh. It records which extras were
+# installed: the test extras include the app, so an app setup after a test setup installs
+# nothing, and a test setup after an app setup installs only the test tools.
+stamp="$venv/.studio-setup-$(sha256sum pyproject.toml | cut -c1-16)"
+installed="$(cat "$stamp" 2>/dev/null || true)"
+needed="${extras:-app}"
+if [ "$installed" != "test" ] && [ "$installed" != "$needed" ]; then
     echo "installing torch and Studio into $venv (first run takes a few minutes) ..." >&2
     # A user with an NVIDIA GPU who installed the CUDA build of torch 2.13.0 into .venv
     # beforehand keeps it: the pin is already satisfied, so pip leaves it alone.
     "$venv/bin/python" -m pip install --quiet "torch==2.13.0"
     "$venv/bin/python" -m pip install --quiet -e "$spec"
     rm -f "$venv"/.studio-setup-*
-    touch "$stamp"
+    echo "$needed" > "$stamp"
 fi

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from studio.core.errors import StudioError
+from studio.core.logs import configure_logging
+from studio.core.paths import HomeLayout
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -132,6 +134,7 @@ def _engine(args: argparse.Namespace) -> int:
     from studio.engine.server import Engine
 
     config = EngineConfig.from_environment(safe_mode=args.safe_mode or args.engine_safe_mode, host=args.host, port=args.port)
+    configure_logging(HomeLayout(config.home).logs_dir, "engine")
     engine = Engine(config)
     url = engine.bind()
     print(f"studio engine listening on {url} (token in {engine.layout.engine_file})", file=sys.stderr, flush=True)
@@ -263,7 +266,7 @@ def _plugins(args: argparse.Namespace) -> int:
     from studio.plugins import manage_cli
 
     status = manage_cli.run(args, config)
-    if status == EXIT_OK and args.plugins_command in ("install", "remove", "rollback"):
+    if status == EXIT_OK and args.plugins_command in ("install", "remove", "rollback", "update"):
         print(_apply_to_running_engine(config))
     return status
 

@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from studio.core.errors import Cancelled, StudioError
+from studio.core.logs import configure_logging
+from studio.core.paths import HomeLayout
 from studio.engine.config import EngineConfig
 from studio.engine.exit_reason import describe_exit, oom_kill_count, read_again
 from studio.plugins.discovery import PluginRecord
@@ -62,7 +64,9 @@ def worker_main(conn: Connection, config_data: dict[str, Any], runner: Any = Non
     from studio.engine.runner import LocalRunner
 
     if runner is None:
-        runner = LocalRunner(config_from_dict(config_data))
+        config = config_from_dict(config_data)
+        configure_logging(HomeLayout(config.home).logs_dir, "worker")
+        runner = LocalRunner(config)
         # The first-party worker: community plugins run in their own sandboxed workers.
         runner.plugins.community_allowed = False
     send_lock = threading.Lock()

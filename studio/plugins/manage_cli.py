@@ -1,4 +1,4 @@
-"""``python main.py plugins install | remove | rollback | new | pack``.
+"""``python main.py plugins install | remove | rollback | new | pack`` (and the index actions).
 
 ``studio.cli`` owns ``plugins list | enable | disable`` and hands every other ``plugins``
 action to ``run``. Like the rest of the command line, a user's mistake ends in one line on
@@ -21,11 +21,12 @@ EXIT_OK, EXIT_FAILED = 0, 1
 
 def add_commands(plugin_commands: Any) -> None:
     """Register the install/remove/rollback/new/pack actions on the ``plugins`` sub-parser."""
-    install = plugin_commands.add_parser("install", help="install a plugin from a .zip archive or a wheel (shows what it is first)")
-    install.add_argument("archive", type=Path, metavar="ARCHIVE")
+    install = plugin_commands.add_parser("install", help="install a plugin from a .zip archive, a wheel, or by id from the indexes (shows what it is first)")
+    install.add_argument("archive", metavar="ARCHIVE|ID[==VERSION]")
     install.add_argument("--sha256", metavar="HEX", help="refuse the archive unless its SHA-256 is this (as published by its author)")
     install.add_argument("--yes", "-y", action="store_true", help="install without asking (after printing what it is)")
     install.add_argument("--json", action="store_true", help="print the facts as JSON")
+    install.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS", help="from an index: give up on a download that sends nothing for this long")
 
     remove = plugin_commands.add_parser("remove", help="delete an installed plugin (every kept version)")
     remove.add_argument("id")
@@ -42,6 +43,10 @@ def add_commands(plugin_commands: Any) -> None:
     pack = plugin_commands.add_parser("pack", help="check a plugin folder and build its .zip archive; prints the archive's SHA-256")
     pack.add_argument("folder", type=Path, metavar="DIR")
     pack.add_argument("--out", type=Path, default=None, help="archive path (default: ./<id>-<version>.zip)")
+
+    from studio.plugins.index import commands as index_commands
+
+    index_commands.add_commands(plugin_commands)
 
 
 def run(args: argparse.Namespace, config: Any) -> int:
@@ -65,6 +70,10 @@ def _run(args: argparse.Namespace, config: Any) -> int:
         return _new(args)
     if action == "pack":
         return _pack(args)
+    from studio.plugins.index import commands as index_commands
+
+    if action in index_commands.ACTIONS:
+        return index_commands.run(args, config)
     raise StudioError(f"unknown plugins action {action!r}")
 
 
@@ -73,6 +82,13 @@ def _install(args: argparse.Namespace, config: Any) -> int:
 
     from studio.plugins.install import install, plan_install
 
+    if not _names_an_archive(args.archive):
+        from studio.plugins.index.commands import install_from_index
+
+        if args.sha256:
+            raise StudioError("--sha256 is for archives; a plugin installed by id is checked against its signed index")
+        return install_from_index(args.archive, config, yes=args.yes, as_json=args.json, timeout=args.timeout)
+    args.archive = Path(args.archive)
     plan = plan_install(args.archive, layout=config.layout, plugin_folders=config.plugin_folders(), expected_sha256=args.sha256)
     if args.json:
         print(json.dumps(plan.to_dict(), indent=2))
@@ -96,6 +112,11 @@ def _install(args: argparse.Namespace, config: Any) -> int:
     if result.previous_version:
         print(f"the previous version is kept: `python main.py plugins rollback {result.manifest.id}` restores it")
     return EXIT_OK
+
+
+def _names_an_archive(target: str) -> bool:
+    """An existing file, or anything that looks like a path to one, is an archive; else an id."""
+    return Path(target).exists() or target.lower().endswith((".zip", ".whl")) or "/" in target or "\\" in target
 
 
 def _remove(args: argparse.Namespace, config: Any) -> int:

@@ -11,7 +11,9 @@ from PySide6.QtCore import QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
-from studio.core.paths import studio_home
+from studio.core.logs import configure_logging
+from studio.core.paths import HomeLayout, studio_home
+from studio.ui.errors import ErrorReporter
 from studio.ui.main_window import MainWindow
 from studio.ui.qt_compat import guard_singleton_refcounts
 from studio.ui.timers import call_later
@@ -33,7 +35,10 @@ def run_app(project: Path | None = None, safe_mode: bool = False) -> int:
     """Open the studio window (optionally with a project) and run until it closes."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     app = make_application()
-    window = MainWindow(studio_home(), safe_mode=safe_mode)
+    home = studio_home()
+    reporter = ErrorReporter(configure_logging(HomeLayout(home).logs_dir, "window")).install()
+    window = MainWindow(home, safe_mode=safe_mode)
+    window.error_reporter = reporter  # type: ignore[attr-defined]
     window.setWindowIcon(QIcon())
     window.show()
     # Open the project and start the engine once the window has painted, so the user sees

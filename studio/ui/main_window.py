@@ -272,6 +272,15 @@ class MainWindow(QMainWindow):
             self._recover_or_new()
         if engine:
             self.link.start()
+        self._flag_withdrawn_plugins()
+
+    def _flag_withdrawn_plugins(self) -> None:
+        """Installed plugin versions their index withdrew, from the cached indexes (no network)."""
+        from studio.ui.plugin_browser import withdrawn_notice
+
+        self.withdrawn_notice = withdrawn_notice(HomeLayout(self.home))
+        if self.withdrawn_notice:
+            self.statusBar().showMessage(self.withdrawn_notice, 60000)
 
     def _recover_or_new(self) -> None:
         offers = find_recovery(self.session.recovery_dir)
@@ -474,19 +483,21 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Saved {saved}", 5000)
         return True
 
+    def recent_projects(self) -> list[str]:
+        """The remembered project paths, newest first. QSettings hands back a lone string
+        for a one-item list, which must not be read as a list of characters."""
+        value = self.settings.value("recent", []) or []
+        return [value] if isinstance(value, str) else [str(entry) for entry in value]
+
     def _add_recent(self, path: Path) -> None:
-        recent = [p for p in (self.settings.value("recent", []) or []) if p != str(path)]
-        if isinstance(recent, str):
-            recent = [recent]
+        recent = [p for p in self.recent_projects() if p != str(path)]
         recent.insert(0, str(path))
         self.settings.setValue("recent", recent[:MAX_RECENT])
         self._rebuild_recent()
 
     def _rebuild_recent(self) -> None:
         self.recent_menu.clear()
-        recent = self.settings.value("recent", []) or []
-        if isinstance(recent, str):
-            recent = [recent]
+        recent = self.recent_projects()
         for entry in recent:
             self.recent_menu.addAction(entry, lambda p=entry: self.open_project(Path(p)))
         self.recent_menu.setEnabled(bool(recent))

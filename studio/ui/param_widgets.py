@@ -29,6 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.ui.wheel_guard import wheel_only_when_focused
+
 SEED_MAX = 2**32 - 1
 INT_LIMIT = 2**31 - 1
 
@@ -121,6 +123,7 @@ class NumberEditor(ParamEditor):
             self.slider.valueChanged.connect(self._from_slider)
             self.spin.setMaximumWidth(90)
         self.layout_.addWidget(self.spin, 0 if self.slider else 1)
+        wheel_only_when_focused(self.spin, self.slider)
         self.spin.valueChanged.connect(self._from_spin)
         default = spec.get("default")
         if default is not None:
@@ -187,6 +190,7 @@ class ChoiceEditor(ParamEditor):
         for choice in spec.get("choices") or []:
             self.combo.addItem(str(choice), choice)
         self.layout_.addWidget(self.combo, 1)
+        wheel_only_when_focused(self.combo)
         self.combo.currentIndexChanged.connect(lambda _i: self.changed.emit())
         self.set_value(spec.get("default"))
 
@@ -292,6 +296,7 @@ class InputEditor(ParamEditor):
         super().__init__(spec, parent)
         self.kind = spec["type"]
         self.combo = QComboBox()
+        wheel_only_when_focused(self.combo)
         for label, key in INPUT_SOURCES.get(self.kind, [("None", "none")]):
             self.combo.addItem(label, key)
         self.path = ""
@@ -352,6 +357,7 @@ class ModelEditor(ParamEditor):
     def __init__(self, spec: dict[str, Any], parent: QWidget | None = None) -> None:
         super().__init__(spec, parent)
         self.combo = QComboBox()
+        wheel_only_when_focused(self.combo)
         self.combo.setEditable(True)
         self.combo.lineEdit().setPlaceholderText("automatic" if spec.get("optional") else "model folder or file")
         self.layout_.addWidget(self.combo, 1)

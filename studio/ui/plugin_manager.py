@@ -1,5 +1,6 @@
 """The plugin manager: every plugin with its state and permissions; install, enable, disable,
-remove and roll back.
+remove and roll back; a Browse tab (``studio.ui.plugin_browser``) finds plugins in the signed
+indexes, and versions an index withdrew are flagged with a one-click "Disable withdrawn".
 
 It works on the plugins folder of the studio home, through ``studio.plugins.install`` (the
 same code as ``python main.py plugins …``), so it needs no running engine; when it has one
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QSplitter,
+    QTabWidget,
     QTableWidget,
     QTableWidgetItem,
     QTextBrowser,
@@ -40,6 +42,7 @@ from studio.core.errors import StudioError
 from studio.core.paths import HomeLayout, studio_home
 from studio.core.settings import load_settings, save_settings
 from studio.plugins import install as installer
+from studio.ui.plugin_browser import PluginBrowser, WithdrawnBar
 
 COLUMNS = ("Plugin", "Id", "Version", "State", "Source", "Permissions")
 ARCHIVE_SUFFIXES = (".zip", ".whl")
@@ -107,6 +110,9 @@ class PluginManagerDialog(QDialog):
         self.banner.setObjectName("muted")
         self.banner.setWordWrap(True)
         outer.addWidget(self.banner)
+        self.withdrawn_bar = WithdrawnBar()
+        self.withdrawn_bar.disable_clicked.connect(self.disable_withdrawn)
+        outer.addWidget(self.withdrawn_bar)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         self.table = QTableWidget(0, len(COLUMNS))
@@ -125,7 +131,17 @@ class PluginManagerDialog(QDialog):
         self.details.setOpenExternalLinks(False)
         splitter.addWidget(self.details)
         splitter.setSizes([560, 420])
-        outer.addWidget(splitter, 1)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(splitter, "Installed")
+        self.browser = PluginBrowser(self.layout_, self)
+        self.browser.plugins_changed.connect(lambda: self._changed(self.browser.status.text()))
+        self.browser.install_finished.connect(self.install_finished)
+        self.browser.catalogue_loaded.connect(self._update_withdrawn)
+        self.tabs.addTab(self.browser, "Browse")
+        # The indexes are fetched (on a worker thread) only once someone looks at them.
+        self.tabs.currentChanged.connect(lambda index: index == 1 and not self.browser.fetched and self.browser.refresh())
+        self.finished.connect(lambda _result: self.browser.wait_for_threads())
+        outer.addWidget(self.tabs, 1)
 
         self.status = QLabel()
         self.status.setObjectName("muted")
@@ -157,6 +173,21 @@ class PluginManagerDialog(QDialog):
             buttons.addWidget(button)
         outer.addLayout(buttons)
 
+    def _update_withdrawn(self) -> None:
+        """Installed versions an index withdrew (from the indexes already read: no network)."""
+        disabled = set(load_settings(self.layout_).disabled_plugins)
+        self.withdrawn_bar.show_flagged([item for item in self.browser.withdrawn() if item.plugin_id not in disabled])
+
+    def disable_withdrawn(self) -> list[str]:
+        """One click: disable every installed plugin whose version was withdrawn."""
+        ids = sorted({item.plugin_id for item in self.browser.withdrawn()})
+        if ids:
+            settings = load_settings(self.layout_)
+            settings.disabled_plugins = sorted(set(settings.disabled_plugins) | set(ids))
+            save_settings(self.layout_, settings)
+            self._changed(f"Disabled {', '.join(ids)} (withdrawn by their publisher).")
+        return ids
+
     # ------------------------------------------------------------------ data
 
     @staticmethod
@@ -187,6 +218,7 @@ class PluginManagerDialog(QDialog):
             self.table.selectRow(0)
         self._update_banner()
         self._show_selected()
+        self._update_withdrawn()
 
     def _fetch_live_failures(self) -> None:
         link_call = getattr(self._source, "call", None)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
+from studio.core.paths import resources_dir
+
 BACKGROUND = "#1e1f22"
 PANEL = "#26282c"
 BASE = "#1a1b1e"
@@ -14,6 +16,10 @@ ACCENT = "#4f8cff"
 DANGER = "#e5534b"
 OK = "#57ab5a"
 WARN = "#c69026"
+
+# Once a spin box, combo box or check box is given a border in a style sheet, Qt stops
+# drawing its native arrows and indicator; these images put them back, in theme colours.
+ICONS = (resources_dir() / "icons").as_posix()
 
 STYLE_SHEET = f"""
 QMainWindow::separator {{ background: {BACKGROUND}; width: 4px; height: 4px; }}
@@ -32,6 +38,23 @@ QLineEdit, QPlainTextEdit, QTextEdit, QSpinBox, QDoubleSpinBox, QComboBox {{
     background: {BASE}; border: 1px solid #3a3d43; border-radius: 3px; padding: 2px 4px;
     selection-background-color: {ACCENT};
 }}
+QSpinBox, QDoubleSpinBox {{ padding-right: 16px; }}
+QSpinBox::up-button, QDoubleSpinBox::up-button, QSpinBox::down-button, QDoubleSpinBox::down-button {{
+    subcontrol-origin: border; width: 15px; background: #2c2f34; border-left: 1px solid #3a3d43;
+}}
+QSpinBox::up-button, QDoubleSpinBox::up-button {{ subcontrol-position: top right; border-top-right-radius: 3px; }}
+QSpinBox::down-button, QDoubleSpinBox::down-button {{ subcontrol-position: bottom right; border-bottom-right-radius: 3px; }}
+QSpinBox::up-button:hover, QDoubleSpinBox::up-button:hover, QSpinBox::down-button:hover, QDoubleSpinBox::down-button:hover {{ background: #3b3f46; }}
+QSpinBox::up-arrow, QDoubleSpinBox::up-arrow {{ image: url({ICONS}/arrow-up.svg); width: 8px; height: 5px; }}
+QSpinBox::down-arrow, QDoubleSpinBox::down-arrow {{ image: url({ICONS}/arrow-down.svg); width: 8px; height: 5px; }}
+QSpinBox::up-arrow:disabled, QDoubleSpinBox::up-arrow:disabled, QSpinBox::down-arrow:disabled, QDoubleSpinBox::down-arrow:disabled {{ image: none; }}
+QComboBox {{ padding-right: 18px; }}
+QComboBox::drop-down {{ subcontrol-origin: padding; subcontrol-position: center right; width: 16px; border: 0; }}
+QComboBox::down-arrow {{ image: url({ICONS}/arrow-down.svg); width: 8px; height: 5px; }}
+QCheckBox::indicator {{ width: 13px; height: 13px; border: 1px solid #a0a4ad; border-radius: 3px; background: {BASE}; }}
+QCheckBox::indicator:hover {{ border-color: {ACCENT}; }}
+QCheckBox::indicator:checked {{ background: {ACCENT}; border-color: {ACCENT}; image: url({ICONS}/check.svg); }}
+QCheckBox::indicator:disabled {{ border-color: #4a4e56; }}
 QProgressBar {{ background: {BASE}; border: 1px solid #3a3d43; border-radius: 3px; text-align: center; height: 12px; }}
 QProgressBar::chunk {{ background: {ACCENT}; border-radius: 2px; }}
 QGroupBox {{ border: 1px solid #34363b; border-radius: 4px; margin-top: 10px; padding-top: 6px; }}

@@ -83,3 +83,16 @@ def test_missing_wildcard_file_is_a_param_error_naming_it(runner):
 def test_prompt_builder_needs_no_model(runner):
     runner.run("studio.prompts", {"template": "{a|b}", "count": 2}, seed=1)
     assert runner.models.stats()["loads"] == 0
+
+
+def test_the_default_template_reads_as_english_with_the_shipped_wildcards(runner):
+    import re
+    import tomllib
+
+    from studio.core.paths import first_party_plugins_dir
+
+    manifest = tomllib.loads((first_party_plugins_dir() / "prompts" / "plugin.toml").read_text(encoding="utf-8"))
+    (template,) = [p["default"] for p in manifest["generators"][0]["params"] if p["name"] == "template"]
+    texts = prompts(runner.run("studio.prompts", {"template": template, "count": 40}, seed=5))
+    doubled_article = re.compile(r"\b(a|an|the)\s+(\w+\s+)?(a|an|the)\b", re.IGNORECASE)  # "a golden a fox"
+    assert not [text for text in texts if doubled_article.search(text)]

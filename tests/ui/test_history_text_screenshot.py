@@ -114,3 +114,14 @@ def test_screenshot_renders_the_window_with_its_panels(make_window: Any, tmp_pat
     pixels = {colour for _count, colour in colours}
     assert (250, 200, 20) in pixels  # the project's layer is on the canvas
     assert any(abs(r - 0x4F) < 12 and abs(g - 0x8C) < 12 and b > 230 for r, g, b in pixels)  # the Generate button
+
+
+def test_open_recent_lists_whole_paths_after_each_save(make_window: Any, tmp_path: Path) -> None:
+    window = make_window()
+    first, second = tmp_path / "first.studio", tmp_path / "second.studio"
+    assert window.save_as(first)
+    assert window.save_as(second)
+    window.close()
+    reopened = make_window()
+    assert [action.text() for action in reopened.recent_menu.actions()] == [str(second), str(first)]
+    assert reopened.recent_projects() == [str(second), str(first)]
