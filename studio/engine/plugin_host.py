@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from studio.engine.config import EngineConfig
 from studio.plugins.discovery import Discovery, PluginRecord, discover
 from studio.plugins.guard import default_allowed_dirs
 from studio.plugins.host import (
@@ -21,8 +22,6 @@ from studio.plugins.host import (
     plugin_sys_paths,
 )
 from studio.plugins.host import PluginHost as _PluginHost
-
-from studio.engine.config import EngineConfig
 
 
 class PluginHost(_PluginHost):

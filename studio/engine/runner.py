@@ -28,8 +28,8 @@ from studio.engine.device import DeviceInfo, choose_device
 from studio.engine.model_cache import FileHasher, ModelCache, default_budgets
 from studio.engine.outputs import encode_output
 from studio.engine.plugin_host import PluginHost
-from studio.plugins.host import PluginHost as PluginHostBase
 from studio.plugins.api import Context, Request
+from studio.plugins.host import PluginHost as PluginHostBase
 
 EventSink = Callable[[dict[str, Any]], None]
 
@@ -132,6 +132,8 @@ class LocalRunner:
         self.plugins: PluginHostBase = plugins if plugins is not None else PluginHost(config)
         self._device: DeviceInfo | None = None
         self._lock = threading.Lock()
+        # Added to a PermissionError's job message in a sandboxed worker (what it may touch).
+        self.sandbox_hint = ""
 
     def preset_device(self, device: DeviceInfo) -> None:
         """Use the device the engine already chose instead of probing again (a sandboxed

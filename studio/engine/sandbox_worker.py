@@ -26,11 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.paths import REPO_ROOT
+from studio.engine.config import EngineConfig
 from studio.plugins.discovery import PluginRecord
 from studio.plugins.guard.sandbox import Protection, SandboxPlan, plan_sandbox
 from studio.plugins.host import plugin_data_dir
-
-from studio.engine.config import EngineConfig
 
 
 class SandboxedProcess:
@@ -128,7 +127,6 @@ def main(argv: list[str]) -> None:
     record = host.discovery.records[0] if host.discovery.records else None
     if record is not None and record.manifest is not None:
         guard_for_life(plan, record.manifest, protection)
-    runner.protection = protection.to_dict()
     runner.sandbox_hint = (
         f"refused by the sandbox of plugin {plan.plugin_id} ({protection.summary}): it may read its own folder, the model "
         "folders and the studio's code, and write its data folder, its scratch folder and the temporary folder"

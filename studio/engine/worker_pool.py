@@ -14,13 +14,14 @@ and the models they hold, stay.
 
 from __future__ import annotations
 
+import functools
 import threading
-from typing import Any, Callable
-
-from studio.plugins.discovery import PluginRecord, discover
+from collections.abc import Callable
+from typing import Any
 
 from studio.engine.config import EngineConfig
 from studio.engine.worker import WorkerHandle
+from studio.plugins.discovery import PluginRecord, discover
 
 MAIN = ""  # the key of the first-party worker
 STATUS_WAIT = 1.5  # seconds the pool waits for every worker's status before answering
@@ -28,7 +29,7 @@ MAIN_READY_WAIT = 60.0  # seconds a community plugin's first job waits for the d
 
 
 class WorkerPool:
-    def __init__(self, config: EngineConfig, on_message: Callable[[tuple], None], on_exit: Callable[["WorkerPool", int | None], None]) -> None:
+    def __init__(self, config: EngineConfig, on_message: Callable[[tuple], None], on_exit: Callable[[WorkerPool, int | None], None]) -> None:
         self.config = config
         self._on_message = on_message
         self._on_exit = on_exit
@@ -89,14 +90,14 @@ class WorkerPool:
                 member.send(("cancel", job_id))  # asked for while its worker was starting
             return sent
         if kind == "cancel":
-            job_id = message[1]
+            cancelled_id: str = message[1]
             with self._lock:
-                key = self._jobs.get(job_id)
-                if key is not None and job_id not in self._sent:
-                    self._early_cancels.add(job_id)  # handed over with the job
+                owner = self._jobs.get(cancelled_id)
+                if owner is not None and cancelled_id not in self._sent:
+                    self._early_cancels.add(cancelled_id)  # handed over with the job
                     return True
-                member = self._members.get(key if key is not None else MAIN)
-            return member.send(message) if member is not None else False
+                target = self._members.get(owner if owner is not None else MAIN)
+            return target.send(message) if target is not None else False
         if kind == "status":
             return self._ask_status(message[1])
         if kind == "stop":
@@ -123,7 +124,7 @@ class WorkerPool:
     def describe_exit(self, exitcode: int | None) -> str:
         return self._last_exit or f"exit code {exitcode}"
 
-    def replacement(self) -> "WorkerPool":
+    def replacement(self) -> WorkerPool:
         """After a process died: a new first-party worker if it was that one; a community
         plugin's worker is started again by its next job."""
         with self._lock:
@@ -150,8 +151,8 @@ class WorkerPool:
         device = self.main.device if key != MAIN and self.main.ready.is_set() else None
         member = WorkerHandle(
             self.config,
-            lambda message, key=key: self._member_message(key, message),
-            lambda worker, exitcode, key=key: self._member_exit(key, worker, exitcode),
+            functools.partial(self._member_message, key),
+            functools.partial(self._member_exit, key),
             plugin=plugin,
             device=device,
         )

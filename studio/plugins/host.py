@@ -27,9 +27,9 @@ import importlib
 import sys
 import threading
 import traceback
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 from studio.core.errors import StudioError
 from studio.plugins.api import Generator

@@ -21,7 +21,13 @@ def main(argv: list[str]) -> int:
     folder, work, home = (Path(value) for value in argv[:3])
     from studio.core.paths import REPO_ROOT
     from studio.plugins.discovery import PluginRecord
-    from studio.plugins.guard.sandbox import Protection, SandboxError, enter, guard_for_life, plan_sandbox
+    from studio.plugins.guard.sandbox import (
+        Protection,
+        SandboxError,
+        enter,
+        guard_for_life,
+        plan_sandbox,
+    )
     from studio.plugins.host import instantiate_generator, plugin_import_path
     from studio.plugins.manifest import read_manifest
 
@@ -52,7 +58,7 @@ def main(argv: list[str]) -> int:
 if __name__ == "__main__":
     try:
         code = main(sys.argv[1:])
-    except BaseException as exc:  # the installer reports the last line of stderr
+    except BaseException as exc:  # noqa: BLE001 - anything a plugin raises is the trial's answer; the installer reports stderr's last line
         traceback.print_exc()
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         code = 1

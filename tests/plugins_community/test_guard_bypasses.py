@@ -17,11 +17,15 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-
 from community_helpers import REPO, make_plugin, stop_engine, studio, zip_folder
+
 from studio.core.paths import HomeLayout
-from studio.plugins.guard import PermissionRefused, guard_process, plugin_permissions
-from studio.plugins.guard import landlock, seccomp
+from studio.plugins.guard import (
+    PermissionRefused,
+    landlock,
+    plugin_permissions,
+    seccomp,
+)
 from studio.plugins.guard.sandbox import expected_protection
 
 
@@ -108,9 +112,8 @@ BYPASSES = {
 def test_the_audit_hook_refuses_each_bypass_without_the_kernel_layers(name, studio_files, monkeypatch):
     attempt, permission = BYPASSES[name]
     monkeypatch.chdir(studio_files.scratch)
-    with pytest.raises(PermissionRefused) as caught:
-        with plugin_permissions(community(), [studio_files.scratch]):
-            attempt(studio_files)
+    with pytest.raises(PermissionRefused) as caught, plugin_permissions(community(), [studio_files.scratch]):
+        attempt(studio_files)
     assert caught.value.permission == permission
     assert "plugin acme.test tried to" in str(caught.value)
     assert json.loads(studio_files.settings.read_text()) == {"device": "cpu"}
@@ -119,9 +122,8 @@ def test_the_audit_hook_refuses_each_bypass_without_the_kernel_layers(name, stud
 
 
 def test_the_audit_hook_refuses_signalling_another_process_through_a_pidfd():
-    with pytest.raises(PermissionRefused) as caught:
-        with plugin_permissions(community()):
-            signal.pidfd_send_signal(os.pidfd_open(os.getppid()), 0)
+    with pytest.raises(PermissionRefused) as caught, plugin_permissions(community()):
+        signal.pidfd_send_signal(os.pidfd_open(os.getppid()), 0)
     assert caught.value.permission == "subprocess"
 
 
@@ -151,7 +153,7 @@ def test_a_process_guard_is_never_lifted_so_atexit_code_runs_guarded(tmp_path):
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(REPO)))
+    result = subprocess.run([sys.executable, "-c", program], check=False, capture_output=True, text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(REPO)))
     assert not marker.exists()
     assert "PermissionRefused" in result.stderr and "tried to write to" in result.stderr
 

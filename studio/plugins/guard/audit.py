@@ -47,9 +47,10 @@ import sys
 import sysconfig
 import tempfile
 import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from studio.core.errors import StudioError
 
@@ -369,7 +370,7 @@ def _audit_unaudited_calls() -> None:
                 setattr(target, name, wrapper)
 
     def open_at(original: Any) -> Any:
-        def open(path: Any, flags: int, mode: int = 0o777, *, dir_fd: int | None = None) -> int:  # noqa: A001
+        def open(path: Any, flags: int, mode: int = 0o777, *, dir_fd: int | None = None) -> int:
             if dir_fd is None:
                 return original(path, flags, mode)
             sys.audit("studio.open_at", path, flags, dir_fd)
@@ -459,7 +460,7 @@ _THIS_FILE = os.path.realpath(__file__)
 def _attempted_by_plugin(guard: Guard) -> bool:
     """Whether the nearest caller outside the standard library is the plugin's own code
     (rather than a library it uses, including its own ``deps/``)."""
-    frame = sys._getframe(2)
+    frame: Any = sys._getframe(2)
     while frame is not None:
         filename = frame.f_code.co_filename
         frame = frame.f_back

@@ -18,8 +18,8 @@ import ctypes
 import errno
 import os
 import platform
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 # Syscall numbers are the same on every architecture that has Landlock.
 _SYS_CREATE_RULESET, _SYS_ADD_RULE, _SYS_RESTRICT_SELF = 444, 445, 446
@@ -132,11 +132,11 @@ class Landlock:
     rules: list[tuple[str, int]] = field(default_factory=list)
 
     @classmethod
-    def probe(cls, **options: bool) -> "Landlock":
+    def probe(cls, *, block_tcp: bool = False, scope_signals: bool = False) -> Landlock:
         abi = abi_version()
         if abi < 1:
             raise LandlockUnavailable(unavailable_reason())
-        return cls(abi=abi, **options)
+        return cls(abi=abi, block_tcp=block_tcp, scope_signals=scope_signals)
 
     @property
     def handled_fs(self) -> int:

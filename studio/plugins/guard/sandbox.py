@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from studio.plugins.guard import landlock, seccomp
 from studio.plugins.guard.audit import FILES, NETWORK, SUBPROCESS, guard_process
@@ -68,7 +69,7 @@ class SandboxPlan:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "SandboxPlan":
+    def from_json(cls, data: dict[str, Any]) -> SandboxPlan:
         return cls(**data)
 
     @property

@@ -120,20 +120,19 @@ class _Program:
     def label(self, name: str) -> None:
         self.labels[name] = len(self.code)
 
-    def build(self) -> "ctypes.Array[_SockFilter]":
+    def build(self) -> ctypes.Array[_SockFilter]:
         filters = (_SockFilter * len(self.code))()
         for index, (code, jt, jf, k) in enumerate(self.code):
-
-            def offset(target: int | str) -> int:
-                if isinstance(target, int):
-                    return target
-                distance = self.labels[target] - index - 1
-                if not 0 <= distance <= 255:
-                    raise ValueError(f"BPF jump to {target} out of range")
-                return distance
-
-            filters[index] = _SockFilter(code, offset(jt), offset(jf), k & 0xFFFFFFFF)
+            filters[index] = _SockFilter(code, self._offset(index, jt), self._offset(index, jf), k & 0xFFFFFFFF)
         return filters
+
+    def _offset(self, index: int, target: int | str) -> int:
+        if isinstance(target, int):
+            return target
+        distance = self.labels[target] - index - 1
+        if not 0 <= distance <= 255:
+            raise ValueError(f"BPF jump to {target} out of range")
+        return distance
 
 
 class _SockFilter(ctypes.Structure):
@@ -149,7 +148,7 @@ def _arg_low(index: int) -> int:
     return 16 + 8 * index + (0 if sys.byteorder == "little" else 4)
 
 
-def build_filter(*, allow_network: bool, allow_processes: bool, pid: int, tcp_by_landlock: bool = False) -> "ctypes.Array[_SockFilter]":
+def build_filter(*, allow_network: bool, allow_processes: bool, pid: int, tcp_by_landlock: bool = False) -> ctypes.Array[_SockFilter]:
     """The filter for a plugin with these permissions, in the process ``pid``."""
     arch = _arch()
     if arch is None:
