@@ -14,6 +14,7 @@ and the models they hold, stay.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import threading
 from collections.abc import Callable
@@ -38,9 +39,9 @@ class WorkerPool:
         self._members: dict[str, WorkerHandle] = {}
         self._jobs: dict[str, str] = {}  # job id -> member key
         self._sent: set[str] = set()  # jobs whose "run" reached their worker
-        self._early_cancels: set[str] = set()  # cancelled before their worker had them
+        self._early_cancels: dict[str, Any] = {}  # cancels that came before their worker had the job
         self._sandbox_failures: dict[str, str] = {}
-        self._status: dict[str, tuple[set[str], list[dict[str, Any]]]] = {}
+        self._status: dict[str, tuple[set[str], list[tuple[str, Any]]]] = {}
         self._last_exit = ""
         self._stopping = False
         self.main = self._start(MAIN)
@@ -68,10 +69,10 @@ class WorkerPool:
         with self._lock:
             return dict(self._members)
 
-    def send(self, message: tuple) -> bool:
-        kind = message[0]
+    def send(self, message: Any) -> bool:
+        kind = _kind(message)
         if kind == "run":
-            job_id, generator = message[1], message[2]
+            job_id, generator = _field(message, 1, "job_id"), _field(message, 2, "generator")
             key = self.route(generator)
             with self._lock:
                 self._jobs[job_id] = key
@@ -84,22 +85,21 @@ class WorkerPool:
                 member.note_job_started()
                 sent = member.send(message)
                 self._sent.add(job_id)
-                early = job_id in self._early_cancels
-                self._early_cancels.discard(job_id)
-            if early:
-                member.send(("cancel", job_id))  # asked for while its worker was starting
+                early = self._early_cancels.pop(job_id, None)
+            if early is not None:
+                member.send(early)  # asked for while its worker was starting
             return sent
         if kind == "cancel":
-            cancelled_id: str = message[1]
+            cancelled_id: str = _field(message, 1, "job_id")
             with self._lock:
                 owner = self._jobs.get(cancelled_id)
                 if owner is not None and cancelled_id not in self._sent:
-                    self._early_cancels.add(cancelled_id)  # handed over with the job
+                    self._early_cancels[cancelled_id] = message  # handed over with the job
                     return True
                 target = self._members.get(owner if owner is not None else MAIN)
             return target.send(message) if target is not None else False
         if kind == "status":
-            return self._ask_status(message[1])
+            return self._ask_status(message)
         if kind == "stop":
             for member in self.members().values():
                 member.send(message)
@@ -161,8 +161,8 @@ class WorkerPool:
 
     # ------------------------------------------------------------------ what members say
 
-    def _member_message(self, key: str, message: tuple) -> None:
-        kind = message[0]
+    def _member_message(self, key: str, message: Any) -> None:
+        kind = _kind(message)
         if kind == "ready" and key != MAIN:
             return  # the engine is ready when the first-party worker is
         if kind == "sandbox-failed":
@@ -170,12 +170,13 @@ class WorkerPool:
                 self._sandbox_failures[key] = message[1]
             return
         if kind == "status":
-            self._status_reply(message[1], key, message[2])
+            self._status_reply(key, message)
             return
         if kind in ("done", "failed", "cancelled"):
+            job_id = _field(message, 1, "job_id")
             with self._lock:
-                self._jobs.pop(message[1], None)
-                self._sent.discard(message[1])
+                self._jobs.pop(job_id, None)
+                self._sent.discard(job_id)
         self._on_message(message)
 
     def _member_exit(self, key: str, worker: WorkerHandle, exitcode: int | None) -> None:
@@ -200,35 +201,70 @@ class WorkerPool:
 
     # ------------------------------------------------------------------ status of every member
 
-    def _ask_status(self, request_id: str) -> bool:
+    def _ask_status(self, request: Any) -> bool:
+        request_id = _field(request, 1, "request_id")
         members = {key: member for key, member in self.members().items() if member.ready.is_set()}
         if not members:
             return False
         with self._lock:
             self._status[request_id] = (set(members), [])
         for member in members.values():
-            member.send(("status", request_id))
+            member.send(request)
         threading.Timer(STATUS_WAIT, self._status_answer, args=(request_id,)).start()
         return True
 
-    def _status_reply(self, request_id: str, key: str, data: dict[str, Any]) -> None:
+    def _status_reply(self, key: str, reply: Any) -> None:
+        request_id = _field(reply, 1, "request_id")
         with self._lock:
             waiting = self._status.get(request_id)
             if waiting is None:
                 return
             waiting[0].discard(key)
-            waiting[1].append(dict(data, worker=key or "first-party") if key else dict(data))
+            waiting[1].append((key, reply))
             complete = not waiting[0]
         if complete:
             self._status_answer(request_id)
 
     def _status_answer(self, request_id: str) -> None:
+        """One reply for the queue: the first-party worker's, with every worker's loaded models."""
         with self._lock:
             waiting = self._status.pop(request_id, None)
         if waiting is None or not waiting[1]:
             return
         replies = waiting[1]
-        main = next((reply for reply in replies if "worker" not in reply), replies[0])
-        merged = dict(main)
-        merged["loaded"] = [entry for reply in replies for entry in (reply.get("loaded") or [])]
-        self._on_message(("status", request_id, merged))
+        first = next((reply for key, reply in replies if key == MAIN), replies[0][1])
+        merged = dict(_field(first, 2, "data"))
+        merged["loaded"] = [entry for _, reply in replies for entry in (_field(reply, 2, "data").get("loaded") or [])]
+        self._on_message(_with_data(first, merged))
+
+
+# The pool reads the worker messages it routes in either shape: tuples ("run", job_id, …), or
+# the typed messages of a protocol module (``RunJob(job_id, …)``), by their class names.
+_KINDS = {
+    "RunJob": "run",
+    "CancelJob": "cancel",
+    "StatusRequest": "status",
+    "StopWorker": "stop",
+    "WorkerReady": "ready",
+    "WorkerEvent": "event",
+    "JobFinished": "done",
+    "JobFailed": "failed",
+    "JobCancelled": "cancelled",
+    "StatusReply": "status",
+}
+
+
+def _kind(message: Any) -> str:
+    if isinstance(message, tuple):
+        return str(message[0])
+    return _KINDS.get(type(message).__name__, "")
+
+
+def _field(message: Any, index: int, name: str) -> Any:
+    return message[index] if isinstance(message, tuple) else getattr(message, name)
+
+
+def _with_data(reply: Any, data: dict[str, Any]) -> Any:
+    if isinstance(reply, tuple):
+        return (reply[0], reply[1], data)
+    return dataclasses.replace(reply, data=data)
