@@ -108,3 +108,37 @@ def test_the_landlock_probe_explains_why_it_is_missing(monkeypatch):
     assert "Linux" in landlock.unavailable_reason()
     with pytest.raises(landlock.LandlockUnavailable):
         landlock.Landlock.probe()
+
+
+@pytest.mark.skipif(not landlock.abi_version(), reason="this kernel has no Landlock")
+@pytest.mark.parametrize("permissions", [[], ["files"]])
+def test_a_sandboxed_plugin_never_reads_the_token_and_writes_only_what_it_was_granted(tmp_path, permissions):
+    home = tmp_path / "home"
+    (home / "plugins" / "acme.x").mkdir(parents=True)
+    (home / "engine.json").write_text('{"token": "secret"}')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    results = run_child(
+        ATTEMPT
+        + f"""
+from pathlib import Path
+from studio.plugins.guard.sandbox import enter, plan_sandbox
+home = Path({str(home)!r})
+plan = plan_sandbox(plugin_id="acme.x", permissions={permissions!r}, plugin_folder=home / "plugins" / "acme.x", home=home,
+                    data_dir=home / "plugin-data" / "acme.x", work_dir=home / "cache" / "sandbox" / "acme.x",
+                    artifacts_dir=home / "artifacts", code_paths=[{str(ROOT)!r}])
+protection = enter(plan)
+attempt("read engine.json", lambda: open(home / "engine.json").read())
+attempt("write data folder", lambda: open(home / "plugin-data" / "acme.x" / "state", "w").write("x"))
+attempt("write elsewhere", lambda: open({str(elsewhere / "out.txt")!r}, "w").write("x"))
+attempt("write studio code", lambda: open({str(ROOT / "studio" / "__init__.py")!r}, "a"))
+attempt("write own code", lambda: open(home / "plugins" / "acme.x" / "plugin.toml", "a"))
+results["level"] = protection.level
+print(json.dumps(results))
+"""
+    )
+    assert results["level"] == "kernel"
+    assert results["read engine.json"] == 13
+    assert results["write data folder"] == "done"
+    assert results["write studio code"] == results["write own code"] == 13
+    assert results["write elsewhere"] == ("done" if permissions else 13)
