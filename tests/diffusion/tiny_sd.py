@@ -43,25 +43,27 @@ def _tokenizer(pad_token: str = "<|endoftext|>"):
     return tokenizer
 
 
-def build_tiny_pipeline():
+def build_tiny_pipeline(scale: int = 1):
+    """The tiny SD 1.x pipeline; ``scale`` multiplies its widths (scale 8: ~60M weights, for
+    memory tests that need a model big enough to measure)."""
     import torch
     from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
     torch.manual_seed(0)
     unet = UNet2DConditionModel(
-        block_out_channels=(32, 64),
+        block_out_channels=(32 * scale, 64 * scale),
         layers_per_block=2,
         sample_size=SIZE // 2,
         in_channels=4,
         out_channels=4,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=32,
+        cross_attention_dim=32 * scale,
     )
     torch.manual_seed(0)
     vae = AutoencoderKL(
-        block_out_channels=[32, 64],
+        block_out_channels=[32 * scale, 64 * scale],
         in_channels=3,
         out_channels=3,
         down_block_types=["DownEncoderBlock2D", "DownEncoderBlock2D"],
@@ -71,7 +73,7 @@ def build_tiny_pipeline():
     torch.manual_seed(0)
     text_encoder = CLIPTextModel(
         CLIPTextConfig(
-            bos_token_id=0, eos_token_id=2, hidden_size=32, intermediate_size=37, layer_norm_eps=1e-05,
+            bos_token_id=0, eos_token_id=2, hidden_size=32 * scale, intermediate_size=37 * scale, layer_norm_eps=1e-05,
             num_attention_heads=4, num_hidden_layers=5, pad_token_id=1, vocab_size=1000,
         )
     )
