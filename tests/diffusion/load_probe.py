@@ -6,8 +6,8 @@
 library call directly (``DiffusionPipeline.from_pretrained`` for a folder, ``from_single_file``
 with the shipped offline config for a file: the plugin's previous single-file path).
 ``--step SIZE`` also runs one denoising step at SIZExSIZE, so the peak includes sampling.
-Peak RSS is the process's own ``ru_maxrss`` (what the OS charged it, file-backed pages included);
-``baseline_rss`` is the RSS after the imports, before loading.
+Peak RSS is the process's VmHWM (what the OS charged it, file-backed pages included), reset
+after the imports; ``baseline_rss`` is the RSS then, before loading.
 """
 
 from __future__ import annotations
@@ -31,6 +31,21 @@ def rss_now() -> int:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def reset_peak() -> None:
+    """Forget the peak so far (Linux: "5" in clear_refs resets VmHWM): importing torch and
+    diffusers briefly peaks higher than a small model, and would hide it."""
+    with open("/proc/self/clear_refs", "w") as handle:
+        handle.write("5")
+
+
+def peak_rss() -> int:
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("how", choices=("studio", "diffusers"))
@@ -50,6 +65,11 @@ def main() -> None:
     from studio_diffusion.loading import load_model, quiet_loading, torch_dtype
     from studio_diffusion.offline_configs import clip_tokenizer, tokenizers_for
 
+    from diffusers.loaders import single_file_utils  # noqa: F401  (the lazy imports a load triggers)
+    from diffusers import AutoencoderKL, StableDiffusionPipeline, StableDiffusionXLPipeline, UNet2DConditionModel  # noqa: F401
+    from transformers import CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer  # noqa: F401
+
+    reset_peak()
     baseline = rss_now()
     started = time.perf_counter()
     dtype_used = args.dtype
@@ -68,7 +88,7 @@ def main() -> None:
                 pipe = cls.from_single_file(str(args.path), config=str(args.config), torch_dtype=dtype,
                                             local_files_only=True, **tokenizers_for(args.config, family))
     seconds = time.perf_counter() - started
-    load_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    load_peak = peak_rss()
     step_seconds = None
     if args.step:
         pipe.set_progress_bar_config(disable=True)
@@ -77,7 +97,7 @@ def main() -> None:
             pipe("a cat", num_inference_steps=1, width=args.step, height=args.step, output_type="np")
         step_seconds = time.perf_counter() - started
     print(json.dumps({
-        "seconds": seconds, "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "seconds": seconds, "peak_rss": peak_rss(),
         "load_peak_rss": load_peak, "baseline_rss": baseline, "rss_after": rss_now(), "dtype": dtype_used,
         "step_seconds": step_seconds,
     }))

@@ -43,9 +43,10 @@ def _tokenizer(pad_token: str = "<|endoftext|>"):
     return tokenizer
 
 
-def build_tiny_pipeline(scale: int = 1):
-    """The tiny SD 1.x pipeline; ``scale`` multiplies its widths (scale 8: ~60M weights, for
-    memory tests that need a model big enough to measure)."""
+def build_tiny_pipeline(scale: int = 1, vae_scale: int | None = None):
+    """The tiny SD 1.x pipeline; ``scale`` multiplies the UNet's and text encoder's widths, and
+    ``vae_scale`` the VAE's (default: ``scale``), for memory tests that need a model big enough
+    to measure and shaped like a real one (SD 1.5's VAE is 8% of its weights)."""
     import torch
     from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
@@ -63,7 +64,7 @@ def build_tiny_pipeline(scale: int = 1):
     )
     torch.manual_seed(0)
     vae = AutoencoderKL(
-        block_out_channels=[32 * scale, 64 * scale],
+        block_out_channels=[32 * (vae_scale or scale), 64 * (vae_scale or scale)],
         in_channels=3,
         out_channels=3,
         down_block_types=["DownEncoderBlock2D", "DownEncoderBlock2D"],

@@ -7,16 +7,16 @@ diffusers folder takes 4.7 GB, and took ~30 s.
 
 Here each component is built on the meta device (no memory, no random init) from the
 config folder, and filled from the file component by component, smallest first:
-1. the component's tensors are read with plain file reads when they must be cast (a memory
-   map would keep the file's pages charged to the process next to the cast copies);
+1. the component's tensors are read one by one and cast to the target dtype as they are
+   read (through one reused scratch buffer), or, when the file already holds that dtype,
+   taken as views of a memory map of the file: one copy, no cast, read lazily like a
+   diffusers folder (see ``TensorSource``);
 2. diffusers' own key conversion (``convert_ldm_*``) renames them, so the layouts stay the
    ones diffusers maintains;
-3. each converted tensor is cast to the target dtype and *assigned* as the module's
-   parameter, and the file's copy is dropped at once.
-At any moment memory holds the model built so far plus what is left of one component's
-tensors as stored in the file, so the peak is about the size of the finished model. When the
-file's dtype is the target's, the parameter is a view of a memory map of the file (see
-``TensorSource``): one copy, no cast, read lazily like a diffusers folder.
+3. each converted tensor is *assigned* as the module's parameter (no copy into an
+   initialised one) and leaves the conversion's dict at once.
+So memory holds the model built so far plus one tensor in the file's dtype: the peak is about
+the size of the finished model.
 """
 
 from __future__ import annotations
@@ -49,13 +49,15 @@ def can_stream(config_dir: Path) -> bool:
 
 
 class TensorSource:
-    """Tensors by name from a .safetensors file.
+    """Tensors by name from a .safetensors file, in the dtype the model wants.
 
-    A tensor already in the dtype the model wants is a view of a private (copy-on-write)
-    memory map of the file: nothing is read until the model first uses it, exactly as
-    diffusers loads a folder's safetensors, so the load itself takes about a second. A tensor
-    that must be cast is read with a plain read instead, so that after the cast no mapped
-    page of the file stays charged to the process next to the cast copy.
+    A tensor already in that dtype is a view of a private (copy-on-write) memory map of the
+    file: nothing is read until the model first uses it, exactly as diffusers loads a
+    folder's safetensors, so such a load takes about a second. A tensor that must be cast is
+    read into one reused scratch buffer and cast from there into its own memory: the file's
+    copy never exists next to the cast one, beyond the tensor being cast (a whole component
+    read first and cast after would also leave the allocator's heap full of holes the size of
+    the freed file copies).
     """
 
     def __init__(self, path: Path) -> None:
@@ -66,33 +68,42 @@ class TensorSource:
     def keys(self) -> Iterable[str]:
         return self.infos.keys()
 
-    def read(self, keys: Iterable[str], keep_dtype: Any = None) -> dict[str, Any]:
+    def read(self, keys: Iterable[str], dtype: Any) -> dict[str, Any]:
         import torch
 
         wanted = sorted(keys, key=lambda key: self.infos[key].start)  # one forward pass over the file
         tensors: dict[str, Any] = {}
+        scratch = torch.empty(0, dtype=torch.uint8)
         with self.path.open("rb", buffering=0) as handle:
             for key in wanted:
                 info = self.infos[key]
-                tensor = self._view(info, keep_dtype, torch)
-                tensors[key] = tensor if tensor is not None else _read_tensor(handle, self._offset, info, torch)
+                stored = _torch_dtype(info, torch, self.path)
+                target = dtype if stored.is_floating_point else stored
+                tensor = self._view(info, stored, target, torch)
+                if tensor is None:
+                    size = info.end - info.start
+                    if scratch.numel() < size:
+                        scratch = torch.empty(size, dtype=torch.uint8)
+                    _read_into(handle, self._offset + info.start, scratch[:size], self.path)
+                    raw = scratch[:size].view(stored).reshape(info.shape)
+                    tensor = raw.to(target, copy=True)
+                tensors[key] = tensor
         return tensors
 
-    def _view(self, info: TensorInfo, keep_dtype: Any, torch: Any) -> Any:
-        dtype = getattr(torch, _DTYPES.get(info.dtype, ""), None)
-        if keep_dtype is None or dtype != keep_dtype or info.end == info.start:
+    def _view(self, info: TensorInfo, stored: Any, target: Any, torch: Any) -> Any:
+        if stored != target or info.end == info.start:
             return None
         start = self._offset + info.start
-        itemsize = torch.tensor([], dtype=dtype).element_size()
+        itemsize = torch.tensor([], dtype=stored).element_size()
         if start % itemsize:
             return None  # an unaligned tensor (rare): read it instead
         if self._mapped is None:
             self._mapped = torch.UntypedStorage.from_file(str(self.path), shared=False, nbytes=self.path.stat().st_size)
-        return torch.empty(0, dtype=dtype).set_(self._mapped, start // itemsize, info.shape)
+        return torch.empty(0, dtype=stored).set_(self._mapped, start // itemsize, info.shape)
 
 
 class DictSource:
-    """A state dict already in memory (a weights-only pickle): handed out and forgotten."""
+    """A state dict already in memory (a weights-only pickle): handed out, cast, and forgotten."""
 
     def __init__(self, state: dict[str, Any]) -> None:
         self._state = state
@@ -100,26 +111,33 @@ class DictSource:
     def keys(self) -> Iterable[str]:
         return self._state.keys()
 
-    def read(self, keys: Iterable[str], keep_dtype: Any = None) -> dict[str, Any]:
-        return {key: self._state.pop(key) for key in list(keys)}
+    def read(self, keys: Iterable[str], dtype: Any) -> dict[str, Any]:
+        out = {}
+        for key in list(keys):
+            value = self._state.pop(key)
+            out[key] = value.to(dtype) if getattr(value, "is_floating_point", lambda: False)() else value
+        return out
 
 
-def _read_tensor(handle: Any, offset: int, info: TensorInfo, torch: Any) -> Any:
+def _torch_dtype(info: TensorInfo, torch: Any, path: Path) -> Any:
     dtype = getattr(torch, _DTYPES.get(info.dtype, ""), None)
     if dtype is None:
-        raise ModelFormatError(f"{Path(handle.name).name}: a tensor has dtype {info.dtype}, which Studio cannot load")
-    size = info.end - info.start
-    buffer = torch.empty(size, dtype=torch.uint8)
-    if size:
-        handle.seek(offset + info.start)
-        view = memoryview(buffer.numpy())
-        done = 0
-        while done < size:
-            read = handle.readinto(view[done:])
-            if not read:
-                raise ModelFormatError(f"{Path(handle.name).name}: the file ended inside a tensor; download it again")
-            done += read
-    return buffer.view(dtype).reshape(info.shape)
+        raise ModelFormatError(f"{path.name}: a tensor has dtype {info.dtype}, which Studio cannot load")
+    return dtype
+
+
+def _read_into(handle: Any, position: int, buffer: Any, path: Path) -> None:
+    size = buffer.numel()
+    if not size:
+        return
+    handle.seek(position)
+    view = memoryview(buffer.numpy())
+    done = 0
+    while done < size:
+        read = handle.readinto(view[done:])
+        if not read:
+            raise ModelFormatError(f"{path.name}: the file ended inside a tensor; download it again")
+        done += read
 
 
 def load_components(
@@ -140,7 +158,7 @@ def load_components(
         library, class_name = wanted[name]
         module = _empty_module(config_dir / name, library, class_name)
         prefix, convert = _conversion(name, module, checkpoint, keys)
-        tensors = source.read([key for key in keys if key.startswith(prefix)], keep_dtype=dtype)
+        tensors = source.read([key for key in keys if key.startswith(prefix)], dtype)
         if not tensors:
             raise ModelFormatError(f"{checkpoint.path.name}: the checkpoint holds no {name} weights (no '{prefix}' keys)")
         converted = convert(tensors)
@@ -225,7 +243,7 @@ def _assign(module: Any, converted: dict[str, Any], dtype: Any, file_name: str, 
                 f"{file_name}: the {component} weight {key} has shape {tuple(value.shape)} where this model "
                 f"needs {tuple(target.shape)}; the file is another model variant than its header suggests"
             )
-        value = value.to(dtype) if value.is_floating_point() else value.to(target.dtype)
+        value = value.to(dtype) if value.is_floating_point() else value.to(target.dtype)  # no-op: read in dtype
         owner, _, attribute = key.rpartition(".")
         holder = module.get_submodule(owner) if owner else module
         if is_param:
