@@ -180,3 +180,13 @@ def write_safetensors_streamed(path, tensors: dict[str, Any], dtype: Any, fill, 
             handle.write(values.view(torch.uint8).numpy().tobytes())
             del values
     return 8 + len(raw) + offset
+
+
+def sdxl_pipeline_to_ldm(pipe: Any) -> dict[str, Any]:
+    """An SDXL pipeline as an original single file (``conditioner.embedders.0/1``)."""
+    state: dict[str, Any] = {}
+    state.update(unet_to_ldm(pipe.unet.state_dict(), dict(pipe.unet.config)))
+    state.update(vae_to_ldm(pipe.vae.state_dict(), dict(pipe.vae.config)))
+    state.update(clip_to_ldm(pipe.text_encoder.state_dict(), "conditioner.embedders.0.transformer."))
+    state.update(open_clip_to_ldm(pipe.text_encoder_2.state_dict(), "conditioner.embedders.1.model."))
+    return {key: value.contiguous().clone() for key, value in state.items()}
