@@ -46,7 +46,7 @@ GIB = 2**30
 
 def probe(how: str, path: Path, *extra: str) -> dict:
     env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
-    result = subprocess.run([sys.executable, str(PROBE), how, str(path), *extra], capture_output=True, text=True, env=env)
+    result = subprocess.run([sys.executable, str(PROBE), how, str(path), *extra], check=False, capture_output=True, text=True, env=env)
     if result.returncode != 0:
         raise RuntimeError(f"{how} {path.name} failed:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -66,7 +66,6 @@ def make_folder(single: Path, folder: Path) -> None:
 
 def derive_fp32(source: Path, target: Path) -> None:
     import torch
-
     from ldm_format import write_safetensors_streamed
     from studio_diffusion.single_file import TensorSource
 
@@ -111,7 +110,6 @@ def main() -> None:
 
 def sd15_table(args: argparse.Namespace, work: Path) -> None:
     import torch
-
     from full_size import write_full_size_checkpoint
     from studio_diffusion.offline_configs import configs_root
 
@@ -163,7 +161,6 @@ def sd15_table(args: argparse.Namespace, work: Path) -> None:
 
 def sdxl_rows(args: argparse.Namespace, work: Path) -> None:
     import torch
-
     from full_size import write_full_size_checkpoint
     from studio_diffusion.checkpoint import read_safetensors_header
     from studio_diffusion.offline_configs import configs_root

@@ -12,7 +12,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ldm_format import clip_to_ldm, open_clip_to_ldm, unet_to_ldm, vae_to_ldm, write_safetensors_streamed
+from ldm_format import (
+    clip_to_ldm,
+    open_clip_to_ldm,
+    unet_to_ldm,
+    vae_to_ldm,
+    write_safetensors_streamed,
+)
 
 
 def meta_components(config_dir: Path) -> dict[str, Any]:

@@ -59,14 +59,17 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    import diffusers  # noqa: F401  (imported before the baseline, as in the engine)
+    import diffusers
     import transformers  # noqa: F401
-
-    from studio_diffusion.loading import load_model, quiet_loading, torch_dtype
-    from studio_diffusion.offline_configs import clip_tokenizer, tokenizers_for
-
+    from diffusers import (  # noqa: F401
+        AutoencoderKL,
+        StableDiffusionPipeline,
+        StableDiffusionXLPipeline,
+        UNet2DConditionModel,
+    )
     from diffusers.loaders import single_file_utils  # noqa: F401  (the lazy imports a load triggers)
-    from diffusers import AutoencoderKL, StableDiffusionPipeline, StableDiffusionXLPipeline, UNet2DConditionModel  # noqa: F401
+    from studio_diffusion.loading import load_model, quiet_loading, torch_dtype
+    from studio_diffusion.offline_configs import tokenizers_for
     from transformers import CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer  # noqa: F401
 
     reset_peak()

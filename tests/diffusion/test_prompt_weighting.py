@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from diffusion_helpers import base_params, png_image
 from studio_diffusion.prompt_encoding import (
     BREAK,
@@ -16,7 +15,6 @@ from studio_diffusion.prompt_encoding import (
     tokenize_chunks,
 )
 from tiny_sd import _tokenizer, build_tiny_pipeline, build_tiny_sdxl_pipeline
-
 
 
 def long_prompt(last_word: str = "cat") -> str:
@@ -275,7 +273,7 @@ def test_weighted_and_long_prompts_change_the_image_and_the_png_keeps_the_text(r
         artifact = runner.run("studio.diffusion", base_params(tiny.folder, prompt=prompt, steps=2), seed=5).artifacts[0]
         return artifact, np.asarray(png_image(artifact).convert("RGB"), dtype=np.int16)
 
-    plain_artifact, plain = run("a red cat")
+    _plain_artifact, plain = run("a red cat")
     weighted_artifact, weighted = run("a (red:1.6) cat")
     assert not np.array_equal(plain, weighted)
     assert png_image(weighted_artifact).text["parameters"].startswith("a (red:1.6) cat\n")

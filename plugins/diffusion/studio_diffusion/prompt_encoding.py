@@ -58,7 +58,7 @@ _TOKENS = re.compile(
     """,
     re.VERBOSE,
 )
-_BREAK = re.compile(r"\s*\bBREAK\b\s*", re.S)
+_BREAK = re.compile(r"\s*\bBREAK\b\s*", re.DOTALL)
 
 
 def parse_prompt_attention(text: str) -> list[tuple[str, float]]:
@@ -300,7 +300,7 @@ def _encode_chunks(spec: EncoderSpec, chunks: list[PromptChunk], device: Any) ->
 
 
 def _final_layer_norm(encoder: Any) -> Any:
-    return getattr(getattr(encoder, "text_model", encoder), "final_layer_norm")
+    return getattr(encoder, "text_model", encoder).final_layer_norm
 
 
 def _same_length(cond: Any, uncond: Any, empty: Any) -> tuple[Any, Any]:

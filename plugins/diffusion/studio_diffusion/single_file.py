@@ -22,12 +22,19 @@ the size of the finished model.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from studio.core.errors import ModelFormatError
-
-from studio_diffusion.checkpoint import SD2, SDXL, SDXL_REFINER, Checkpoint, TensorInfo, read_safetensors_header
+from studio_diffusion.checkpoint import (
+    SD2,
+    SDXL,
+    SDXL_REFINER,
+    Checkpoint,
+    TensorInfo,
+    read_safetensors_header,
+)
 
 # safetensors dtype names -> torch dtype names
 _DTYPES = {
