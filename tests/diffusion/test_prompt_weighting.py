@@ -218,10 +218,17 @@ def test_openclip_padding_matches_diffusers_for_sd2_style_tokenizers(sd1):
 
 
 def test_sdxl_concatenates_both_encoders_and_pools_the_first_chunk(sdxl):
-    call = prompt_embeddings(sdxl, LONG, "", clip_skip=1, with_negative=True)
+    call = prompt_embeddings(sdxl, LONG, "blurry", clip_skip=1, with_negative=True)
     assert call["prompt_embeds"].shape == (1, 3 * 77, 64)
     assert call["negative_prompt_embeds"].shape == (1, 3 * 77, 64)
     assert call["pooled_prompt_embeds"].shape == call["negative_pooled_prompt_embeds"].shape == (1, 32)
+
+    # an empty negative is zeros for SDXL (A1111 and diffusers both do this)
+    empty = prompt_embeddings(sdxl, LONG, "", clip_skip=1, with_negative=True)
+    assert not empty["negative_prompt_embeds"].any() and not empty["negative_pooled_prompt_embeds"].any()
+    _, zeros, _, zero_pooled = sdxl.encode_prompt("a cat", device="cpu", num_images_per_prompt=1,
+                                                  do_classifier_free_guidance=True, negative_prompt=None)
+    assert not zeros.any() and not zero_pooled.any()
 
     # short prompt: exactly what diffusers' SDXL encoder gives (penultimate layers, pooled from encoder 2)
     short = prompt_embeddings(sdxl, "a red cat", "a dog", clip_skip=1, with_negative=True)

@@ -15,7 +15,10 @@ prompt must mean here what it meant there:
 - the weights scale each token's embedding, then the whole embedding is rescaled so that its
   mean is what it was before weighting (A1111's default "Original" emphasis);
 - the negative prompt is encoded the same way, and whichever of the two has fewer chunks is
-  padded with the empty prompt's encoding, so both have the same length;
+  padded with the empty prompt's encoding, so both have the same length (A1111's "pad
+  prompt/negative prompt to the same length"; without that option A1111 runs the two through
+  the UNet separately, which diffusers' pipelines cannot); an empty negative for SDXL is
+  zeros, as in A1111 and diffusers;
 - SDXL: both text encoders get the same chunks (penultimate layers, concatenated); the
   pooled embedding is the second encoder's, from the first chunk, unweighted.
 
@@ -317,13 +320,22 @@ def _same_length(cond: Any, uncond: Any, empty: Any) -> tuple[Any, Any]:
 
 def prompt_embeddings(pipe: Any, prompt: str, negative_prompt: str, *, clip_skip: int, with_negative: bool) -> dict[str, Any]:
     """The pipeline-call arguments (``prompt_embeds`` ... ) for ``prompt`` and its negative."""
+    import torch
+
     specs = encoder_specs(pipe, clip_skip)
     device = pipe._execution_device
     cond = encode_prompt(specs, prompt, device)
     call: dict[str, Any] = {"prompt_embeds": cond.embeds}
     if cond.pooled is not None:
         call["pooled_prompt_embeds"] = cond.pooled
-    if with_negative:
+    if with_negative and not negative_prompt and getattr(pipe, "text_encoder_2", None) is not None:
+        # SDXL: an empty negative prompt is zeros, not the encoded empty string (A1111 and
+        # diffusers agree). Zero keys and values attend the same at any length, so the
+        # prompt's chunk count needs no padding here.
+        call["negative_prompt_embeds"] = torch.zeros_like(cond.embeds)
+        if cond.pooled is not None:
+            call["negative_pooled_prompt_embeds"] = torch.zeros_like(cond.pooled)
+    elif with_negative:
         uncond = encode_prompt(specs, negative_prompt or "", device)
         if uncond.embeds.shape[1] != cond.embeds.shape[1]:
             empty = encode_prompt(specs, "", device).embeds
