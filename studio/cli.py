@@ -32,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     engine.add_argument("--safe-mode", action="store_true", dest="engine_safe_mode", help="community plugins off")
     engine.add_argument("--ssl-certfile", default="", metavar="PEM", help="serve HTTPS with this certificate (for --host beyond loopback)")
     engine.add_argument("--ssl-keyfile", default="", metavar="PEM", help="the certificate's private key")
+    engine.add_argument("--started-by", choices=("user", "window", "cli"), default="user", help=argparse.SUPPRESS)
+    engine.add_argument("--idle-exit", type=float, default=None, metavar="SECONDS", help="exit after this long with no client and no job (default: stay; on-demand engines: STUDIO_ENGINE_IDLE_EXIT or 300)")
+    engine.add_argument("--keep-alive", type=float, default=None, metavar="SECONDS", help="unload models this long after the last job (default: STUDIO_KEEP_ALIVE or 300; 0: right after)")
 
     generate = commands.add_parser("generate", help="run one generation and write its output(s)")
     generate.add_argument("plugin", metavar="PLUGIN_ID", nargs="?", help="the generator (not needed with --from)")
@@ -134,13 +137,14 @@ def _screenshot(args: argparse.Namespace) -> int:
 
 def _engine(args: argparse.Namespace) -> int:
     from studio.engine.config import EngineConfig
+    from studio.engine.lifecycle import LifecyclePolicy
     from studio.engine.server import Engine
 
     config = EngineConfig.from_environment(
         safe_mode=args.safe_mode or args.engine_safe_mode, host=args.host, port=args.port, ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile
     )
     configure_logging(HomeLayout(config.home).logs_dir, "engine")
-    engine = Engine(config)
+    engine = Engine(config, LifecyclePolicy.from_environment(args.started_by, args.idle_exit, args.keep_alive))
     url = engine.bind()
     print(f"studio engine listening on {url} (token in {engine.layout.engine_file})", file=sys.stderr, flush=True)
     engine.serve()

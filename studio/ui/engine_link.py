@@ -40,7 +40,7 @@ class _Connector(QThread):
 
     def run(self) -> None:
         try:
-            client = EngineClient.connect(self.home, start=True, safe_mode=self.safe_mode)
+            client = EngineClient.connect(self.home, start=True, safe_mode=self.safe_mode, started_by="window")
             catalogue = client.plugins()
             try:
                 models = client.models()
