@@ -32,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     engine.add_argument("--safe-mode", action="store_true", dest="engine_safe_mode", help="community plugins off")
     engine.add_argument("--ssl-certfile", default="", metavar="PEM", help="serve HTTPS with this certificate (for --host beyond loopback)")
     engine.add_argument("--ssl-keyfile", default="", metavar="PEM", help="the certificate's private key")
+    engine.add_argument("--ray", nargs="?", const="auto", default=None, metavar="ADDRESS", help="run jobs on Ray actors (one per GPU, or per --ray-cpus CPUs); ADDRESS of a running cluster, or none for a local one (needs the cluster extra)")
+    engine.add_argument("--ray-actors", type=int, default=None, metavar="N", help="how many actors (default: one per GPU, else one per --ray-cpus CPUs)")
+    engine.add_argument("--ray-cpus", type=float, default=1.0, metavar="N", help="CPUs per actor on a CPU-only cluster (default 1)")
     engine.add_argument("--started-by", choices=("user", "window", "cli"), default="user", help=argparse.SUPPRESS)
     engine.add_argument("--idle-exit", type=float, default=None, metavar="SECONDS", help="exit after this long with no client and no job (default: stay; on-demand engines: STUDIO_ENGINE_IDLE_EXIT or 300)")
     engine.add_argument("--keep-alive", type=float, default=None, metavar="SECONDS", help="unload models this long after the last job (default: STUDIO_KEEP_ALIVE or 300; 0: right after)")
@@ -166,6 +169,13 @@ def _engine(args: argparse.Namespace) -> int:
     )
     configure_logging(HomeLayout(config.home).logs_dir, "engine")
     engine = Engine(config, LifecyclePolicy.from_environment(args.started_by, args.idle_exit, args.keep_alive))
+    if args.ray is not None:
+        from studio.engine.ray_backend import RayUnavailable, use_ray
+
+        try:
+            use_ray(engine, None if args.ray == "auto" else args.ray, args.ray_actors, args.ray_cpus)
+        except RayUnavailable as exc:
+            raise StudioError(str(exc)) from None
     url = engine.bind()
     remote_file = write_remote_file(engine.layout.engine_file, url, engine.token)
     if is_loopback(config.host):

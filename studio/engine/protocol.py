@@ -333,6 +333,7 @@ class Health(ProtocolModel):
     exit_at: float | None = Field(default=None, description="when it will exit if no client comes (unix time; null: never)")
     keep_alive: float | None = Field(default=None, description="seconds models stay loaded after the last job (a request's keep_alive overrides)")
     unload_at: float | None = Field(default=None, description="when the worker drops its models if no job comes (unix time; null: nothing to unload)")
+    actors: list[dict[str, Any]] | None = Field(default=None, description="with --ray: each actor's name, node, device, loaded models and current job")
 
 
 class Ok(ProtocolModel):

@@ -479,7 +479,8 @@ def create_app(engine: Engine) -> FastAPI:
 
     @app.get("/health", response_model=Health)
     def health() -> Health:
-        return Health(ok=True, version=studio.__version__, **engine.lifecycle.report())
+        actors = engine.jobs.actors_report() if hasattr(engine.jobs, "actors_report") else None
+        return Health(ok=True, version=studio.__version__, actors=actors, **engine.lifecycle.report())
 
     @app.get("/plugins", response_model=Catalogue)
     def plugins() -> Catalogue:
