@@ -50,7 +50,7 @@ class LifecyclePolicy:
     keep_alive: float = DEFAULT_KEEP_ALIVE
 
     @classmethod
-    def from_environment(cls, started_by: str = "user", idle_exit: float | None = None, keep_alive: float | None = None) -> "LifecyclePolicy":
+    def from_environment(cls, started_by: str = "user", idle_exit: float | None = None, keep_alive: float | None = None) -> LifecyclePolicy:
         """``STUDIO_ENGINE_IDLE_EXIT`` (0: never) applies only to engines started on demand;
         ``STUDIO_KEEP_ALIVE`` to every engine. Explicit arguments win."""
         if started_by not in STARTERS:

@@ -23,9 +23,10 @@ from __future__ import annotations
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from studio.engine.config import EngineConfig
 from studio.engine.jobs import Job, JobQueue, Publish

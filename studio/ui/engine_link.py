@@ -309,7 +309,10 @@ class EngineLink(QObject):
                 self._active_jobs.discard(job_id)
                 self.jobs_lost.emit([job_id], f"the engine no longer knows this job ({message}); re-run it")
 
-            self.call(lambda client, job_id=job_id: client.job(job_id), found, gone)
+            def ask(client: EngineClient, job_id: str = job_id) -> JobStatus:
+                return client.job(job_id)
+
+            self.call(ask, found, gone)
 
     @Slot(object)
     def _on_event(self, event: BaseModel | dict) -> None:

@@ -11,9 +11,23 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QThread, Signal
-from PySide6.QtWidgets import QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QWidget,
+)
 
-from studio.core.engine_target import LOCAL, REMOTE, EngineTarget, load_engine_target, save_engine_target
+from studio.core.engine_target import (
+    LOCAL,
+    REMOTE,
+    EngineTarget,
+    load_engine_target,
+    save_engine_target,
+)
 from studio.engine.client import EngineClient
 from studio.engine.remote import EngineAddressError, split_connection_string
 

@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("ray")
 
-from studio.engine.client import EngineClient  # noqa: E402
+from studio.engine.client import EngineClient
 
 pytestmark = pytest.mark.slow
 

@@ -10,14 +10,12 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import make_home
 
 from studio.engine.client import EngineClient
-
-from conftest import make_home
 
 
 def _stop(client: EngineClient) -> None:

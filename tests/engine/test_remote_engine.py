@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 
 from studio.engine.client import EngineClient
-from studio.engine.remote import EngineAddressError, connection_string, read_token_file, resolve_address, split_connection_string
+from studio.engine.remote import (
+    EngineAddressError,
+    connection_string,
+    read_token_file,
+    resolve_address,
+    split_connection_string,
+)
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,9 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -20,7 +21,6 @@ from studio.core.engine_target import load_engine_target
 from studio.engine.client import EngineClient
 from studio.engine.remote import connection_string
 from studio.ui.engine_link import READY
-
 from tests.ui.conftest import set_param, wait_ready
 from tests.ui.tcp_proxy import TcpProxy
 
