@@ -32,6 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
     engine.add_argument("--safe-mode", action="store_true", dest="engine_safe_mode", help="community plugins off")
     engine.add_argument("--ssl-certfile", default="", metavar="PEM", help="serve HTTPS with this certificate (for --host beyond loopback)")
     engine.add_argument("--ssl-keyfile", default="", metavar="PEM", help="the certificate's private key")
+    engine.add_argument("--ray", nargs="?", const="auto", default=None, metavar="ADDRESS", help="run jobs on Ray actors (one per GPU, or per --ray-cpus CPUs); ADDRESS of a running cluster, or none for a local one (needs the cluster extra)")
+    engine.add_argument("--ray-actors", type=int, default=None, metavar="N", help="how many actors (default: one per GPU, else one per --ray-cpus CPUs)")
+    engine.add_argument("--ray-cpus", type=float, default=1.0, metavar="N", help="CPUs per actor on a CPU-only cluster (default 1)")
+    engine.add_argument("--started-by", choices=("user", "window", "cli"), default="user", help=argparse.SUPPRESS)
+    engine.add_argument("--idle-exit", type=float, default=None, metavar="SECONDS", help="exit after this long with no client and no job (default: stay; on-demand engines: STUDIO_ENGINE_IDLE_EXIT or 300)")
+    engine.add_argument("--keep-alive", type=float, default=None, metavar="SECONDS", help="unload models this long after the last job (default: STUDIO_KEEP_ALIVE or 300; 0: right after)")
 
     generate = commands.add_parser("generate", help="run one generation and write its output(s)")
     generate.add_argument("plugin", metavar="PLUGIN_ID", nargs="?", help="the generator (not needed with --from)")
@@ -41,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--out", "-o", required=True, metavar="PATH", help="a file (its extension picks the format) or a folder (existing, or ending in /)")
     generate.add_argument("--timeout", type=float, default=None, help="cancel the job after this many seconds")
     generate.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    _engine_options(generate)
 
     inspect = commands.add_parser("inspect", help="print the generation parameters stored in a PNG, MIDI, audio or project file")
     inspect.add_argument("file", type=Path)
@@ -55,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train or fine-tune a plugin's model, as an engine job")
     train.add_argument("plugin", metavar="PLUGIN", help="a plugin id whose manifest declares a train command, or its last part (e.g. melody)")
+    _engine_options(train)
     train.add_argument("rest", nargs=argparse.REMAINDER, help="options for the plugin's trainer (see `train PLUGIN --help`); a folder is uploaded to the engine")
 
     screenshot = commands.add_parser("screenshot", help="render the main window off-screen to a PNG and exit")
@@ -64,6 +72,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     _extend_parser(commands, plugin_commands)
     return parser
+
+
+def _engine_options(parser: argparse.ArgumentParser) -> None:
+    """``--engine`` / ``--engine-token-file`` on every command that talks to the engine."""
+    parser.add_argument("--engine", metavar="URL", default=None, help="use the engine at URL (another machine) instead of this home's; default STUDIO_ENGINE_URL")
+    parser.add_argument("--engine-token-file", metavar="FILE", default=None, help="the remote engine's remote.json or engine.json (or a file with its token); default STUDIO_ENGINE_TOKEN / STUDIO_ENGINE_TOKEN_FILE")
+
+
+def _engine_client(args: argparse.Namespace) -> Any:
+    """The engine this command talks to: the remote one named by --engine / STUDIO_ENGINE_URL,
+    else this home's (started on demand)."""
+    from studio.engine.client import EngineClient
+    from studio.engine.remote import resolve_address
+
+    address = resolve_address(getattr(args, "engine", None), getattr(args, "engine_token_file", None))
+    if address is not None:
+        return EngineClient(address.url, address.token)
+    return EngineClient.connect(safe_mode=args.safe_mode, started_by="cli")
 
 
 def _extend_parser(commands: Any, plugin_commands: Any) -> None:
@@ -134,15 +160,28 @@ def _screenshot(args: argparse.Namespace) -> int:
 
 def _engine(args: argparse.Namespace) -> int:
     from studio.engine.config import EngineConfig
-    from studio.engine.server import Engine
+    from studio.engine.lifecycle import LifecyclePolicy
+    from studio.engine.remote import connection_instructions, write_remote_file
+    from studio.engine.server import Engine, is_loopback
 
     config = EngineConfig.from_environment(
         safe_mode=args.safe_mode or args.engine_safe_mode, host=args.host, port=args.port, ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile
     )
     configure_logging(HomeLayout(config.home).logs_dir, "engine")
-    engine = Engine(config)
+    engine = Engine(config, LifecyclePolicy.from_environment(args.started_by, args.idle_exit, args.keep_alive))
+    if args.ray is not None:
+        from studio.engine.ray_backend import RayUnavailable, use_ray
+
+        try:
+            use_ray(engine, None if args.ray == "auto" else args.ray, args.ray_actors, args.ray_cpus)
+        except RayUnavailable as exc:
+            raise StudioError(str(exc)) from None
     url = engine.bind()
-    print(f"studio engine listening on {url} (token in {engine.layout.engine_file})", file=sys.stderr, flush=True)
+    remote_file = write_remote_file(engine.layout.engine_file, url, engine.token)
+    if is_loopback(config.host):
+        print(f"studio engine listening on {url} (token in {engine.layout.engine_file})", file=sys.stderr, flush=True)
+    else:
+        print(connection_instructions(url, engine.token, remote_file), file=sys.stderr, flush=True)
     engine.serve()
     return EXIT_OK
 
@@ -161,12 +200,11 @@ def _seed_argument(text: str) -> int:
 
 def _generate(args: argparse.Namespace) -> int:
     from studio.core.output_files import check_out
-    from studio.engine.client import EngineClient
 
     if args.plugin is None and args.from_file is None:
         raise StudioError("generate needs a PLUGIN_ID, or --from FILE to re-run what a file records")
     raw = _parse_params(args.param)
-    client = EngineClient.connect(safe_mode=args.safe_mode)
+    client = _engine_client(args)
     with client:
         catalogue = client.plugins()["generators"]
         generators = {g["id"]: g for g in catalogue}
@@ -423,10 +461,8 @@ def _train(args: argparse.Namespace) -> int:
     so a remote engine (``STUDIO_ENGINE_URL`` + ``STUDIO_ENGINE_TOKEN``) trains on this
     machine's files.
     """
-    from studio.engine.client import EngineClient
-
     rest = list(args.rest)
-    client = _remote_client() or EngineClient.connect(safe_mode=args.safe_mode)
+    client = _engine_client(args)
     with client:
         plugin_id = _plugin_with_command(client.plugins()["plugins"], args.plugin, TRAIN)
         command_args = _upload_folders(client, rest)
@@ -452,21 +488,6 @@ def _train(args: argparse.Namespace) -> int:
     for path in record.get("models") or []:
         print(path)
     return EXIT_OK
-
-
-def _remote_client() -> Any:
-    """The engine named by ``STUDIO_ENGINE_URL`` (None: the local one)."""
-    import os
-
-    from studio.engine.client import EngineClient
-
-    url = os.environ.get("STUDIO_ENGINE_URL", "")
-    if not url:
-        return None
-    token = os.environ.get("STUDIO_ENGINE_TOKEN", "")
-    if not token:
-        raise StudioError("STUDIO_ENGINE_URL needs the engine's token in STUDIO_ENGINE_TOKEN (see engine.json on that machine)")
-    return EngineClient(url, token)
 
 
 def _plugin_with_command(rows: list[dict[str, Any]], wanted: str, command: str) -> str:

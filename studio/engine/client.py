@@ -83,8 +83,11 @@ class EngineClient:
     # ------------------------------------------------------------------ connecting
 
     @classmethod
-    def connect(cls, home: Path | None = None, *, start: bool = True, timeout: float = 90.0, safe_mode: bool = False, extra_args: list[str] | None = None) -> "EngineClient":
-        """The engine for ``home`` (default STUDIO_HOME): the running one, or a new one."""
+    def connect(cls, home: Path | None = None, *, start: bool = True, timeout: float = 90.0, safe_mode: bool = False, extra_args: list[str] | None = None, started_by: str = "cli") -> "EngineClient":
+        """The engine for ``home`` (default STUDIO_HOME): the running one, or a new one.
+
+        A new one is started on demand (``started_by`` "cli" or "window"): it exits after an
+        idle time with no client (see studio.engine.lifecycle)."""
         root = Path(home) if home is not None else studio_home()
         layout = HomeLayout(root).ensure()
         client = cls._existing(root)
@@ -96,7 +99,7 @@ class EngineClient:
             client = cls._existing(root)  # another process may have started it meanwhile
             if client is not None:
                 return client
-            return cls._start(root, timeout=timeout, safe_mode=safe_mode, extra_args=extra_args or [])
+            return cls._start(root, timeout=timeout, safe_mode=safe_mode, extra_args=["--started-by", started_by, *(extra_args or [])])
 
     @classmethod
     def _existing(cls, root: Path) -> "EngineClient | None":
@@ -180,12 +183,12 @@ class EngineClient:
     def models(self) -> dict[str, Any]:
         return ModelsReport.model_validate(self._call("GET", "/models").json()).model_dump(mode="json")
 
-    def submit(self, plugin: str, params: dict[str, Any] | None = None, seed: int | None = None, priority: int = 0, timeout: float | None = None) -> str:
-        """Queue a job; returns its id."""
+    def submit(self, plugin: str, params: dict[str, Any] | None = None, seed: int | None = None, priority: int = 0, timeout: float | None = None, keep_alive: float | None = None) -> str:
+        """Queue a job; returns its id. ``keep_alive``: seconds its models stay loaded after it."""
         from pydantic import ValidationError
 
         try:
-            request = JobRequest(plugin=plugin, params=params or {}, seed=seed, priority=priority, timeout=timeout)
+            request = JobRequest(plugin=plugin, params=params or {}, seed=seed, priority=priority, timeout=timeout, keep_alive=keep_alive)
         except ValidationError as exc:
             raise RequestRejected("; ".join(f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors())) from None
         return self.submit_request(request).id
@@ -274,6 +277,7 @@ class EngineClient:
         timeout: float | None = None,
         priority: int = 0,
         submit: Callable[[], str] | None = None,
+        keep_alive: float | None = None,
     ) -> JobStatus:
         """Submit a job (``submit`` replaces the plain submission, for command jobs) and wait
         for it, passing its events to ``on_event``; returns the job."""
@@ -282,7 +286,7 @@ class EngineClient:
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
             with self.events() as receive:
-                job_id = submit() if submit is not None else self.submit(plugin, params, seed, priority)
+                job_id = submit() if submit is not None else self.submit(plugin, params, seed, priority, keep_alive=keep_alive)
                 try:
                     while True:
                         wait = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic()))

@@ -44,6 +44,7 @@ from studio.engine.commands import validate_command_request
 from studio.engine.config import EngineConfig
 from studio.engine.events import EventBus
 from studio.engine.jobs import JobQueue
+from studio.engine.lifecycle import Lifecycle, LifecyclePolicy
 from studio.engine.model_scan import scan_models
 from studio.engine.plugin_host import PluginHost, PluginUnavailable
 from studio.engine.protocol import (
@@ -101,7 +102,7 @@ def is_loopback(host: str) -> bool:
 class Engine:
     """The engine as an object: construct with a config, ``serve()``, ``close()``."""
 
-    def __init__(self, config: EngineConfig) -> None:
+    def __init__(self, config: EngineConfig, lifecycle: LifecyclePolicy | None = None) -> None:
         self.config = config
         try:
             self.layout = config.layout.ensure()
@@ -112,6 +113,7 @@ class Engine:
         self.bus = EventBus()
         self.plugins = PluginHost(config)
         self.jobs = JobQueue(config, self.bus.publish, self._on_plugin_failure, self._plugin_timeout)
+        self.lifecycle = Lifecycle(self, lifecycle or LifecyclePolicy.from_environment())
         self.started = time.time()
         self.url = ""
         self._lock_handle: Any = None
@@ -172,7 +174,7 @@ class Engine:
         )
 
     def write_connection_file(self) -> None:
-        data = {"url": self.url, "token": self.token, "pid": os.getpid(), "version": studio.__version__, "started": self.started}
+        data = {"url": self.url, "token": self.token, "pid": os.getpid(), "version": studio.__version__, "started": self.started, "started_by": self.lifecycle.policy.started_by}
         try:
             write_json_atomic(self.layout.engine_file, data, mode=0o600)
         except OSError as exc:
@@ -196,6 +198,7 @@ class Engine:
             self.bind()
         self.write_connection_file()
         self.jobs.start()
+        self.lifecycle.start()
         server_config = uvicorn.Config(
             self.app,
             log_level=os.environ.get("STUDIO_LOG_LEVEL", "warning"),
@@ -217,6 +220,7 @@ class Engine:
             server.should_exit = True
 
     def close(self) -> None:
+        self.lifecycle.stop()
         self.remove_connection_file()
         self.jobs.close()
         if self._lock_handle is not None:
@@ -351,6 +355,7 @@ class GuardMiddleware:
             if not self.engine.check_token(token):
                 await self._refuse(scope, receive, send, 401, "missing or wrong bearer token (see engine.json in STUDIO_HOME)")
                 return
+            self.engine.lifecycle.touch()  # a client is here: the idle clock starts again
         if scope["type"] == "http" and scope["path"] not in self.STREAMED_PATHS:
             length = headers.get("content-length")
             if length is not None and (not length.isdigit() or int(length) > MAX_JSON_BODY_BYTES):
@@ -478,7 +483,8 @@ def create_app(engine: Engine) -> FastAPI:
 
     @app.get("/health", response_model=Health)
     def health() -> Health:
-        return Health(ok=True, version=studio.__version__)
+        actors = engine.jobs.actors_report() if hasattr(engine.jobs, "actors_report") else None
+        return Health(ok=True, version=studio.__version__, actors=actors, **engine.lifecycle.report())
 
     @app.get("/plugins", response_model=Catalogue)
     def plugins() -> Catalogue:
@@ -524,6 +530,7 @@ def create_app(engine: Engine) -> FastAPI:
         except StudioError as exc:
             raise HTTPException(status_code=422, detail=str(exc)) from None
         job = engine.jobs.submit(body.plugin, params, body.seed, body.priority, body.timeout, kind=body.kind)
+        engine.lifecycle.job_submitted(job.id, body.keep_alive)
         return JobAccepted(id=job.id, state=job.state)
 
     @app.get("/jobs", response_model=JobList)

@@ -8,6 +8,11 @@ back as Qt signals delivered on the GUI thread, so the UI never blocks on the en
 When the event stream drops (the engine process died), the link says "restarting", calls
 ``EngineClient.connect(start=True)`` again, and tells the window which jobs were lost; the
 window's project lives in this process and is untouched.
+
+With a remote engine (Preferences ▸ Engine, ``studio.core.engine_target``) a dropped stream
+is a network problem, not a dead engine: the link reconnects every few seconds, and once
+back asks the engine about the jobs it was waiting for; those that finished meanwhile are
+delivered as if their final event had just arrived, those still running are followed again.
 """
 
 from __future__ import annotations
@@ -20,10 +25,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from pydantic import BaseModel
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
+from studio.core.engine_target import load_engine_target
 from studio.engine.client import EngineClient, EngineError, read_connection
-from studio.engine.protocol import FINAL_EVENTS, EngineEvent, EventType, parse_event
+from studio.engine.protocol import FINAL_EVENTS, CancelledEvent, DoneEvent, EngineEvent, EventType, FailedEvent, JobState, JobStatus, parse_event
+
+RECONNECT_SECONDS = 2.0  # between attempts to reach a remote engine after a drop
 
 STARTING, READY, RESTARTING, FAILED = "starting", "ready", "restarting", "failed"
 
@@ -40,7 +48,11 @@ class _Connector(QThread):
 
     def run(self) -> None:
         try:
-            client = EngineClient.connect(self.home, start=True, safe_mode=self.safe_mode)
+            target = load_engine_target(self.home)
+            if target.remote:  # a remote engine: never started from here, only reached
+                client = EngineClient(target.url, target.token, timeout=30.0)
+            else:
+                client = EngineClient.connect(self.home, start=True, safe_mode=self.safe_mode, started_by="window")
             catalogue = client.plugins()
             try:
                 models = client.models()
@@ -148,6 +160,8 @@ class EngineLink(QObject):
         self._closing = False
         self._stream_open = False
         self._restarting = False  # a restart we asked for: the lost stream is expected
+        self._pickup: set[str] = set()  # jobs to ask a remote engine about once reconnected
+        self._was_connected = False
         self._result.connect(self._deliver)
 
     # ------------------------------------------------------------------ lifecycle
@@ -171,6 +185,29 @@ class EngineLink(QObject):
     def active_jobs(self) -> int:
         return len(self._active_jobs)
 
+    @property
+    def remote(self) -> bool:
+        """Connected (or connecting) to an engine on another machine."""
+        if self.client is not None:
+            return self.client.home is None
+        return load_engine_target(self.home).remote
+
+    def reconnect(self) -> None:
+        """Leave the current engine (it keeps running) and connect to the one Preferences name now."""
+        lost = sorted(self._active_jobs)
+        self._active_jobs.clear()
+        self._pickup.clear()
+        if self._pump is not None:
+            self._pump.stop()
+            self._old_threads.append(self._pump)
+            self._pump = None
+        self._stream_open = False
+        self._was_connected = False
+        if lost:
+            self.jobs_lost.emit(lost, "the window switched to another engine; this job's result stays on the one it ran on")
+        self._set_state(STARTING, "")
+        self.start()
+
     def restart_engine(self, wait_s: float = 30.0) -> None:
         """Stop the engine and start a fresh one, which reads settings.json again (model folders…).
 
@@ -178,6 +215,9 @@ class EngineLink(QObject):
         """
         if self.client is None or not self._stream_open:
             self.retry()  # not connected yet: the engine it starts reads the new settings anyway
+            return
+        if self.remote:  # the remote's settings are its own: never stop someone else's engine
+            self.reconnect()
             return
         self._restarting = True
         self._set_state(RESTARTING, "restarting the engine to apply the new settings")
@@ -230,7 +270,10 @@ class EngineLink(QObject):
         if self._closing:
             return
         self._stream_open = True
-        self._set_state(READY, "")
+        self._was_connected = True
+        detail = f"remote engine at {self.client.url}: its model folders, plugins and settings are used" if self.client is not None and self.client.home is None else ""
+        self._set_state(READY, detail)
+        self._pick_up_jobs()
         self.catalogue_changed.emit(self.catalogue)
         self.models_changed.emit(self.models)
         waiting, self._waiting = self._waiting, []
@@ -241,7 +284,35 @@ class EngineLink(QObject):
     def _on_connect_failed(self, message: str) -> None:
         if self._closing:
             return
+        if self._was_connected and self.remote:  # a network drop: keep trying, the jobs run on
+            self._set_state(RESTARTING, f"reconnecting to the remote engine ({message})")
+            QTimer.singleShot(int(RECONNECT_SECONDS * 1000), self._reconnect_if_still_away)
+            return
         self._set_state(FAILED, message)
+
+    def _reconnect_if_still_away(self) -> None:
+        if not self._closing and not self._stream_open:
+            self.start()
+
+    def _pick_up_jobs(self) -> None:
+        """Ask the engine about the jobs we followed before the connection dropped."""
+        pending, self._pickup = sorted(self._pickup), set()
+        for job_id in pending:
+            self._active_jobs.add(job_id)
+
+            def found(status: JobStatus, job_id: str = job_id) -> None:
+                event = final_event(status)
+                if event is not None:
+                    self._on_event(event)
+
+            def gone(message: str, job_id: str = job_id) -> None:
+                self._active_jobs.discard(job_id)
+                self.jobs_lost.emit([job_id], f"the engine no longer knows this job ({message}); re-run it")
+
+            def ask(client: EngineClient, job_id: str = job_id) -> JobStatus:
+                return client.job(job_id)
+
+            self.call(ask, found, gone)
 
     @Slot(object)
     def _on_event(self, event: BaseModel | dict) -> None:
@@ -270,6 +341,13 @@ class EngineLink(QObject):
             self._old_threads.append(pump)
         lost = sorted(self._active_jobs)
         self._active_jobs.clear()
+        if self.client is not None and self.client.home is None and not self._restarting:
+            # A remote engine: the network dropped, not (necessarily) the engine. Its jobs
+            # keep running there; reconnect and pick up their results.
+            self._pickup.update(lost)
+            self._set_state(RESTARTING, f"lost the connection to the remote engine ({message}); reconnecting")
+            self.start()
+            return
         if self._restarting:
             if lost:
                 self.jobs_lost.emit(lost, "the engine was restarted while this job ran; re-run it")
@@ -394,3 +472,14 @@ class EngineLink(QObject):
             self.catalogue_changed.emit(catalogue)
 
         self.call(lambda client: client.plugins(), store, None)
+
+
+def final_event(status: JobStatus) -> DoneEvent | FailedEvent | CancelledEvent | None:
+    """The final event a finished job would have sent (None while it still runs)."""
+    if status.state == JobState.DONE:
+        return DoneEvent(job=status.id, plugin=status.plugin, outputs=list(status.outputs), artifacts=list(status.artifacts))
+    if status.state == JobState.FAILED:
+        return FailedEvent(job=status.id, plugin=status.plugin, error=status.error or "", traceback=status.traceback or "")
+    if status.state == JobState.CANCELLED:
+        return CancelledEvent(job=status.id, plugin=status.plugin)
+    return None

@@ -1070,4 +1070,6 @@ class MainWindow(QMainWindow):
             self.offer_engine_restart("Preferences changed.")
         else:
             self.statusBar().showMessage("Preferences saved.", 5000)
+        if dialog.engine_target_changed:  # this computer ↔ a remote engine
+            self.link.reconnect()
         self.link.refresh_models()

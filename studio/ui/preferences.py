@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QDialog, QDialogButtonBox, Q
 from studio.core.paths import HomeLayout
 from studio.core.settings import load_settings, save_settings
 from studio.ui.dialogs import Prompter
+from studio.ui.engine_preferences import EngineSection
 from studio.ui.model_folders import ModelFoldersEditor
 
 
@@ -37,6 +38,9 @@ class PreferencesDialog(QDialog):
         self.model_paths.setObjectName("embedModelPaths")
         self.model_paths.setChecked(self.settings.embed_model_paths)
         form.addRow("", self.model_paths)
+        self.engine = EngineSection(home)
+        form.addRow(self.engine)
+        self.engine_target_changed = False
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -51,4 +55,5 @@ class PreferencesDialog(QDialog):
         settings.allow_pickle = self.pickle.isChecked()
         settings.embed_model_paths = self.model_paths.isChecked()
         save_settings(self.layout_, settings)
+        self.engine_target_changed = self.engine.apply()  # the window reconnects when this is True
         return before != (settings.model_folders, settings.device, settings.allow_pickle, settings.embed_model_paths)

@@ -144,7 +144,9 @@ def render_rows(network: Network, latent: np.ndarray, width: int, height: int, t
     hidden = features
     last = len(network.weights) - 1
     for layer, (weight, bias, name) in enumerate(zip(network.weights, network.biases, network.activations)):
-        hidden = hidden @ weight + bias
+        # einsum, not @: BLAS splits a matmul by thread count, so the same seed gave different
+        # bytes on machines (or Ray actors, or OMP_NUM_THREADS settings) with other core counts.
+        hidden = np.einsum("ij,jk->ik", hidden, weight) + bias
         if layer < last:
             hidden = _ACTIVATIONS[name](hidden).astype(np.float32, copy=False)
     out = 1.0 / (1.0 + np.exp(-hidden * 1.5))
