@@ -22,7 +22,8 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 
 spec="."
-[ "$extras" = "test" ] && spec=".[test]"
+# The test extras include the cluster extra (Ray), so the Ray backend is tested in CI too.
+[ "$extras" = "test" ] && spec=".[test,cluster]"
 # One stamp per pyproject.toml, shared by start.sh and test.sh. It records which extras were
 # installed: the test extras include the app, so an app setup after a test setup installs
 # nothing, and a test setup after an app setup installs only the test tools.
