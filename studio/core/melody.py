@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from studio.core.errors import ParamError
 
@@ -262,7 +262,7 @@ class Melody:
     # ------------------------------------------------------------------ transforms
 
     def copy(self, **changes: Any) -> "Melody":
-        values = dict(notes=list(self.notes), tempo=self.tempo, time_signature=self.time_signature,
+        values: dict[str, Any] = dict(notes=list(self.notes), tempo=self.tempo, time_signature=self.time_signature,
                       key=self.key, mode=self.mode, length=self.length, tempo_changes=list(self.tempo_changes),
                       meter_changes=list(self.meter_changes))
         values.update(changes)
@@ -454,12 +454,12 @@ def tonic_features(notes: Sequence[Note], downbeats: Sequence[bool] | None = Non
 
 def tonic_scores(features: dict[str, list[float]], weights: dict[str, Sequence[float]] | None = None) -> list[float]:
     """The linear tonic score of each of the 12 pitch classes."""
-    weights = weights or TONIC_WEIGHTS
+    table: Mapping[str, Sequence[float]] = weights or TONIC_WEIGHTS
     scores = []
     for tonic in range(12):
         score = 0.0
         for name, values in features.items():
-            w = weights[name]
+            w = table[name]
             score += sum(w[degree] * values[(tonic + degree) % 12] for degree in range(12))
         scores.append(score)
     return scores

@@ -259,15 +259,15 @@ def read_midi(source: Source, *, name: str | None = None) -> MidiImport:
                 if message.type == "note_on" and message.velocity > 0:
                     drum_notes += 1
                 continue
-            key = (message.channel, message.note)
+            held = (message.channel, message.note)
             if message.type == "note_on" and message.velocity > 0:
-                sounding.setdefault(key, []).append((now, message.velocity))
+                sounding.setdefault(held, []).append((now, message.velocity))
             else:
-                started = sounding.get(key)
+                started = sounding.get(held)
                 if started:
                     start, velocity = started.pop(0)
                     raw_notes.append((start, now, message.note, velocity))
-        for (channel, pitch), starts in sounding.items():
+        for (_channel, pitch), starts in sounding.items():
             for start, velocity in starts:  # never released: end with the track
                 raw_notes.append((start, max(now, start + 1), pitch, velocity))
 

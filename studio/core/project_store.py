@@ -478,18 +478,19 @@ class ProjectStore:
         """Open an existing project, refusing anything that is not one (file left untouched)."""
         path = Path(path)
         check_project_header(path)
+        conn: sqlite3.Connection
         if readonly:
             conn = _connect_readonly(path)
         else:
-            conn = None
+            opened: sqlite3.Connection | None = None
             try:
-                conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+                conn = opened = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
                 conn.execute("PRAGMA busy_timeout = 5000")
                 mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
                 conn.execute("PRAGMA synchronous = NORMAL")
             except sqlite3.Error as exc:
-                if conn is not None:
-                    conn.close()
+                if opened is not None:
+                    opened.close()
                 raise _open_failure(path, exc, readonly=False) from None
             if str(mode).lower() != "wal":
                 conn.close()
@@ -749,7 +750,7 @@ class ProjectStore:
                 (seq, node_id, generator, starred, data),
             )
             self._write_parents(conn, node_id, parents)
-            return int(cursor.lastrowid)
+            return int(cursor.lastrowid or 0)
 
     def update_node(self, node: Mapping[str, Any]) -> None:
         """Replace a stored node's data (``KeyError`` when it is not stored)."""
@@ -790,7 +791,7 @@ class ProjectStore:
 
     def nodes(self, *, generator: str | None = None, starred: bool | None = None) -> list[dict[str, Any]]:
         """Stored nodes in the order they were recorded, optionally filtered."""
-        sql, args = "SELECT CAST(data AS BLOB) FROM nodes WHERE 1=1", []
+        sql, args = "SELECT CAST(data AS BLOB) FROM nodes WHERE 1=1", list[Any]()
         if generator is not None:
             sql += " AND generator = ?"
             args.append(generator)

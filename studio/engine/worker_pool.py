@@ -30,7 +30,7 @@ MAIN_READY_WAIT = 60.0  # seconds a community plugin's first job waits for the d
 
 
 class WorkerPool:
-    def __init__(self, config: EngineConfig, on_message: Callable[[tuple], None], on_exit: Callable[[WorkerPool, int | None], None]) -> None:
+    def __init__(self, config: EngineConfig, on_message: Callable[[Any], None], on_exit: Callable[[WorkerPool, int | None], None]) -> None:
         self.config = config
         self._on_message = on_message
         self._on_exit = on_exit

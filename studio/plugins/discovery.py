@@ -174,7 +174,7 @@ def _entry_point_folders() -> list[Path]:
     ``find_spec`` locates a top-level package without executing it, so discovery stays
     import-free; the manifest is expected inside the package (``mypkg/plugin.toml``).
     """
-    folders = []
+    folders: list[Path] = []
     try:
         points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
     except Exception:  # a broken distribution's metadata must not stop the studio
