@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import copy
 import uuid
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 from studio.core.errors import ProjectError
 from studio.core.project_store import ProjectStore
@@ -59,7 +60,7 @@ class HistoryNode:
         return data
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "HistoryNode":
+    def from_dict(cls, data: Mapping[str, Any]) -> HistoryNode:
         known = {item.name for item in fields(cls)} - {"extra"}
         values = {key: copy.deepcopy(value) for key, value in data.items() if key in known}
         extra = {key: copy.deepcopy(value) for key, value in data.items() if key not in known}
@@ -77,7 +78,7 @@ class HistoryNode:
         *,
         outputs: list[str] | tuple[str, ...] = (),
         parents: list[str] | tuple[str, ...] = (),
-    ) -> "HistoryNode":
+    ) -> HistoryNode:
         """A node from an engine generation record (the JSON embedded in the outputs).
 
         Accepts the spellings the record may use (``plugin``/``plugin_id``,

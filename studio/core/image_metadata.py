@@ -75,7 +75,7 @@ def encode_user_comment(text: str) -> bytes:
     return _UNICODE + text.encode("utf-16-be")
 
 
-def read_image_texts(data: bytes, name: str = "image") -> tuple[str, tuple[int, int], dict[str, str]]:
+def read_image_texts(data: bytes, name: str = "image") -> tuple[str, tuple[int, int], dict[str, str]]:  # noqa: C901
     """(format, (width, height), {keyword: text}) for a PNG, JPEG or WebP.
 
     For JPEG/WebP the EXIF UserComment becomes ``parameters`` (as A1111 reads it), the
@@ -142,7 +142,7 @@ def read_image_texts(data: bytes, name: str = "image") -> tuple[str, tuple[int, 
 
 
 def encode_image(
-    image: "Image.Image",
+    image: Image.Image,
     fmt: str,
     *,
     parameters_text: str = "",

@@ -13,9 +13,10 @@ this module.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from studio.core.errors import ParamError
 
@@ -261,18 +262,18 @@ class Melody:
 
     # ------------------------------------------------------------------ transforms
 
-    def copy(self, **changes: Any) -> "Melody":
+    def copy(self, **changes: Any) -> Melody:
         values: dict[str, Any] = dict(notes=list(self.notes), tempo=self.tempo, time_signature=self.time_signature,
                       key=self.key, mode=self.mode, length=self.length, tempo_changes=list(self.tempo_changes),
                       meter_changes=list(self.meter_changes))
         values.update(changes)
         return Melody(**values)
 
-    def transposed(self, semitones: int) -> "Melody":
+    def transposed(self, semitones: int) -> Melody:
         tonic = PITCH_CLASSES[(pitch_class(self.key) + semitones) % 12]
         return self.copy(notes=[replace(note, pitch=note.pitch + semitones) for note in self.notes], key=tonic)
 
-    def bars_slice(self, first: int, last: int) -> "Melody":
+    def bars_slice(self, first: int, last: int) -> Melody:
         """Bars ``first`` (inclusive) to ``last`` (exclusive), re-timed to start at 0."""
         start, end = first * self.bar_ticks, last * self.bar_ticks
         kept = []
@@ -282,19 +283,19 @@ class Melody:
                 kept.append(replace(note, start=beats(note.start_ticks - start), duration=beats(duration)))
         return self.copy(notes=kept, length=beats(end - start))
 
-    def followed_by(self, other: "Melody") -> "Melody":
+    def followed_by(self, other: Melody) -> Melody:
         """This melody, padded to a whole bar, then ``other``."""
         offset = self.bars * self.bar_ticks
         moved = [replace(note, start=beats(note.start_ticks + offset)) for note in other.notes]
         return self.copy(notes=list(self.notes) + moved, length=beats(offset + ticks(other.length)))
 
-    def padded_to_bars(self) -> "Melody":
+    def padded_to_bars(self) -> Melody:
         return self.copy(length=beats(self.bars * self.bar_ticks))
 
-    def with_velocities(self, velocities: Sequence[int]) -> "Melody":
+    def with_velocities(self, velocities: Sequence[int]) -> Melody:
         return self.copy(notes=[replace(note, velocity=int(v)) for note, v in zip(self.notes, velocities)])
 
-    def accented(self, seed: int = 0) -> "Melody":
+    def accented(self, seed: int = 0) -> Melody:
         """The melody with velocities that follow the metre and the line (see ``accent_velocities``)."""
         return self.with_velocities(accent_velocities(self, seed=seed))
 
@@ -318,7 +319,7 @@ class Melody:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Melody":
+    def from_dict(cls, data: dict[str, Any]) -> Melody:
         return cls(
             notes=[Note(*item) for item in data.get("notes", [])],
             tempo=float(data.get("tempo", 120.0)),
@@ -502,7 +503,7 @@ def find_key(notes: Iterable[Note], *, sharps: int | None = None, downbeats: Seq
                        "signature" if sharps is not None else "estimated")
 
 
-def find_melody_key(melody: "Melody", *, sharps: int | None = None) -> KeyEstimate:
+def find_melody_key(melody: Melody, *, sharps: int | None = None) -> KeyEstimate:
     """``find_key`` for a melody, its downbeats taken from its metre."""
     notes = sorted(melody.notes, key=lambda n: n.start)
     size = melody.bar_ticks

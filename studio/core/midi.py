@@ -16,10 +16,9 @@ its timing through continue and vary. A file that is not MIDI, or is cut short, 
 
 from __future__ import annotations
 
-import logging
-
 import io
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -227,7 +226,7 @@ def read_midi_metadata(source: Source) -> dict[str, Any]:
     return {}
 
 
-def read_midi(source: Source, *, name: str | None = None) -> MidiImport:
+def read_midi(source: Source, *, name: str | None = None) -> MidiImport:  # noqa: C901
     """A MIDI file as a monophonic Melody (highest voice) plus messages about what changed."""
     midi = _open(source, name)
     tpb = midi.ticks_per_beat or TICKS_PER_BEAT

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
@@ -110,7 +111,7 @@ def check_spec(spec: ParamSpec) -> None:
             raise ParamError(f"{where}: its default is invalid: {exc}") from None
 
 
-def coerce_value(spec: ParamSpec, value: Any) -> Any:
+def coerce_value(spec: ParamSpec, value: Any) -> Any:  # noqa: C901
     """Convert one raw value (JSON or CLI string) to the parameter's type, checking bounds."""
     name = spec.name
     kind = spec.type
@@ -121,9 +122,8 @@ def coerce_value(spec: ParamSpec, value: Any) -> Any:
 
     if kind in ("int", "seed"):
         number = _to_number(name, value, integral=True)
-        if kind == "seed":
-            if not 0 <= number <= SEED_MAX:
-                raise ParamError(f"{name}: a seed is a whole number from 0 to {SEED_MAX}, got {number}")
+        if kind == "seed" and not 0 <= number <= SEED_MAX:
+            raise ParamError(f"{name}: a seed is a whole number from 0 to {SEED_MAX}, got {number}")
         _check_bounds(spec, number)
         return number
     if kind == "float":

@@ -74,7 +74,7 @@ class HomeLayout:
         """The default model folder, always scanned (users drop files here)."""
         return self.root / "models"
 
-    def ensure(self) -> "HomeLayout":
+    def ensure(self) -> HomeLayout:
         for folder in (self.root, self.plugins_dir, self.logs_dir, self.artifacts_dir, self.cache_dir, self.models_dir):
             folder.mkdir(parents=True, exist_ok=True)
         return self

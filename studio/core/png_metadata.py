@@ -25,8 +25,9 @@ import os
 import re
 import struct
 import zlib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 from studio.core.atomic_files import write_bytes_atomic
@@ -182,7 +183,7 @@ def record_json(record: Mapping[str, Any]) -> str:
 
 
 def encode_png(
-    image: "Image.Image",
+    image: Image.Image,
     *,
     prompt: str = "",
     negative_prompt: str = "",
@@ -216,7 +217,7 @@ def encode_png(
     return buffer.getvalue()
 
 
-def write_png(path: str | os.PathLike[str], image: "Image.Image", **metadata: Any) -> Path:
+def write_png(path: str | os.PathLike[str], image: Image.Image, **metadata: Any) -> Path:
     """Write ``encode_png(image, **metadata)`` to ``path`` atomically (old file or new, never half)."""
     return write_bytes_atomic(path, encode_png(image, **metadata))
 

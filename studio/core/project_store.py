@@ -28,14 +28,14 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from studio.core.artifacts import Artifact, content_id
 from studio.core.errors import ProjectError
-from studio.core.special_files import special_file_kind
 from studio.core.project_documents import (
     ARTEFACTS,
     HISTORY,
@@ -52,6 +52,7 @@ from studio.core.project_documents import (
 )
 from studio.core.project_documents import CANVAS as _CANVAS
 from studio.core.project_documents import TIMELINE as _TIMELINE
+from studio.core.special_files import special_file_kind
 
 APPLICATION_ID = 0x5354444F  # "STDO" in the SQLite header, offset 68
 SCHEMA_VERSION = 1
@@ -445,7 +446,7 @@ class ProjectStore:
         overwrite: bool = False,
         recovery_dir: str | os.PathLike[str] | None = None,
         _untitled: bool = False,
-    ) -> "ProjectStore":
+    ) -> ProjectStore:
         """Create a new, empty project at ``path`` (atomically) and open it."""
         path = Path(path)
         if path.exists() and not overwrite:
@@ -461,7 +462,7 @@ class ProjectStore:
         return cls.open(path, recovery_dir=recovery_dir)
 
     @classmethod
-    def create_untitled(cls, recovery_dir: str | os.PathLike[str]) -> "ProjectStore":
+    def create_untitled(cls, recovery_dir: str | os.PathLike[str]) -> ProjectStore:
         """A new project with no name yet, persisted in ``recovery_dir`` from the first change."""
         folder = Path(recovery_dir)
         path = folder / f"untitled-{uuid.uuid4().hex[:12]}{PROJECT_SUFFIX}"
@@ -474,7 +475,7 @@ class ProjectStore:
         *,
         readonly: bool = False,
         recovery_dir: str | os.PathLike[str] | None = None,
-    ) -> "ProjectStore":
+    ) -> ProjectStore:
         """Open an existing project, refusing anything that is not one (file left untouched)."""
         path = Path(path)
         check_project_header(path)
@@ -524,7 +525,7 @@ class ProjectStore:
                 self._conn.close()
                 self._conn = None
 
-    def __enter__(self) -> "ProjectStore":
+    def __enter__(self) -> ProjectStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -928,7 +929,7 @@ class ProjectStore:
 
     # ---- checking every part
 
-    def check(self) -> ProjectHealth:
+    def check(self) -> ProjectHealth:  # noqa: C901
         """Read and validate every part; what is damaged is reported, never raised.
 
         Each part is read on its own, so a missing table or one bad row costs only its part.

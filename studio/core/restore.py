@@ -18,9 +18,10 @@ The role helpers ``generators_with_role`` / ``params_for_role`` mirror the contr
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from studio.core.errors import FileFormatError
 from studio.core.foreign import Found, read_generation

@@ -53,7 +53,7 @@ class Upload:
     so a 600 MB body costs a few MB of RAM and is refused as soon as it passes the limit.
     """
 
-    def __init__(self, store: "ArtifactStore", limit: int) -> None:
+    def __init__(self, store: ArtifactStore, limit: int) -> None:
         self.store = store
         self.limit = limit
         self.size = 0

@@ -15,9 +15,10 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import httpx
 
@@ -83,7 +84,7 @@ class EngineClient:
     # ------------------------------------------------------------------ connecting
 
     @classmethod
-    def connect(cls, home: Path | None = None, *, start: bool = True, timeout: float = 90.0, safe_mode: bool = False, extra_args: list[str] | None = None, started_by: str = "cli") -> "EngineClient":
+    def connect(cls, home: Path | None = None, *, start: bool = True, timeout: float = 90.0, safe_mode: bool = False, extra_args: list[str] | None = None, started_by: str = "cli") -> EngineClient:
         """The engine for ``home`` (default STUDIO_HOME): the running one, or a new one.
 
         A new one is started on demand (``started_by`` "cli" or "window"): it exits after an
@@ -102,7 +103,7 @@ class EngineClient:
             return cls._start(root, timeout=timeout, safe_mode=safe_mode, extra_args=["--started-by", started_by, *(extra_args or [])])
 
     @classmethod
-    def _existing(cls, root: Path) -> "EngineClient | None":
+    def _existing(cls, root: Path) -> EngineClient | None:
         connection = read_connection(root)
         if connection is None:
             return None
@@ -117,7 +118,7 @@ class EngineClient:
         return None
 
     @classmethod
-    def _start(cls, root: Path, *, timeout: float, safe_mode: bool, extra_args: list[str]) -> "EngineClient":
+    def _start(cls, root: Path, *, timeout: float, safe_mode: bool, extra_args: list[str]) -> EngineClient:
         layout = HomeLayout(root)
         log_path = layout.logs_dir / "engine.log"
         env = dict(os.environ, STUDIO_HOME=str(root), HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
@@ -144,7 +145,7 @@ class EngineClient:
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> "EngineClient":
+    def __enter__(self) -> EngineClient:
         return self
 
     def __exit__(self, *exc: object) -> None:

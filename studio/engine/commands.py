@@ -18,8 +18,9 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from studio.core.artifacts import EXTENSION_BY_MIME
 from studio.core.errors import Cancelled, ParamError, StudioError

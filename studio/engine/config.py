@@ -82,7 +82,7 @@ class EngineConfig:
         }
 
     @classmethod
-    def from_environment(cls, *, home: Path | None = None, safe_mode: bool = False, **overrides: object) -> "EngineConfig":
+    def from_environment(cls, *, home: Path | None = None, safe_mode: bool = False, **overrides: object) -> EngineConfig:
         """The config a user's engine runs with: STUDIO_HOME, settings.json, STUDIO_MODEL_PATH."""
         root = home or studio_home()
         try:

@@ -23,24 +23,27 @@ import math
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from pydantic import BaseModel
 
 from studio.engine.config import EngineConfig
+from studio.engine.exit_reason import describe_exit  # noqa: F401  (its old home; callers import it from here)
 from studio.engine.protocol import (
     FINAL_STATES,
     ArtifactInfo,
+    CancelJob,
     CancelledEvent,
     DoneEvent,
     EngineEvent,
     FailedEvent,
     FromWorker,
     JobCancelled,
-    JobKind,
     JobFailed,
     JobFinished,
+    JobKind,
     JobState,
     JobStatus,
     PluginFailure,
@@ -52,11 +55,9 @@ from studio.engine.protocol import (
     StartedEvent,
     StatusReply,
     StatusRequest,
-    CancelJob,
     WorkerEvent,
     WorkerReady,
 )
-from studio.engine.exit_reason import describe_exit  # noqa: F401  (its old home; callers import it from here)
 from studio.engine.worker_pool import WorkerPool
 
 log = logging.getLogger("studio.engine.jobs")

@@ -25,12 +25,13 @@ import sys
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
-from studio.core.errors import ModelFormatError
 from studio.core.atomic_files import write_json_atomic
+from studio.core.errors import ModelFormatError
 
 T = TypeVar("T")
 
@@ -173,7 +174,7 @@ class ModelCache:
         self.ram_budget = int(ram_budget)
         self.vram_budget = int(vram_budget)
         self._hasher = hasher or FileHasher(None)
-        self._entries: "OrderedDict[CacheKey, CacheEntry]" = OrderedDict()
+        self._entries: OrderedDict[CacheKey, CacheEntry] = OrderedDict()
         self._pinned: set[CacheKey] = set()
         self._lock = threading.RLock()
         self._stats = {"loads": 0, "hits": 0, "evictions": 0}

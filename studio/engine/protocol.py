@@ -12,9 +12,10 @@ torch, FastAPI and anything that runs on import beyond pydantic.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Annotated, Any, Literal, Mapping, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
@@ -99,7 +100,7 @@ class ProtocolModel(BaseModel):
 class FieldError(ProtocolModel):
     """One reason a request was refused: where (``loc``) and why (``msg``)."""
 
-    loc: list[Union[str, int]] = Field(description="path to the offending field, e.g. ['body', 'params', 'prompt']")
+    loc: list[str | int] = Field(description="path to the offending field, e.g. ['body', 'params', 'prompt']")
     msg: str
     type: str = "value_error"
 
@@ -107,7 +108,7 @@ class FieldError(ProtocolModel):
 class ErrorBody(ProtocolModel):
     """Every error answer: ``detail`` is a message, or the field errors of a 422."""
 
-    detail: Union[str, list[FieldError]]
+    detail: str | list[FieldError]
 
 
 # --------------------------------------------------------------------------- requests
@@ -412,10 +413,10 @@ class EngineEvent(ProtocolModel):
 
 
 Event = Annotated[
-    Union[HelloEvent, QueuedEvent, StartedEvent, ProgressEvent, PreviewEvent, DoneEvent, FailedEvent, CancelledEvent, EngineEvent],
+    HelloEvent | QueuedEvent | StartedEvent | ProgressEvent | PreviewEvent | DoneEvent | FailedEvent | CancelledEvent | EngineEvent,
     Field(discriminator="type"),
 ]
-JobEvent = Union[QueuedEvent, StartedEvent, ProgressEvent, PreviewEvent, DoneEvent, FailedEvent, CancelledEvent]
+JobEvent = QueuedEvent | StartedEvent | ProgressEvent | PreviewEvent | DoneEvent | FailedEvent | CancelledEvent
 _EVENT_ADAPTER: TypeAdapter = TypeAdapter(Event)
 FINAL_EVENTS = {EventType.DONE: JobState.DONE, EventType.FAILED: JobState.FAILED, EventType.CANCELLED: JobState.CANCELLED}
 
@@ -511,5 +512,5 @@ class StatusReply:
     data: dict[str, Any]
 
 
-ToWorker = Union[RunJob, CancelJob, StatusRequest, StopWorker]
-FromWorker = Union[WorkerReady, WorkerEvent, JobFinished, JobFailed, JobCancelled, StatusReply]
+ToWorker = RunJob | CancelJob | StatusRequest | StopWorker
+FromWorker = WorkerReady | WorkerEvent | JobFinished | JobFailed | JobCancelled | StatusReply

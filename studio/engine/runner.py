@@ -15,9 +15,10 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from studio.core.artifacts import Artifact
 from studio.core.errors import Cancelled, ParamError, StudioError
@@ -51,7 +52,7 @@ class JobContext(Context):
     def __init__(
         self,
         *,
-        runner: "LocalRunner",
+        runner: LocalRunner,
         seed: int,
         device: DeviceInfo,
         emit: EventSink,

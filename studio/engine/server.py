@@ -13,13 +13,12 @@ answer, errors included.
 
 from __future__ import annotations
 
-import logging
-
 import asyncio
 import fcntl
 import hmac
 import ipaddress
 import json
+import logging
 import os
 import secrets
 import socket
@@ -134,7 +133,7 @@ class Engine:
             if name and not os.path.isfile(name):
                 raise EngineStartError(f"{name}: no such certificate/key file")
         try:
-            self._lock_handle = open(self.layout.engine_lock, "a+")
+            self._lock_handle = open(self.layout.engine_lock, "a+")  # noqa: SIM115 (held open: the lock lives as long as the engine)
         except OSError as exc:
             raise EngineStartError(f"cannot start the engine: {storage_message(exc, self.layout.root)}") from None
         try:
@@ -433,7 +432,7 @@ def _field_errors(exc: RequestValidationError) -> list[FieldError]:
     return errors
 
 
-def create_app(engine: Engine) -> FastAPI:
+def create_app(engine: Engine) -> FastAPI:  # noqa: C901
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         yield

@@ -21,15 +21,17 @@ import os
 import queue
 import threading
 import traceback
+from collections.abc import Callable
 from dataclasses import asdict
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from studio.core.errors import Cancelled, StudioError
 from studio.core.logs import configure_logging
 from studio.core.paths import HomeLayout
 from studio.engine.config import EngineConfig
+from studio.engine.exit_reason import describe_exit, oom_kill_count, read_again
 from studio.engine.protocol import (
     CancelJob,
     FromWorker,
@@ -45,7 +47,6 @@ from studio.engine.protocol import (
     WorkerEvent,
     WorkerReady,
 )
-from studio.engine.exit_reason import describe_exit, oom_kill_count, read_again
 from studio.plugins.discovery import PluginRecord
 
 log = logging.getLogger("studio.engine.worker")
@@ -72,7 +73,7 @@ def config_from_dict(data: dict[str, Any]) -> EngineConfig:
 # --------------------------------------------------------------------------- worker side
 
 
-def worker_main(conn: Connection, config_data: dict[str, Any], runner: Any = None) -> None:
+def worker_main(conn: Connection, config_data: dict[str, Any], runner: Any = None) -> None:  # noqa: C901
     """Entry point of the worker process (``runner``: one already built, by the sandbox)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -87,7 +88,7 @@ def worker_main(conn: Connection, config_data: dict[str, Any], runner: Any = Non
         # The first-party worker: community plugins run in their own sandboxed workers.
         runner.plugins.community_allowed = False
     send_lock = threading.Lock()
-    jobs: "queue.Queue[RunJob | None]" = queue.Queue()
+    jobs: queue.Queue[RunJob | None] = queue.Queue()
     cancels: dict[str, threading.Event] = {}
     cancels_lock = threading.Lock()
 
@@ -186,7 +187,7 @@ class WorkerHandle:
         self,
         config: EngineConfig,
         on_message: Handler,
-        on_exit: Callable[["WorkerHandle", int | None], None],
+        on_exit: Callable[[WorkerHandle, int | None], None],
         *,
         plugin: PluginRecord | None = None,
         device: dict[str, Any] | None = None,

@@ -14,10 +14,11 @@ range excludes ``API_VERSION``.
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from studio.core.artifacts import Artifact
 from studio.core.errors import Cancelled, ModelFormatError, ParamError, StudioError
@@ -57,7 +58,7 @@ class ImageOutput:
     ``parameters`` dict becomes its ``Key: value, ...`` line (e.g. Steps, Sampler, CFG scale).
     """
 
-    image: "Image.Image"
+    image: Image.Image
     prompt: str = ""
     negative_prompt: str = ""
     parameters: dict[str, Any] = field(default_factory=dict)
@@ -82,7 +83,7 @@ class MelodyOutput:
 class AudioOutput:
     """Audio samples, float32 in [-1, 1], shaped (frames,) or (frames, channels)."""
 
-    samples: "np.ndarray"
+    samples: np.ndarray
     sample_rate: int
     format: str = "wav"  # or "flac"
     parameters: dict[str, Any] = field(default_factory=dict)
@@ -151,7 +152,7 @@ class Context(abc.ABC):
 
     @property
     @abc.abstractmethod
-    def rng(self) -> "np.random.Generator":
+    def rng(self) -> np.random.Generator:
         """A numpy Generator seeded from the job's seed."""
 
     @property
@@ -169,7 +170,7 @@ class Context(abc.ABC):
         """Report progress; cheap enough to call every step."""
 
     @abc.abstractmethod
-    def preview(self, partial: "Image.Image | np.ndarray") -> None:
+    def preview(self, partial: Image.Image | np.ndarray) -> None:
         """Send a preview image of the work in progress (downscaled by the engine)."""
 
     @abc.abstractmethod
@@ -180,7 +181,7 @@ class Context(abc.ABC):
     def input_artifact(self, artifact_id: str) -> Artifact:
         """The bytes behind an image/mask/melody/audio parameter value."""
 
-    def input_image(self, artifact_id: str) -> "Image.Image":
+    def input_image(self, artifact_id: str) -> Image.Image:
         """An image parameter as a PIL image (RGBA/RGB/L as stored)."""
         import io
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from studio.core.errors import ManifestError
 from studio.plugins.manifest import MANIFEST_NAME, GeneratorInfo, Manifest, read_manifest

@@ -37,9 +37,10 @@ import sys
 import tempfile
 import time
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.tags import sys_tags
@@ -50,7 +51,16 @@ from studio.core.errors import ManifestError, StudioError
 from studio.core.paths import HomeLayout, first_party_plugins_dir
 from studio.core.settings import load_settings, save_settings
 from studio.plugins.api_version import API_VERSION
-from studio.plugins.archive import DEFAULT_LIMITS, WHEELS_DIR, ArchiveError, ArchiveLimits, PluginArchive, open_archive, read_wheel_metadata, sha256_file
+from studio.plugins.archive import (
+    DEFAULT_LIMITS,
+    WHEELS_DIR,
+    ArchiveError,
+    ArchiveLimits,
+    PluginArchive,
+    open_archive,
+    read_wheel_metadata,
+    sha256_file,
+)
 from studio.plugins.discovery import Discovery, discover
 from studio.plugins.guard.sandbox import protection_for
 from studio.plugins.manifest import MANIFEST_NAME, Manifest, parse_manifest_text, read_manifest
@@ -317,7 +327,7 @@ def _check_collisions(manifest: Manifest, found: Discovery, layout: HomeLayout, 
             raise InstallError(
                 f"plugin id {manifest.id} is already used by the {kind} in {record.folder}; "
                 "a plugin can only be upgraded by an archive of the same plugin installed with `plugins install`"
-                + ("" if record.source != "user" else f"; remove that folder first")
+                + ("" if record.source != "user" else "; remove that folder first")
             )
         clash = generator_ids & {generator.id for generator in other.generators}
         if clash:
@@ -346,7 +356,7 @@ class _Wheel:
     version: Version
 
 
-def resolve_dependencies(
+def resolve_dependencies(  # noqa: C901
     requirements: list[tuple[str, str]], archive: PluginArchive | None, host: dict[str, HostPackage]
 ) -> tuple[list[Dependency], list[str]]:
     """Decide where every dependency comes from, refusing any that would change the studio.

@@ -9,10 +9,10 @@ file, the key and the fix.
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 from typing import Any
 
+import tomllib
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
@@ -51,7 +51,7 @@ class RoleSpec(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _known_inputs(self) -> "RoleSpec":
+    def _known_inputs(self) -> RoleSpec:
         known = ROLE_INPUTS.get(self.role)
         if known is not None:
             unknown = sorted(set(self.inputs) - set(known))

@@ -13,12 +13,12 @@ not in the window's process.
 
 from __future__ import annotations
 
-import logging
-
 import importlib
+import logging
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from studio.core.errors import StudioError
 from studio.plugins.manifest import Manifest, ReaderSpec

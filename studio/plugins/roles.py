@@ -14,7 +14,8 @@ parsed manifests (``GeneratorInfo``), so restore, the CLI and the window share i
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 _IMAGE = ("prompt", "negative_prompt", "steps", "guidance", "width", "height", "sampler", "schedule", "clip_skip", "model", "batch_size")
 _MELODY_NEW = ("key", "scale", "metre", "tempo", "bars", "temperature", "lowest", "highest", "form")

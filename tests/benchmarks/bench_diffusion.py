@@ -47,10 +47,10 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     from diffusers import EulerDiscreteScheduler, StableDiffusionPipeline
+    from tiny_sd import write_tiny_models
 
     from studio.engine.config import EngineConfig
     from studio.engine.runner import LocalRunner
-    from tiny_sd import write_tiny_models
 
     root = Path(tempfile.mkdtemp(prefix="bench-diffusion-"))
     tiny = write_tiny_models(root)

@@ -27,12 +27,13 @@ PARAMS = {"width": 768, "height": 768, "depth": 7}  # about a second on a laptop
 
 
 def direct_call(seed: int) -> float:
+    from studio_patterns.generator import PatternsGenerator
+
     from studio.core.params import validate_params
     from studio.engine.config import EngineConfig
     from studio.engine.outputs import encode_output
     from studio.engine.runner import JobContext, LocalRunner
     from studio.plugins.api import Request
-    from studio_patterns.generator import PatternsGenerator
 
     global _runner, _generator, _specs
     if "_runner" not in globals():

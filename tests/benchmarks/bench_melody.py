@@ -38,6 +38,7 @@ def main() -> int:
     from studio_melody.decoding import BarPlan, Constraints, Decoder, LSTMStepper
     from studio_melody.inference import NumpyStepper, load_numpy_model
     from studio_melody.model import load_model
+
     from studio.core.melody import SCALES
     from studio.engine.config import EngineConfig
     from studio.engine.runner import LocalRunner

@@ -13,11 +13,11 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from studio.engine.artifact_store import ArtifactStore
-from studio.engine.config import EngineConfig
-from studio.engine.protocol import JobState
-from studio.engine.ray_backend import RayJobQueue
-from studio.engine.runner import LocalRunner
+from studio.engine.artifact_store import ArtifactStore  # noqa: E402 (after the importorskip)
+from studio.engine.config import EngineConfig  # noqa: E402 (after the importorskip)
+from studio.engine.protocol import JobState  # noqa: E402 (after the importorskip)
+from studio.engine.ray_backend import RayJobQueue  # noqa: E402 (after the importorskip)
+from studio.engine.runner import LocalRunner  # noqa: E402 (after the importorskip)
 
 pytestmark = pytest.mark.slow
 FIXTURE_PLUGINS = Path(__file__).resolve().parents[1] / "fixtures" / "plugins"

@@ -54,13 +54,13 @@ def generate_melody(tmp_path_factory):
         sys.path.insert(0, str(PLUGIN_DIR))
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "melody"))
     import torch
-
     from melody_fakes import FakeContext
+    from studio_melody.model import MelodyLSTM, ModelConfig, save_model
+    from studio_melody.plugin import MelodyGenerator
+
     from studio.core.params import validate_params
     from studio.plugins.api import Request
     from studio.plugins.manifest import read_manifest
-    from studio_melody.model import MelodyLSTM, ModelConfig, save_model
-    from studio_melody.plugin import MelodyGenerator
 
     torch.manual_seed(7)
     folder = tmp_path_factory.mktemp("tempo-map") / "tiny"

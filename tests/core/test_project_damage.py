@@ -71,7 +71,7 @@ def test_each_damaged_part_is_named_and_the_intact_parts_load_whole(tmp_path: Pa
             assert raw_rows(path) == before
         # Saving only the intact parts keeps every damaged byte and shrinks nothing intact.
         intact_docs = {name: value for name, value in (("canvas", health.canvas), ("timeline", health.timeline), ("text", health.text)) if name not in expected}
-        if intact_docs and "documents table missing" != case and "kv table missing" != case:
+        if intact_docs and case != "documents table missing" and case != "kv table missing":
             store.save_documents(intact_docs, base_revision=store.revision)
             after = raw_rows(path)
             for key, value in before.items():

@@ -375,7 +375,7 @@ def test_discarding_an_untitled_project_removes_its_files(tmp_path):
 def test_a_truncated_project_is_refused_as_damaged(tmp_path):
     path = tmp_path / "p.studio"
     with ProjectStore.create(path) as store:
-        for index in range(20):
+        for _ in range(20):
             store.put_blob(os.urandom(8000), "image", "image/png")
     data = path.read_bytes()
     cut = tmp_path / "cut.studio"

@@ -11,20 +11,14 @@ import json
 from pathlib import Path
 
 import pytest
-
-from studio.core.errors import FileFormatError
-from studio.core.inspect_file import inspect_path
-from studio.core.restore import LocalModel, restore_file
-from studio.plugins.manifest import read_manifest
-
 from tool_files import (
     A1111_OLD_TEXT,
     A1111_TEXT,
     COMFY_DEFAULT,
     FOOOCUS_META,
     INVOKE_2,
-    INVOKE_33,
     INVOKE_5,
+    INVOKE_33,
     RUINED,
     STABILITY_MATRIX,
     SWARM,
@@ -34,6 +28,11 @@ from tool_files import (
     novelai_texts,
     png_with_texts,
 )
+
+from studio.core.errors import FileFormatError
+from studio.core.inspect_file import inspect_path
+from studio.core.restore import LocalModel, restore_file
+from studio.plugins.manifest import read_manifest
 
 REPO = Path(__file__).resolve().parents[2]
 _IMAGE_INPUTS = {name: name for name in ("prompt", "negative_prompt", "steps", "guidance", "width", "height", "clip_skip", "model", "batch_size")}

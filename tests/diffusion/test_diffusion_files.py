@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-
-from studio.core.errors import ModelFormatError, ParamError
 from studio_diffusion import canvas
 from studio_diffusion.checkpoint import detect_family, inspect_checkpoint, read_safetensors_header
 from studio_diffusion.discovery import find_models, resolve_model
 from studio_diffusion.generator import choose_mode
 from studio_diffusion.loras import parse_lora_list
 from studio_diffusion.offline_configs import clip_tokenizer, config_for, configs_root, shipped_config_name
+
+from studio.core.errors import ModelFormatError, ParamError
 
 U = "model.diffusion_model."
 SD1_KEYS = {
@@ -243,7 +243,6 @@ def test_outpaint_canvas_rounds_up_and_masks_only_new_pixels_plus_the_seam():
 
 def test_latent_preview_is_a_small_rgb_image():
     import torch
-
     from studio_diffusion.previews import LatentPreviewer
 
     preview = LatentPreviewer("sd1")(torch.randn(2, 4, 16, 12))

@@ -6,9 +6,9 @@ import threading
 
 import numpy as np
 import pytest
+from diffusion_helpers import SIZE, Events, base_params, png_image, store_png
 from PIL import Image
 
-from diffusion_helpers import SIZE, Events, base_params, png_image, store_png
 from studio.core import png_metadata
 from studio.core.errors import Cancelled, ModelFormatError
 
@@ -259,11 +259,11 @@ def test_pickle_checkpoint_loads_weights_only_when_allowed(tiny, tmp_path):
     import shutil
 
     import torch
+    from diffusion_helpers import PLUGINS
     from safetensors.torch import load_file
 
     from studio.engine.config import EngineConfig
     from studio.engine.runner import LocalRunner
-    from diffusion_helpers import PLUGINS
 
     ckpt = tmp_path / "old-model.ckpt"
     torch.save({"state_dict": load_file(str(tiny.single_file))}, ckpt)

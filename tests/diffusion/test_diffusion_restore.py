@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from diffusion_helpers import SIZE, base_params
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from diffusion_helpers import SIZE, base_params
 from studio.core.errors import ParamError
 from studio.core.png_metadata import read_png_chunks
 from studio.core.restore import restore_file
@@ -113,6 +113,7 @@ def test_files_name_the_model_and_its_hash_never_its_local_path(runner, tiny, tm
 
 def test_the_embed_model_paths_setting_opts_in_to_paths(tiny, tmp_path):
     from diffusion_helpers import PLUGINS
+
     from studio.engine.config import EngineConfig
     from studio.engine.runner import LocalRunner
 

@@ -29,9 +29,8 @@ class TinyModels:
 
 
 def _tokenizer(pad_token: str = "<|endoftext|>"):
-    from transformers import CLIPTokenizer
-
     from studio_diffusion.offline_configs import _bytes_to_unicode
+    from transformers import CLIPTokenizer
 
     base = list(_bytes_to_unicode().values())
     merges = [("c", "a"), ("ca", "t</w>"), ("d", "o"), ("do", "g</w>"), ("r", "e"), ("re", "d</w>")]
@@ -162,9 +161,8 @@ def to_kohya_lora(source: Path, out: Path) -> None:
 
 def write_tiny_models(root: Path) -> TinyModels:
     """The tiny model written as a diffusers folder, a single file, a LoRA and an HF cache repo."""
-    from safetensors.torch import save_file
-
     from ldm_format import pipeline_to_ldm
+    from safetensors.torch import save_file
 
     models = root / "models"
     models.mkdir()

@@ -34,13 +34,12 @@ def main() -> None:
     import torch
     from accelerate import init_empty_weights
     from diffusers import AutoencoderKL, UNet2DConditionModel
-    from safetensors.torch import save_file
-    from transformers import CLIPTextConfig, CLIPTextModel
-
     from ldm_format import clip_to_ldm, unet_to_ldm, vae_to_ldm
+    from safetensors.torch import save_file
     from studio_diffusion.checkpoint import inspect_checkpoint
     from studio_diffusion.loading import load_model
     from studio_diffusion.offline_configs import configs_root
+    from transformers import CLIPTextConfig, CLIPTextModel
 
     torch.set_num_threads(1)
     work = Path(tempfile.mkdtemp(prefix="sd-configs-"))

@@ -7,8 +7,9 @@ masks, not the model's good manners, are what keeps the output valid.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,7 @@ if str(PLUGIN_DIR) not in sys.path:
     sys.path.insert(0, str(PLUGIN_DIR))
 
 from melody_fakes import FakeContext  # noqa: E402
+
 from studio.core.params import validate_params  # noqa: E402
 from studio.plugins.api import Request  # noqa: E402
 from studio.plugins.manifest import read_manifest  # noqa: E402
@@ -32,7 +34,6 @@ def specs():
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A 1x32 LSTM with random weights, saved the way trained models are."""
     import torch
-
     from studio_melody.model import MelodyLSTM, ModelConfig, save_model
 
     torch.manual_seed(1234)

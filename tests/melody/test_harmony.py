@@ -11,23 +11,22 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from studio.core.errors import ParamError
-from studio.core.melody import Melody, Note, SCALES
-from studio.core.midi import read_midi_metadata, read_midi_parts, write_midi
-
 from melody_fakes import FakeContext
 from studio_melody.chorales import Chorale
+from studio_melody.harmonizer import chord_name
 from studio_melody.harmony import (
     RANGES,
+    Harmonizer,
     HarmonyConstraints,
     HarmonyModel,
-    Harmonizer,
     key_pitch_classes,
     parallel_between,
     voice_leading_stats,
 )
-from studio_melody.harmonizer import chord_name
+
+from studio.core.errors import ParamError
+from studio.core.melody import SCALES, Melody, Note
+from studio.core.midi import read_midi_metadata, read_midi_parts, write_midi
 
 PLUGIN_DIR = Path(__file__).resolve().parents[2] / "plugins" / "melody"
 
@@ -113,10 +112,11 @@ def _melody() -> Melody:
 
 @pytest.fixture
 def generate_harmony(specs, harmony_model_dir):
+    from studio_melody.harmonizer import HarmonyGenerator
+
     from studio.core.params import validate_params
     from studio.plugins.api import Request
     from studio.plugins.manifest import read_manifest
-    from studio_melody.harmonizer import HarmonyGenerator
 
     manifest = read_manifest(PLUGIN_DIR, source="first-party")
     spec = next(g for g in manifest.generators if g.id == "studio.harmony").params

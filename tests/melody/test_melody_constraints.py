@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from studio.core.melody import SCALES, bar_ticks, pitch_class
-from studio.core.midi import read_midi
-
 from studio_melody import tokens as tk
 from studio_melody.decoding import BarPlan, Constraints, Decoder
 from studio_melody.inference import NumpyStepper, load_numpy_model
+
+from studio.core.melody import SCALES, bar_ticks, pitch_class
+from studio.core.midi import read_midi
 
 SEEDS = range(40)
 
@@ -131,7 +130,6 @@ def test_tunes_end_on_the_tonic_when_asked(generate, meter):
 
 @pytest.mark.parametrize("form", ["AABB", "AABA", "ABAB"])
 def test_forms_repeat_their_phrases_and_keep_every_guarantee(generate, form):
-    from studio_melody import tokens as tk_
 
     allowed = set(SCALES["dorian"])
     for seed in range(10):

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from melody_fakes import FakeContext
 
 from studio.core.errors import Cancelled, ParamError
 from studio.core.melody import Melody, Note
 from studio.core.midi import read_midi, read_midi_metadata, write_midi
-
-from melody_fakes import FakeContext
 
 
 def _prime(bars: int = 4) -> Melody:
@@ -146,7 +145,6 @@ def test_unknown_model_names_the_available_ones(generate):
 
 
 def test_numpy_inference_matches_the_torch_model(tiny_model_dir):
-    import torch
 
     from studio_melody import tokens as tk
     from studio_melody.decoding import LSTMStepper

@@ -11,21 +11,19 @@ import io
 
 import mido
 import pytest
+from melody_fakes import FakeContext
 
 from studio.core.melody import Melody, Note, find_key, find_melody_key, pitch_class
 from studio.core.midi import read_midi_metadata, write_midi
-
-from melody_fakes import FakeContext
 
 ESSEN_FILES = ("boehme10", "erk10", "han1", "lux", "zuccal0", "ballad40", "kinder0")
 
 
 def test_tonic_agrees_with_held_out_essen_labels():
     pytest.importorskip("music21")
-    import music21
-
     from pathlib import Path
 
+    import music21
     from studio_melody.key_finding_eval import essen_tunes, half_of
 
     root = Path(music21.__file__).parent / "corpus" / "essenFolksong"

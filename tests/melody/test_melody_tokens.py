@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from studio_melody import data
+from studio_melody import tokens as tk
 
 from studio.core.melody import Melody, Note, ticks
 from studio.core.midi import read_midi, write_midi
-
-from studio_melody import data, tokens as tk
 
 
 def _signature(melody: Melody) -> list[tuple[int, int, int]]:

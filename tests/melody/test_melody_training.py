@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
-
-import pytest
 
 from studio.core.melody import Melody, Note
 from studio.core.midi import read_midi, read_midi_metadata, write_midi
@@ -44,7 +41,6 @@ def test_fine_tuning_lowers_validation_loss_on_my_midi(tmp_path, tiny_model_dir)
 
 def test_training_resumes_from_its_checkpoint_to_the_same_weights(tmp_path, tiny_model_dir):
     from safetensors.numpy import load_file
-
     from studio_melody.train import cli_main
 
     _my_tunes(tmp_path / "mine", 4)

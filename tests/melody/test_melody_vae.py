@@ -8,10 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from studio.core.melody import SCALES, Melody, Note, pitch_class
-from studio.core.midi import read_midi, write_midi
-
+from melody_fakes import FakeContext
 from studio_melody import tokens as tk
 from studio_melody.phrase_vae import (
     PhraseStepper,
@@ -22,7 +19,9 @@ from studio_melody.phrase_vae import (
     tune_phrases,
 )
 from studio_melody.plugin import shipped_model_dir
-from melody_fakes import FakeContext
+
+from studio.core.melody import SCALES, Melody, Note, pitch_class
+from studio.core.midi import read_midi, write_midi
 
 DATA = Path(__file__).parent / "data" / "phrase_vae_val.json"
 
@@ -44,7 +43,6 @@ def shipped_vae():
 @pytest.fixture(scope="module")
 def tiny_vae_dir(tmp_path_factory) -> Path:
     import torch
-
     from studio_melody.phrase_vae import VAEConfig
     from studio_melody.train_vae import PhraseVAE, save_vae
 
@@ -56,11 +54,9 @@ def tiny_vae_dir(tmp_path_factory) -> Path:
 
 def test_numpy_phrase_vae_matches_the_torch_model(tiny_vae_dir):
     import torch
-
+    from safetensors.torch import load_file
     from studio_melody.phrase_vae import VAEConfig, phrase_positions
     from studio_melody.train_vae import PhraseVAE, batch_tensors
-
-    from safetensors.torch import load_file
 
     config = VAEConfig.from_json(json.loads((tiny_vae_dir / "phrase_vae.json").read_text()))
     model = PhraseVAE(config)

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from melody_fakes import FakeContext
+from studio_melody import tokens as tk
+from studio_melody.decoding import BarPlan, Constraints, Decoder
 
 from studio.core.errors import ParamError
 from studio.core.melody import SCALES, Melody, Note, pitch_class
 from studio.core.midi import read_midi, write_midi
-
-from melody_fakes import FakeContext
-from studio_melody import tokens as tk
-from studio_melody.decoding import BarPlan, Constraints, Decoder
 
 
 def _tied_prime() -> Melody:

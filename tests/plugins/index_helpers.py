@@ -85,7 +85,7 @@ class IndexServer:
     def url(self, name: str = "index.json") -> str:
         return self.base + name
 
-    def __enter__(self) -> "IndexServer":
+    def __enter__(self) -> IndexServer:
         self.thread.start()
         return self
 
@@ -129,7 +129,7 @@ class Publisher:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.key = generate_key(key_path or self.folder.parent / f"{self.folder.name}.key")
 
-    def add(self, plugin_folder: Path, *, author_key: "object | None" = None) -> Path:
+    def add(self, plugin_folder: Path, *, author_key: object | None = None) -> Path:
         """Pack a plugin folder into the index folder; ``author_key`` signs it as its author."""
         from studio.plugins.archive import pack_folder
         from studio.plugins.index.publish import sign_archive

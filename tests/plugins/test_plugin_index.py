@@ -12,13 +12,20 @@ import time
 from pathlib import Path
 
 import pytest
-
 from index_helpers import IndexServer, Publisher, example_folder, small_plugin
+
 from studio.core.paths import HomeLayout
 from studio.plugins import install as installer
-from studio.plugins.index.catalogue import add_index, cached_catalogue, load_catalogue, managed_plugins, outdated_plugins, withdrawn_installed
+from studio.plugins.index.catalogue import (
+    add_index,
+    cached_catalogue,
+    load_catalogue,
+    managed_plugins,
+    outdated_plugins,
+    withdrawn_installed,
+)
 from studio.plugins.index.download import TransferLimits, check_url, download_file
-from studio.plugins.index.errors import DownloadError, DowngradeRefused, IntegrityError, PluginIndexError, TrustError, WithdrawnVersion
+from studio.plugins.index.errors import DowngradeRefused, DownloadError, IntegrityError, PluginIndexError, TrustError, WithdrawnVersion
 from studio.plugins.index.fetch_install import complete_install, prepare_install
 from studio.plugins.index.signing import generate_key
 from studio.plugins.index.trust import TrustStore, downloads_dir

@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from index_helpers import IndexServer, example_folder, studio
+
 from studio.core.paths import HomeLayout
 
 
@@ -130,6 +130,7 @@ def test_the_index_commands_explain_an_empty_configuration(home):
 
 def test_update_all_leaves_a_plugin_installed_from_an_archive_unless_named(tmp_path, home):
     from index_helpers import Publisher, small_plugin
+
     from studio.plugins.archive import pack_folder
     from studio.plugins.install import install, plan_install
 

@@ -6,8 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from community_helpers import EXAMPLE
+
 from studio.core.paths import HomeLayout
 
 

@@ -10,8 +10,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from community_helpers import REGULAR, build_wheel, make_plugin, studio, zip_folder
+
 from studio.core.errors import ManifestError, StudioError
 from studio.core.paths import HomeLayout
 from studio.plugins.api import API_VERSION

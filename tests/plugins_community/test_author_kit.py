@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from community_helpers import EXAMPLE, make_plugin, studio
+
 from studio.core.paths import HomeLayout
 from studio.plugins.archive import ArchiveError, pack_folder
 from studio.plugins.testing import PluginHarness, check_manifest, pack_and_install

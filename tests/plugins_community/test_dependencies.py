@@ -6,8 +6,8 @@ import importlib.metadata
 import sys
 
 import pytest
-
 from community_helpers import build_wheel, make_plugin, studio, zip_folder
+
 from studio.core.paths import HomeLayout
 from studio.plugins.install import DependencyConflict, InstallError, install, plan_install
 

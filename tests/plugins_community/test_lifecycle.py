@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from community_helpers import make_plugin, stop_engine, studio, zip_folder
+
 from studio.core.paths import HomeLayout
 from studio.plugins.install import InstallError, install, plan_install, rollback
 

@@ -12,6 +12,7 @@ import pytest  # noqa: E402
 pytest.importorskip("PySide6")
 
 from community_helpers import REGULAR, make_plugin, zip_folder  # noqa: E402
+
 from studio.core.paths import HomeLayout  # noqa: E402
 from studio.core.settings import load_settings  # noqa: E402
 from studio.plugins.install import install, plan_install  # noqa: E402

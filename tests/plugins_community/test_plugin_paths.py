@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 
 import pytest
-
 from community_helpers import make_plugin
+
 from studio.engine.config import EngineConfig
 from studio.engine.plugin_host import PluginUnavailable
 from studio.engine.runner import LocalRunner

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from community_helpers import stop_engine, studio
+
 from studio.core.paths import HomeLayout
 from studio.core.settings import load_settings
 from studio.engine.config import EngineConfig

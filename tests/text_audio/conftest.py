@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from tiny_text_audio_models import build_gpt2, build_llama, build_musicgen
 
 REPO = Path(__file__).resolve().parents[2]

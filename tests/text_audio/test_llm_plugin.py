@@ -7,10 +7,9 @@ import shutil
 import threading
 
 import pytest
+from tiny_text_audio_models import strip_weights
 
 from studio.core.errors import Cancelled, ModelFormatError, ParamError
-
-from tiny_text_audio_models import strip_weights
 
 GREEDY = {"temperature": 0.0, "repetition_penalty": 1.0}
 

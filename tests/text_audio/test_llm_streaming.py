@@ -9,9 +9,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "llm"))
 
-from studio.core.errors import Cancelled, ParamError  # noqa: E402
 from studio_llm.conversation import build_messages, conversation_with_reply, parse_conversation, render  # noqa: E402
 from studio_llm.streaming import STOP_EOS, STOP_LENGTH, STOP_STRING, TextStream  # noqa: E402
+
+from studio.core.errors import Cancelled, ParamError  # noqa: E402
 
 EOS = 0
 

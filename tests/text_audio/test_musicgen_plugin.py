@@ -10,10 +10,9 @@ import threading
 import numpy as np
 import pytest
 import soundfile
+from tiny_text_audio_models import build_musicgen
 
 from studio.core.errors import Cancelled, ModelFormatError, ParamError
-
-from tiny_text_audio_models import build_musicgen
 
 SAMPLE_RATE = 4000
 

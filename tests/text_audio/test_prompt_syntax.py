@@ -10,10 +10,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "prompts"))
 
-from studio.core.errors import ParamError  # noqa: E402
 from studio_prompts.expand import Expander  # noqa: E402
 from studio_prompts.syntax import PromptSyntaxError, parse  # noqa: E402
 from studio_prompts.wildcards import WildcardLibrary  # noqa: E402
+
+from studio.core.errors import ParamError  # noqa: E402
 
 
 def expander(*folders: Path) -> Expander:

@@ -87,6 +87,7 @@ def test_prompt_builder_needs_no_model(runner):
 
 def test_the_default_template_reads_as_english_with_the_shipped_wildcards(runner):
     import re
+
     import tomllib
 
     from studio.core.paths import first_party_plugins_dir

@@ -102,7 +102,7 @@ def build_gpt2(folder: Path, *, vocab_size: int = 320, seed: int = 1) -> Path:
     return folder
 
 
-MUSICGEN_WORDS = "happy sad calm jazz piano drums lofi beat rock guitar slow fast folk fiddle ambient synth".split()
+MUSICGEN_WORDS = ["happy", "sad", "calm", "jazz", "piano", "drums", "lofi", "beat", "rock", "guitar", "slow", "fast", "folk", "fiddle", "ambient", "synth"]
 
 
 def build_musicgen(

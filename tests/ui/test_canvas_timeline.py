@@ -15,7 +15,6 @@ from studio.core.melody import Melody, Note
 from studio.core.midi import read_midi, write_midi
 from studio.core.png_metadata import read_png_metadata
 from studio.ui.timeline import PlaceClipCommand
-
 from tests.ui.conftest import PATTERNS_CATALOGUE, png_bytes
 
 

@@ -10,7 +10,6 @@ from PIL import Image
 from studio.core.history import HistoryNode
 from studio.ui.dialogs import QuietPrompter
 from studio.ui.jobs import DONE
-
 from tests.ui.conftest import PATTERNS_CATALOGUE, png_bytes
 
 

@@ -27,7 +27,6 @@ from studio.ui import melody_training
 from studio.ui.dialogs import QuietPrompter
 from studio.ui.melody_words import clean_title, describe_melody, title_prompt
 from studio.ui.param_widgets import InputEditor
-
 from tests.ui.conftest import engine_pid, png_bytes, wait_for, wait_ready
 from tests.ui.fake_engine import attach_fake_engine, finish_job, first_party_catalogue
 

@@ -17,14 +17,17 @@ pytest.importorskip("pytestqt")
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
 
+from index_helpers import IndexServer, Publisher, small_plugin  # noqa: E402
 from PySide6.QtCore import QTimer  # noqa: E402
 
-from index_helpers import IndexServer, Publisher, small_plugin  # noqa: E402
 from studio.core.paths import HomeLayout  # noqa: E402
 from studio.core.settings import load_settings  # noqa: E402
-from studio.plugins.index.catalogue import add_index, managed_plugins  # noqa: E402
+from studio.plugins.index.catalogue import (  # noqa: E402
+    add_index,
+    load_catalogue,  # noqa: E402
+    managed_plugins,
+)
 from studio.plugins.index.fetch_install import complete_install, prepare_install  # noqa: E402
-from studio.plugins.index.catalogue import load_catalogue  # noqa: E402
 from studio.ui.plugin_browser import BROWSE_COLUMNS, withdrawn_notice  # noqa: E402
 from studio.ui.plugin_manager import PluginManagerDialog  # noqa: E402
 

@@ -13,7 +13,6 @@ from studio.core.melody import Melody, Note
 from studio.core.project_store import ProjectStore
 from studio.ui.dialogs import QuietPrompter
 from studio.ui.main_window import MainWindow
-
 from tests.ui.conftest import png_bytes
 
 
@@ -117,7 +116,7 @@ def test_a_damaged_or_foreign_file_gets_a_clear_error_and_is_left_untouched(make
         before = path.read_bytes()
         assert not window.open_project(path)
         title, text, _details = prompter.errors[-1]
-        assert "Cannot open project" == title and str(path) in text and "not a Studio project" in text
+        assert title == "Cannot open project" and str(path) in text and "not a Studio project" in text
         assert path.read_bytes() == before
     assert window.session.store is not None  # the open project is still there
 

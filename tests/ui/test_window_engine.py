@@ -15,7 +15,6 @@ from PySide6.QtCore import Qt
 from studio.core.png_metadata import read_png_metadata
 from studio.ui.engine_link import READY, RESTARTING
 from studio.ui.jobs import CANCELLED, DONE, FAILED, RUNNING
-
 from tests.ui.conftest import engine_pid, set_param, wait_for, wait_ready
 
 pytestmark = pytest.mark.slow

@@ -3,11 +3,10 @@
 import numpy as np
 import pytest
 from PIL import Image
+from pixelsort.palette import PALETTES
 
 from studio.core.errors import ParamError
 from studio.plugins.testing import check_manifest
-
-from pixelsort.palette import PALETTES
 
 
 def gradient_row(values):

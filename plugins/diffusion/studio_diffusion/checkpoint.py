@@ -18,9 +18,10 @@ from __future__ import annotations
 import json
 import re
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from studio.core.errors import ModelFormatError
 
@@ -166,9 +167,8 @@ def detect_family(shapes: Mapping[str, tuple[int, ...]]) -> tuple[str, str]:
         cross = shapes.get(_SD2_CROSS_ATTN)
         if any(key.startswith("cond_stage_model.model.") for key in keys) or (cross is not None and cross[-1] == 1024):
             return SD2, variant
-        if any(key.startswith("cond_stage_model.transformer.") for key in keys) or in_channels in (4, 9):
-            if not _is_other_sd_variant(shapes):
-                return SD1, variant
+        if (any(key.startswith("cond_stage_model.transformer.") for key in keys) or in_channels in (4, 9)) and not _is_other_sd_variant(shapes):
+            return SD1, variant
     elif any(key.startswith(_UNET) for key in keys):
         pass  # a transformer-based family: diffusers' detector below names it
     elif _looks_like_lora(keys):

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from studio.core.errors import ModelFormatError, ParamError
-
 from studio_diffusion.checkpoint import (
     FAMILY_LABELS,
     LORA,

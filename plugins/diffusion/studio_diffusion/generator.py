@@ -9,12 +9,12 @@ Previews, progress and cancel all come from diffusers' per-step callback.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from studio.core.errors import Cancelled, ModelFormatError, ParamError
 from studio.plugins.api import Context, Generator, ImageOutput, Request
-
 from studio_diffusion import canvas
 from studio_diffusion.checkpoint import PICKLE_SUFFIXES, SDXL_REFINER, pickle_refused_message, read_safetensors_header
 from studio_diffusion.discovery import find_models, model_folder_to_load, resolve_model

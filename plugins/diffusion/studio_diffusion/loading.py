@@ -29,12 +29,12 @@ import contextlib
 import json
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from studio.core.errors import ModelFormatError, ParamError
-
 from studio_diffusion.checkpoint import (
     LORA,
     PICKLE_SUFFIXES,

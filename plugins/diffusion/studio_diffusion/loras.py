@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from studio.core.errors import ModelFormatError, ParamError, StudioError
-
 from studio_diffusion.checkpoint import LORA, PICKLE_SUFFIXES, detect_family, pickle_refused_message, read_safetensors_header
 
 _A1111_TAG = re.compile(r"^<lora:(?P<name>[^:>]+)(?::(?P<weight>[^>]+))?>$")

@@ -30,7 +30,6 @@ from typing import Any
 
 from studio.core.errors import ModelFormatError
 from studio.core.paths import resources_dir
-
 from studio_diffusion.checkpoint import SD1, SD2, SDXL, SDXL_REFINER, Checkpoint
 
 CLIP_MAX_LENGTH = 77
@@ -148,7 +147,8 @@ def clip_vocab_and_merges() -> tuple[dict[str, int], list[tuple[str, str]]]:
     """CLIP's 49,408-token vocabulary and 48,894 merges, derived from the shipped BPE file."""
     path = bpe_path()
     try:
-        lines = gzip.open(path).read().decode("utf-8").split("\n")
+        with gzip.open(path) as packed:
+            lines = packed.read().decode("utf-8").split("\n")
     except OSError as exc:
         raise ModelFormatError(f"the CLIP tokenizer vocabulary {path} cannot be read ({exc}); reinstall Studio") from None
     # The file's first line is a version header; CLIP uses the first 49152-256-2 merges.

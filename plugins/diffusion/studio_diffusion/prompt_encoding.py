@@ -64,7 +64,7 @@ _TOKENS = re.compile(
 _BREAK = re.compile(r"\s*\bBREAK\b\s*", re.DOTALL)
 
 
-def parse_prompt_attention(text: str) -> list[tuple[str, float]]:
+def parse_prompt_attention(text: str) -> list[tuple[str, float]]:  # noqa: C901
     """``[(text, weight), ...]`` as A1111 parses emphasis; ``("BREAK", -1.0)`` marks a BREAK.
 
     Neighbouring pieces with the same weight are merged, and an empty prompt gives

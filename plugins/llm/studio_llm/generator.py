@@ -17,7 +17,6 @@ from typing import Any
 
 from studio.core.errors import ModelFormatError, ParamError
 from studio.plugins.api import Context, Generator, Request, TextOutput, seeded_torch
-
 from studio_llm.conversation import conversation_with_reply, parse_conversation, render
 from studio_llm.model_folder import ModelSource, resolve_model
 from studio_llm.streaming import TextStream, parse_stop_strings

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from studio.core.errors import ModelFormatError
 
@@ -71,9 +72,7 @@ def find_models(model_paths: Iterable[Path]) -> list[Path]:
             continue
         candidates = [root] + sorted(child for child in root.iterdir() if not child.name.startswith("."))
         for candidate in candidates:
-            if candidate.is_file() and candidate.suffix == ".gguf":
-                found.append(candidate)
-            elif candidate.is_dir() and _looks_causal(candidate):
+            if candidate.is_file() and candidate.suffix == ".gguf" or candidate.is_dir() and _looks_causal(candidate):
                 found.append(candidate)
     return found
 

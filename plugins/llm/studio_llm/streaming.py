@@ -16,7 +16,8 @@ One object, called by ``generate`` after every new token in the calling thread (
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from studio.core.errors import Cancelled
 

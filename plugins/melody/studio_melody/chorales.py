@@ -24,9 +24,10 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 CHORALE_DATA_VERSION = 1
 SPLIT_SALT = "studio-chorales-split-1"

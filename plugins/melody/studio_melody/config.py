@@ -36,7 +36,7 @@ class ModelConfig:
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "ModelConfig":
+    def from_json(cls, data: dict[str, Any]) -> ModelConfig:
         known = {key: value for key, value in data.items() if key in cls.__dataclass_fields__}
         return cls(**known)
 

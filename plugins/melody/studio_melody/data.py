@@ -21,9 +21,10 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from studio.core.melody import GRID, Melody, Note, bar_ticks, beats, estimate_key
 
@@ -203,7 +204,7 @@ class RejectTune(Exception):
     pass
 
 
-def score_to_melody(score: Any, *, soprano_only: bool = False) -> tuple[Melody, str]:
+def score_to_melody(score: Any, *, soprano_only: bool = False) -> tuple[Melody, str]:  # noqa: C901
     """A music21 score (one ABC tune or a chorale) as a bar-aligned, on-grid Melody.
 
     A short first bar is a pickup: it is padded in front with a rest. After that the notes
@@ -212,7 +213,8 @@ def score_to_melody(score: Any, *, soprano_only: bool = False) -> tuple[Melody, 
     is moved to the next bar line (padding with a rest), and a tune needing that more than
     twice is rejected as mis-encoded.
     """
-    from music21 import chord, harmony, key as m21key, meter, note
+    from music21 import chord, harmony, meter, note
+    from music21 import key as m21key
 
     title = str(score.metadata.title) if score.metadata and score.metadata.title else ""
     part = _melody_part(score, soprano_only)

@@ -27,8 +27,9 @@ Decoding works on tonic-normalised tokens (see ``tokens``); the caller transpose
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -317,7 +318,7 @@ class Decoder:
                 tokens = tokens[1:]
         self._feed(tokens, generated=generated)
 
-    def pitches_bar(self, tokens: Sequence[int], resample: Sequence[bool], *, last_bar: bool,
+    def pitches_bar(self, tokens: Sequence[int], resample: Sequence[bool], *, last_bar: bool,  # noqa: C901
                     final: bool = False) -> None:
         """Keep the bar's rhythm and re-sample the pitches of the flagged events.
 

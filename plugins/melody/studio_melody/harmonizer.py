@@ -23,11 +23,11 @@ import numpy as np
 
 from studio.core.errors import ParamError
 from studio.core.melody import MODE_OF_SCALE, PITCH_CLASSES, Melody, Note, beat_ticks, beats, pitch_class
-from studio.core.midi import Part, read_midi, read_midi_metadata, write_parts
+from studio.core.midi import Part, write_parts
 from studio.plugins.api import Context, Generator, MelodyOutput, ModelFormatError, Request
 
 from . import tokens as tk
-from .harmony import HARMONY_NAME, RANGES, HarmonyConstraints, Harmonizer, HarmonyModel, key_pitch_classes
+from .harmony import HARMONY_NAME, RANGES, Harmonizer, HarmonyConstraints, HarmonyModel, key_pitch_classes
 
 #: the soprano's usual middle: a melody is moved by octaves to sit around here
 SOPRANO_CENTRE = 70

@@ -31,9 +31,10 @@ import gzip
 import json
 import math
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -115,7 +116,7 @@ class HarmonyModel:
     # ------------------------------------------------------------------ training
 
     @classmethod
-    def fit(cls, chorales: Iterable, contexts: Sequence[str] = CONTEXTS) -> "HarmonyModel":
+    def fit(cls, chorales: Iterable, contexts: Sequence[str] = CONTEXTS) -> HarmonyModel:
         counts: dict[str, dict[str, dict[str, int]]] = {name: defaultdict(lambda: defaultdict(int)) for name in contexts}
         beats = 0
         for chorale in chorales:
@@ -213,7 +214,7 @@ class HarmonyModel:
         return path
 
     @classmethod
-    def load(cls, path: Path) -> "HarmonyModel":
+    def load(cls, path: Path) -> HarmonyModel:
         try:
             with gzip.open(path, "rt", encoding="utf-8") as handle:
                 data = json.load(handle)

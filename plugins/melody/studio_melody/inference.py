@@ -9,9 +9,9 @@ uses torch).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -128,9 +128,7 @@ class NumpyStepper:
     def feed(self, tokens: Sequence[int]) -> np.ndarray:
         logits = None
         for token in tokens:
-            if tk.METER_BASE <= token < tk.MODE_BASE:
-                self.position = 0
-            elif token == tk.BAR:
+            if tk.METER_BASE <= token < tk.MODE_BASE or token == tk.BAR:
                 self.position = 0
             elif tk.is_duration(token):
                 self.position = min(self.position + tk.token_duration(token), tk.MAX_DURATION)

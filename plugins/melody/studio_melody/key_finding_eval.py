@@ -22,9 +22,9 @@ import argparse
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from studio.core.melody import Note, find_key, pitch_class
 
@@ -94,7 +94,7 @@ def parse_abc_tune(body: list[str], unit: float, signature: dict[str, int]) -> t
     return notes, downbeats
 
 
-def essen_tunes(root: Path | None = None) -> Iterator[LabelledTune]:
+def essen_tunes(root: Path | None = None) -> Iterator[LabelledTune]:  # noqa: C901
     """Every tune of music21's Essen collection whose ``K:`` names a tonic."""
     if root is None:
         import music21
@@ -105,7 +105,7 @@ def essen_tunes(root: Path | None = None) -> Iterator[LabelledTune]:
         body: list[str] = []
         in_body = False
 
-        def finish() -> LabelledTune | None:
+        def finish(fields: dict[str, str] = fields, body: list[str] = body, path: Path = path) -> LabelledTune | None:
             label = fields.get("K", "").strip()
             if not label or not body:
                 return None

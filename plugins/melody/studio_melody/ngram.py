@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -28,7 +28,7 @@ class NGramModel:
         self.counts: list[dict[tuple[int, ...], dict[int, int]]] = [defaultdict(dict) for _ in range(order)]
         self.totals: list[dict[tuple[int, ...], int]] = [defaultdict(int) for _ in range(order)]
 
-    def fit(self, sequences: Iterable[Sequence[int]]) -> "NGramModel":
+    def fit(self, sequences: Iterable[Sequence[int]]) -> NGramModel:
         for sequence in sequences:
             for index in range(1, len(sequence)):
                 token = sequence[index]

@@ -18,9 +18,10 @@ torch module is for training (``train_vae``); inference here is numpy only.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -52,7 +53,7 @@ class VAEConfig:
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "VAEConfig":
+    def from_json(cls, data: dict[str, Any]) -> VAEConfig:
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 

@@ -32,6 +32,8 @@ import numpy as np
 from studio.core.errors import ParamError
 from studio.core.melody import (
     PITCH_CLASSES as PITCH_NAMES,
+)
+from studio.core.melody import (
     SCALES,
     Melody,
     Note,

@@ -18,8 +18,8 @@ difference between an opening and a continuation.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from typing import Iterable, Sequence
 
 from studio.core.melody import (
     GRID,
@@ -143,7 +143,7 @@ def encode_bars(melody: Melody, *, fold: bool = False) -> list[list[int]]:
         raise ValueError(f"bars of {melody.meter} are longer than {MAX_DURATION} ticks")
     notes = sorted(melody.notes, key=lambda n: (n.start_ticks, -n.pitch))
     spans: list[tuple[int, int, int]] = []  # (start, end, normalised pitch)
-    for index, note in enumerate(notes):
+    for note in notes:
         start, end = note.start_ticks, note.end_ticks
         if spans and start < spans[-1][1]:
             previous = spans[-1]
@@ -257,7 +257,7 @@ def bar_positions(tokens: Sequence[int], bar_size: int | None = None) -> list[in
     position = 0
     for token in tokens:
         if METER_BASE <= token < MODE_BASE:
-            size = bar_ticks(tuple(int(p) for p in meter_of(token).split("/")))  # type: ignore[arg-type]
+            size = bar_ticks(tuple(int(p) for p in meter_of(token).split("/")))  # type: ignore[arg-type]  # noqa: F841 (see the model card: kept until a retrain)
             position = 0
         elif token == BAR:
             position = 0

@@ -29,8 +29,9 @@ import math
 import random
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from . import tokens as tk
 
@@ -265,7 +266,7 @@ class JobProgress(ProgressBar):
         return bool(self.ctx.cancelled)
 
 
-def _train(args: argparse.Namespace, bar: ProgressBar | None = None) -> int:
+def _train(args: argparse.Namespace, bar: ProgressBar | None = None) -> int:  # noqa: C901
     import torch
 
     from . import data as melody_data

@@ -25,9 +25,9 @@ from .harmony import (
     BASELINE_CONTEXTS,
     CONTEXTS,
     RANGES,
+    Harmonizer,
     HarmonyConstraints,
     HarmonyModel,
-    Harmonizer,
     key_pitch_classes,
     voice_leading_stats,
 )

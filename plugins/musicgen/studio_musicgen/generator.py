@@ -24,7 +24,6 @@ from typing import Any
 
 from studio.core.errors import Cancelled, ModelFormatError, ParamError
 from studio.plugins.api import AudioOutput, Context, Generator, Request, seeded_torch
-
 from studio_musicgen.model_folder import MusicgenSource, resolve_musicgen
 
 try:

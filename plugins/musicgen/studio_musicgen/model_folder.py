@@ -8,9 +8,10 @@ the T5 text tokenizer and the processor config. Each missing piece gets its own 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from studio.core.errors import ModelFormatError
 

@@ -15,7 +15,6 @@ import numpy as np
 from PIL import Image
 
 from studio.plugins.api import Context, Generator, ImageOutput, Request
-
 from studio_patterns.palettes import PALETTES, apply_palette
 
 LATENT_SIZE = 8

@@ -13,10 +13,9 @@ import itertools
 import math
 import random
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 from studio.core.errors import ParamError
-
 from studio_prompts.syntax import Literal, Node, Option, Sequence, Variants, Wildcard
 from studio_prompts.wildcards import WildcardLibrary
 

@@ -20,7 +20,6 @@ from pathlib import Path
 
 from studio.core.paths import resources_dir
 from studio.plugins.api import Context, Generator, Request, TextOutput
-
 from studio_prompts.expand import Expander
 from studio_prompts.syntax import parse
 from studio_prompts.wildcards import WildcardLibrary

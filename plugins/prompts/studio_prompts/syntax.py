@@ -58,7 +58,7 @@ class Wildcard:
 @dataclass(frozen=True)
 class Option:
     weight: float
-    body: "Sequence"
+    body: Sequence
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ class Variants:
 
 @dataclass(frozen=True)
 class Sequence:
-    parts: tuple["Node", ...]
+    parts: tuple[Node, ...]
 
 
 Node = Literal | Wildcard | Variants | Sequence

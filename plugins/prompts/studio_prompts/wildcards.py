@@ -12,12 +12,11 @@ Folders are searched in order and the first file found for a name wins, so a use
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from studio.core.errors import ParamError
-
 from studio_prompts.syntax import Sequence, parse
 
 SUFFIX = ".txt"

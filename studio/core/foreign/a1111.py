@@ -47,7 +47,7 @@ def read(texts: dict[str, str]) -> Found | None:
     return found
 
 
-def apply_fields(found: Found, fields: dict[str, Any]) -> None:
+def apply_fields(found: Found, fields: dict[str, Any]) -> None:  # noqa: C901
     """Canonical inputs from A1111 ``Key: value`` fields (shared with readers of A1111-named JSON)."""
     inputs = found.inputs
     unmapped = found.unmapped

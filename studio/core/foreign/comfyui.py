@@ -41,7 +41,7 @@ def read(texts: dict[str, str]) -> Found | None:
     first = stages[0]
     _read_stage(graph, first, found)
     found.stages = [_describe_stage(graph, node_id) for node_id in stages]
-    for index, node_id in enumerate(stages[1:], start=2):
+    for index, _node_id in enumerate(stages[1:], start=2):
         stage = found.stages[index - 1]
         found.unmapped[f"stage {index}"] = (
             f"a second sampler pass ({stage.get('sampler')}, {stage.get('steps')} steps, denoise {stage.get('denoise')}) "

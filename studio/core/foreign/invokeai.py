@@ -52,7 +52,7 @@ def _scheduler(found: Found, value: Any) -> None:
     found.inputs["schedule"] = schedule or "Automatic"
 
 
-def _read_v3(data: dict[str, Any]) -> Found:
+def _read_v3(data: dict[str, Any]) -> Found:  # noqa: C901
     found = Found(source="invokeai")
     inputs = found.inputs
     for key, name, integral in (("steps", "steps", True), ("cfg_scale", "guidance", False), ("width", "width", True), ("height", "height", True)):

@@ -11,7 +11,7 @@ from studio.core.foreign import Found, to_number, to_seed
 from studio.core.samplers import NOVELAI_SAMPLERS, NOVELAI_SCHEDULES
 
 
-def read(texts: dict[str, str]) -> Found | None:
+def read(texts: dict[str, str]) -> Found | None:  # noqa: C901
     raw = texts.get("Comment")
     if not raw:
         return None

@@ -475,7 +475,7 @@ def _attempted_by_plugin(guard: Guard) -> bool:
     return False
 
 
-def _judge(guard: Guard, event: str, args: tuple[Any, ...]) -> PermissionRefused | None:
+def _judge(guard: Guard, event: str, args: tuple[Any, ...]) -> PermissionRefused | None:  # noqa: C901
     if event in _NETWORK_EVENTS:
         if NETWORK in guard.granted:
             return None

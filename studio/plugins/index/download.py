@@ -20,9 +20,9 @@ import ipaddress
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 from urllib.parse import unquote, urljoin, urlparse
 
 import httpx
@@ -140,7 +140,7 @@ def fetch_bytes(location: str, limits: TransferLimits, *, what: str = "index") -
 # --------------------------------------------------------------------------- archives
 
 
-def download_file(
+def download_file(  # noqa: C901
     location: str,
     destination: Path,
     *,

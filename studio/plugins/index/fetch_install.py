@@ -18,9 +18,9 @@ refusal. Only an interrupted transfer keeps its ``.part`` file, in the cache, to
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
 
 from packaging.version import InvalidVersion, Version
 

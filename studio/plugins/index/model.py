@@ -19,8 +19,8 @@ from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from studio import __version__ as STUDIO_VERSION
-from studio.plugins.index.errors import PluginIndexError, TrustError
 from studio.plugins.api_version import API_VERSION
+from studio.plugins.index.errors import PluginIndexError, TrustError
 from studio.plugins.index.signing import PublicKey, SignatureError, canonical_json
 
 INDEX_FORMAT = 1

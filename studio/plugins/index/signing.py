@@ -43,7 +43,7 @@ class PublicKey:
     text: str
 
     @classmethod
-    def parse(cls, text: str, *, what: str = "key") -> "PublicKey":
+    def parse(cls, text: str, *, what: str = "key") -> PublicKey:
         raw = _decode_key(text, what)
         return cls(KEY_PREFIX + base64.b64encode(raw).decode("ascii"))
 
@@ -94,7 +94,7 @@ def canonical_json(value: Any) -> bytes:
 
 def archive_statement(plugin_id: str, version: str, sha256: str, size: int) -> bytes:
     """What an author signs for one archive: which plugin, which version, which bytes."""
-    return f"{ARCHIVE_STATEMENT}\n{plugin_id}\n{version}\n{sha256.lower()}\n{int(size)}\n".encode("utf-8")
+    return f"{ARCHIVE_STATEMENT}\n{plugin_id}\n{version}\n{sha256.lower()}\n{int(size)}\n".encode()
 
 
 # --------------------------------------------------------------------------- private keys

@@ -80,7 +80,7 @@ class TrustStore:
     plugins: dict[str, PluginPin] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, layout: HomeLayout) -> "TrustStore":
+    def load(cls, layout: HomeLayout) -> TrustStore:
         path = trust_file(layout)
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
