@@ -177,7 +177,13 @@ def _engine(args: argparse.Namespace) -> int:
         except RayUnavailable as exc:
             raise StudioError(str(exc)) from None
     url = engine.bind()
-    remote_file = write_remote_file(engine.layout.engine_file, url, engine.token)
+    try:
+        remote_file = write_remote_file(engine.layout.engine_file, url, engine.token)
+    except OSError as exc:
+        from studio.engine.artifact_store import storage_message
+
+        engine.close()
+        raise StudioError(f"cannot start the engine: {storage_message(exc, engine.layout.root)}") from None
     if is_loopback(config.host):
         print(f"studio engine listening on {url} (token in {engine.layout.engine_file})", file=sys.stderr, flush=True)
     else:

@@ -105,7 +105,8 @@ def essen_tunes(root: Path | None = None) -> Iterator[LabelledTune]:  # noqa: C9
         body: list[str] = []
         in_body = False
 
-        def finish(fields: dict[str, str] = fields, body: list[str] = body, path: Path = path) -> LabelledTune | None:
+        # Called within this iteration, for the tune being read: the loop variables are current.
+        def finish() -> LabelledTune | None:
             label = fields.get("K", "").strip()
             if not label or not body:
                 return None
