@@ -52,6 +52,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.ui.result_layout import grid_spot
+
 DEFAULT_SIZE = (512, 512)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 MASK_COLOUR = QColor(255, 60, 60)
@@ -265,6 +267,19 @@ class CanvasView(QGraphicsView):
         self.resetTransform()
         self.scale(factor, factor)
         self.zoom_changed.emit(factor)
+
+    def reveal(self, rect: QRectF, margin: float = 24.0) -> None:
+        """Bring ``rect`` into view: scroll when it fits at this zoom, zoom out when it does not."""
+        visible = self.mapToScene(self.viewport().rect()).boundingRect()
+        if visible.contains(rect):
+            return
+        zoom = self.zoom or 1.0
+        room = self.viewport().rect()
+        if (rect.width() + 2 * margin) * zoom <= room.width() and (rect.height() + 2 * margin) * zoom <= room.height():
+            self.ensureVisible(rect, int(margin * zoom), int(margin * zoom))
+        else:
+            self.fitInView(rect.adjusted(-margin, -margin, margin, margin), Qt.AspectRatioMode.KeepAspectRatio)
+            self.zoom_changed.emit(self.zoom)
 
     def fit(self) -> None:
         self.fitInView(self.canvas.content_rect().adjusted(-16, -16, 16, 16), Qt.AspectRatioMode.KeepAspectRatio)
@@ -611,11 +626,13 @@ class CanvasWidget(QWidget):
 
     # ------------------------------------------------------------------ layers (undoable API)
 
-    def add_image(self, data: bytes, *, name: str = "", blob: str | None = None, node: str | None = None, pos: QPointF | None = None, mime: str = "image/png", fit: QRectF | None = None) -> ImageLayer | None:
+    def add_image(self, data: bytes, *, name: str = "", blob: str | None = None, node: str | None = None, pos: QPointF | None = None, mime: str = "image/png", fit: QRectF | None = None, near: QRectF | None = None) -> ImageLayer | None:
         """Add an image as a new top layer (stored as a blob first); undoable.
 
         ``fit``: the region the image belongs to (an img2img result over its selection); the
-        layer lies there, scaled to its width when the sizes differ.
+        layer lies there, scaled to its width when the sizes differ. Otherwise, without a
+        ``pos``, it takes the first free cell of a grid around ``near`` (the picture it came
+        from; the first layer when not given): see ``result_layout``.
         """
         image = QImage.fromData(data)
         if image.isNull():
@@ -628,7 +645,7 @@ class CanvasWidget(QWidget):
             pos = fit.topLeft()
             if image.width() and abs(fit.width() - image.width()) >= 1:
                 scale = fit.width() / image.width()
-        x, y = (pos.x(), pos.y()) if pos is not None else self._free_spot(image.size())
+        x, y = (pos.x(), pos.y()) if pos is not None else self._free_spot(image.size(), near)
         state = {"id": uuid.uuid4().hex[:12], "name": name or f"Layer {len(self.layers) + 1}", "blob": blob, "node": node, "x": x, "y": y, "scale": scale, "opacity": 1.0, "visible": True, "z": top}
         resize = (image.width(), image.height()) if not self.layers and fit is None and (image.width(), image.height()) != self.doc_size else None
         if resize:
@@ -636,12 +653,17 @@ class CanvasWidget(QWidget):
         self.undo.push(AddLayerCommand(self, state, image, resize))
         return self.layers.get(state["id"])
 
-    def _free_spot(self, size: QSize) -> tuple[float, float]:
+    def _free_spot(self, size: QSize, near: QRectF | None = None) -> tuple[float, float]:
         if not self.layers:
             return 0.0, 0.0
-        # New outputs go to the right of what is there, so a batch lays out side by side.
-        right = max(layer.pos().x() + layer.pixmap().width() * layer.scale() for layer in self.layers.values())
-        return math.ceil(right + 16), 0.0
+        if near is None:
+            # No source: the grid grows from the first picture, so results stay one block.
+            first = min(self.layers.values(), key=lambda layer: layer.zValue())
+            near = self.layer_rect(first)
+        occupied = [self.layer_rect(layer).getRect() for layer in self.layers.values()]
+        anchor = near.getRect() if near is not None else None
+        x, y = grid_spot((size.width(), size.height()), occupied, anchor)
+        return float(math.ceil(x)), float(math.ceil(y))
 
     def extend_canvas(self, left: int, top: int, right: int, bottom: int) -> None:
         """Grow the canvas (undoable); what was there moves right / down by ``left`` / ``top``."""
@@ -803,6 +825,19 @@ class CanvasWidget(QWidget):
         layer = self.active_layer()
         if layer is not None:
             self.set_layer_property(layer.layer_id, "scale", value / 100.0, merge=True)
+
+    def reveal_layers(self, layers: list[ImageLayer]) -> None:
+        """New results: the last one becomes the active layer, and they all come into view."""
+        layers = [layer for layer in layers if layer.layer_id in self.layers]
+        if not layers:
+            return
+        self.scene.clearSelection()
+        layers[-1].setSelected(True)
+        self._refresh_list(select=layers[-1].layer_id)
+        union = self.layer_rect(layers[0])
+        for layer in layers[1:]:
+            union = union.united(self.layer_rect(layer))
+        self.view.reveal(union)
 
     # ------------------------------------------------------------------ live preview
 

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import QDialog, QDockWidget, QLabel, QMainWindow, QWidget
 from studio.core.errors import FileFormatError, ProjectError, StudioError
 from studio.core.history import HistoryNode
 from studio.core.paths import HomeLayout
-from studio.ui import melody_training, placement
+from studio.ui import follow_results, melody_training, placement
 from studio.ui.canvas import CanvasWidget, ImageLayer, image_to_png
 from studio.ui.canvas_actions import CanvasActions
 from studio.ui.dialogs import PROJECT_FILTER, Prompter
@@ -208,6 +208,11 @@ class MainWindow(QMainWindow):
         self._action(view, "Fit canvas", self.canvas.view.fit, QKeySequence("Ctrl+0"))
         self._action(view, "Canvas at 100%", lambda: self.canvas.view.set_zoom(1.0), QKeySequence("Ctrl+1"))
         self._action(view, "Reset layout", self.reset_layout)
+        view.addSeparator()
+        follow = self._action(view, "Show each new result", lambda on: follow_results.set_follows(self.settings, on), name="actionFollowResults")
+        follow.setCheckable(True)
+        follow.setChecked(follow_results.follows(self.settings))
+        follow.setToolTip("Scroll to each new result and select it; off: results land without moving the view")
 
         tools = bar.addMenu("&Tools")
         self._action(tools, "&Plugins…", self.show_plugins)
@@ -697,8 +702,10 @@ class MainWindow(QMainWindow):
         node.kind = job.kind
         node.finished = node.finished or time.time()
         history.add(node)
+        landed = follow_results.Landed()
         for (info, data), blob in zip(results, ids):
-            self._place(node, info.get("kind") or job.kind, data, blob, job, info)
+            landed.add(self._place(node, info.get("kind") or job.kind, data, blob, job, info))
+        follow_results.reveal(landed, canvas=self.canvas, timeline=self.timeline, settings=self.settings)
         thumbs = self.history_panel.thumbs
         picture = thumbs.for_node(node) if thumbs is not None else None
         if picture is not None:
@@ -707,15 +714,17 @@ class MainWindow(QMainWindow):
         self.generation_landed.emit(node)
         return node
 
-    def _place(self, node: HistoryNode, kind: str, data: bytes, blob: str, job: Job | None = None, info: dict[str, Any] | None = None) -> None:
+    def _place(self, node: HistoryNode, kind: str, data: bytes, blob: str, job: Job | None = None, info: dict[str, Any] | None = None) -> Any:
+        """Put one output where it belongs; returns the new layer or clip id (None for text)."""
         short = (node.generator or node.plugin_id or "output").removeprefix("studio.")
         name = f"{short} #{node.seed}" if node.seed is not None else short
         where = job.placement if job is not None else {}
         if kind == "image":
             if where.get("rect"):
-                placement.land_image(self.canvas, where, data, name=name, blob=blob, node=node.id)
-            else:
-                self.canvas.add_image(data, name=name, blob=blob, node=node.id)
+                return placement.land_image(self.canvas, where, data, name=name, blob=blob, node=node.id)
+            # Near the picture it came from: a Vary's parent, or a node sent again.
+            near = follow_results.source_rect(self.canvas, list(job.parents) if job is not None else [node.id, *node.parents])
+            return self.canvas.add_image(data, name=name, blob=blob, node=node.id, near=near)
         elif kind == "melody":
             from studio.core.midi import read_midi
 
@@ -723,32 +732,35 @@ class MainWindow(QMainWindow):
                 melody = read_midi(data).melody
             except FileFormatError as exc:
                 self.statusBar().showMessage(str(exc), 8000)
-                return
+                return None
             if where.get("only_new_bars"):
                 melody = placement.new_bars_only(melody, (info or {}).get("meta") or {})
             role = str(where.get("role") or "")
             if role in ("melody.continue", "melody.vary", "melody.interpolate"):
                 action = role.split(".", 1)[1]
                 name = f"{action} #{node.seed}" if node.seed is not None else action
-            if placement.land_melody(self.timeline, where, melody, name=name, node=node.id, blob=blob) is None:
-                self.timeline.add_melody(melody, name=name, node=node.id, blob=blob)
+            clip_id = placement.land_melody(self.timeline, where, melody, name=name, node=node.id, blob=blob)
+            if clip_id is None:
+                clip_id = self.timeline.add_melody(melody, name=name, node=node.id, blob=blob)
             self.docks["timeline"].raise_()
+            return clip_id
         elif kind == "audio":
             from studio.core.audio_io import read_audio_info
 
             info = read_audio_info(data)
-            self.timeline.add_audio(blob, float(info["duration"]), name=name, node=node.id)
+            return self.timeline.add_audio(blob, float(info["duration"]), name=name, node=node.id)
         elif kind == "text":
             text = data.decode("utf-8", "replace")
             if where.get("title_clip"):
                 self._title_landed(where["title_clip"], text)
-                return
+                return None
             if job is not None:
                 self.text_panel.finish(job.ticket, text)
             else:
                 self.text_panel.stream(f"send-{node.id}", text)
                 self.text_panel.finish(f"send-{node.id}", "")
             self.docks["text"].raise_()
+        return None
 
     # ------------------------------------------------------------------ history actions
 
@@ -811,13 +823,15 @@ class MainWindow(QMainWindow):
     def send_node(self, node: HistoryNode) -> None:
         if self.session.store is None:
             return
+        landed = follow_results.Landed()
         for blob in node.outputs:
             try:
                 data = self.session.store.get_blob(blob)
                 info = self.session.store.blob_info(blob)
             except KeyError:
                 continue
-            self._place(node, info["kind"], data, blob)
+            landed.add(self._place(node, info["kind"], data, blob))
+        follow_results.reveal(landed, canvas=self.canvas, timeline=self.timeline, settings=self.settings)
 
     # ------------------------------------------------------------------ files in
 

@@ -278,12 +278,18 @@ class ClipItem(QGraphicsRectItem):
         self._press = None
         track_id, start, length = self._origin
         if self._mode == "trim":
-            after = (track_id, start, self.rect().width() / PX_PER_BEAT)
+            wanted = self.rect().width() / PX_PER_BEAT
+            later = [float(c["start"]) for c in self.view.timeline.doc.track(track_id)["clips"] if c["id"] != self.clip["id"] and float(c["start"]) >= start + 1e-9]
+            # A longer clip stops where the next one begins rather than running under it.
+            after = (track_id, start, max(MIN_CLIP, min([wanted] + [begin - start for begin in later])))
             text = "Trim clip"
         else:
             lane = self.view.lane_at(self.pos().y() + 10, self.track["kind"])
             target = self.view.timeline.doc.tracks[lane]["id"] if lane is not None else track_id
-            after = (target, self.pos().x() / PX_PER_BEAT, length)
+            timeline = self.view.timeline
+            wanted = self.pos().x() / PX_PER_BEAT
+            start = timeline._free_or_say(timeline.doc.track(target), wanted, length, str(self.clip.get("name") or "Clip"), ignore=self.clip["id"])
+            after = (target, start, length)
             text = "Move clip"
         self._mode = None
         if after != self._origin:
@@ -758,30 +764,40 @@ class TimelineWidget(QWidget):
         if name and name != clip.get("name"):
             self.undo.push(RenameClipCommand(self, clip_id, str(clip.get("name") or ""), name))
 
-    def free_start(self, track: dict[str, Any], start: float, length: float) -> float:
+    def free_start(self, track: dict[str, Any], start: float, length: float, *, ignore: str | None = None) -> float:
         """The first beat at or after ``start`` where ``length`` beats are free on ``track``."""
-        start = max(0.0, float(start))
-        moved = True
-        while moved:
-            moved = False
-            for clip in track["clips"]:
-                begin, end = float(clip["start"]), float(clip["start"]) + float(clip["length"])
-                if begin < start + length - 1e-9 and start < end - 1e-9:
-                    start, moved = end, True
-        return start
+        return self.doc.free_start(track, start, length, ignore=ignore)
+
+    def _free_or_say(self, track: dict[str, Any], start: float, length: float, name: str, *, ignore: str | None = None) -> float:
+        """``start`` if free, else the next gap, saying so (a clip never hides another)."""
+        free = self.free_start(track, start, length, ignore=ignore)
+        if free > float(start) + 1e-9:
+            bar = free / self.doc.beats_per_bar + 1
+            self.message.emit(f"{name}: moved to bar {bar:g} on {track['name']}, so it does not cover the clip that was there")
+        return free
+
+    def reveal_clip(self, clip_id: str) -> None:
+        """A new clip: select it and scroll the timeline to it (the piano roll shows its notes)."""
+        if not self._exists(clip_id):
+            return
+        self.select_clip(clip_id)
+        for item in self.view.clip_items():
+            if item.clip["id"] == clip_id:
+                self.view.ensureVisible(item.sceneBoundingRect(), 24, 8)
+                break
 
     def add_melody(self, melody: Melody, *, name: str = "Melody", node: str | None = None, blob: str | None = None, start: float | None = None, track_id: str | None = None) -> str:
         track = self.doc.track(track_id) if track_id else self.doc.first_track("melody")
-        start = self._end_of(track) if start is None else start
         length = max(MIN_CLIP, melody.padded_to_bars().length if melody.notes else melody.length or self.doc.beats_per_bar)
+        start = self._end_of(track) if start is None else self._free_or_say(track, start, length, name)
         clip = {"id": new_id(), "name": name, "start": float(start), "length": float(length), "melody": melody.to_dict(), "blob": blob, "node": node}
         self.undo.push(AddClipCommand(self, track["id"], clip, f"Add {name}"))
         return clip["id"]
 
     def add_audio(self, blob: str, seconds: float, *, name: str = "Audio", node: str | None = None, start: float | None = None, track_id: str | None = None) -> str:
         track = self.doc.track(track_id) if track_id else self.doc.first_track("audio")
-        start = self._end_of(track) if start is None else start
         length = max(MIN_CLIP, seconds * self.doc.tempo / 60.0)
+        start = self._end_of(track) if start is None else self._free_or_say(track, start, length, name)
         clip = {"id": new_id(), "name": name, "start": float(start), "length": float(length), "melody": None, "blob": blob, "node": node}
         self.undo.push(AddClipCommand(self, track["id"], clip, f"Add {name}"))
         return clip["id"]
@@ -798,7 +814,7 @@ class TimelineWidget(QWidget):
         track, _ = self.doc.find_clip(clip["id"])
         copy_ = copy.deepcopy(clip)
         copy_["id"] = new_id()
-        copy_["start"] = float(clip["start"]) + float(clip["length"])
+        copy_["start"] = self.free_start(track, float(clip["start"]) + float(clip["length"]), float(clip["length"]))
         self.undo.push(AddClipCommand(self, track["id"], copy_, "Duplicate clip"))
 
     def delete_selected(self) -> None:

@@ -92,6 +92,24 @@ class TimelineDoc:
         self.tracks.append(track)
         return track
 
+    def free_start(self, track: dict[str, Any], start: float, length: float, *, ignore: str | None = None) -> float:
+        """The first beat at or after ``start`` where ``length`` beats are free on ``track``.
+
+        Clips never overlap silently: a drop, a move or a result that would cover another
+        clip goes to the first gap after it instead (``ignore``: the clip being moved).
+        """
+        start = max(0.0, float(start))
+        moved = True
+        while moved:
+            moved = False
+            for clip in track["clips"]:
+                if clip["id"] == ignore:
+                    continue
+                begin, end = float(clip["start"]), float(clip["start"]) + float(clip["length"])
+                if begin < start + length - 1e-9 and start < end - 1e-9:
+                    start, moved = end, True
+        return start
+
     # ---- raw edits (commands call these)
 
     def insert_clip(self, track_id: str, clip: dict[str, Any]) -> None:
