@@ -32,10 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
     engine.add_argument("--safe-mode", action="store_true", dest="engine_safe_mode", help="community plugins off")
 
     generate = commands.add_parser("generate", help="run one generation and write its output(s)")
-    generate.add_argument("plugin", metavar="PLUGIN_ID")
+    generate.add_argument("plugin", metavar="PLUGIN_ID", nargs="?", help="the generator (not needed with --from)")
+    generate.add_argument("--from", dest="from_file", type=Path, metavar="FILE", help="re-run what FILE records (ours or another tool's); --param and --seed override it")
     generate.add_argument("--param", "-p", action="append", default=[], metavar="NAME=VALUE", help="a parameter; VALUE '@file' reads a file (image, MIDI, text)")
-    generate.add_argument("--seed", type=int, default=None)
-    generate.add_argument("--out", "-o", type=Path, required=True, metavar="PATH")
+    generate.add_argument("--seed", type=_seed_argument, default=None, help="0 to 2^64-1")
+    generate.add_argument("--out", "-o", required=True, metavar="PATH", help="a file (its extension picks the format) or a folder (existing, or ending in /)")
     generate.add_argument("--timeout", type=float, default=None, help="cancel the job after this many seconds")
     generate.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
@@ -142,29 +143,87 @@ def _engine(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _seed_argument(text: str) -> int:
+    from studio.core.params import SEED_MAX
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a seed is a whole number from 0 to {SEED_MAX}, got {text!r}") from None
+    if not 0 <= value <= SEED_MAX:
+        raise argparse.ArgumentTypeError(f"a seed is a whole number from 0 to {SEED_MAX}, got {value}")
+    return value
+
+
 def _generate(args: argparse.Namespace) -> int:
+    from studio.core.output_files import check_out
     from studio.engine.client import EngineClient
 
+    if args.plugin is None and args.from_file is None:
+        raise StudioError("generate needs a PLUGIN_ID, or --from FILE to re-run what a file records")
     raw = _parse_params(args.param)
     client = EngineClient.connect(safe_mode=args.safe_mode)
     with client:
-        generators = {g["id"]: g for g in client.plugins()["generators"]}
-        generator = generators.get(args.plugin)
+        catalogue = client.plugins()["generators"]
+        generators = {g["id"]: g for g in catalogue}
+        restored: dict[str, Any] = {}
+        seed = args.seed
+        plugin_id = args.plugin
+        if args.from_file is not None:
+            restore = _restore_for(args.from_file, catalogue, client)
+            if restore.generator is None or restore.generator not in generators:
+                reason = restore.unmapped.get("generator") or "no generator to re-run it with"
+                raise StudioError(f"{args.from_file}: {reason}")
+            if plugin_id is not None and plugin_id != restore.generator:
+                raise StudioError(f"{args.from_file} was made with {restore.generator}, not {plugin_id}; leave PLUGIN_ID out with --from")
+            plugin_id = restore.generator
+            restored = dict(restore.params)
+            if seed is None:
+                seed = restore.seed
+            for field, why in restore.unmapped.items():
+                print(f"not restored: {field}: {why}", file=sys.stderr)
+        generator = generators.get(plugin_id)
         if generator is None:
             known = ", ".join(sorted(generators)) or "none"
-            raise StudioError(f"unknown generator {args.plugin!r}; available: {known}")
-        params = _resolve_file_values(client, generator, raw)
+            raise StudioError(f"unknown generator {plugin_id!r}; available: {known}")
+        target = check_out(args.out, str(generator.get("kind", "")))
+        params = {**restored, **_resolve_file_values(client, generator, raw)}
         progress = _ProgressBar(enabled=not args.quiet and sys.stderr.isatty())
-        job = client.run(args.plugin, params, args.seed, on_event=progress.update, timeout=args.timeout)
+        job = client.run(plugin_id, params, seed, on_event=progress.update, timeout=args.timeout)
         progress.finish()
         if job["state"] == "failed":
             raise StudioError(job.get("error") or "the job failed")
         if job["state"] == "cancelled":
             raise StudioError("the job was cancelled")
-        paths = _write_outputs(client, job, args.out)
+        paths = _write_outputs(client, job, target, plugin_id)
     for path in paths:
         print(path)
     return EXIT_OK
+
+
+def _restore_for(path: Path, catalogue: list[dict[str, Any]], client: Any) -> Any:
+    """The restore object of ``path`` against the engine's catalogue and models."""
+    from studio.core.paths import HomeLayout, studio_home
+    from studio.core.restore import local_models, restore_file
+
+    found = client.models().get("found") or []
+    layout = HomeLayout(Path(client.home or studio_home()))
+    return restore_file(path, catalogue, local_models(found, layout.cache_dir / "hashes.json"))
+
+
+def _offline_catalogue(safe_mode: bool = False) -> list[dict[str, Any]]:
+    """Generator catalogue dicts from the plugin manifests on disk (no engine, no plugin code)."""
+    from studio.engine.config import EngineConfig
+    from studio.plugins.discovery import discover
+
+    config = EngineConfig.from_environment(safe_mode=safe_mode)
+    found = discover(config.plugin_folders(), disabled=config.disabled_plugins, safe_mode=config.safe_mode)
+    catalogue = []
+    for record in found.records:
+        if record.manifest is None or getattr(record, "state", "enabled") != "enabled":
+            continue
+        catalogue.extend(generator.to_dict() for generator in record.manifest.generators)
+    return catalogue
 
 
 def _parse_params(items: list[str]) -> dict[str, str]:
@@ -210,33 +269,54 @@ def _resolve_file_values(client: Any, generator: dict[str, Any], raw: dict[str, 
     return resolved
 
 
-def _write_outputs(client: Any, job: dict[str, Any], out: Path) -> list[Path]:
+def _write_outputs(client: Any, job: dict[str, Any], target: Any, generator_id: str) -> list[Path]:
+    """Download the job's artefacts into ``target`` (an ``OutTarget``), converting each
+    to the format its extension names (metadata moved to that format's place)."""
     from studio.core.artifacts import EXTENSION_BY_MIME
+    from studio.core.output_files import convert
 
     artifacts = job.get("artifacts") or [{"id": artifact_id} for artifact_id in job["outputs"]]
-    out = out.expanduser()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for index, artifact in enumerate(artifacts, start=1):
-        data, mime = client.artifact(artifact["id"])
-        extension = EXTENSION_BY_MIME.get(mime.split(";")[0].strip(), EXTENSION_BY_MIME.get(mime, ""))
-        target = out if out.suffix else out.with_suffix(extension)
-        if len(artifacts) > 1:
-            target = target.with_name(f"{target.stem}-{index}{target.suffix}")
-        tmp = target.with_name(f".{target.name}.part")
+    downloaded = [client.artifact(artifact["id"]) for artifact in artifacts]
+    record = job.get("record") or {}
+    seed = record.get("seed", job.get("seed"))
+    stem = generator_id.rsplit(".", 1)[-1] + (f"-{seed}" if seed is not None else f"-{job['id'][:8]}")
+    first_mime = downloaded[0][1] if downloaded else ""
+    default_extension = EXTENSION_BY_MIME.get(first_mime.split(";")[0].strip(), EXTENSION_BY_MIME.get(first_mime, ""))
+    paths = target.paths_for(len(downloaded), stem=stem, default_extension=default_extension)
+    if paths:
+        paths[0].parent.mkdir(parents=True, exist_ok=True)
+    for (data, mime), path in zip(downloaded, paths):
+        data = convert(data, mime, path.suffix)
+        tmp = path.with_name(f".{path.name}.part")
         tmp.write_bytes(data)
-        tmp.replace(target)
-        paths.append(target)
+        tmp.replace(path)
     return paths
 
 
 def _inspect(args: argparse.Namespace) -> int:
     from studio.core.inspect_file import inspect_path
+    from studio.core.restore import restore_from_info
 
     if not args.file.exists():
         raise StudioError(f"{args.file}: no such file")
-    print(json.dumps(inspect_path(args.file), indent=2, sort_keys=False, default=str))
+    info = inspect_path(args.file)
+    try:
+        restore = restore_from_info(info, _offline_catalogue(args.safe_mode), _restore_models())
+        info["restore"] = restore.to_dict()
+    except StudioError as exc:
+        info["restore"] = None
+        info["restore_error"] = str(exc)
+    print(json.dumps(info, indent=2, sort_keys=False, default=str))
     return EXIT_OK
+
+
+def _restore_models() -> list[Any]:
+    from studio.core.restore import local_models
+    from studio.engine.config import EngineConfig
+    from studio.engine.model_scan import scan_models
+
+    config = EngineConfig.from_environment()
+    return local_models(scan_models(config.all_model_paths()), config.layout.cache_dir / "hashes.json")
 
 
 def _plugins(args: argparse.Namespace) -> int:

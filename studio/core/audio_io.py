@@ -25,8 +25,10 @@ import numpy as np
 from studio.core.atomic_files import write_bytes_atomic
 from studio.core.errors import FileFormatError
 
-AUDIO_FORMATS = {"wav": "WAV", "flac": "FLAC"}
+AUDIO_FORMATS = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG"}
 DEFAULT_SUBTYPE = "PCM_16"  # what every DAW and player reads; FLAC has no float subtype
+# Ogg holds Vorbis (lossy); its Vorbis comment carries the record as in FLAC.
+SUBTYPE_BY_FORMAT = {"ogg": "VORBIS"}
 SOFTWARE = "Studio"
 
 
@@ -100,7 +102,7 @@ def encode_audio(
         samplerate=int(sample_rate),
         channels=channels,
         format=AUDIO_FORMATS[kind],
-        subtype=subtype or DEFAULT_SUBTYPE,
+        subtype=subtype or SUBTYPE_BY_FORMAT.get(kind, DEFAULT_SUBTYPE),
     ) as handle:
         # Strings must be set before the first frame for libsndfile to place them.
         handle.software = SOFTWARE

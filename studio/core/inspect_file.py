@@ -22,6 +22,12 @@ MIDI_RECORD_PREFIX = "studio:"
 def _sniff(head: bytes) -> str | None:
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return "png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return "webp"
+    if head.startswith(b"OggS"):
+        return "ogg"
     if head.startswith(b"MThd"):
         return "midi"
     if head.startswith(b"RIFF") and head[8:12] == b"WAVE":
@@ -34,7 +40,7 @@ def _sniff(head: bytes) -> str | None:
 
 
 def inspect_path(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The metadata of a PNG, MIDI, WAV/FLAC or ``.studio`` project file, as a dict.
+    """The metadata of a PNG/JPEG/WebP, MIDI, WAV/FLAC/Ogg or ``.studio`` project file, as a dict.
 
     Raises ``FileFormatError`` (one line, naming the file) for a missing, unknown or corrupt file.
     """
@@ -49,28 +55,47 @@ def inspect_path(path: str | os.PathLike[str]) -> dict[str, Any]:
     except OSError as exc:
         raise FileFormatError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     kind = _sniff(head)
-    if kind == "png":
-        info = _inspect_png(path)
+    if kind in ("png", "jpeg", "webp"):
+        info = _inspect_image(path)
     elif kind == "midi":
         info = _inspect_midi(path)
-    elif kind in ("wav", "flac"):
+    elif kind in ("wav", "flac", "ogg"):
         info = _inspect_audio(path)
     elif kind == "sqlite":
         info = _inspect_project(path)
     else:
         raise FileFormatError(
-            f"{path}: not a file Studio can inspect (expected PNG, MIDI, WAV, FLAC or a .studio project)"
+            f"{path}: not a file Studio can inspect (expected PNG, JPEG, WebP, MIDI, WAV, FLAC, Ogg or a .studio project)"
         )
     return {"file": str(path), **info}
 
 
-def _inspect_png(path: Path) -> dict[str, Any]:
-    from studio.core.png_metadata import read_png_chunks, read_png_metadata
+def _inspect_image(path: Path) -> dict[str, Any]:
+    """PNG, JPEG or WebP: size, the A1111 fields, our record, and every metadata text.
+
+    ``texts`` holds the raw metadata texts by keyword (PNG chunks; for JPEG/WebP the EXIF
+    UserComment as ``parameters``), which the restore readers of other tools work on.
+    """
+    from studio.core.image_metadata import read_image_texts, studio_record
+    from studio.core.png_metadata import PARAMETERS_KEY, XMP_KEY, _declares_ai, parse_a1111
 
     data = path.read_bytes()
-    (width, height), _texts = read_png_chunks(data, str(path))
-    meta = read_png_metadata(data)
-    return {"format": "png", "width": width, "height": height, **meta}
+    kind, (width, height), texts = read_image_texts(data, str(path))
+    raw = texts.get(PARAMETERS_KEY, "")
+    is_a1111_text = bool(raw) and not raw.lstrip().startswith("{")
+    parsed = parse_a1111(raw) if is_a1111_text else {"prompt": "", "negative_prompt": "", "parameters": {}}
+    return {
+        "format": kind,
+        "width": width,
+        "height": height,
+        "prompt": parsed["prompt"],
+        "negative_prompt": parsed["negative_prompt"],
+        "parameters": parsed["parameters"],
+        "studio": studio_record(texts),
+        "ai_generated": _declares_ai(texts.get(XMP_KEY, "")),
+        "raw": raw,
+        "texts": texts,
+    }
 
 
 def _inspect_audio(path: Path) -> dict[str, Any]:

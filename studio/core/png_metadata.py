@@ -318,7 +318,10 @@ def read_png_metadata(source: str | os.PathLike[str] | bytes) -> dict[str, Any]:
             raise FileFormatError(f"{name}: cannot be read ({exc.strerror or exc})") from None
     _size, texts = read_png_chunks(data, name)
     raw = texts.get(PARAMETERS_KEY, "")
-    parsed = parse_a1111(raw) if raw else {"prompt": "", "negative_prompt": "", "parameters": {}}
+    # SwarmUI, Fooocus and RuinedFooocus put JSON here: it is not an A1111 prompt
+    # (studio.core.foreign reads it).
+    is_a1111 = bool(raw) and not raw.lstrip().startswith("{")
+    parsed = parse_a1111(raw) if is_a1111 else {"prompt": "", "negative_prompt": "", "parameters": {}}
     studio: Any = None
     if STUDIO_KEY in texts:
         try:

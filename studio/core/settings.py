@@ -26,6 +26,9 @@ class Settings:
     device: str = "auto"  # auto | cuda | mps | cpu
     trust_remote_code: list[str] = field(default_factory=list)
     wildcards_dir: str = ""  # the user's prompt wildcard files (default STUDIO_HOME/wildcards)
+    # Outputs name their models (file name + hash), never where they live on this machine,
+    # unless the user opts in (a shared file would otherwise leak user names and folders).
+    embed_model_paths: bool = False
     warnings: list[str] = field(default_factory=list, compare=False)
 
     def to_dict(self) -> dict[str, Any]:

@@ -30,6 +30,8 @@ class EngineConfig:
     disabled_plugins: list[str] = field(default_factory=list)
     trust_remote_code: list[str] = field(default_factory=list)
     wildcards_dir: str = ""
+    # Write models' local paths into output files (default: name and hash only).
+    embed_model_paths: bool = False
     # Seconds a plugin may keep running after a cancel before its worker is ended.
     cancel_grace: float = 5.0
 
@@ -87,6 +89,7 @@ class EngineConfig:
             disabled_plugins=list(settings.disabled_plugins),
             trust_remote_code=list(settings.trust_remote_code),
             wildcards_dir=settings.wildcards_dir,
+            embed_model_paths=settings.embed_model_paths,
         )
         grace = os.environ.get("STUDIO_CANCEL_GRACE")
         if grace:

@@ -4,13 +4,20 @@ The engine, not the plugin, writes the record of how an output was made (plugin,
 generator, seed, params, device, model hashes) into the file itself: the PNG's
 ``parameters`` and ``studio`` chunks, a MIDI text event, the audio file's comment. So
 every output can be inspected and re-run, whichever plugin made it.
+
+Files leave the machine, so the record names models by file name and hash, never by
+local path (A1111's habit; a path leaks user and folder names): ``file_record`` strips
+them unless the user opted in. An output that is one item of a batch records its own
+index and seed, so restoring it re-makes that item alone.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import re
+from pathlib import PurePath
 from typing import Any
 
 from studio.core.artifacts import MIME_BY_KIND, Artifact
@@ -20,10 +27,17 @@ from studio.plugins.api import AudioOutput, ImageOutput, MelodyOutput, TextOutpu
 MIDI_RECORD_PREFIX = "studio:"
 
 
-def encode_output(output: Any, record: dict[str, Any]) -> Artifact:
-    """One output (of any API type) as an Artifact with ``record`` embedded."""
+def encode_output(output: Any, record: dict[str, Any], *, index: int = 0, count: int = 1, include_paths: bool = False) -> Artifact:
+    """One output (of any API type) as an Artifact with ``record`` embedded.
+
+    ``index`` / ``count`` place the output in its job's outputs; ``include_paths`` keeps
+    local model paths in the file (the user's opt-in setting).
+    """
     if isinstance(output, Artifact):
         return output
+    record = file_record(record, include_paths=include_paths)
+    if count > 1:
+        record["item"] = {"index": index, "count": count, "seed": _item_seed(output, record)}
     if isinstance(output, ImageOutput):
         return _image(output, record)
     if isinstance(output, TextOutput):
@@ -44,6 +58,44 @@ def encode_output(output: Any, record: dict[str, Any]) -> Artifact:
         f"generator {record.get('generator')} returned a {type(output).__name__}; "
         "return ImageOutput, TextOutput, MelodyOutput or AudioOutput from studio.plugins.api"
     )
+
+
+def file_record(record: dict[str, Any], *, include_paths: bool = False) -> dict[str, Any]:
+    """``record`` as written into a file: models by name and hash, params without local paths."""
+    result = dict(record)
+    models = []
+    for model in record.get("models") or []:
+        if not isinstance(model, dict):
+            continue
+        entry = {key: value for key, value in model.items() if key != "path"}
+        path = model.get("path")
+        if path:
+            entry = {"name": PurePath(str(path)).name, **entry}
+            if include_paths:
+                entry["path"] = path
+        models.append(entry)
+    if "models" in record:
+        result["models"] = models
+    if not include_paths and isinstance(record.get("params"), dict):
+        result["params"] = {name: _without_path(value) for name, value in record["params"].items()}
+    return result
+
+
+def _without_path(value: Any) -> Any:
+    """A local file or folder path as its last part (the name model folders resolve)."""
+    if isinstance(value, str) and os.path.isabs(value) and "\n" not in value and os.path.exists(value):
+        return PurePath(value).name
+    return value
+
+
+def _item_seed(output: Any, record: dict[str, Any]) -> Any:
+    """The seed of one item: what the plugin declared for it (A1111's Seed field), else the job's."""
+    parameters = getattr(output, "parameters", None) or {}
+    for key in ("Seed", "seed"):
+        value = parameters.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return record.get("seed")
 
 
 def a1111_parameters(output: ImageOutput, record: dict[str, Any]) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from typing import Any, Callable, Mapping
 
 from studio.core.artifacts import Artifact
 from studio.core.errors import Cancelled, ParamError, StudioError
-from studio.core.params import ARTIFACT_PARAM_TYPES, SEED_MAX, validate_params
+from studio.core.params import ARTIFACT_PARAM_TYPES, RANDOM_SEED_MAX, SEED_MAX, validate_params
 from studio.engine.artifact_store import ArtifactNotFound, ArtifactStore
 from studio.engine.config import EngineConfig
 from studio.engine.device import DeviceInfo, choose_device
@@ -152,7 +152,7 @@ class LocalRunner:
         cancel = cancel or threading.Event()
         values = validate_request(self.plugins, self.store, generator_id, params or {}, seed)
         if seed is None:
-            seed = secrets.randbelow(SEED_MAX + 1)
+            seed = secrets.randbelow(RANDOM_SEED_MAX + 1)
         with self._lock:
             loaded = self.plugins.get(generator_id)
             manifest = loaded.record.manifest
@@ -195,8 +195,11 @@ class LocalRunner:
             if not outputs:
                 raise StudioError(f"generator {generator_id} returned no outputs")
             artifacts = []
-            for output in outputs:
-                artifact = encode_output(output, _record_for_file(record))
+            for index, output in enumerate(outputs):
+                artifact = encode_output(
+                    output, _record_for_file(record), index=index, count=len(outputs),
+                    include_paths=self.config.embed_model_paths,
+                )
                 self.store.put(artifact)
                 artifacts.append(artifact)
             return JobResult(artifacts=artifacts, record=record, logs=ctx.logs)

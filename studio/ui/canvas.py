@@ -558,6 +558,9 @@ class CanvasWidget(QWidget):
         self.music_action = QAction("Music for this image", self)
         self.music_action.setObjectName("canvasMusic")
         self.music_action.setToolTip("The image's prompt becomes the MusicGen prompt")
+        self.settings_action = QAction("Use these settings", self)
+        self.settings_action.setObjectName("canvasUseSettings")
+        self.settings_action.setToolTip("Restore the settings this image was made with into the Generate panel")
         for action in (self.refine_action, self.inpaint_action, self.outpaint_action):
             bar.addAction(action)
         bar.addSeparator()
@@ -585,7 +588,9 @@ class CanvasWidget(QWidget):
         menu.addAction(self.outpaint_action)
         menu.addSeparator()
         menu.addAction(self.music_action)
+        menu.addAction(self.settings_action)
         self.music_action.setEnabled(self.active_layer() is not None)
+        self.settings_action.setEnabled(self.active_layer() is not None)
         return menu
 
     def set_tool(self, tool: str) -> None:

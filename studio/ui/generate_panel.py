@@ -26,7 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.ui.param_widgets import INT_LIMIT, InputEditor, ModelEditor, ParamEditor, SeedEditor, editor_for, model_kind
+from studio.core.params import SEED_MAX
+from studio.ui.param_widgets import InputEditor, ModelEditor, ParamEditor, SeedEditor, editor_for, model_kind
 
 KIND_ORDER = ("image", "text", "music", "audio")
 KIND_TITLES = {"image": "Image", "text": "Text", "music": "Music", "audio": "Audio"}
@@ -237,7 +238,7 @@ class GeneratePanel(QWidget):
         if not self.seed.locked:
             self.seed.roll()
         first = self.seed.value()
-        return [(first + offset) % (INT_LIMIT + 1) for offset in range(count)]
+        return [(first + offset) % (SEED_MAX + 1) for offset in range(count)]
 
     def set_values(self, generator_id: str, params: dict[str, Any], seed: int | None = None) -> bool:
         """Restore a generation's parameters (from history or a PNG) into the form."""

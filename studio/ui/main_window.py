@@ -38,6 +38,7 @@ from studio.ui.history_panel import HistoryPanel
 from studio.ui.jobs import CANCELLED, DONE, FAILED as JOB_FAILED, Job, JobTracker
 from studio.ui.jobs_panel import JobBar, JobsPanel
 from studio.ui.melody_actions import MelodyActions
+from studio.ui.restore_actions import RestoreActions
 from studio.ui.melody_words import clean_title
 from studio.ui.model_folders import add_model_folders, folder_to_add
 from studio.ui.preferences import PreferencesDialog
@@ -99,6 +100,7 @@ class MainWindow(QMainWindow):
         self.tracker = JobTracker(self)
         self.branch_parent: str | None = None
         self.melody_actions = MelodyActions(self)
+        self.restore_actions = RestoreActions(self)
         self.canvas_actions = CanvasActions(self)
         self.prompts = PromptRouting(self)
         self._training_dialog: melody_training.TrainingDialog | None = None
@@ -246,6 +248,7 @@ class MainWindow(QMainWindow):
         self.text_panel.use_as_image_prompt.connect(self.prompts.use_as_image_prompt)
         self.text_panel.use_as_music_prompt.connect(self.prompts.use_as_music_prompt)
         self.canvas.image_files_dropped.connect(self.import_images)
+        self.canvas.settings_action.triggered.connect(lambda: self.restore_actions.from_layer(self.canvas.active_layer()))
         self.canvas.other_files_dropped.connect(self.models_dropped)
         self.canvas.refine_action.triggered.connect(self.canvas_actions.refine)
         self.canvas.inpaint_action.triggered.connect(self.canvas_actions.inpaint)
@@ -781,13 +784,7 @@ class MainWindow(QMainWindow):
         return params, uploads
 
     def restore_node(self, node: HistoryNode) -> bool:
-        generator_id = node.generator or node.plugin_id
-        if not self.generate_panel.set_values(generator_id, node.params, node.seed):
-            self.statusBar().showMessage(f"{generator_id} is not available: its parameters cannot be restored", 8000)
-            return False
-        self.docks["generate"].raise_()
-        self.statusBar().showMessage("Parameters restored", 4000)
-        return True
+        return self.restore_actions.from_node(node) is not None
 
     def rerun_node(self, node: HistoryNode) -> Job | None:
         generator = self._generator_for(node)
@@ -850,36 +847,11 @@ class MainWindow(QMainWindow):
             if self.canvas.add_image(data, name=path.stem, blob=blob, pos=at, mime=mime) is None:
                 self.prompter.error(self, "Cannot import", f"{path}: not an image this studio can read")
                 continue
-            if mime == "image/png":
-                self.restore_from_png(data, path.name)
+            self.restore_from_png(data, path.name)
 
     def restore_from_png(self, data: bytes, name: str = "PNG") -> bool:
-        from studio.core.png_metadata import read_png_metadata
-
-        try:
-            meta = read_png_metadata(data)
-        except FileFormatError:
-            return False
-        record = meta.get("studio") or {}
-        generator = record.get("generator") or record.get("plugin")
-        if generator and self.generate_panel.set_values(generator, record.get("params") or {}, record.get("seed")):
-            self.statusBar().showMessage(f"Restored the parameters of {name}", 6000)
-            return True
-        if meta.get("prompt") or meta.get("parameters"):
-            params: dict[str, Any] = {"prompt": meta.get("prompt", ""), "negative_prompt": meta.get("negative_prompt", "")}
-            seed = None
-            for key, value in (meta.get("parameters") or {}).items():
-                normal = key.strip().lower().replace(" ", "_")
-                if normal == "seed":
-                    seed = value
-                else:
-                    params[{"cfg_scale": "guidance_scale", "sampler": "scheduler"}.get(normal, normal)] = value
-            target = self.generate_panel.current
-            if target is not None:
-                self.generate_panel.set_values(target["id"], params, seed)
-                self.statusBar().showMessage(f"Restored the parameters of {name} into {target.get('name')}", 6000)
-                return True
-        return False
+        """A dropped image's settings (PNG, JPEG or WebP; ours or another tool's) into the Generate panel."""
+        return self.restore_actions.from_image(data, name) is not None
 
     def _timeline_files_dropped(self, paths: list[str], beat: float, track_index: int) -> None:
         for path in paths:

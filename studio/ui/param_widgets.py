@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -29,10 +30,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.core.params import RANDOM_SEED_MAX, SEED_MAX
 from studio.ui.wheel_guard import wheel_only_when_focused
 
-SEED_MAX = 2**32 - 1
-INT_LIMIT = 2**31 - 1
+INT_LIMIT = 2**31 - 1  # QSpinBox is 32-bit signed: fine for sizes and steps, never for seeds
 
 INPUT_SOURCES = {
     "image": [("None", "none"), ("Canvas selection", "selection"), ("Active layer", "layer"), ("Whole canvas", "canvas"), ("File…", "file")],
@@ -51,7 +52,7 @@ PINNED = "pinned"
 
 
 def random_seed() -> int:
-    return random.randint(0, SEED_MAX)
+    return random.randint(0, RANDOM_SEED_MAX)
 
 
 def describe_input(value: dict[str, Any]) -> str:
@@ -236,19 +237,36 @@ class TextEditor(ParamEditor):
             self.edit.setText(text)
 
 
+class SeedValidator(QValidator):
+    """Digits only, at most 2**64 - 1: a seed is an unsigned 64-bit number."""
+
+    def validate(self, text: str, pos: int) -> QValidator.State:  # type: ignore[override]
+        stripped = text.strip()
+        if not stripped:
+            return QValidator.State.Intermediate
+        if not stripped.isdigit():
+            return QValidator.State.Invalid
+        return QValidator.State.Acceptable if int(stripped) <= SEED_MAX else QValidator.State.Invalid
+
+
 class SeedEditor(ParamEditor):
-    """A seed with a dice (new random seed) and, for the job seed, a lock (keep it)."""
+    """A seed with a dice (new random seed) and, for the job seed, a lock (keep it).
+
+    A validated line edit rather than a QSpinBox: QSpinBox holds a signed 32-bit int, and
+    seeds go to 2**64 - 1 (ComfyUI) — a spin box silently wrapped 3000000000 to 852516352.
+    """
 
     def __init__(self, spec: dict[str, Any], parent: QWidget | None = None, *, lockable: bool = False) -> None:
         super().__init__(spec, parent)
-        self.spin = QSpinBox()
-        self.spin.setRange(0, INT_LIMIT)  # QSpinBox is 32-bit signed; seeds above wrap into range
-        self.spin.setKeyboardTracking(False)
+        self.edit = QLineEdit()
+        self.edit.setValidator(SeedValidator(self.edit))
+        self.edit.setToolTip(f"{spec.get('help') or 'Seed'} (0 to {SEED_MAX})")
+        self._value = 0
         self.dice = QToolButton()
         self.dice.setText("⚄")
         self.dice.setToolTip("A new random seed")
         self.dice.clicked.connect(self.roll)
-        self.layout_.addWidget(self.spin, 1)
+        self.layout_.addWidget(self.edit, 1)
         self.layout_.addWidget(self.dice)
         self.lock: QToolButton | None = None
         if lockable:
@@ -258,7 +276,7 @@ class SeedEditor(ParamEditor):
             self.lock.setToolTip("Locked: every Generate uses this seed. Unlocked: a new seed each time.")
             self.lock.toggled.connect(lambda on: self.lock.setText("Locked" if on else "Lock"))  # type: ignore[union-attr]
             self.layout_.addWidget(self.lock)
-        self.spin.valueChanged.connect(lambda _v: self.changed.emit())
+        self.edit.editingFinished.connect(self._edited)
         default = spec.get("default")
         self.set_value(default if default is not None else random_seed())
 
@@ -271,17 +289,32 @@ class SeedEditor(ParamEditor):
             self.lock.setChecked(locked)
 
     def roll(self) -> int:
-        self.spin.setValue(random_seed() % INT_LIMIT)
+        self.set_value(random_seed())
         return self.value()
 
     def value(self) -> int:
-        return int(self.spin.value())
+        return self._value
 
     def set_value(self, value: Any) -> None:
+        """Take ``value`` when it is a seed (0..2**64-1); anything else leaves the seed as it is."""
         try:
-            self.spin.setValue(int(value) % (INT_LIMIT + 1))
+            number = int(value)
         except (TypeError, ValueError):
-            pass
+            return
+        if isinstance(value, bool) or not 0 <= number <= SEED_MAX:
+            return
+        changed = number != self._value
+        self._value = number
+        self.edit.setText(str(number))
+        if changed:
+            self.changed.emit()
+
+    def _edited(self) -> None:
+        text = self.edit.text().strip()
+        if text.isdigit() and int(text) <= SEED_MAX:
+            self.set_value(int(text))
+        else:
+            self.edit.setText(str(self._value))
 
 
 class InputEditor(ParamEditor):

@@ -33,6 +33,10 @@ class PreferencesDialog(QDialog):
         self.pickle = QCheckBox("Allow pickle checkpoints (.ckpt/.bin) — they can run code")
         self.pickle.setChecked(self.settings.allow_pickle)
         form.addRow("", self.pickle)
+        self.model_paths = QCheckBox("Write models' local paths into output files (default: name and hash only)")
+        self.model_paths.setObjectName("embedModelPaths")
+        self.model_paths.setChecked(self.settings.embed_model_paths)
+        form.addRow("", self.model_paths)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -41,9 +45,10 @@ class PreferencesDialog(QDialog):
     def apply(self) -> bool:
         """Save; True when something the engine reads at start changed."""
         settings = load_settings(self.layout_)  # keep what others wrote meanwhile (disabled plugins…)
-        before = (list(settings.model_folders), settings.device, settings.allow_pickle)
+        before = (list(settings.model_folders), settings.device, settings.allow_pickle, settings.embed_model_paths)
         settings.model_folders = self.model_folders.folders()
         settings.device = self.device.currentText()
         settings.allow_pickle = self.pickle.isChecked()
+        settings.embed_model_paths = self.model_paths.isChecked()
         save_settings(self.layout_, settings)
-        return before != (settings.model_folders, settings.device, settings.allow_pickle)
+        return before != (settings.model_folders, settings.device, settings.allow_pickle, settings.embed_model_paths)

@@ -112,15 +112,17 @@ class PromptRouting:
             data = self.window.blobs.get(layer.blob)
         except KeyError:
             return ""
-        from studio.core.png_metadata import read_png_metadata
+        from studio.core.foreign import read_generation
+        from studio.core.image_metadata import read_image_texts
 
         try:
-            meta = read_png_metadata(data)
+            _kind, _size, texts = read_image_texts(data)
         except FileFormatError:
             return ""
-        record = meta.get("studio") or {}
-        params = record.get("params") if isinstance(record.get("params"), dict) else {}
-        return str(meta.get("prompt") or params.get("prompt") or "").strip()
+        found = read_generation(texts)  # ours or any tool's (A1111, ComfyUI, SwarmUI, ...)
+        if found is None:
+            return ""
+        return str(found.params.get("prompt") or found.inputs.get("prompt") or "").strip()
 
     def music_for_image(self, layer: "ImageLayer | None" = None) -> bool:
         layer = layer or self.window.canvas.active_layer()

@@ -169,7 +169,7 @@ def test_clip_and_canvas_context_menus_offer_the_actions(make_window: Any) -> No
     timeline.select_clip(None)
     assert not timeline.continue_action.isEnabled() and not timeline.title_action.isEnabled()
     texts = [action.text() for action in canvas.build_context_menu(window).actions() if action.text()]
-    assert texts == ["Refine selection (img2img)", "Inpaint masked area", "Outpaint…", "Music for this image"]
+    assert texts == ["Refine selection (img2img)", "Inpaint masked area", "Outpaint…", "Music for this image", "Use these settings"]
     assert canvas.refine_action.iconText() == "Refine"  # short in the toolbar
 
 

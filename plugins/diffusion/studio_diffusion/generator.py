@@ -61,8 +61,9 @@ class DiffusionGenerator(Generator):
             fields: dict[str, Any] = {
                 "Steps": job.steps,
                 "Sampler": job.sampler_name,
+                "Schedule type": job.schedule_name,
                 "CFG scale": job.guidance,
-                "Seed": request.seed + index,
+                "Seed": item_seed(request.seed, index),
                 "Size": f"{image.width}x{image.height}",
                 "Model hash": model_hash,
                 "Model": model.name,
@@ -80,6 +81,12 @@ class DiffusionGenerator(Generator):
                 fields["LoRAs"] = ", ".join(f"{r.name}: {r.weight:g}" for r in lora_requests)
             outputs.append(ImageOutput(image, prompt=job.prompt, negative_prompt=job.negative_prompt, parameters=fields))
         return outputs
+
+
+def item_seed(seed: int, index: int) -> int:
+    """Image ``index`` of a batch is seeded ``seed + index``, wrapping inside the unsigned
+    64-bit range (torch.manual_seed takes 0..2**64-1), so it can be re-made alone."""
+    return (int(seed) + index) % (1 << 64)
 
 
 def list_models(folders: list[Path]) -> list[dict[str, Any]]:
@@ -150,6 +157,7 @@ class _Job:
         self.mask_blur = int(params.get("mask_blur") if params.get("mask_blur") is not None else 4)
         self.scheduler_name = str(params.get("scheduler") or "Default")
         self.sampler_name = self.scheduler_name
+        self.schedule_name = str(params.get("schedule") or "Automatic")
         self.previewer = LatentPreviewer(model.family)
         self.steps_done = 0
 
@@ -204,7 +212,9 @@ class _Job:
                 call.update(image=work, strength=self.strength)
 
         pipe = model.pipeline_for(task)
-        scheduler, self.sampler_name = make_scheduler(self.scheduler_name, model.base_scheduler_config, log=self.ctx.log)
+        scheduler, self.sampler_name, self.schedule_name = make_scheduler(
+            self.scheduler_name, model.base_scheduler_config, schedule=self.schedule_name, log=self.ctx.log
+        )
         pipe.scheduler = scheduler
         model.set_vae_tiling(width, height)
         images = self._call(pipe, call)
@@ -230,7 +240,7 @@ class _Job:
         seed = self.request.seed
         # CPU generators, one per image: the same seed gives the same noise on every device,
         # and image i of a batch is reproducible alone with seed + i (as in A1111).
-        generators = [torch.Generator("cpu").manual_seed(seed + i) for i in range(self.batch)]
+        generators = [torch.Generator("cpu").manual_seed(item_seed(seed, i)) for i in range(self.batch)]
         accepted = _call_parameters(pipe)
         call.update(
             prompt=self.prompt,
