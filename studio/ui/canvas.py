@@ -1025,7 +1025,8 @@ class CanvasWidget(QWidget):
                 data = encode(layer.image, layer)
         else:
             image = self.render_region()
-            data = encode(image, layer) if encode is not None else image_to_png(image)
+            # The whole canvas is no one layer's generation: ``encode`` gets no layer.
+            data = encode(image, None) if encode is not None else image_to_png(image)
         path = Path(path)
         path.write_bytes(data)
         return path

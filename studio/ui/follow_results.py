@@ -32,7 +32,7 @@ def set_follows(settings: QSettings, on: bool) -> None:
 class Landed:
     """What one job (or one Send-to-canvas) put on the canvas and the timeline."""
 
-    layers: list["ImageLayer"] = field(default_factory=list)
+    layers: list[ImageLayer] = field(default_factory=list)
     clips: list[str] = field(default_factory=list)
 
     def add(self, placed: Any) -> None:
@@ -42,7 +42,7 @@ class Landed:
             self.layers.append(placed)
 
 
-def source_rect(canvas: "CanvasWidget", node_ids: list[str]) -> QRectF | None:
+def source_rect(canvas: CanvasWidget, node_ids: list[str]) -> QRectF | None:
     """The canvas region of the first of ``node_ids`` that has a layer: where a result's grid starts."""
     for node_id in node_ids:
         for layer in canvas.layers.values():
@@ -51,7 +51,7 @@ def source_rect(canvas: "CanvasWidget", node_ids: list[str]) -> QRectF | None:
     return None
 
 
-def reveal(landed: Landed, *, canvas: "CanvasWidget", timeline: "TimelineWidget", settings: QSettings) -> None:
+def reveal(landed: Landed, *, canvas: CanvasWidget, timeline: TimelineWidget, settings: QSettings) -> None:
     """Select what landed and scroll to it, unless the user turned following off."""
     if not follows(settings):
         return

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.history import Deletion, History, HistoryNode
+from studio.ui.labels import generation_label
 
 THUMB = 48
 
@@ -62,9 +63,11 @@ class StarCommand(QUndoCommand):
 
 
 def node_summary(node: HistoryNode) -> str:
-    prompt = str(node.params.get("prompt") or "").strip().splitlines()
-    name = node.label or (node.generator or node.plugin_id or "generation").removeprefix("studio.")
-    return f"{name}: {prompt[0][:60]}" if prompt else name
+    """The node's label (set when it landed), else one made from its params: see ``labels``."""
+    if node.label:
+        return node.label
+    short = (node.generator or node.plugin_id or "generation").rsplit(".", 1)[-1]
+    return generation_label(None, node.params, node.seed, kind=node.kind, fallback=short)
 
 
 class Thumbnails:

@@ -15,7 +15,6 @@ Preferences (``model_folders``, ``preferences``) and training on the user's MIDI
 
 from __future__ import annotations
 
-import io
 import random
 import time
 from pathlib import Path
@@ -28,13 +27,13 @@ from PySide6.QtWidgets import QDialog, QDockWidget, QLabel, QMainWindow, QWidget
 from studio.core.errors import FileFormatError, ProjectError, StudioError
 from studio.core.history import HistoryNode
 from studio.core.paths import HomeLayout
-from studio.ui import follow_results, melody_training, placement
-from studio.ui.canvas import CanvasWidget, ImageLayer, image_to_png
+from studio.ui import canvas_export, follow_results, labels, melody_training, placement
+from studio.ui.canvas import CanvasWidget, ImageLayer
 from studio.ui.canvas_actions import CanvasActions
 from studio.ui.dialogs import PROJECT_FILTER, Prompter
 from studio.ui.engine_link import FAILED, READY, RESTARTING, STARTING, EngineLink
 from studio.ui.generate_panel import GeneratePanel
-from studio.ui.history_panel import HistoryPanel
+from studio.ui.history_panel import HistoryPanel, node_summary
 from studio.ui.jobs import CANCELLED, DONE, FAILED as JOB_FAILED, Job, JobTracker
 from studio.ui.jobs_panel import JobBar, JobsPanel
 from studio.ui.melody_actions import MelodyActions
@@ -598,6 +597,7 @@ class MainWindow(QMainWindow):
     def submit(self, generator: dict[str, Any], params: dict[str, Any], seed: int | None, *, uploads: dict[str, tuple[bytes, str, str]] | None = None, parents: list[str] | None = None, placement: dict[str, Any] | None = None) -> Job:
         job = self.tracker.new_job(generator["id"], generator.get("name") or generator["id"], generator.get("kind", ""), params, seed, parents)
         job.placement = dict(placement or {})
+        job.label = labels.generation_label(generator, params, seed, role=str(job.placement.get("role") or ""), fallback=job.generator_name)
         ticket = job.ticket
         self.docks["jobs"].raise_() if generator.get("kind") != "text" or job.placement.get("title_clip") else self.docks["text"].raise_()
         self.link.submit(
@@ -704,6 +704,9 @@ class MainWindow(QMainWindow):
         node = HistoryNode.from_record(record, outputs=ids, parents=parents)
         node.kind = job.kind
         node.finished = node.finished or time.time()
+        output = (results[0][0].get("meta") or {}).get("output")
+        generator = self.generate_panel.generators.get(job.plugin)
+        node.label = node.label or labels.generation_label(generator, job.params, job.seed, kind=job.kind, role=str(job.placement.get("role") or ""), output=output if isinstance(output, dict) else None, fallback=job.generator_name)
         history.add(node)
         landed = follow_results.Landed()
         for (info, data), blob in zip(results, ids):
@@ -719,8 +722,7 @@ class MainWindow(QMainWindow):
 
     def _place(self, node: HistoryNode, kind: str, data: bytes, blob: str, job: Job | None = None, info: dict[str, Any] | None = None) -> Any:
         """Put one output where it belongs; returns the new layer or clip id (None for text)."""
-        short = (node.generator or node.plugin_id or "output").removeprefix("studio.")
-        name = f"{short} #{node.seed}" if node.seed is not None else short
+        name = node_summary(node)
         where = job.placement if job is not None else {}
         if kind == "image":
             if where.get("rect"):
@@ -738,10 +740,6 @@ class MainWindow(QMainWindow):
                 return None
             if where.get("only_new_bars"):
                 melody = placement.new_bars_only(melody, (info or {}).get("meta") or {})
-            role = str(where.get("role") or "")
-            if role in ("melody.continue", "melody.vary", "melody.interpolate"):
-                action = role.split(".", 1)[1]
-                name = f"{action} #{node.seed}" if node.seed is not None else action
             clip_id = placement.land_melody(self.timeline, where, melody, name=name, node=node.id, blob=blob)
             if clip_id is None:
                 clip_id = self.timeline.add_melody(melody, name=name, node=node.id, blob=blob)
@@ -846,6 +844,10 @@ class MainWindow(QMainWindow):
             at = QPointF(pos.x() + 24 * index, pos.y() + 24 * index) if pos is not None else None
             if self.canvas.add_image(data, name=path.stem, blob=blob, pos=at, mime=mime) is None:
                 self.prompter.error(self, "Cannot import", f"{path}: not an image this studio can read")
+                continue
+            layers = canvas_export.is_composite(data)
+            if layers:
+                self.statusBar().showMessage(f"{path.name} is a canvas of {layers} layers: added as a picture; it records no single generation to restore (use History ▸ Restore on a layer's generation)", 15000)
                 continue
             self.restore_from_png(data, path.name)
 
@@ -1033,25 +1035,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ files out
 
     def _encode_canvas_png(self, image: QImage, layer: ImageLayer | None) -> bytes:
-        from PIL import Image
-
-        from studio.core.png_metadata import encode_png
-
-        picture = Image.open(io.BytesIO(image_to_png(image)))
-        picture.load()
-        node = None
-        if layer is not None and layer.node and self.session.history is not None:
-            try:
-                node = self.session.history.get(layer.node)
-            except KeyError:
-                node = None
-        ai = any(item.node for item in self.canvas.layers.values())
-        if node is None:
-            return encode_png(picture, ai_generated=ai)
-        fields = {key: value for key, value in node.params.items() if key not in ("prompt", "negative_prompt") and not isinstance(value, (dict, list))}
-        fields.update({"Seed": node.seed, "Generator": node.generator})
-        record = node.to_dict()
-        return encode_png(picture, prompt=str(node.params.get("prompt") or ""), negative_prompt=str(node.params.get("negative_prompt") or ""), parameters=fields, record=record, ai_generated=True)
+        return canvas_export.encode_canvas_png(image, layer, self.canvas, self.session.history)
 
     def export_canvas(self, path: Path, *, layer_only: bool = False) -> Path:
         return self.canvas.export_png(Path(path), layer_only=layer_only, encode=self._encode_canvas_png)

@@ -4,6 +4,7 @@ results are scrolled to; a dropped or moved clip never hides another."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +89,7 @@ def test_with_following_off_the_view_stays_where_the_user_put_it(make_window: An
     canvas.view.centerOn(QPointF(10, 10))
     before = _visible(canvas.view)
     node = _generate_patterns(window, client, qtbot, (0, 200, 0))
-    new = [layer for layer in canvas.layers.values() if layer.node == node.id][0]
+    new = next(layer for layer in canvas.layers.values() if layer.node == node.id)
     assert _visible(canvas.view) == before
     assert not before.contains(canvas.layer_rect(new))
 
@@ -100,7 +101,7 @@ def test_vary_lands_next_to_the_picture_it_varies(make_window: Any, qtbot: Any) 
     first = _generate_patterns(window, client, qtbot, (200, 0, 0))
     for index in range(5):
         canvas.add_image(png_bytes(256, 256), name=f"other {index}")
-    source = [layer for layer in canvas.layers.values() if layer.node == first.id][0]
+    source = next(layer for layer in canvas.layers.values() if layer.node == first.id)
     canvas.scene.clearSelection()
     canvas._refresh_list(select=list(canvas.layers)[-1])  # another layer is active
     job = window.vary_node(first)
@@ -108,7 +109,7 @@ def test_vary_lands_next_to_the_picture_it_varies(make_window: Any, qtbot: Any) 
     wait_for(qtbot, lambda: bool(job.job_id), 10000)
     with qtbot.waitSignal(window.generation_landed, timeout=10000) as landed:
         finish_job(window, client, client.jobs[-1].id, [("image", "image/png", png_bytes(256, 256, (0, 0, 200)), {})])
-    varied = [layer for layer in canvas.layers.values() if layer.node == landed.args[0].id][0]
+    varied = next(layer for layer in canvas.layers.values() if layer.node == landed.args[0].id)
     gap = canvas.layer_rect(varied).center() - canvas.layer_rect(source).center()
     assert max(abs(gap.x()), abs(gap.y())) <= 2 * (256 + 16)  # a neighbouring grid cell
 
@@ -126,9 +127,9 @@ def test_a_continuation_far_along_the_timeline_is_scrolled_to_and_selected(make_
     wait_for(qtbot, lambda: bool(job.job_id), 10000)
     with qtbot.waitSignal(window.generation_landed, timeout=10000) as landed:
         finish_job(window, client, client.jobs[0].id, [("melody", "audio/midi", write_midi(_tune([67, 69, 71, 72])), {})])
-    clip = [c for _t, c in timeline.doc.clips() if c.get("node") == landed.args[0].id][0]
+    clip = next(c for _t, c in timeline.doc.clips() if c.get("node") == landed.args[0].id)
     assert timeline.selected == clip["id"]
-    item = [i for i in timeline.view.clip_items() if i.clip["id"] == clip["id"]][0]
+    item = next(i for i in timeline.view.clip_items() if i.clip["id"] == clip["id"])
     assert _visible(timeline.view).intersects(item.sceneBoundingRect())
 
 
@@ -160,7 +161,7 @@ def test_moving_a_clip_onto_another_puts_it_in_the_next_gap(make_window: Any) ->
     timeline.select_clip(first)
     timeline.duplicate_selected()
     clips = sorted(track["clips"], key=lambda c: c["start"])
-    for left, right in zip(clips, clips[1:]):
+    for left, right in itertools.pairwise(clips):
         assert left["start"] + left["length"] <= right["start"] + 1e-9
 
 
