@@ -22,12 +22,13 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QPointF, QRectF, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QImage, QKeySequence, QUndoStack
-from PySide6.QtWidgets import QDialog, QDockWidget, QLabel, QMainWindow, QWidget
+from PySide6.QtWidgets import QDialog, QDockWidget, QLabel, QMainWindow, QVBoxLayout, QWidget
 
 from studio.core.errors import FileFormatError, ProjectError, StudioError
 from studio.core.history import HistoryNode
 from studio.core.paths import HomeLayout
-from studio.ui import canvas_export, follow_results, labels, melody_training, placement
+from studio.ui import canvas_export, first_run, follow_results, labels, melody_training, placement
+from studio.ui import help_menu as help_menu_text
 from studio.ui.canvas import CanvasWidget, ImageLayer
 from studio.ui.canvas_actions import CanvasActions
 from studio.ui.dialogs import PROJECT_FILTER, Prompter
@@ -39,6 +40,7 @@ from studio.ui.jobs_panel import JobBar, JobsPanel
 from studio.ui.melody_actions import MelodyActions
 from studio.ui.restore_actions import RestoreActions
 from studio.ui.melody_words import clean_title
+from studio.ui.message_bar import MessageBar, first_sentence
 from studio.ui.model_folders import add_model_folders, folder_to_add
 from studio.ui.preferences import PreferencesDialog
 from studio.ui.project_session import Documents, ProjectSession, find_recovery
@@ -109,8 +111,17 @@ class MainWindow(QMainWindow):
         self._fetching: dict[str, list[tuple[dict[str, Any], bytes] | None]] = {}
 
         self.canvas = CanvasWidget(self.undo, self.blobs)
-        self.setCentralWidget(self.canvas)
+        self.message_bar = MessageBar()
+        centre = QWidget()
+        centre.setObjectName("centre")
+        centre_layout = QVBoxLayout(centre)
+        centre_layout.setContentsMargins(0, 0, 0, 0)
+        centre_layout.setSpacing(0)
+        centre_layout.addWidget(self.message_bar)
+        centre_layout.addWidget(self.canvas, 1)
+        self.setCentralWidget(centre)
         self.generate_panel = GeneratePanel(self.settings)
+        self.model_guide = first_run.ModelGuide(self.generate_panel, HomeLayout(self.home).models_dir, self.add_model_folder_dialog)
         self.history_panel = HistoryPanel(self.undo)
         self.jobs_panel = JobsPanel(self.tracker)
         self.text_panel = TextPanel()
@@ -223,7 +234,11 @@ class MainWindow(QMainWindow):
         self._action(tools, "Restart engine (apply settings)", self.restart_engine, name="actionRestartEngine")
 
         help_menu = bar.addMenu("&Help")
-        self._action(help_menu, "About Studio", lambda: self.prompter.info(self, "About Studio", "Studio: an offline creative studio for images, melodies, text and audio."))
+        self._action(help_menu, "Documentation", lambda: first_run.open_path(help_menu_text.docs_entry()), QKeySequence.StandardKey.HelpContents, name="actionDocs")
+        self._action(help_menu, "Where to find models", lambda: first_run.open_path(first_run.MODELS_PAGE), name="actionModelsHelp")
+        self._action(help_menu, "Open log folder", lambda: first_run.open_path(HomeLayout(self.home).logs_dir), name="actionLogs")
+        help_menu.addSeparator()
+        self._action(help_menu, "About Studio", lambda: self.prompter.info(self, "About Studio", help_menu_text.about_text(self.home)), name="actionAbout")
         self._rebuild_recent()
 
     def _wire(self) -> None:
@@ -231,6 +246,7 @@ class MainWindow(QMainWindow):
         link.state_changed.connect(self._show_engine_state)
         link.catalogue_changed.connect(self.generate_panel.set_catalogue)
         link.models_changed.connect(self.generate_panel.set_models)
+        link.models_changed.connect(lambda _models: self.model_guide.update())
         link.event.connect(self.tracker.on_event)
         link.jobs_lost.connect(self.tracker.lost)
         self.tracker.finished.connect(self._job_finished)
@@ -646,7 +662,7 @@ class MainWindow(QMainWindow):
         if job.kind == "image":
             self.canvas.hide_preview()
         if job.state == JOB_FAILED:
-            self.statusBar().showMessage(f"{job.generator_name} failed: {job.error}", 10000)
+            self.show_error(f"{job.generator_name} failed: {job.error}")
             return
         if job.state == CANCELLED:
             self.statusBar().showMessage(f"{job.generator_name}: cancelled", 5000)
@@ -945,6 +961,24 @@ class MainWindow(QMainWindow):
             return []
         self.offer_engine_restart("The model folders changed.")
         return added
+
+    def add_model_folder_dialog(self) -> list[Path]:
+        """The empty-state panel's "Add folder…": a folder of models, scanned after a restart."""
+        folder = self.prompter.open_folder(self, "Add a model folder")
+        if folder is None:
+            return []
+        added = add_model_folders(self.home, [Path(folder)])
+        if added:
+            self.offer_engine_restart("The model folders changed.")
+        else:
+            self.statusBar().showMessage(f"{folder} is in the model folders already.", 8000)
+            self.link.refresh_models()
+        return added
+
+    def show_error(self, message: str) -> None:
+        """An error in full above the canvas, a short form in the status bar."""
+        self.message_bar.show_error(message)
+        self.statusBar().showMessage(first_sentence(message), 15000)
 
     def offer_engine_restart(self, why: str) -> bool:
         busy = self.link.active_jobs

@@ -384,6 +384,9 @@ class InputEditor(ParamEditor):
             self.combo.setCurrentIndex(0)
 
 
+AUTOMATIC_MODEL = "Automatic (first model found)"
+
+
 class ModelEditor(ParamEditor):
     """A model path picked from what the engine found (or typed), filtered by ``model_kind``."""
 
@@ -392,7 +395,8 @@ class ModelEditor(ParamEditor):
         self.combo = QComboBox()
         wheel_only_when_focused(self.combo)
         self.combo.setEditable(True)
-        self.combo.lineEdit().setPlaceholderText("automatic" if spec.get("optional") else "model folder or file")
+        self.combo.lineEdit().setPlaceholderText("model folder or file")
+        self.combo.setToolTip(spec.get("help") or "A model file or folder")
         self.layout_.addWidget(self.combo, 1)
         self.combo.currentTextChanged.connect(lambda _t: self.changed.emit())
         self.set_models({})
@@ -404,7 +408,8 @@ class ModelEditor(ParamEditor):
         self.combo.blockSignals(True)
         self.combo.clear()
         if self.spec.get("optional"):
-            self.combo.addItem("", None)
+            # A real choice, in normal text: a grey placeholder looked like a disabled field.
+            self.combo.addItem(AUTOMATIC_MODEL, None)
         for entry in models.get("found") or []:
             kind = model_kind(entry)
             if wanted and kind not in (wanted, "unknown"):
