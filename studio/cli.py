@@ -30,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     engine.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback; elsewhere the token is still required)")
     engine.add_argument("--port", type=int, default=0, help="port (default: any free port, written to engine.json)")
     engine.add_argument("--safe-mode", action="store_true", dest="engine_safe_mode", help="community plugins off")
+    engine.add_argument("--ssl-certfile", default="", metavar="PEM", help="serve HTTPS with this certificate (for --host beyond loopback)")
+    engine.add_argument("--ssl-keyfile", default="", metavar="PEM", help="the certificate's private key")
 
     generate = commands.add_parser("generate", help="run one generation and write its output(s)")
     generate.add_argument("plugin", metavar="PLUGIN_ID", nargs="?", help="the generator (not needed with --from)")
@@ -134,7 +136,9 @@ def _engine(args: argparse.Namespace) -> int:
     from studio.engine.config import EngineConfig
     from studio.engine.server import Engine
 
-    config = EngineConfig.from_environment(safe_mode=args.safe_mode or args.engine_safe_mode, host=args.host, port=args.port)
+    config = EngineConfig.from_environment(
+        safe_mode=args.safe_mode or args.engine_safe_mode, host=args.host, port=args.port, ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile
+    )
     configure_logging(HomeLayout(config.home).logs_dir, "engine")
     engine = Engine(config)
     url = engine.bind()

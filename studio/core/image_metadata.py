@@ -86,8 +86,8 @@ def read_image_texts(data: bytes, name: str = "image") -> tuple[str, tuple[int, 
     if kind == "png":
         from studio.core.png_metadata import read_png_chunks
 
-        size, texts = read_png_chunks(data, name)
-        return "png", (int(size[0]), int(size[1])), texts
+        size, png_texts = read_png_chunks(data, name)
+        return "png", (int(size[0]), int(size[1])), png_texts
     if kind not in ("jpeg", "webp"):
         raise FileFormatError(f"{name}: not a PNG, JPEG or WebP image")
     from PIL import Image, UnidentifiedImageError

@@ -23,8 +23,22 @@ import httpx
 
 from studio.core.errors import ParamError, StudioError
 from studio.core.paths import HomeLayout, studio_home
-
-FINAL_STATES = ("done", "failed", "cancelled")
+from studio.engine.protocol import (
+    FINAL_EVENTS,
+    FINAL_STATES,
+    ArtifactCreated,
+    CancelledJobs,
+    Catalogue,
+    Event,
+    Health,
+    HelloEvent,
+    JobAccepted,
+    JobList,
+    JobRequest,
+    JobStatus,
+    ModelsReport,
+    parse_event,
+)
 
 
 class EngineError(StudioError):
@@ -52,12 +66,19 @@ def read_connection(home: Path) -> Connection | None:
 
 
 class EngineClient:
-    def __init__(self, url: str, token: str, *, timeout: float = 30.0, home: Path | None = None, process: subprocess.Popen | None = None) -> None:
+    def __init__(self, url: str, token: str, *, timeout: float = 30.0, home: Path | None = None, process: subprocess.Popen | None = None, verify: Any = None) -> None:
+        """``verify``: for an https engine, an ``ssl.SSLContext`` or a CA bundle path
+        (default ``STUDIO_ENGINE_CA`` when set, else the system's trust store)."""
         self.url = url.rstrip("/")
         self.token = token
         self.home = home
         self.process = process
-        self._http = httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout, trust_env=False)
+        if verify is None:
+            verify = _ssl_context(os.environ["STUDIO_ENGINE_CA"]) if os.environ.get("STUDIO_ENGINE_CA") else True
+        elif isinstance(verify, (str, os.PathLike)):
+            verify = _ssl_context(str(verify))
+        self._verify = verify
+        self._http = httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout, trust_env=False, verify=verify)
 
     # ------------------------------------------------------------------ connecting
 
@@ -141,40 +162,59 @@ class EngineClient:
             raise EngineError(f"{method} {path}: {response.status_code} {_detail(response)}")
         return response
 
-    def health(self) -> dict[str, Any]:
-        return self._call("GET", "/health").json()
+    def health(self) -> Health:
+        return Health.model_validate(self._call("GET", "/health").json())
+
+    def catalogue(self) -> Catalogue:
+        """Every plugin found and the generators it offers (``GET /plugins``)."""
+        return Catalogue.model_validate(self._call("GET", "/plugins").json())
 
     def plugins(self) -> dict[str, Any]:
-        return self._call("GET", "/plugins").json()
+        """``catalogue()`` as plain JSON, for views that build panels from it."""
+        return self.catalogue().model_dump(mode="json")
 
     def reload_plugins(self) -> dict[str, Any]:
         """Apply plugin and settings changes now (the engine restarts its worker)."""
-        return self._call("POST", "/plugins/reload").json()
+        return Catalogue.model_validate(self._call("POST", "/plugins/reload").json()).model_dump(mode="json")
 
     def models(self) -> dict[str, Any]:
-        return self._call("GET", "/models").json()
+        return ModelsReport.model_validate(self._call("GET", "/models").json()).model_dump(mode="json")
 
-    def submit(self, plugin: str, params: dict[str, Any] | None = None, seed: int | None = None, priority: int = 0) -> str:
-        body = {"plugin": plugin, "params": params or {}, "seed": seed, "priority": priority}
-        return self._call("POST", "/jobs", json=body).json()["id"]
+    def submit(self, plugin: str, params: dict[str, Any] | None = None, seed: int | None = None, priority: int = 0, timeout: float | None = None) -> str:
+        """Queue a job; returns its id."""
+        from pydantic import ValidationError
+
+        try:
+            request = JobRequest(plugin=plugin, params=params or {}, seed=seed, priority=priority, timeout=timeout)
+        except ValidationError as exc:
+            raise RequestRejected("; ".join(f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors())) from None
+        return self.submit_request(request).id
 
     def submit_command(self, plugin: str, command: str, args: list[str], priority: int = 0) -> str:
         """Queue a plugin's ``[[commands]]`` entry (``train``, say) as a job; returns its id."""
-        body = {"plugin": plugin, "kind": "command", "params": {"command": command, "args": list(args)}, "priority": priority}
-        return self._call("POST", "/jobs", json=body).json()["id"]
+        request = JobRequest(plugin=plugin, kind="command", params={"command": command, "args": list(args)}, priority=priority)
+        return self.submit_request(request).id
 
-    def run_command(self, plugin: str, command: str, args: list[str], **wait: Any) -> dict[str, Any]:
+    def run_command(self, plugin: str, command: str, args: list[str], **wait: Any) -> JobStatus:
         """Submit a command job and wait for it, like ``run``."""
         return self.run(plugin, submit=lambda: self.submit_command(plugin, command, args), **wait)
 
-    def job(self, job_id: str) -> dict[str, Any]:
-        return self._call("GET", f"/jobs/{job_id}").json()
+    def submit_request(self, request: JobRequest) -> JobAccepted:
+        body = request.model_dump(mode="json", exclude_none=True)
+        return JobAccepted.model_validate(self._call("POST", "/jobs", json=body).json())
 
-    def jobs(self) -> list[dict[str, Any]]:
-        return self._call("GET", "/jobs").json()["jobs"]
+    def job(self, job_id: str) -> JobStatus:
+        return JobStatus.model_validate(self._call("GET", f"/jobs/{job_id}").json())
 
-    def cancel(self, job_id: str) -> dict[str, Any]:
-        return self._call("DELETE", f"/jobs/{job_id}").json()
+    def jobs(self) -> list[JobStatus]:
+        return JobList.model_validate(self._call("GET", "/jobs").json()).jobs
+
+    def cancel(self, job_id: str) -> JobStatus:
+        return JobStatus.model_validate(self._call("DELETE", f"/jobs/{job_id}").json())
+
+    def cancel_all(self) -> list[str]:
+        """Cancel every queued and running job; returns their ids."""
+        return CancelledJobs.model_validate(self._call("DELETE", "/jobs").json()).cancelled
 
     def artifact(self, artifact_id: str) -> tuple[bytes, str]:
         response = self._call("GET", f"/artifacts/{artifact_id}")
@@ -182,7 +222,7 @@ class EngineClient:
 
     def upload(self, data: bytes, *, kind: str, mime: str) -> str:
         headers = {"Content-Type": mime, "X-Studio-Kind": kind}
-        return self._call("POST", "/artifacts", content=data, headers=headers).json()["id"]
+        return ArtifactCreated.model_validate(self._call("POST", "/artifacts", content=data, headers=headers).json()).id
 
     def shutdown(self) -> None:
         with contextlib.suppress(EngineError):
@@ -194,20 +234,33 @@ class EngineClient:
         return self.url.replace("http://", "ws://", 1).replace("https://", "wss://", 1) + "/events"
 
     @contextlib.contextmanager
-    def events(self, open_timeout: float = 10.0) -> Iterator[Callable[[float | None], dict[str, Any] | None]]:
-        """A WebSocket subscription: yields ``receive(timeout)`` returning one event or None."""
+    def events(self, open_timeout: float = 10.0) -> Iterator[Callable[[float | None], Event | None]]:
+        """A WebSocket subscription: yields ``receive(timeout)`` returning one typed event or None.
+
+        Events this client does not know (a newer engine) are skipped, not fatal.
+        """
+        from pydantic import ValidationError
         from websockets.sync.client import connect
 
-        with connect(self.events_url(), additional_headers={"Authorization": f"Bearer {self.token}"}, open_timeout=open_timeout, max_size=None) as socket:
+        ssl = self._verify if self.url.startswith("https://") and not isinstance(self._verify, bool) else None
+        options: dict[str, Any] = {"ssl": ssl} if ssl is not None else {}
+        with connect(self.events_url(), additional_headers={"Authorization": f"Bearer {self.token}"}, open_timeout=open_timeout, max_size=64 * 2**20, **options) as socket:
 
-            def receive(timeout: float | None = None) -> dict[str, Any] | None:
-                try:
-                    return json.loads(socket.recv(timeout=timeout))
-                except TimeoutError:
-                    return None
+            def receive(timeout: float | None = None) -> Event | None:
+                deadline = None if timeout is None else time.monotonic() + timeout
+                while True:
+                    remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+                    try:
+                        raw = socket.recv(timeout=remaining)
+                    except TimeoutError:
+                        return None
+                    try:
+                        return parse_event(json.loads(raw))
+                    except (ValueError, ValidationError):
+                        continue
 
             hello = receive(open_timeout)
-            if hello is None or hello.get("type") != "hello":
+            if not isinstance(hello, HelloEvent):
                 raise EngineError("the engine's event stream did not greet us")
             yield receive
 
@@ -217,12 +270,13 @@ class EngineClient:
         params: dict[str, Any] | None = None,
         seed: int | None = None,
         *,
-        on_event: Callable[[dict[str, Any]], None] | None = None,
+        on_event: Callable[[Event], None] | None = None,
         timeout: float | None = None,
         priority: int = 0,
         submit: Callable[[], str] | None = None,
-    ) -> dict[str, Any]:
-        """Submit a job and wait for it, passing its events to ``on_event``; returns the job."""
+    ) -> JobStatus:
+        """Submit a job (``submit`` replaces the plain submission, for command jobs) and wait
+        for it, passing its events to ``on_event``; returns the job."""
         from websockets.exceptions import WebSocketException
 
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -235,23 +289,29 @@ class EngineClient:
                         event = receive(wait)
                         if event is None:
                             state = self.job(job_id)
-                            if state["state"] in FINAL_STATES:
+                            if state.state in FINAL_STATES:
                                 return state
                             if deadline is not None and time.monotonic() >= deadline:
                                 self.cancel(job_id)
                                 raise EngineError(f"the job did not finish within {timeout:.0f}s and was cancelled")
                             continue
-                        if event.get("job") != job_id:
+                        if getattr(event, "job", None) != job_id:
                             continue
                         if on_event is not None:
                             on_event(event)
-                        if event.get("type") in FINAL_STATES:
+                        if event.type in FINAL_EVENTS:
                             return self.job(job_id)
                 except KeyboardInterrupt:
                     self.cancel(job_id)
                     raise
         except (OSError, WebSocketException) as exc:
             raise EngineError(f"lost the connection to the engine: {exc}") from None
+
+
+def _ssl_context(ca_file: str) -> Any:
+    import ssl
+
+    return ssl.create_default_context(cafile=ca_file)
 
 
 def _detail(response: httpx.Response) -> str:

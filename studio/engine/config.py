@@ -34,6 +34,16 @@ class EngineConfig:
     embed_model_paths: bool = False
     # Seconds a plugin may keep running after a cancel before its worker is ended.
     cancel_grace: float = 5.0
+    # Seconds any job may run before its worker is ended (0: no limit); a hung or stopped
+    # worker then no longer blocks the queue. Per generator: plugin_timeouts (settings.json
+    # "plugin_timeouts", or a generator's `timeout` in its manifest); per job: the request.
+    job_timeout: float = 6 * 3600.0
+    plugin_timeouts: dict[str, float] = field(default_factory=dict)
+    # TLS for an engine bound beyond loopback (uvicorn's ssl_certfile / ssl_keyfile).
+    ssl_certfile: str = ""
+    ssl_keyfile: str = ""
+    # Host names (besides loopback and `host`) that requests may carry in their Host header.
+    allowed_hosts: list[str] = field(default_factory=list)
 
     @property
     def layout(self) -> HomeLayout:
@@ -75,7 +85,12 @@ class EngineConfig:
     def from_environment(cls, *, home: Path | None = None, safe_mode: bool = False, **overrides: object) -> "EngineConfig":
         """The config a user's engine runs with: STUDIO_HOME, settings.json, STUDIO_MODEL_PATH."""
         root = home or studio_home()
-        layout = HomeLayout(root).ensure()
+        try:
+            layout = HomeLayout(root).ensure()
+        except OSError as exc:
+            from studio.engine.artifact_store import StorageError, storage_message
+
+            raise StorageError(f"cannot use the studio home: {storage_message(exc, Path(root))}") from None
         settings: Settings = load_settings(layout)
         model_paths = env_model_paths() + [Path(p).expanduser() for p in settings.model_folders]
         config = cls(
@@ -94,6 +109,29 @@ class EngineConfig:
         grace = os.environ.get("STUDIO_CANCEL_GRACE")
         if grace:
             config.cancel_grace = float(grace)
+        job_timeout = os.environ.get("STUDIO_JOB_TIMEOUT")
+        if job_timeout:
+            config.job_timeout = float(job_timeout)
+        config.plugin_timeouts = _plugin_timeouts(layout.settings_file)
+        config.allowed_hosts = [name.strip() for name in os.environ.get("STUDIO_ALLOWED_HOSTS", "").split(",") if name.strip()]
         for key, value in overrides.items():
             setattr(config, key, value)
         return config
+
+
+def _plugin_timeouts(settings_file: Path) -> dict[str, float]:
+    """``"plugin_timeouts": {"generator.id": seconds}`` from settings.json; bad entries are skipped."""
+    import json
+
+    try:
+        data = json.loads(settings_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    raw = data.get("plugin_timeouts") if isinstance(data, dict) else None
+    if not isinstance(raw, dict):
+        return {}
+    timeouts: dict[str, float] = {}
+    for generator, seconds in raw.items():
+        if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and seconds > 0:
+            timeouts[str(generator)] = float(seconds)
+    return timeouts

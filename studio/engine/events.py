@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any
+
+from pydantic import BaseModel
+
+from studio.engine.protocol import EventType
 
 
 class EventBus:
@@ -32,7 +35,7 @@ class EventBus:
         with self._lock:
             self._subscribers = [(loop, q) for loop, q in self._subscribers if q is not queue]
 
-    def publish(self, event: dict[str, Any]) -> None:
+    def publish(self, event: BaseModel) -> None:
         with self._lock:
             subscribers = list(self._subscribers)
         for loop, queue in subscribers:
@@ -42,7 +45,7 @@ class EventBus:
                 self.unsubscribe(queue)
 
 
-def _offer(queue: asyncio.Queue, event: dict[str, Any]) -> None:
-    if queue.qsize() >= EventBus.MAX_PENDING and event.get("type") in ("preview", "progress"):
+def _offer(queue: asyncio.Queue, event: BaseModel) -> None:
+    if queue.qsize() >= EventBus.MAX_PENDING and getattr(event, "type", None) in (EventType.PREVIEW, EventType.PROGRESS):
         return
     queue.put_nowait(event)

@@ -1,17 +1,24 @@
-"""The job queue: priorities, one running job at a time, cancel, and worker supervision.
+"""The job queue: priorities, one running job at a time, cancel, timeouts, worker supervision.
 
 Jobs live in the server process; their plugin code runs in the worker. The queue answers a
 cancel at once (a queued job is dropped, a running job is told to stop and is marked
-cancelled when the plugin returns). A plugin that keeps running past the grace period, or
-whose process dies, has its worker ended and replaced, the job is marked with what
-happened, and the next job starts.
+cancelled when the plugin returns). A plugin that keeps running past the grace period or
+its time limit, or whose process dies or stops answering, has its worker ended and
+replaced, the job is marked with what happened, and the next job starts.
+
+Submitting and cancelling cost O(log n) however long the queue is: cancelled entries stay
+in the heap and are skipped when popped (compacted when they outnumber live ones), a job's
+position is counted per priority, and finished jobs are forgotten oldest-first from a deque.
 """
 
 from __future__ import annotations
 
 import base64
+import builtins
+import collections
 import heapq
 import itertools
+import math
 import signal
 import threading
 import time
@@ -19,13 +26,44 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from pydantic import BaseModel
+
 from studio.engine.config import EngineConfig
+from studio.engine.protocol import (
+    FINAL_STATES,
+    ArtifactInfo,
+    CancelledEvent,
+    DoneEvent,
+    EngineEvent,
+    FailedEvent,
+    FromWorker,
+    JobCancelled,
+    JobKind,
+    JobFailed,
+    JobFinished,
+    JobState,
+    JobStatus,
+    PluginFailure,
+    PreviewEvent,
+    ProgressDetail,
+    ProgressEvent,
+    QueuedEvent,
+    RunJob,
+    StartedEvent,
+    StatusReply,
+    StatusRequest,
+    CancelJob,
+    WorkerEvent,
+    WorkerReady,
+)
 from studio.engine.worker import WorkerHandle
 
-QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
-FINAL_STATES = (DONE, FAILED, CANCELLED)
 # Finished jobs kept for GET /jobs/{id}; older ones are forgotten (their artefacts stay).
 KEEP_FINISHED = 500
+# Log lines kept per job (the API shows the last 50); a chatty plugin cannot grow the engine.
+MAX_LOG_LINES = 1000
+
+Publish = Callable[[BaseModel], None]
 
 
 @dataclass
@@ -35,7 +73,7 @@ class Job:
     params: dict[str, Any]
     seed: int | None
     priority: int = 0
-    state: str = QUEUED
+    state: JobState = JobState.QUEUED
     progress: dict[str, Any] = field(default_factory=lambda: {"done": 0.0, "total": 0.0, "message": ""})
     outputs: list[str] = field(default_factory=list)
     artifacts: list[dict[str, Any]] = field(default_factory=list)
@@ -47,50 +85,109 @@ class Job:
     started: float | None = None
     finished: float | None = None
     cancel_requested: bool = False
-    kind: str = "generate"  # or "command": a plugin's [[commands]] entry (studio.engine.commands)
+    #: seconds this job may run (None: no limit); the smallest of request, plugin and engine limits
+    timeout: float | None = None
+    timed_out: bool = False
+    kind: JobKind = "generate"  # or "command": a plugin's [[commands]] entry (studio.engine.commands)
+
+    def to_status(self) -> JobStatus:
+        """The job as the API shows it.
+
+        Whatever a plugin put into the record, logs or artefact metadata is made JSON-safe
+        first (NaN → null, lone surrogates replaced), so one bad value can never break
+        ``GET /jobs`` for every client.
+        """
+        fraction = 0.0
+        total = _finite(self.progress.get("total")) or 0.0
+        if total:
+            fraction = max(0.0, min(1.0, (_finite(self.progress.get("done")) or 0.0) / total))
+        if self.state == JobState.DONE:
+            fraction = 1.0
+        return JobStatus(
+            id=self.id,
+            kind=self.kind,
+            plugin=json_safe(self.generator),
+            params=json_safe(self.params),
+            seed=self.seed,
+            priority=self.priority,
+            state=self.state,
+            progress=round(fraction, 4),
+            progress_detail=ProgressDetail(
+                done=_finite(self.progress.get("done")) or 0.0,
+                total=total,
+                message=json_safe(str(self.progress.get("message") or "")),
+            ),
+            outputs=list(self.outputs),
+            artifacts=[ArtifactInfo.model_validate(json_safe(artifact)) for artifact in self.artifacts],
+            error=json_safe(self.error) or None,
+            traceback=json_safe(self.traceback) or None,
+            record=json_safe(self.record),
+            logs=json_safe(self.logs[-50:]),
+            timeout=self.timeout,
+            created=self.created,
+            started=self.started,
+            finished=self.finished,
+        )
+
+    def minimal_status(self) -> JobStatus:
+        """A status with nothing a plugin wrote, for when even the sanitised one fails."""
+        return JobStatus(id=self.id, plugin=json_safe(self.generator), state=self.state, created=self.created, started=self.started, finished=self.finished, error="this job's stored details could not be shown", outputs=list(self.outputs))
 
     def to_dict(self) -> dict[str, Any]:
-        fraction = 0.0
-        if self.progress.get("total"):
-            fraction = min(1.0, self.progress["done"] / self.progress["total"])
-        if self.state == DONE:
-            fraction = 1.0
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "plugin": self.generator,
-            "params": self.params,
-            "seed": self.seed,
-            "priority": self.priority,
-            "state": self.state,
-            "progress": round(fraction, 4),
-            "progress_detail": self.progress,
-            "outputs": self.outputs,
-            "artifacts": self.artifacts,
-            "error": self.error or None,
-            "traceback": self.traceback or None,
-            "record": self.record,
-            "logs": self.logs[-50:],
-            "created": self.created,
-            "started": self.started,
-            "finished": self.finished,
-        }
+        return self.to_status().model_dump(mode="json")
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def json_safe(value: Any, depth: int = 0) -> Any:
+    """``value`` with everything JSON cannot carry replaced: NaN/Infinity → None, lone
+    surrogates → U+FFFD, unknown objects → their ``str``, very deep nesting cut off."""
+    if depth > 32:
+        return None
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {json_safe(str(key), depth + 1): json_safe(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item, depth + 1) for item in value]
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    return json_safe(str(value), depth + 1)
 
 
 class JobQueue:
-    def __init__(self, config: EngineConfig, publish: Callable[[dict[str, Any]], None], on_plugin_failure: Callable[[dict[str, str]], None]) -> None:
+    def __init__(self, config: EngineConfig, publish: Publish, on_plugin_failure: Callable[[PluginFailure], None], plugin_timeout: Callable[[str], float | None] | None = None) -> None:
         self.config = config
         self._publish = publish
         self._on_plugin_failure = on_plugin_failure
+        self._plugin_timeout = plugin_timeout or (lambda generator: None)
         self._lock = threading.RLock()
         self._wake = threading.Condition(self._lock)
         self._jobs: dict[str, Job] = {}
         self._heap: list[tuple[int, int, str]] = []
+        self._stale = 0  # heap entries whose job is no longer queued (cancelled while queued)
+        self._queued_by_priority: collections.Counter[int] = collections.Counter()
+        self._finished: collections.deque[str] = collections.deque()
         self._order = itertools.count()
         self._running: Job | None = None
         self._worker: WorkerHandle | None = None
         self._status_waiters: dict[str, tuple[threading.Event, list]] = {}
         self._closed = False
+        self._oom_kills_at_start: int | None = None
         self.worker_restarts = 0
         self._dispatcher = threading.Thread(target=self._dispatch_loop, name="job-dispatcher", daemon=True)
 
@@ -129,18 +226,27 @@ class JobQueue:
         return self._worker
 
     def _new_worker(self) -> WorkerHandle:
+        self._oom_kills_at_start = oom_kill_count()
         return WorkerHandle(self.config, self._on_worker_message, self._on_worker_exit)
+
+    def _worker_was_oom_killed(self) -> bool | None:
+        now = oom_kill_count()
+        if now is None or self._oom_kills_at_start is None:
+            return None
+        return now > self._oom_kills_at_start
 
     # ------------------------------------------------------------------ public API
 
-    def submit(self, generator: str, params: dict[str, Any], seed: int | None, priority: int = 0, kind: str = "generate") -> Job:
-        job = Job(id=uuid.uuid4().hex, generator=generator, params=params, seed=seed, priority=priority, kind=kind)
+    def submit(self, generator: str, params: dict[str, Any], seed: int | None, priority: int = 0, timeout: float | None = None, kind: JobKind = "generate") -> Job:
+        limits = [limit for limit in (timeout, self._plugin_timeout(generator), self.config.job_timeout or None) if limit]
+        job = Job(id=uuid.uuid4().hex, generator=generator, params=params, seed=seed, priority=priority, timeout=min(limits) if limits else None, kind=kind)
         with self._lock:
             self._jobs[job.id] = job
             heapq.heappush(self._heap, (-priority, next(self._order), job.id))
-            self._forget_old()
+            self._queued_by_priority[priority] += 1
+            position = self._position_of_newest(priority)
             self._wake.notify_all()
-        self._publish({"type": "queued", "job": job.id, "plugin": generator, "position": self.position(job.id)})
+        self._publish(QueuedEvent(job=job.id, plugin=generator, position=position))
         return job
 
     def get(self, job_id: str) -> Job | None:
@@ -151,13 +257,10 @@ class JobQueue:
         with self._lock:
             return sorted(self._jobs.values(), key=lambda job: job.created)
 
-    def position(self, job_id: str) -> int:
-        with self._lock:
-            queued = sorted(self._heap)
-            for index, (_, _, queued_id) in enumerate(queued):
-                if queued_id == job_id:
-                    return index + (1 if self._running else 0)
-            return 0
+    def _position_of_newest(self, priority: int) -> int:
+        """How many jobs are ahead of the job just queued at ``priority`` (the running one too)."""
+        ahead = sum(count for level, count in self._queued_by_priority.items() if level >= priority) - 1
+        return ahead + (1 if self._running else 0)
 
     def cancel(self, job_id: str) -> Job | None:
         with self._lock:
@@ -165,16 +268,43 @@ class JobQueue:
             if job is None or job.state in FINAL_STATES:
                 return job
             job.cancel_requested = True
-            if job.state == QUEUED:
-                self._heap = [item for item in self._heap if item[2] != job_id]
-                heapq.heapify(self._heap)
-                self._finish(job, CANCELLED)
+            if job.state == JobState.QUEUED:
+                self._unqueue(job)
+                self._finish(job, JobState.CANCELLED)
                 return job
             worker = self._worker
         if worker is not None:
-            worker.send(("cancel", job_id))
+            worker.send(CancelJob(job_id))
         threading.Timer(self.config.cancel_grace, self._enforce_cancel, args=(job_id,)).start()
         return job
+
+    def cancel_all(self) -> builtins.list[str]:  # `list` is a method name in this class
+        """Cancel every queued job and the running one; returns their ids."""
+        with self._lock:
+            queued = [self._jobs[job_id] for _, _, job_id in self._heap if job_id in self._jobs and self._jobs[job_id].state == JobState.QUEUED]
+            running = self._running
+            for job in queued:
+                job.cancel_requested = True
+                job.state = JobState.CANCELLED  # drop them before the running job's cancel frees the worker
+            self._heap.clear()
+            self._stale = 0
+            self._queued_by_priority.clear()
+            for job in queued:
+                self._finish(job, JobState.CANCELLED)
+        if running is not None:
+            self.cancel(running.id)
+        return [job.id for job in queued] + ([running.id] if running is not None else [])
+
+    def _unqueue(self, job: Job) -> None:
+        """Take a queued job out of the line (lazily: its heap entry is skipped when popped)."""
+        self._queued_by_priority[job.priority] -= 1
+        if self._queued_by_priority[job.priority] <= 0:
+            del self._queued_by_priority[job.priority]
+        self._stale += 1
+        if self._stale > 1024 and self._stale * 2 > len(self._heap):
+            self._heap = [item for item in self._heap if self._jobs.get(item[2]) is not None and self._jobs[item[2]].state == JobState.QUEUED and item[2] != job.id]
+            heapq.heapify(self._heap)
+            self._stale = 0
 
     def worker_status(self, timeout: float = 2.0) -> dict[str, Any] | None:
         """Loaded models and memory use, asked of the worker (None when it does not answer)."""
@@ -186,7 +316,7 @@ class JobQueue:
         box: list = []
         with self._lock:
             self._status_waiters[request_id] = (event, box)
-        if not worker.send(("status", request_id)):
+        if not worker.send(StatusRequest(request_id)):
             return None
         event.wait(timeout)
         with self._lock:
@@ -204,93 +334,119 @@ class JobQueue:
                     return
                 _, _, job_id = heapq.heappop(self._heap)
                 job = self._jobs.get(job_id)
-                if job is None or job.state != QUEUED:
+                if job is None or job.state != JobState.QUEUED:
+                    self._stale = max(0, self._stale - 1)
                     continue
-                job.state = RUNNING
+                self._queued_by_priority[job.priority] -= 1
+                if self._queued_by_priority[job.priority] <= 0:
+                    del self._queued_by_priority[job.priority]
+                job.state = JobState.RUNNING
                 job.started = time.time()
                 self._running = job
                 worker = self._worker
-            self._publish({"type": "started", "job": job.id, "plugin": job.generator})
-            if worker is None or not worker.send(("run", job.id, job.generator, job.params, job.seed, job.kind)):
+            self._publish(StartedEvent(job=job.id, plugin=job.generator))
+            if job.timeout:
+                timer = threading.Timer(job.timeout, self._enforce_timeout, args=(job.id,))
+                timer.daemon = True
+                timer.start()
+            if worker is None or not worker.send(RunJob(job.id, job.generator, job.params, job.seed, job.kind)):
                 with self._lock:
                     self._fail_running("the engine's worker is not running; it is being restarted")
 
     def _enforce_cancel(self, job_id: str) -> None:
         with self._lock:
             job = self._running
-            if job is None or job.id != job_id or job.state != RUNNING:
+            if job is None or job.id != job_id or job.state != JobState.RUNNING:
                 return
             worker = self._worker
             job.logs.append(f"the plugin ignored the cancel for {self.config.cancel_grace:.0f}s; its worker was ended")
         if worker is not None:
             worker.kill()  # _on_worker_exit marks the job cancelled and starts a new worker
 
+    def _enforce_timeout(self, job_id: str) -> None:
+        """A job past its time limit: end its worker (a hung or stopped one too) so the queue goes on."""
+        with self._lock:
+            job = self._running
+            if job is None or job.id != job_id or job.state != JobState.RUNNING:
+                return
+            job.timed_out = True
+            worker = self._worker
+        if worker is not None:
+            worker.kill()  # _on_worker_exit fails the job with the time limit as the reason
+
     # ------------------------------------------------------------------ worker messages
 
-    def _on_worker_message(self, message: tuple) -> None:
-        kind = message[0]
-        if kind == "ready":
-            self._publish({"type": "engine", "state": "ready", "device": message[1]})
+    def _on_worker_message(self, message: FromWorker) -> None:
+        if isinstance(message, WorkerReady):
+            self._publish(EngineEvent(state="ready", device=message.device))
             return
-        if kind == "status":
+        if isinstance(message, StatusReply):
             with self._lock:
-                waiter = self._status_waiters.get(message[1])
+                waiter = self._status_waiters.get(message.request_id)
             if waiter is not None:
-                waiter[1].append(message[2])
+                waiter[1].append(message.data)
                 waiter[0].set()
             return
-        job_id = message[1]
         with self._lock:
-            job = self._jobs.get(job_id)
+            job = self._jobs.get(message.job_id)
             if job is None:
                 return
-            if kind == "event":
-                self._on_job_event(job, message[2])
+            if isinstance(message, WorkerEvent):
+                self._on_job_event(job, message.event)
                 return
-            if kind == "done":
-                job.artifacts = message[2]
-                job.outputs = [artifact["id"] for artifact in message[2]]
-                job.record = message[3]
-                job.logs.extend(message[4])
-                self._finish(job, DONE)
-            elif kind == "cancelled":
-                self._finish(job, CANCELLED)
-            elif kind == "failed":
-                job.error = message[2]
-                job.traceback = message[3]
-                if message[4]:
-                    self._on_plugin_failure(message[4])
-                self._finish(job, CANCELLED if job.cancel_requested else FAILED)
+            if job.state != JobState.RUNNING:
+                return  # already ended (timed out, or the worker was replaced)
+            if isinstance(message, JobFinished):
+                job.artifacts = message.artifacts
+                job.outputs = [artifact["id"] for artifact in message.artifacts]
+                job.record = message.record
+                job.logs.extend(message.logs)
+                self._finish(job, JobState.DONE)
+            elif isinstance(message, JobCancelled):
+                self._finish(job, JobState.CANCELLED)
+            elif isinstance(message, JobFailed):
+                job.error = message.message
+                job.traceback = message.traceback
+                if message.plugin_failure is not None:
+                    self._on_plugin_failure(message.plugin_failure)
+                self._finish(job, JobState.CANCELLED if job.cancel_requested else JobState.FAILED)
 
     def _on_job_event(self, job: Job, event: dict[str, Any]) -> None:
         kind = event.get("type")
         if kind == "progress":
-            job.progress = {"done": event["done"], "total": event["total"], "message": event.get("message", "")}
-            total = event["total"] or 1
-            self._publish({"type": "progress", "job": job.id, "progress": min(1.0, event["done"] / total), **job.progress})
+            done, total = _finite(event.get("done")) or 0.0, _finite(event.get("total")) or 0.0
+            job.progress = {"done": done, "total": total, "message": json_safe(str(event.get("message", "")))}
+            self._publish(ProgressEvent(job=job.id, progress=min(1.0, done / (total or 1)), **job.progress))
         elif kind == "preview":
-            self._publish({"type": "preview", "job": job.id, "mime": event["mime"], "data": base64.b64encode(event["data"]).decode()})
+            self._publish(PreviewEvent(job=job.id, mime=event["mime"], data=base64.b64encode(event["data"]).decode()))
         elif kind == "text":
-            self._publish({"type": "preview", "job": job.id, "text": event["delta"]})
+            self._publish(PreviewEvent(job=job.id, text=json_safe(str(event["delta"]))))
         elif kind == "log":
             job.logs.append(event["message"])
+            del job.logs[:-MAX_LOG_LINES]
 
     def _on_worker_exit(self, worker: WorkerHandle, exitcode: int | None) -> None:
         with self._lock:
             if self._closed or worker is not self._worker:
                 return
             self.worker_restarts += 1
+            reason = describe_exit(exitcode, self._worker_was_oom_killed())
             if self._running is not None:
                 job = self._running
-                if job.cancel_requested:
+                if job.timed_out:
+                    self._fail_running(
+                        f"{job.generator} did not finish within its time limit of {job.timeout:g}s; "
+                        "its worker was ended and the engine goes on with the next job"
+                    )
+                elif job.cancel_requested:
                     job.logs.append("the worker was ended to stop the job")
-                    self._finish(job, CANCELLED)
+                    self._finish(job, JobState.CANCELLED)
                 else:
                     self._fail_running(
-                        f"the plugin's process ended unexpectedly ({describe_exit(exitcode)}) while running "
+                        f"the plugin's process ended unexpectedly ({reason}) while running "
                         f"{job.generator}; the engine restarted it and later jobs run normally"
                     )
-            self._publish({"type": "engine", "state": "restarting", "reason": describe_exit(exitcode)})
+            self._publish(EngineEvent(state="restarting", reason=reason))
             self._worker = self._new_worker()
             self._wake.notify_all()
 
@@ -299,33 +455,49 @@ class JobQueue:
         if job is None:
             return
         job.error = message
-        self._finish(job, FAILED)
+        self._finish(job, JobState.FAILED)
 
-    def _finish(self, job: Job, state: str) -> None:
+    def _finish(self, job: Job, state: JobState) -> None:
         job.state = state
         job.finished = time.time()
         if self._running is job:
             self._running = None
-        payload: dict[str, Any] = {"type": state, "job": job.id, "plugin": job.generator}
-        if state == DONE:
-            payload["outputs"] = job.outputs
-            payload["artifacts"] = job.artifacts
-        elif state == FAILED:
-            payload["error"] = job.error
-            payload["traceback"] = job.traceback
-        self._publish(payload)
+        event: BaseModel
+        if state == JobState.DONE:
+            event = DoneEvent(job=job.id, plugin=job.generator, outputs=job.outputs, artifacts=[ArtifactInfo.model_validate(json_safe(a)) for a in job.artifacts])
+        elif state == JobState.FAILED:
+            event = FailedEvent(job=job.id, plugin=job.generator, error=json_safe(job.error), traceback=json_safe(job.traceback))
+        else:
+            event = CancelledEvent(job=job.id, plugin=job.generator)
+        self._publish(event)
+        self._finished.append(job.id)
+        self._forget_old()
         self._wake.notify_all()
 
     def _forget_old(self) -> None:
-        finished = [job for job in self._jobs.values() if job.state in FINAL_STATES]
-        if len(finished) <= KEEP_FINISHED:
-            return
-        finished.sort(key=lambda job: job.finished or 0)
-        for job in finished[: len(finished) - KEEP_FINISHED]:
-            self._jobs.pop(job.id, None)
+        while len(self._finished) > KEEP_FINISHED:
+            self._jobs.pop(self._finished.popleft(), None)
 
 
-def describe_exit(exitcode: int | None) -> str:
+def oom_kill_count() -> int | None:
+    """How many processes the kernel's out-of-memory killer has ended since boot (Linux's own
+    record, ``oom_kill`` in /proc/vmstat, counting cgroup OOM kills too); None elsewhere."""
+    try:
+        with open("/proc/vmstat", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("oom_kill "):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def describe_exit(exitcode: int | None, oom_killed: bool | None = None) -> str:
+    """Why a worker ended, as honestly as the system can tell.
+
+    ``oom_killed``: whether the kernel recorded an out-of-memory kill while the worker ran
+    (None: no record available). A SIGKILL is blamed on memory only when the kernel says so.
+    """
     if exitcode is None:
         return "no exit code"
     if exitcode < 0:
@@ -333,6 +505,11 @@ def describe_exit(exitcode: int | None) -> str:
             name = signal.Signals(-exitcode).name
         except ValueError:
             name = f"signal {-exitcode}"
-        hint = " — likely out of memory" if name == "SIGKILL" else ""
-        return f"killed by {name}{hint}"
+        if name == "SIGKILL":
+            if oom_killed:
+                return "killed by the kernel's out-of-memory killer (SIGKILL); try a smaller size or free some memory"
+            if oom_killed is False:
+                return "killed by SIGKILL from another process (the kernel recorded no out-of-memory kill)"
+            return "killed by SIGKILL (another process or the out-of-memory killer)"
+        return f"killed by {name}"
     return f"exit code {exitcode}"

@@ -6,11 +6,9 @@ events and the result. When a plugin segfaults, calls ``os._exit`` or is killed 
 memory, only the worker dies: the server marks the job failed, starts a fresh worker and
 the queue goes on. A plugin that ignores a cancel is ended the same way.
 
-Messages (tuples) server → worker: ("run", job_id, generator, params, seed, kind),
-("cancel", job_id), ("status", request_id), ("stop",).
-Worker → server: ("ready", device), ("event", job_id, event), ("done", job_id, artifacts,
-record, logs), ("failed", job_id, message, traceback, plugin_failure), ("cancelled",
-job_id), ("status", request_id, data).
+Messages are the typed dataclasses of ``studio.engine.protocol``: server → worker
+``RunJob``, ``CancelJob``, ``StatusRequest``, ``StopWorker``; worker → server ``WorkerReady``,
+``WorkerEvent``, ``JobFinished``, ``JobFailed``, ``JobCancelled``, ``StatusReply``.
 """
 
 from __future__ import annotations
@@ -29,8 +27,23 @@ from studio.core.errors import Cancelled, StudioError
 from studio.core.logs import configure_logging
 from studio.core.paths import HomeLayout
 from studio.engine.config import EngineConfig
+from studio.engine.protocol import (
+    CancelJob,
+    FromWorker,
+    JobCancelled,
+    JobFailed,
+    JobFinished,
+    PluginFailure,
+    RunJob,
+    StatusReply,
+    StatusRequest,
+    StopWorker,
+    ToWorker,
+    WorkerEvent,
+    WorkerReady,
+)
 
-Handler = Callable[[tuple], None]
+Handler = Callable[[FromWorker], None]
 
 
 def config_to_dict(config: EngineConfig) -> dict[str, Any]:
@@ -64,11 +77,11 @@ def worker_main(conn: Connection, config_data: dict[str, Any]) -> None:
     configure_logging(HomeLayout(config.home).logs_dir, "worker")
     runner = LocalRunner(config)
     send_lock = threading.Lock()
-    jobs: "queue.Queue[tuple | None]" = queue.Queue()
+    jobs: "queue.Queue[RunJob | None]" = queue.Queue()
     cancels: dict[str, threading.Event] = {}
     cancels_lock = threading.Lock()
 
-    def send(message: tuple) -> None:
+    def send(message: FromWorker) -> None:
         with send_lock:
             conn.send(message)
 
@@ -79,71 +92,70 @@ def worker_main(conn: Connection, config_data: dict[str, Any]) -> None:
             except (EOFError, OSError):
                 jobs.put(None)
                 return
-            kind = message[0]
-            if kind == "run":
+            if isinstance(message, RunJob):
                 with cancels_lock:
-                    cancels[message[1]] = threading.Event()
+                    cancels[message.job_id] = threading.Event()
                 jobs.put(message)
-            elif kind == "cancel":
+            elif isinstance(message, CancelJob):
                 with cancels_lock:
-                    event = cancels.get(message[1])
+                    event = cancels.get(message.job_id)
                 if event is not None:
                     event.set()
-            elif kind == "status":
-                send(("status", message[1], {"loaded": runner.models.loaded(), "usage": runner.models.usage(), "stats": runner.models.stats()}))
-            elif kind == "stop":
+            elif isinstance(message, StatusRequest):
+                send(StatusReply(message.request_id, {"loaded": runner.models.loaded(), "usage": runner.models.usage(), "stats": runner.models.stats()}))
+            elif isinstance(message, StopWorker):
                 jobs.put(None)
                 return
 
     threading.Thread(target=reader, name="worker-reader", daemon=True).start()
-    send(("ready", runner.device.to_dict()))
+    send(WorkerReady(runner.device.to_dict()))
 
     while True:
         message = jobs.get()
         if message is None:
             break
-        _, job_id, generator, params, seed, kind = message
+        job_id, generator, params, seed = message.job_id, message.generator, message.params, message.seed
         with cancels_lock:
             cancel = cancels.setdefault(job_id, threading.Event())
 
         def on_event(event: dict[str, Any], job_id: str = job_id) -> None:
-            send(("event", job_id, event))
+            send(WorkerEvent(job_id, event))
 
         try:
             if cancel.is_set():
                 raise Cancelled()
-            if kind == "command":  # a plugin's [[commands]] entry, e.g. train
+            if message.kind == "command":  # a plugin's [[commands]] entry, e.g. train
                 from studio.engine.commands import run_command
 
                 result = run_command(runner, generator, params, on_event=on_event, cancel=cancel)
             else:
                 result = runner.run(generator, params, seed, on_event=on_event, cancel=cancel, job_id=job_id)
         except Cancelled:
-            send(("cancelled", job_id))
+            send(JobCancelled(job_id))
         except PluginUnavailable as exc:
-            send(("failed", job_id, str(exc), traceback.format_exc(), _plugin_failure(runner, generator)))
+            send(JobFailed(job_id, str(exc), traceback.format_exc(), _plugin_failure(runner, generator)))
         except StudioError as exc:
-            send(("failed", job_id, str(exc), traceback.format_exc(), None))
+            send(JobFailed(job_id, str(exc), traceback.format_exc()))
         except MemoryError:
             runner.models.clear()
-            send(("failed", job_id, f"{generator} ran out of memory; the model cache was emptied, try a smaller size", traceback.format_exc(), None))
+            send(JobFailed(job_id, f"{generator} ran out of memory; the model cache was emptied, try a smaller size", traceback.format_exc()))
         except Exception as exc:  # a plugin bug: report it, keep the worker
             message_text = f"{generator} failed: {type(exc).__name__}: {exc}"
-            send(("failed", job_id, message_text, traceback.format_exc(), None))
+            send(JobFailed(job_id, message_text, traceback.format_exc()))
         else:
             described = [artifact.describe() for artifact in result.artifacts]
-            send(("done", job_id, described, result.record, result.logs))
+            send(JobFinished(job_id, described, result.record, result.logs))
         finally:
             with cancels_lock:
                 cancels.pop(job_id, None)
     conn.close()
 
 
-def _plugin_failure(runner: Any, generator: str) -> dict[str, str] | None:
+def _plugin_failure(runner: Any, generator: str) -> PluginFailure | None:
     record = runner.plugins.record_for(generator)
     if record is None:
         return None
-    return {"id": record.id, "state": record.state, "error": record.error, "traceback": record.traceback}
+    return PluginFailure(record.id, record.state, record.error, record.traceback)
 
 
 # --------------------------------------------------------------------------- server side
@@ -172,7 +184,7 @@ class WorkerHandle:
     def pid(self) -> int | None:
         return self.process.pid
 
-    def send(self, message: tuple) -> bool:
+    def send(self, message: ToWorker) -> bool:
         try:
             with self._send_lock:
                 self._conn.send(message)
@@ -186,7 +198,7 @@ class WorkerHandle:
         self.process.join(timeout=5)
 
     def stop(self, timeout: float = 3.0) -> None:
-        self.send(("stop",))
+        self.send(StopWorker())
         self.process.join(timeout=timeout)
         if self.process.is_alive():
             self.kill()
@@ -197,8 +209,8 @@ class WorkerHandle:
                 message = self._conn.recv()
             except (EOFError, OSError):
                 break
-            if message[0] == "ready":
-                self.device = message[1]
+            if isinstance(message, WorkerReady):
+                self.device = message.device
                 self.ready.set()
             self._on_message(message)
         self.process.join(timeout=5)

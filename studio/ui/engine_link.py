@@ -19,9 +19,11 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable
 
+from pydantic import BaseModel
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from studio.engine.client import EngineClient, EngineError, read_connection
+from studio.engine.protocol import FINAL_EVENTS, EngineEvent, EventType, parse_event
 
 STARTING, READY, RESTARTING, FAILED = "starting", "ready", "restarting", "failed"
 
@@ -54,7 +56,7 @@ class _EventPump(QThread):
     """Reads the engine's event stream until stopped or until the connection is lost."""
 
     opened = Signal()
-    received = Signal(dict)
+    received = Signal(object)  # a typed event from studio.engine.protocol
     lost = Signal(str)
 
     def __init__(self, client: EngineClient, parent: QObject | None = None) -> None:
@@ -122,7 +124,7 @@ class EngineLink(QObject):
     state_changed = Signal(str, str)  # state, detail
     catalogue_changed = Signal(dict)  # GET /plugins
     models_changed = Signal(dict)  # GET /models
-    event = Signal(dict)  # one engine event (queued/started/progress/preview/done/failed/cancelled/engine)
+    event = Signal(object)  # one typed engine event (studio.engine.protocol: QueuedEvent … EngineEvent)
     jobs_lost = Signal(list, str)  # job ids the dead engine took with it, why
     _result = Signal(int, bool, object)
 
@@ -241,19 +243,20 @@ class EngineLink(QObject):
             return
         self._set_state(FAILED, message)
 
-    @Slot(dict)
-    def _on_event(self, event: dict) -> None:
-        kind = event.get("type")
-        job = event.get("job")
-        if kind in ("queued", "started") and job:
+    @Slot(object)
+    def _on_event(self, event: BaseModel | dict) -> None:
+        if not isinstance(event, BaseModel):
+            event = parse_event(event)
+        kind = getattr(event, "type", None)
+        job = getattr(event, "job", None)
+        if kind in (EventType.QUEUED, EventType.STARTED) and job:
             self._active_jobs.add(job)
-        elif kind in ("done", "failed", "cancelled") and job:
+        elif kind in FINAL_EVENTS and job:
             self._active_jobs.discard(job)
-        elif kind == "engine":
-            state = event.get("state")
-            if state == "restarting":
-                self._set_state(RESTARTING, f"worker: {event.get('reason', '')}")
-            elif state == "ready":
+        elif isinstance(event, EngineEvent):
+            if event.state == "restarting":
+                self._set_state(RESTARTING, f"worker: {event.reason}")
+            elif event.state == "ready":
                 self._set_state(READY, "")
         self.event.emit(event)
 

@@ -5,6 +5,9 @@ job bar. A job is known locally by a *ticket* from the moment Generate is presse
 the engine has answered with its id), so a job that fails to submit still shows why. Events
 that arrive before the submit call returns (the engine may publish "queued" first) are held
 until the id is known.
+
+Events arrive typed (``studio.engine.protocol``); the job states are the engine's
+``JobState``, plus the window's own ``SUBMITTING`` for the moment before the engine answers.
 """
 
 from __future__ import annotations
@@ -13,13 +16,29 @@ import base64
 import itertools
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
+from pydantic import BaseModel, ValidationError
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
-SUBMITTING, QUEUED, RUNNING, DONE, FAILED, CANCELLED = "submitting", "queued", "running", "done", "failed", "cancelled"
-FINAL = (DONE, FAILED, CANCELLED)
+from studio.engine.protocol import (
+    FINAL_STATES,
+    ArtifactInfo,
+    CancelledEvent,
+    DoneEvent,
+    FailedEvent,
+    JobState,
+    PreviewEvent,
+    ProgressEvent,
+    QueuedEvent,
+    StartedEvent,
+    parse_event,
+)
+
+SUBMITTING = "submitting"  # the window's own state: Generate pressed, the engine not yet answered
+QUEUED, RUNNING, DONE, FAILED, CANCELLED = JobState.QUEUED, JobState.RUNNING, JobState.DONE, JobState.FAILED, JobState.CANCELLED
+FINAL = tuple(FINAL_STATES)
 _EARLY_LIMIT = 500
 
 
@@ -33,14 +52,14 @@ class Job:
     seed: int | None
     parents: list[str] = field(default_factory=list)
     job_id: str = ""
-    state: str = SUBMITTING
+    state: JobState | str = SUBMITTING
     progress: float = 0.0
     message: str = ""
     preview: QImage | None = None
     text: str = ""
     error: str = ""
     traceback: str = ""
-    artifacts: list[dict[str, Any]] = field(default_factory=list)
+    artifacts: list[ArtifactInfo] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
     created: float = field(default_factory=time.time)
     landed: bool = False
@@ -73,7 +92,7 @@ class JobTracker(QObject):
         super().__init__(parent)
         self.jobs: dict[str, Job] = {}
         self._by_id: dict[str, str] = {}
-        self._early: dict[str, list[dict[str, Any]]] = {}
+        self._early: dict[str, list[BaseModel]] = {}
         self._tickets = itertools.count(1)
 
     # ------------------------------------------------------------------ creating
@@ -108,8 +127,14 @@ class JobTracker(QObject):
 
     # ------------------------------------------------------------------ engine events
 
-    def on_event(self, event: dict[str, Any]) -> None:
-        job_id = event.get("job")
+    def on_event(self, event: BaseModel | Mapping[str, Any]) -> None:
+        """One engine event (typed, or its JSON form); events for other jobs are held or ignored."""
+        if not isinstance(event, BaseModel):
+            try:
+                event = parse_event(event)
+            except ValidationError:
+                return
+        job_id = getattr(event, "job", None)
         if not job_id:
             return
         ticket = self._by_id.get(job_id)
@@ -122,40 +147,38 @@ class JobTracker(QObject):
         job = self.jobs[ticket]
         if not job.active:
             return
-        kind = event.get("type")
-        if kind == "queued":
+        if isinstance(event, QueuedEvent):
             job.state = QUEUED
-            position = event.get("position")
-            job.message = f"queued ({position} ahead)" if position else "queued"
-        elif kind == "started":
+            job.message = f"queued ({event.position} ahead)" if event.position else "queued"
+        elif isinstance(event, StartedEvent):
             job.state = RUNNING
             job.message = "running"
-        elif kind == "progress":
+        elif isinstance(event, ProgressEvent):
             job.state = RUNNING
-            job.progress = float(event.get("progress") or 0.0)
-            job.message = str(event.get("message") or "")
-        elif kind == "preview":
+            job.progress = event.progress
+            job.message = event.message
+        elif isinstance(event, PreviewEvent):
             job.state = RUNNING
-            if "text" in event:
-                job.text += str(event["text"])
-                self.text_delta.emit(ticket, str(event["text"]))
-            elif event.get("data"):
-                image = QImage.fromData(base64.b64decode(event["data"]))
+            if event.text is not None:
+                job.text += event.text
+                self.text_delta.emit(ticket, event.text)
+            elif event.data:
+                image = QImage.fromData(base64.b64decode(event.data))
                 if not image.isNull():
                     job.preview = image
                     self.preview_image.emit(ticket, image)
-        elif kind == "done":
+        elif isinstance(event, DoneEvent):
             job.state = DONE
             job.progress = 1.0
             job.message = "done"
-            job.outputs = list(event.get("outputs") or [])
-            job.artifacts = list(event.get("artifacts") or [])
-        elif kind == "failed":
+            job.outputs = list(event.outputs)
+            job.artifacts = list(event.artifacts)
+        elif isinstance(event, FailedEvent):
             job.state = FAILED
-            job.error = str(event.get("error") or "failed")
-            job.traceback = str(event.get("traceback") or "")
+            job.error = event.error or "failed"
+            job.traceback = event.traceback
             job.message = "failed"
-        elif kind == "cancelled":
+        elif isinstance(event, CancelledEvent):
             job.state = CANCELLED
             job.message = "cancelled"
         else:

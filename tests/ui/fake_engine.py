@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.paths import REPO_ROOT
+from studio.engine.protocol import ArtifactInfo, DoneEvent, JobState, JobStatus
 from studio.ui.engine_link import READY
 
 FIRST_PARTY = ("patterns", "diffusion", "melody", "prompts", "llm", "musicgen")
@@ -75,7 +76,7 @@ class FakeClient:
         self.uploads[artifact_id] = (bytes(data), kind, mime)
         return artifact_id
 
-    def submit(self, plugin: str, params: dict[str, Any] | None = None, seed: int | None = None, priority: int = 0) -> str:
+    def submit(self, plugin: str, params: dict[str, Any] | None = None, seed: int | None = None, priority: int = 0, timeout: float | None = None) -> str:
         job_id = self._next("job")
         self.jobs.append(SubmittedJob(job_id, plugin, dict(params or {}), seed))
         return job_id
@@ -85,9 +86,10 @@ class FakeClient:
         self.jobs.append(SubmittedJob(job_id, plugin, {"command": command, "args": list(args)}, None, command=command))
         return job_id
 
-    def cancel(self, job_id: str) -> dict[str, Any]:
+    def cancel(self, job_id: str) -> JobStatus:
         self.cancelled.append(job_id)
-        return {"ok": True}
+        submitted = next((job for job in self.jobs if job.id == job_id), None)
+        return JobStatus(id=job_id, plugin=submitted.plugin if submitted else "", state=JobState.CANCELLED, created=0.0)
 
     def artifact(self, artifact_id: str) -> tuple[bytes, str]:
         return self.artifacts[artifact_id]
@@ -118,5 +120,5 @@ def finish_job(window: Any, client: FakeClient, job_id: str, outputs: list[tuple
     for kind, mime, data, meta in outputs:
         artifact_id = client._next("out")
         client.artifacts[artifact_id] = (data, mime)
-        artifacts.append({"id": artifact_id, "kind": kind, "mime": mime, "meta": meta})
-    window.link._on_event({"type": "done", "job": job_id, "outputs": [a["id"] for a in artifacts], "artifacts": artifacts})
+        artifacts.append(ArtifactInfo(id=artifact_id, kind=kind, mime=mime, size=len(data), meta=meta))
+    window.link._on_event(DoneEvent(job=job_id, outputs=[a.id for a in artifacts], artifacts=artifacts))

@@ -37,7 +37,7 @@ class Found:
     stages: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        data = {
+        data: dict[str, Any] = {
             "source": self.source,
             "role": self.role,
             "inputs": dict(self.inputs),

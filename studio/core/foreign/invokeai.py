@@ -112,7 +112,7 @@ def _split_bracketed(prompt: str) -> tuple[str, str]:
 
 def _read_v2(data: dict[str, Any]) -> Found:
     found = Found(source="invokeai")
-    image = data.get("image") if isinstance(data.get("image"), dict) else data
+    image: dict[str, Any] = data["image"] if isinstance(data.get("image"), dict) else data
     prompt = image.get("prompt")
     if isinstance(prompt, list):
         prompt = " ".join(str(part.get("prompt", "")) for part in prompt if isinstance(part, dict))

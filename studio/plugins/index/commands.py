@@ -190,9 +190,9 @@ def _outdated(args: argparse.Namespace, layout: Any) -> int:
         return EXIT_OK
     for item in withdrawn:
         print(f"WITHDRAWN {item.describe()}; disable it with `plugins disable {item.plugin_id}` or update")
-    for item in newer:
-        extra = f" (asks for new permissions: {', '.join(item.new_permissions)})" if item.new_permissions else ""
-        print(f"{item.plugin_id}  {item.installed} → {item.latest}  from {item.index}{extra}")
+    for update in newer:
+        extra = f" (asks for new permissions: {', '.join(update.new_permissions)})" if update.new_permissions else ""
+        print(f"{update.plugin_id}  {update.installed} → {update.latest}  from {update.index}{extra}")
     if not newer and not withdrawn:
         print("every plugin installed from an index is up to date")
     return EXIT_OK
@@ -379,8 +379,8 @@ def _trust(args: argparse.Namespace, layout: Any) -> int:
             print(f"index   {source.url}  {source.fingerprint}  (pinned {source.added})")
         for name, pin in sorted(store.authors.items()):
             print(f"author  {name}  {fingerprint(pin.key)}  (pinned {pin.first_seen})")
-        for name, pin in sorted(store.plugins.items()):
-            print(f"plugin  {name}  {fingerprint(pin.key)}  (by {pin.author}, {pin.version} from {pin.index})")
+        for name, plugin_pin in sorted(store.plugins.items()):
+            print(f"plugin  {name}  {fingerprint(plugin_pin.key)}  (by {plugin_pin.author}, {plugin_pin.version} from {plugin_pin.index})")
         if not (store.indexes or store.authors or store.plugins):
             print("no keys are pinned")
         return EXIT_OK

@@ -115,17 +115,17 @@ def build_index(folder: Path, key: SigningKey, *, name: str = "", publisher: str
     by_id: dict[str, list[tuple[ArchiveFacts, str, str]]] = {}
     for path in archives:
         facts = read_archive(path)
-        signed = _read_signature(facts)
-        if signed is None:
+        archive_signature = _read_signature(facts)
+        if archive_signature is None:
             author_key = key.public.text
             signature = key.sign(archive_statement(facts.plugin_id, facts.version, facts.sha256, facts.size))
         else:
-            author_key, signature = signed
+            author_key, signature = archive_signature
         versions = by_id.setdefault(facts.plugin_id, [])
         if any(other.version == facts.version for other, _k, _s in versions):
             raise PluginIndexError(f"{folder}: two archives are {facts.plugin_id} {facts.version}; keep one")
         if versions and versions[0][1] != author_key:
-            raise PluginIndexError(f"{path.name}: {facts.plugin_id} is signed by another author key than its other versions; one plugin has one author key")
+            raise PluginIndexError(f"{path.name}: {facts.plugin_id} is archive_signature by another author key than its other versions; one plugin has one author key")
         versions.append((facts, author_key, signature))
 
     prefix = base_url.rstrip("/") + "/" if base_url else ""
