@@ -67,6 +67,10 @@ class ParamSpec(BaseModel):
     optional: bool = False
     model_kind: str = ""
     advanced: bool = False
+    #: numbers: what the minimum means, shown instead of it ("keep the prime's tempo" for 0)
+    special: str = ""
+    #: numbers: "note" shows a MIDI pitch as its name (60 as C4)
+    unit: str = ""
 
     def __init__(self, name: str | None = None, type: str | None = None, /, **data: Any) -> None:
         # ParamSpec("steps", "int", default=20) keeps reading like the dataclass it was.

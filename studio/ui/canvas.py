@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
     QGraphicsRectItem,
     QGraphicsScene,
     QGraphicsView,
+    QFormLayout,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -470,19 +471,21 @@ class CanvasWidget(QWidget):
         self.layer_list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.layer_list.customContextMenuRequested.connect(self._layer_list_menu)
         side_layout.addWidget(self.layer_list, 1)
-        props = QHBoxLayout()
-        props.addWidget(QLabel("Opacity"))
+        # Two short rows, so the layers panel stays narrow and the picture gets the width.
+        props = QFormLayout()
+        props.setContentsMargins(0, 0, 0, 0)
         self.opacity = QSpinBox()
         self.opacity.setRange(0, 100)
         self.opacity.setSuffix("%")
         self.opacity.valueChanged.connect(self._opacity_edited)
-        props.addWidget(self.opacity)
-        props.addWidget(QLabel("Scale"))
+        self.opacity.setToolTip("Opacity of the selected layer")
+        props.addRow("Opacity", self.opacity)
         self.scale_box = QSpinBox()
         self.scale_box.setRange(1, 1600)
         self.scale_box.setSuffix("%")
         self.scale_box.valueChanged.connect(self._scale_edited)
-        props.addWidget(self.scale_box)
+        self.scale_box.setToolTip("Scale of the selected layer")
+        props.addRow("Scale", self.scale_box)
         # Until a layer is selected there is nothing to edit: neutral values, disabled.
         for box in (self.opacity, self.scale_box):
             box.blockSignals(True)
@@ -499,9 +502,13 @@ class CanvasWidget(QWidget):
             order.addWidget(button)
         order.addStretch(1)
         side_layout.addLayout(order)
+        side.setMinimumWidth(140)
+        side.setMaximumWidth(240)
         splitter.addWidget(side)
         splitter.setStretchFactor(0, 1)
-        splitter.setSizes([800, 190])
+        splitter.setStretchFactor(1, 0)
+        splitter.setCollapsible(0, False)
+        splitter.setSizes([800, 180])
         layout.addWidget(splitter, 1)
         self._build_toolbar()
         self.scene.selectionChanged.connect(self.sync_list_selection)

@@ -19,9 +19,10 @@ from PySide6.QtCore import QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QFrame,
-    QHBoxLayout,
+    QGridLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -69,6 +70,7 @@ class ModelEmptyState(QFrame):
         super().__init__(parent)
         self.setObjectName("modelEmptyState")
         self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         self.models_dir = Path(models_dir)
         self.kind = ""
         layout = QVBoxLayout(self)
@@ -76,12 +78,13 @@ class ModelEmptyState(QFrame):
         self.title = QLabel()
         self.title.setObjectName("emptyStateTitle")
         self.title.setWordWrap(True)
+        self.title.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         layout.addWidget(self.title)
         self.body = QLabel()
         self.body.setWordWrap(True)
-        self.body.setTextInteractionFlags(self.body.textInteractionFlags())
+        self.body.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         layout.addWidget(self.body)
-        row = QHBoxLayout()
+        row = QGridLayout()  # two rows of buttons: the panel never widens the dock
         self.add_button = QPushButton("Add folder…")
         self.add_button.setToolTip("Choose a folder that holds models; the engine scans it")
         self.add_button.clicked.connect(self.add_folder_requested)
@@ -91,9 +94,9 @@ class ModelEmptyState(QFrame):
         self.help_button = QPushButton("Where to find models")
         self.help_button.setToolTip("What models work and where to get them")
         self.help_button.clicked.connect(lambda: open_path(MODELS_PAGE))
-        for button in (self.add_button, self.open_button, self.help_button):
-            row.addWidget(button)
-        row.addStretch(1)
+        row.addWidget(self.add_button, 0, 0)
+        row.addWidget(self.open_button, 0, 1)
+        row.addWidget(self.help_button, 1, 0, 1, 2)
         layout.addLayout(row)
         self.hide()
 
@@ -105,7 +108,8 @@ class ModelEmptyState(QFrame):
             return
         what = describe_kind(kind)
         self.title.setText(f"<b>Add {what.noun}</b>" + (f" to use {generator_name}" if generator_name else ""))
-        self.body.setText(f"Add folder… (a folder that holds {what.files}), or drop {what.files} on this window, or put it in {self.models_dir}.")
+        self.body.setText(f"Add folder… that holds {what.files},<br>or drop one on this window,<br>or put it in <code>{self.models_dir}</code>.")
+        self.body.setToolTip(f"{what.noun[0].upper()}{what.noun[1:]}: {what.files}. Always scanned: {self.models_dir}")
         self.show()
 
 
@@ -125,5 +129,10 @@ class ModelGuide:
         """Show the panel when the current generator lacks its model; returns the missing kind."""
         current = self.panel.current
         kind = self.panel.missing_model_kind(current["id"]) if current else ""
+        main = next((spec for spec in (current or {}).get("params") or [] if spec.get("type") == "model"), None)
+        if main is not None and main.get("advanced"):
+            # An advanced model param means the generator works without one of the user's
+            # (a model it ships): nothing to add before the first run.
+            kind = ""
         self.widget.show_for(kind, (current or {}).get("name") or "")
         return kind

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QPointF, QRectF, QSettings, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QImage, QKeySequence, QUndoStack
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QImage, QKeySequence, QUndoStack
 from PySide6.QtWidgets import QDialog, QDockWidget, QLabel, QMainWindow, QVBoxLayout, QWidget
 
 from studio.core.errors import FileFormatError, ProjectError, StudioError
@@ -40,6 +40,7 @@ from studio.ui.jobs_panel import JobBar, JobsPanel
 from studio.ui.melody_actions import MelodyActions
 from studio.ui.restore_actions import RestoreActions
 from studio.ui.melody_words import clean_title
+from studio.ui.workspaces import WORKSPACES, Workspaces
 from studio.ui.message_bar import MessageBar, first_sentence
 from studio.ui.model_folders import add_model_folders, folder_to_add
 from studio.ui.preferences import PreferencesDialog
@@ -94,6 +95,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Studio")
         self.resize(1500, 950)
         self.setDockNestingEnabled(True)
+        # The Generate panel runs the full height; the timeline sits under the canvas only.
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.undo = QUndoStack(self)
         self.blobs = ProjectBlobs(self)
         self.session = ProjectSession(self.home / "recovery", self._documents, self)
@@ -138,6 +141,7 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.docks["history"]], [330], Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["timeline"]], [300], Qt.Orientation.Vertical)
         self._default_state = self.saveState()
+        self.workspaces = Workspaces(self)
 
         self.engine_label = QLabel()
         self.engine_label.setObjectName("engineState")
@@ -155,7 +159,8 @@ class MainWindow(QMainWindow):
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock-{key}")
         dock.setWidget(widget)
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        # Movable between dock areas, never torn off into a floating window by a stray drag.
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetClosable)
         self.addDockWidget(area, dock)
         self.docks[key] = dock
 
@@ -219,6 +224,15 @@ class MainWindow(QMainWindow):
         view.addSeparator()
         self._action(view, "Fit canvas", self.canvas.view.fit, QKeySequence("Ctrl+0"))
         self._action(view, "Canvas at 100%", lambda: self.canvas.view.set_zoom(1.0), QKeySequence("Ctrl+1"))
+        workspace_menu = view.addMenu("&Workspace")
+        group = QActionGroup(self)
+        self.workspace_actions: dict[str, QAction] = {}
+        for space in WORKSPACES.values():
+            action = self._action(workspace_menu, space.title, lambda _on=False, name=space.name: self.workspaces.switch(name), QKeySequence(space.shortcut), name=f"actionWorkspace-{space.name}")
+            action.setCheckable(True)
+            group.addAction(action)
+            self.workspace_actions[space.name] = action
+        self.workspaces.changed.connect(lambda name: self.workspace_actions[name].setChecked(True))
         self._action(view, "Reset layout", self.reset_layout)
         view.addSeparator()
         follow = self._action(view, "Show each new result", lambda on: follow_results.set_follows(self.settings, on), name="actionFollowResults")
@@ -331,6 +345,7 @@ class MainWindow(QMainWindow):
             return
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
+        self.workspaces.save_current()
         self.settings.sync()
         self.timeline.player.stop()
         if self._training_dialog is not None and self._training_dialog.running:
@@ -369,9 +384,11 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
 
     def reset_layout(self) -> None:
+        """Every dock back in its place, then the current workspace's arrangement afresh."""
         self.restoreState(self._default_state)
         for dock in self.docks.values():
             dock.show()
+        self.workspaces.reset()
 
     # ------------------------------------------------------------------ engine state
 
@@ -410,6 +427,7 @@ class MainWindow(QMainWindow):
             self.undo.setClean()
         finally:
             self._loading = False
+        self.workspaces.switch(self.workspaces.remembered_for(None if self.session.untitled else self.session.path))
         self.canvas.view.fit()
         self.branch_parent = None
         if problems:
@@ -759,13 +777,15 @@ class MainWindow(QMainWindow):
             clip_id = placement.land_melody(self.timeline, where, melody, name=name, node=node.id, blob=blob)
             if clip_id is None:
                 clip_id = self.timeline.add_melody(melody, name=name, node=node.id, blob=blob)
-            self.docks["timeline"].raise_()
+            self.workspaces.show_music_results()
             return clip_id
         elif kind == "audio":
             from studio.core.audio_io import read_audio_info
 
             info = read_audio_info(data)
-            return self.timeline.add_audio(blob, float(info["duration"]), name=name, node=node.id)
+            clip_id = self.timeline.add_audio(blob, float(info["duration"]), name=name, node=node.id)
+            self.workspaces.show_music_results()
+            return clip_id
         elif kind == "text":
             text = data.decode("utf-8", "replace")
             if where.get("title_clip"):

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.params import RANDOM_SEED_MAX, SEED_MAX
+from studio.ui.note_spin import NoteSpinBox
 from studio.ui.wheel_guard import wheel_only_when_focused
 
 INT_LIMIT = 2**31 - 1  # QSpinBox is 32-bit signed: fine for sizes and steps, never for seeds
@@ -105,7 +106,7 @@ class NumberEditor(ParamEditor):
         self.integral = spec["type"] == "int"
         low, high = spec.get("min"), spec.get("max")
         if self.integral:
-            self.spin: QSpinBox | QDoubleSpinBox = QSpinBox()
+            self.spin: QSpinBox | QDoubleSpinBox = NoteSpinBox() if spec.get("unit") == "note" else QSpinBox()
             self.spin.setRange(int(low) if low is not None else -INT_LIMIT, int(high) if high is not None else INT_LIMIT)
             self.spin.setSingleStep(int(spec.get("step") or 1))
         else:
@@ -116,13 +117,19 @@ class NumberEditor(ParamEditor):
             self.spin.setRange(float(low) if low is not None else -1e9, float(high) if high is not None else 1e9)
             self.spin.setSingleStep(step)
         self.spin.setKeyboardTracking(False)
+        if spec.get("special"):
+            self.spin.setSpecialValueText(spec["special"])  # what the minimum means, in words
+        self.spin.setToolTip(spec.get("help") or "")
         self.slider: QSlider | None = None
         if low is not None and high is not None and high > low:
             self.slider = QSlider(Qt.Orientation.Horizontal)
             self.slider.setRange(0, self.SLIDER_STEPS)
             self.layout_.addWidget(self.slider, 1)
             self.slider.valueChanged.connect(self._from_slider)
-            self.spin.setMaximumWidth(90)
+            self.spin.setMaximumWidth(90 if not spec.get("special") else 200)
+            # The slider gives way in a narrow panel; the value itself is never clipped.
+            self.spin.setMinimumWidth(self.spin.minimumSizeHint().width() + 8)
+            self.slider.setMinimumWidth(40)
         self.layout_.addWidget(self.spin, 0 if self.slider else 1)
         wheel_only_when_focused(self.spin, self.slider)
         self.spin.valueChanged.connect(self._from_spin)

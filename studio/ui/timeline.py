@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.melody import Melody, Note
 from studio.ui.audio_playback import Player
+from studio.ui.piano_keys import KEY_WIDTH, paint_keyboard
 from studio.ui.timeline_model import SAMPLE_RATE, TimelineDoc, clip_melody, mix_timeline, new_id, timeline_midi
 
 PX_PER_BEAT = 28.0
@@ -406,7 +407,7 @@ class TimelineView(QGraphicsView):
 
 
 PITCH_LOW, PITCH_HIGH = 36, 96
-ROW_H = 9.0
+ROW_H = 12.0  # tall enough to name each white key on the keyboard
 ROLL_PX = 36.0
 
 
@@ -467,8 +468,14 @@ class PianoRoll(QGraphicsView):
         self.setObjectName("pianoRoll")
         self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.setBackgroundBrush(QColor("#141517"))
+        # The keyboard is drawn over the left edge on every repaint, so no scrolled copies.
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
+        self.setToolTip("Double-click to add a note; drag to move, drag the right edge to resize; Delete removes")
         self.clip_id: str | None = None
         self.melody: Melody | None = None
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+        paint_keyboard(painter, self, PITCH_LOW, PITCH_HIGH, ROW_H)
 
     def show_clip(self, clip: dict[str, Any] | None) -> None:
         self.clip_id = clip["id"] if clip is not None and clip.get("melody") else None
@@ -480,17 +487,12 @@ class PianoRoll(QGraphicsView):
         length = max(16.0, (self.melody.length if self.melody else 0.0) + 4.0)
         width = length * ROLL_PX
         rows = PITCH_HIGH - PITCH_LOW + 1
-        self.scene_.setSceneRect(QRectF(0, 0, width, rows * ROW_H))
+        # Room left of beat 0 for the keyboard, so the first notes are not under it.
+        self.scene_.setSceneRect(QRectF(-KEY_WIDTH, 0, width + KEY_WIDTH, rows * ROW_H))
         for pitch in range(PITCH_LOW, PITCH_HIGH + 1):
             y = (PITCH_HIGH - pitch) * ROW_H
             black = pitch % 12 in (1, 3, 6, 8, 10)
             self.scene_.addRect(QRectF(0, y, width, ROW_H), QPen(Qt.PenStyle.NoPen), QBrush(QColor("#18191c") if black else QColor("#1f2024")))
-            if pitch % 12 == 0:
-                label = QGraphicsSimpleTextItem(f"C{pitch // 12 - 1}")
-                label.setBrush(QColor("#6b6f77"))
-                label.setScale(0.7)
-                label.setPos(2, y - 1)
-                self.scene_.addItem(label)
         beat = 0.0
         while beat <= length:
             self.scene_.addLine(beat * ROLL_PX, 0, beat * ROLL_PX, rows * ROW_H, QPen(QColor("#2b2d32"), 0))

@@ -97,3 +97,10 @@ def test_automatic_model_is_a_real_choice_not_a_grey_placeholder(qtbot: Any) -> 
     assert editor.value() == SD_MODEL["path"]
     editor.set_value(None)
     assert editor.value() is None and editor.combo.currentText() == AUTOMATIC_MODEL
+
+
+def test_a_generator_that_ships_its_model_shows_no_empty_state(make_window: Any) -> None:
+    window = make_window()
+    attach_fake_engine(window, first_party_catalogue("patterns", "melody"), found=[])
+    window.generate_panel.select_generator("studio.melody")
+    assert not window.model_guide.widget.isVisible()
