@@ -254,7 +254,7 @@ class HistoryPanel(QWidget):
         layout.addWidget(self.tree, 1)
         buttons = QHBoxLayout()
         buttons.setSpacing(3)
-        tips = {"Restore": "Put its settings in the Generate panel", "Re-run": "Run it again with the same seed (Ctrl+R)", "Vary": "A variation: a new seed or a nearby latent (Ctrl+Shift+V)", "★": "Star / unstar", "Compare": "Compare two selected generations"}
+        tips = {"Restore": "Put its settings in the Generate panel", "Re-run": "Run it again with the same seed (Ctrl+R)", "Vary": "A variation: a new seed or a nearby latent (Ctrl+Shift+R)", "★": "Star / unstar", "Compare": "Compare two selected generations"}
         for text, handler in (("Restore", lambda: self._with_selected(self.restore_requested.emit)), ("Re-run", lambda: self._with_selected(self.rerun_requested.emit)), ("Vary", lambda: self._with_selected(self.vary_requested.emit)), ("★", self.toggle_star), ("Compare", self.compare_selected)):
             button = QPushButton(text)
             button.setToolTip(tips[text])

@@ -216,6 +216,9 @@ class MainWindow(QMainWindow):
         self._action(generate, "&Cancel current job", self.cancel_current, QKeySequence(Qt.Key.Key_Escape), name="actionCancel")
         self._action(generate, "Cancel &all jobs", self.cancel_all)
         generate.addSeparator()
+        self._action(generate, "&Re-run selected generation", lambda: self._on_history_target(self.rerun_node), QKeySequence("Ctrl+R"), name="actionRerun")
+        self._action(generate, "&Vary selected generation", lambda: self._on_history_target(self.vary_node), QKeySequence("Ctrl+Shift+R"), name="actionVary")
+        generate.addSeparator()
         self._action(generate, "Send each prompt to image generator", self.send_latest_prompts, name="actionSendPrompts")
 
         view = bar.addMenu("&View")
@@ -844,6 +847,18 @@ class MainWindow(QMainWindow):
         else:
             seed = random.randint(0, 2**31 - 1)
         return self.submit(generator, params, seed, uploads=uploads, parents=[node.id])
+
+    def _on_history_target(self, action: Any) -> Any:
+        """Re-run / Vary from the keyboard: the History's selected generation, else the latest."""
+        nodes = self.history_panel.selected_nodes()
+        history = self.session.history
+        if not nodes and history is not None:
+            latest = max(history.nodes(), key=lambda node: node.finished or 0.0, default=None)
+            nodes = [latest] if latest is not None else []
+        if not nodes:
+            self.statusBar().showMessage("Nothing to re-run yet: generate something first", 6000)
+            return None
+        return action(nodes[0])
 
     def use_node_as_input(self, node: HistoryNode) -> None:
         """Branch from a node: its output goes where inputs are taken from, and the next generation is its child."""

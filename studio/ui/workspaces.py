@@ -47,7 +47,7 @@ def _project_key(path: Path | None) -> str:
 class Workspaces(QObject):
     changed = Signal(str)
 
-    def __init__(self, window: "MainWindow") -> None:
+    def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
         self.window = window
         self.current = ""
