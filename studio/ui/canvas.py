@@ -82,6 +82,7 @@ class ImageLayer(QGraphicsPixmapItem):
         super().__init__(QPixmap.fromImage(image))
         self.layer_id, self.name, self.blob, self.node = layer_id, name, blob, node
         self.image = image
+        self.icon: QPixmap | None = None  # the layer list's, made once (scaling each refresh stalled the UI)
         self.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsMovable, True)
@@ -442,6 +443,7 @@ class CanvasWidget(QWidget):
         self.mask_item.setOpacity(0.5)
         self.scene.addItem(self.mask_item)
         self.selection: QRectF | None = None
+        self._icons: dict[str, QImage] = {}  # layer id -> icon decoded off the UI thread, until used
         self._preview_item: QGraphicsPixmapItem | None = None
         self.selection_item = QGraphicsRectItem()
         pen = QPen(QColor("#4f8cff"), 0, Qt.PenStyle.DashLine)
@@ -638,7 +640,7 @@ class CanvasWidget(QWidget):
 
     # ------------------------------------------------------------------ layers (undoable API)
 
-    def add_image(self, data: bytes, *, name: str = "", blob: str | None = None, node: str | None = None, pos: QPointF | None = None, mime: str = "image/png", fit: QRectF | None = None, near: QRectF | None = None) -> ImageLayer | None:
+    def add_image(self, data: bytes, *, name: str = "", blob: str | None = None, node: str | None = None, pos: QPointF | None = None, mime: str = "image/png", fit: QRectF | None = None, near: QRectF | None = None, image: QImage | None = None, icon: QImage | None = None) -> ImageLayer | None:
         """Add an image as a new top layer (stored as a blob first); undoable.
 
         ``fit``: the region the image belongs to (an img2img result over its selection); the
@@ -646,7 +648,8 @@ class CanvasWidget(QWidget):
         ``pos``, it takes the first free cell of a grid around ``near`` (the picture it came
         from; the first layer when not given): see ``result_layout``.
         """
-        image = QImage.fromData(data)
+        # ``image`` / ``icon``: already decoded off the UI thread (``image_decode``).
+        image = image if image is not None and not image.isNull() else QImage.fromData(data)
         if image.isNull():
             return None
         if blob is None:
@@ -662,6 +665,8 @@ class CanvasWidget(QWidget):
         resize = (image.width(), image.height()) if not self.layers and fit is None and (image.width(), image.height()) != self.doc_size else None
         if resize:
             state["x"], state["y"] = 0.0, 0.0
+        if icon is not None:
+            self._icons[state["id"]] = icon
         self.undo.push(AddLayerCommand(self, state, image, resize))
         return self.layers.get(state["id"])
 
@@ -771,7 +776,9 @@ class CanvasWidget(QWidget):
             item.setData(Qt.ItemDataRole.UserRole, layer.layer_id)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEditable)
             item.setCheckState(Qt.CheckState.Checked if layer.isVisible() else Qt.CheckState.Unchecked)
-            item.setIcon(QPixmap.fromImage(layer.image.scaled(32, 32, Qt.AspectRatioMode.KeepAspectRatio)))
+            if layer.icon is None:
+                layer.icon = QPixmap.fromImage(self._icons.pop(layer.layer_id, None) or layer.image.scaled(32, 32, Qt.AspectRatioMode.KeepAspectRatio))
+            item.setIcon(layer.icon)
             self.layer_list.addItem(item)
             if layer.layer_id == current:
                 self.layer_list.setCurrentItem(item)

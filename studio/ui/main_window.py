@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QPointF, QRectF, QSettings, Qt, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QImage, QKeySequence, QUndoStack
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QImage, QKeySequence, QPixmap, QUndoStack
 from PySide6.QtWidgets import QDialog, QDockWidget, QLabel, QMainWindow, QVBoxLayout, QWidget
 
 from studio.core.errors import FileFormatError, ProjectError, StudioError
@@ -41,6 +41,7 @@ from studio.ui.melody_actions import MelodyActions
 from studio.ui.restore_actions import RestoreActions
 from studio.ui.melody_words import clean_title
 from studio.ui.workspaces import WORKSPACES, Workspaces
+from studio.ui.image_decode import Decoded, ImageDecoder
 from studio.ui.message_bar import MessageBar, first_sentence
 from studio.ui.model_folders import add_model_folders, folder_to_add
 from studio.ui.preferences import PreferencesDialog
@@ -112,6 +113,7 @@ class MainWindow(QMainWindow):
         self._painted = False
         self._loading = False
         self._fetching: dict[str, list[tuple[dict[str, Any], bytes] | None]] = {}
+        self.decoder = ImageDecoder(self)
 
         self.canvas = CanvasWidget(self.undo, self.blobs)
         self.message_bar = MessageBar()
@@ -355,6 +357,7 @@ class MainWindow(QMainWindow):
             self._training_dialog.cancel()  # it checkpoints: training again with the same name resumes
         self.session.close()
         self.link.close()
+        self.decoder.close()
         event.accept()
 
     def maybe_keep_changes(self) -> bool:
@@ -714,7 +717,14 @@ class MainWindow(QMainWindow):
         slots[index] = (info, data)
         if all(slot is not None for slot in slots):
             del self._fetching[ticket]
-            self.land(self.tracker.jobs[ticket], [slot for slot in slots if slot is not None])
+            job = self.tracker.jobs[ticket]
+            results = [slot for slot in slots if slot is not None]
+            pictures = [data for info, data in results if (info.get("kind") or job.kind) == "image"]
+            if pictures:
+                # Decoded on a worker thread; lands when they are ready (no UI stall).
+                self.decoder.decode(pictures, lambda decoded: self.land(job, results, decoded=decoded))
+            else:
+                self.land(job, results)
 
     def _fetch_failed(self, ticket: str, message: str) -> None:
         self._fetching.pop(ticket, None)
@@ -724,8 +734,11 @@ class MainWindow(QMainWindow):
             self.tracker.changed.emit(ticket)
         self.statusBar().showMessage(f"Could not fetch the output: {message}", 10000)
 
-    def land(self, job: Job, results: list[tuple[dict[str, Any], bytes]]) -> HistoryNode | None:
-        """Commit a finished job's outputs to the project and place them; returns its history node."""
+    def land(self, job: Job, results: list[tuple[dict[str, Any], bytes]], *, decoded: list[Decoded | None] | None = None) -> HistoryNode | None:
+        """Commit a finished job's outputs to the project and place them; returns its history node.
+
+        ``decoded``: the image outputs, in order, already decoded off the UI thread.
+        """
         store, history = self.session.store, self.session.history
         if store is None or history is None or job.landed:
             return None
@@ -744,10 +757,16 @@ class MainWindow(QMainWindow):
         output = (results[0][0].get("meta") or {}).get("output")
         generator = self.generate_panel.generators.get(job.plugin)
         node.label = node.label or labels.generation_label(generator, job.params, job.seed, kind=job.kind, role=str(job.placement.get("role") or ""), output=output if isinstance(output, dict) else None, fallback=job.generator_name)
+        pictures = iter(decoded or [])
+        per_output = [next(pictures, None) if (info.get("kind") or job.kind) == "image" else None for info, _data in results]
+        thumbs = self.history_panel.thumbs
+        for blob, picture in zip(ids, per_output):
+            if picture is not None and thumbs is not None:
+                thumbs.cache[blob] = QPixmap.fromImage(picture.thumb)  # History need not decode it again
         history.add(node)
         landed = follow_results.Landed()
-        for (info, data), blob in zip(results, ids):
-            landed.add(self._place(node, info.get("kind") or job.kind, data, blob, job, info))
+        for (info, data), blob, picture in zip(results, ids, per_output):
+            landed.add(self._place(node, info.get("kind") or job.kind, data, blob, job, info, decoded=picture))
         follow_results.reveal(landed, canvas=self.canvas, timeline=self.timeline, settings=self.settings)
         thumbs = self.history_panel.thumbs
         picture = thumbs.for_node(node) if thumbs is not None else None
@@ -757,16 +776,17 @@ class MainWindow(QMainWindow):
         self.generation_landed.emit(node)
         return node
 
-    def _place(self, node: HistoryNode, kind: str, data: bytes, blob: str, job: Job | None = None, info: dict[str, Any] | None = None) -> Any:
+    def _place(self, node: HistoryNode, kind: str, data: bytes, blob: str, job: Job | None = None, info: dict[str, Any] | None = None, *, decoded: Decoded | None = None) -> Any:
         """Put one output where it belongs; returns the new layer or clip id (None for text)."""
         name = node_summary(node)
         where = job.placement if job is not None else {}
         if kind == "image":
+            pixels = {"image": decoded.image, "icon": decoded.icon} if decoded is not None else {}
             if where.get("rect"):
-                return placement.land_image(self.canvas, where, data, name=name, blob=blob, node=node.id)
+                return placement.land_image(self.canvas, where, data, name=name, blob=blob, node=node.id, **pixels)
             # Near the picture it came from: a Vary's parent, or a node sent again.
             near = follow_results.source_rect(self.canvas, list(job.parents) if job is not None else [node.id, *node.parents])
-            return self.canvas.add_image(data, name=name, blob=blob, node=node.id, near=near)
+            return self.canvas.add_image(data, name=name, blob=blob, node=node.id, near=near, **pixels)
         elif kind == "melody":
             from studio.core.midi import read_midi
 
