@@ -386,10 +386,13 @@ def _plugin_rows(config: Any) -> list[dict[str, Any]]:
             live = {row["id"]: row for row in client.plugins()["plugins"]}
     except StudioError:
         live = {}
-    for row in rows:
+    from studio.plugins.guard.sandbox import protection_for
+
+    for row, record in zip(rows, found.records):
         engine_row = live.get(row["id"])
         if engine_row and engine_row["state"] == "failed" and row["state"] == "enabled":
             row.update(state="failed", error=engine_row["error"], traceback=engine_row["traceback"])
+        row["protection"] = protection_for(record).to_dict()
     return rows
 
 
@@ -402,6 +405,8 @@ def _print_plugin_table(rows: list[dict[str, Any]]) -> None:
         generators = ", ".join(g["id"] for g in row.get("generators", []))
         line = f"{row['id']:<{width}}  {row.get('version') or '-':<8}  {row['state']:<12}  {row['source']:<11}  {generators}"
         print(line.rstrip())
+        if row.get("protection") and row["source"] != "first-party":
+            print(f"{'':<{width}}  protection: {row['protection']['summary']}")
         if row.get("error"):
             print(f"{'':<{width}}  ↳ {row['error']}")
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.errors import FileFormatError, ProjectError
+from studio.core.special_files import special_file_kind
 
 MIDI_RECORD_PREFIX = "studio:"
 
@@ -46,6 +47,9 @@ def inspect_path(path: str | os.PathLike[str]) -> dict[str, Any]:
     """
     path = Path(path)
     try:
+        special = special_file_kind(os.stat(path).st_mode)  # stat, not open: a FIFO would block
+        if special is not None:
+            raise FileFormatError(f"{path}: is {special}, not a file Studio can inspect")
         with open(path, "rb") as handle:
             head = handle.read(16)
     except FileNotFoundError:
@@ -113,6 +117,12 @@ def _inspect_midi(path: Path) -> dict[str, Any]:
         pass
     else:
         info["studio"] = read_midi_metadata(path) or None
+    # A key signature can only say major or minor (D dorian is written as C major); the
+    # record says what the generator was asked for or found, mode included.
+    output = ((info.get("studio") or {}).get("output") or {}) if isinstance(info.get("studio"), dict) else {}
+    if output.get("key") and output.get("scale"):
+        info["key_signature"] = info.get("key")
+        info["key"] = f"{output['key']} {output['scale']}"
     return {"format": "midi", **info}
 
 

@@ -7,9 +7,11 @@ metre rather than sitting at a flat 100.
 
 Reading takes any type-0 or type-1 file (running status, several tracks, tempo changes),
 ignores the drum channel (10), and reduces polyphony to the highest voice, saying so in
-``MidiImport.messages``. Times become quarter-note beats snapped to the studio's grid, so
-tempo changes do not move notes: they are reported, and the first tempo is kept. A file
-that is not MIDI, or is cut short, raises ``FileFormatError`` with what was wrong.
+``MidiImport.messages``. Times become quarter-note beats snapped to the studio's grid;
+tempo and time-signature changes are kept as the melody's tempo map and metre map
+(``Melody.tempo_changes``, ``Melody.meter_changes``) and written back, so a prime keeps
+its timing through continue and vary. A file that is not MIDI, or is cut short, raises
+``FileFormatError`` with what was wrong.
 """
 
 from __future__ import annotations
@@ -47,34 +49,75 @@ class MidiImport:
 # --------------------------------------------------------------------------- writing
 
 
+@dataclass
+class Part:
+    """One voice of a multi-track file: a melody on its own track and channel."""
+
+    name: str
+    melody: Melody
+    program: int = 0
+    #: text at beats (chord symbols), written as marker events in the conductor track
+    markers: list[tuple[float, str]] = field(default_factory=list)
+
+
 def write_midi(melody: Melody, *, record: dict[str, Any] | None = None, program: int = 0,
                track_name: str = "Melody", path: str | Path | None = None) -> bytes:
     """The melody as Standard MIDI file bytes (written to ``path`` too when given)."""
+    return write_parts([Part(track_name, melody, program)], record=record, path=path)
+
+
+def write_parts(parts: list[Part], *, record: dict[str, Any] | None = None, path: str | Path | None = None) -> bytes:
+    """Several voices as one type-1 file: the conductor track (tempo and metre maps, key,
+    record, the parts' markers) from the first part's melody, then one track per part on
+    its own channel (the drum channel skipped), so a DAW opens each voice as a track."""
     import mido
 
+    if not parts:
+        raise ValueError("write_parts needs at least one part")
+    melody = parts[0].melody
     midi = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT)
     conductor = mido.MidiTrack()
     conductor.append(mido.MetaMessage("track_name", name="Studio", time=0))
     if record is not None:
         conductor.append(_record_message(record))
     conductor.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(max(1.0, float(melody.tempo))), time=0))
-    numerator, denominator = melody.time_signature
-    conductor.append(mido.MetaMessage("time_signature", numerator=numerator, denominator=denominator,
-                                      clocks_per_click=24 if denominator == 4 else 36 if denominator == 8 and numerator % 3 == 0 else 24,
-                                      notated_32nd_notes_per_beat=8, time=0))
+    conductor.append(_time_signature_message(melody.time_signature))
     try:
         conductor.append(mido.MetaMessage("key_signature", key=key_signature_name(melody.key, melody.mode), time=0))
     except Exception:  # an unusual key name: leave the signature out rather than fail
         pass
-    end = _to_ticks(melody.length)
-    conductor.append(mido.MetaMessage("end_of_track", time=end))
+    end = max(_to_ticks(part.melody.length) for part in parts)
+    changes = [(_to_exact_ticks(beat), 0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(max(1.0, bpm))))
+               for beat, bpm in melody.tempo_changes]
+    changes += [(_to_exact_ticks(beat), 1, _time_signature_message(ts)) for beat, ts in melody.meter_changes]
+    changes += [(_to_exact_ticks(beat), 2, mido.MetaMessage("marker", text=str(text)))
+                for part in parts for beat, text in part.markers]
+    now = 0
+    for tick, _, message in sorted(changes, key=lambda item: (item[0], item[1])):
+        conductor.append(message.copy(time=tick - now))
+        now = tick
+    conductor.append(mido.MetaMessage("end_of_track", time=max(0, end - now)))
     midi.tracks.append(conductor)
+    channels = [c for c in range(16) if c != DRUM_CHANNEL]
+    for index, part in enumerate(parts):
+        channel = channels[index % len(channels)]
+        midi.tracks.append(_note_track(part, channel, end))
+    buffer = io.BytesIO()
+    midi.save(file=buffer)
+    data = buffer.getvalue()
+    if path is not None:
+        Path(path).write_bytes(data)
+    return data
+
+
+def _note_track(part: Part, channel: int, end: int):
+    import mido
 
     track = mido.MidiTrack()
-    track.append(mido.MetaMessage("track_name", name=track_name, time=0))
-    track.append(mido.Message("program_change", program=max(0, min(127, program)), channel=0, time=0))
+    track.append(mido.MetaMessage("track_name", name=part.name, time=0))
+    track.append(mido.Message("program_change", program=max(0, min(127, part.program)), channel=channel, time=0))
     events: list[tuple[int, int, int, int]] = []  # (tick, order, pitch, velocity); offs sort first
-    for note in melody.notes:
+    for note in part.melody.notes:
         start, stop = _to_ticks(note.start), _to_ticks(note.end)
         if stop <= start or not 0 <= note.pitch <= 127:
             continue
@@ -85,20 +128,29 @@ def write_midi(melody: Melody, *, record: dict[str, Any] | None = None, program:
     now = 0
     for tick, order, pitch, velocity in events:
         kind = "note_on" if order == 1 else "note_off"
-        track.append(mido.Message(kind, note=pitch, velocity=velocity if order == 1 else 64, channel=0, time=tick - now))
+        track.append(mido.Message(kind, note=pitch, velocity=velocity if order == 1 else 64, channel=channel,
+                                  time=tick - now))
         now = tick
     track.append(mido.MetaMessage("end_of_track", time=max(0, end - now)))
-    midi.tracks.append(track)
-    buffer = io.BytesIO()
-    midi.save(file=buffer)
-    data = buffer.getvalue()
-    if path is not None:
-        Path(path).write_bytes(data)
-    return data
+    return track
 
 
 def _to_ticks(value: float) -> int:
     return int(round(float(value) * GRID)) * (TICKS_PER_BEAT // GRID)
+
+
+def _to_exact_ticks(value: float) -> int:
+    """A tempo or metre change's beat in file ticks (not snapped to the note grid)."""
+    return int(round(float(value) * TICKS_PER_BEAT))
+
+
+def _time_signature_message(time_signature: tuple[int, int]):
+    import mido
+
+    numerator, denominator = time_signature
+    return mido.MetaMessage("time_signature", numerator=numerator, denominator=denominator,
+                            clocks_per_click=36 if denominator == 8 and numerator % 3 == 0 else 24,
+                            notated_32nd_notes_per_beat=8, time=0)
 
 
 def _record_message(record: dict[str, Any]):
@@ -217,17 +269,32 @@ def read_midi(source: Source, *, name: str | None = None) -> MidiImport:
 
     if drum_notes:
         messages.append(f"the drum channel (10) was ignored ({drum_notes} notes)")
-    tempo_us = sorted(tempos)[0][1] if tempos else 500000
-    distinct_tempos = len({t for _, t in tempos})
-    if distinct_tempos > 1:
-        messages.append(f"the tempo changes {distinct_tempos - 1} time(s); the first tempo "
-                        f"({60_000_000 / tempo_us:.0f} bpm) was kept (note timing in beats is unchanged)")
+    tempos.sort(key=lambda item: item[0])
+    tempo_us = tempos[0][1] if tempos and tempos[0][0] == 0 else 500000
+    tempo_changes: list[tuple[float, float]] = []
+    current = tempo_us
+    for tick, value in tempos:
+        if value != current and tick > 0:
+            bpm = round(60_000_000 / value, 3)
+            if tempo_changes and tempo_changes[-1][0] == tick / tpb:
+                tempo_changes[-1] = (tick / tpb, bpm)
+            else:
+                tempo_changes.append((tick / tpb, bpm))
+            current = value
+        elif tick == 0:
+            tempo_us = current = value
     time_signature = (4, 4)
+    meter_changes: list[tuple[float, tuple[int, int]]] = []
     if time_signatures:
-        _, numerator, denominator = sorted(time_signatures)[0]
-        time_signature = (numerator, denominator)
-        if len({(n, d) for _, n, d in time_signatures}) > 1:
-            messages.append(f"the time signature changes; {numerator}/{denominator} was kept")
+        time_signatures.sort(key=lambda item: item[0])
+        first = [ts for ts in time_signatures if ts[0] == 0]
+        if first:
+            time_signature = (first[-1][1], first[-1][2])
+        current_ts = time_signature
+        for tick, numerator, denominator in time_signatures:
+            if tick > 0 and (numerator, denominator) != current_ts:
+                meter_changes.append((tick / tpb, (numerator, denominator)))
+                current_ts = (numerator, denominator)
     key, mode = "C", "major"
     if keys:
         name = sorted(keys)[0][1]
@@ -250,10 +317,50 @@ def read_midi(source: Source, *, name: str | None = None) -> MidiImport:
     notes = [Note(pitch, beats(s), beats(e - s), velocity) for s, e, pitch, velocity in kept]
     end_tick = max((e for _, e, _, _ in kept), default=0)
     melody = Melody(notes=notes, tempo=round(60_000_000 / tempo_us, 3), time_signature=time_signature,
-                    key=key, mode=mode, length=beats(end_tick))
+                    key=key, mode=mode, length=beats(end_tick), tempo_changes=tempo_changes,
+                    meter_changes=meter_changes)
     return MidiImport(melody=melody, messages=messages, has_key_signature=bool(keys),
-                      has_time_signature=bool(time_signatures), tempo_changes=max(0, distinct_tempos - 1),
+                      has_time_signature=bool(time_signatures), tempo_changes=len(tempo_changes),
                       reduced=bool(reduced))
+
+
+def read_midi_parts(source: Source, *, name: str | None = None) -> list[tuple[str, Melody]]:
+    """Each track that holds notes as its own melody (named by its track name), with the
+    file's tempo, metre and key: how the timeline places a harmonized melody's voices as
+    tracks. A file with one note track gives one part (the same melody ``read_midi`` reads)."""
+    midi = _open(source, name)
+    whole = read_midi(source, name=name).melody
+    tpb = midi.ticks_per_beat or TICKS_PER_BEAT
+    parts: list[tuple[str, Melody]] = []
+    for index, track in enumerate(midi.tracks):
+        title = f"Track {index}"
+        now = 0
+        sounding: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        raw: list[tuple[int, int, int, int]] = []
+        for message in track:
+            now += message.time
+            if message.is_meta:
+                if message.type == "track_name":
+                    title = str(message.name) or title
+                continue
+            if message.type not in ("note_on", "note_off") or message.channel == DRUM_CHANNEL:
+                continue
+            key = (message.channel, message.note)
+            if message.type == "note_on" and message.velocity > 0:
+                sounding.setdefault(key, []).append((now, message.velocity))
+            elif sounding.get(key):
+                start, velocity = sounding[key].pop(0)
+                raw.append((start, now, message.note, velocity))
+        if not raw:
+            continue
+        snapped = []
+        for start, end, pitch, velocity in raw:
+            s_, e_ = int(round(start * GRID / tpb)), int(round(end * GRID / tpb))
+            snapped.append((s_, max(e_, s_ + 1), pitch, velocity))
+        kept, _ = highest_voice(snapped)
+        notes = [Note(pitch, beats(s_), beats(e_ - s_), velocity) for s_, e_, pitch, velocity in kept]
+        parts.append((title, whole.copy(notes=notes, length=max(whole.length, beats(max(e for _, e, _, _ in kept))))))
+    return parts
 
 
 def highest_voice(notes: list[tuple[int, int, int, int]]) -> tuple[list[tuple[int, int, int, int]], int]:
@@ -285,5 +392,5 @@ def _tonic_name(name: str) -> str:
     return name if name in PITCH_CLASSES else "C"
 
 
-__all__ = ["METADATA_PREFIX", "MidiImport", "embed_metadata", "highest_voice", "read_midi", "read_midi_metadata",
-           "write_midi"]
+__all__ = ["METADATA_PREFIX", "MidiImport", "Part", "embed_metadata", "highest_voice", "read_midi", "read_midi_metadata",
+           "read_midi_parts", "write_midi", "write_parts"]

@@ -20,6 +20,7 @@ content-addressed artefacts, the history graph and the documents live side by si
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -34,14 +35,30 @@ from typing import Any, Iterator, Mapping
 
 from studio.core.artifacts import Artifact, content_id
 from studio.core.errors import ProjectError
+from studio.core.special_files import special_file_kind
+from studio.core.project_documents import (
+    ARTEFACTS,
+    HISTORY,
+    TEXT,
+    DocumentError,
+    ProjectHealth,
+    canvas_blob_refs,
+    decode_json,
+    decode_text,
+    timeline_blob_refs,
+    validate_document,
+    validate_text,
+    without_blobs,
+)
+from studio.core.project_documents import CANVAS as _CANVAS
+from studio.core.project_documents import TIMELINE as _TIMELINE
 
 APPLICATION_ID = 0x5354444F  # "STDO" in the SQLite header, offset 68
 SCHEMA_VERSION = 1
 PROJECT_SUFFIX = ".studio"
 AUTOSAVE_SUFFIX = ".studio-autosave"
 _SQLITE_MAGIC = b"SQLite format 3\x00"
-_CANVAS = "canvas"
-_TIMELINE = "timeline"
+TEXT_KEY = "text_panel"  # the text panel's document lives in ``kv`` (files from before it was a part)
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -81,22 +98,133 @@ def _sidecars(path: Path) -> list[Path]:
     return [path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
 
 
+class ProjectConflictError(ProjectError):
+    """Someone else saved the project since this copy was loaded (optimistic concurrency).
+
+    ``base_revision`` is the revision this writer loaded, ``current_revision`` the one on
+    disk now. The caller decides: save as a copy, reload, or overwrite (``force=True``).
+    """
+
+    def __init__(self, path: Path, base_revision: int, current_revision: int) -> None:
+        self.path, self.base_revision, self.current_revision = Path(path), base_revision, current_revision
+        super().__init__(
+            f"{path}: saved elsewhere since it was opened here (revision {current_revision} on disk, "
+            f"{base_revision} when opened); save as a copy, reload it, or overwrite the other save"
+        )
+
+
+class ProjectDamagedError(ProjectError):
+    """A save would write a damaged part (never allowed without ``replace_damaged``)."""
+
+    def __init__(self, path: Path, parts: list[str], health: ProjectHealth | None = None) -> None:
+        self.path, self.parts, self.health = Path(path), list(parts), health
+        names = " and ".join(f"the {part}" for part in parts)
+        super().__init__(
+            f"{path}: {names} {'is' if len(parts) == 1 else 'are'} damaged in the file and {'was' if len(parts) == 1 else 'were'} "
+            "not written back; save to a new file, or save only the intact parts"
+        )
+
+
+class ProjectWriteError(ProjectError):
+    """The disk is full or read-only: the message names the folder and what to free or do.
+
+    ``reason`` is ``"full"`` or ``"readonly"`` (or ``"io"``); nothing was changed.
+    """
+
+    def __init__(self, path: Path, reason: str, message: str) -> None:
+        self.path, self.reason, self.folder = Path(path), reason, Path(path).parent
+        super().__init__(message)
+
+
+_FULL_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+_READONLY_ERRNOS = {errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def _megabytes(size: int) -> str:
+    return f"{max(1, -(-size // (1024 * 1024)))} MB"
+
+
+def write_error(path: str | os.PathLike[str], exc: BaseException, *, needed: int = 0, what: str = "save") -> ProjectWriteError:
+    """Turn an ``OSError`` / ``sqlite3.Error`` from a write into a message a user can act on."""
+    path = Path(path)
+    folder = path.parent.resolve() if path.parent.exists() else path.parent
+    text = str(exc).lower()
+    code = getattr(exc, "errno", None)
+    if code in _FULL_ERRNOS or "disk is full" in text or "no space" in text or "database or disk is full" in text:
+        need = f"at least {_megabytes(needed)}" if needed else "some space"
+        return ProjectWriteError(
+            path,
+            "full",
+            f"Cannot {what} {path.name}: the disk holding {folder} is full. Free {need} there "
+            f"(or choose a folder on another disk); nothing in the project was changed.",
+        )
+    if code in _READONLY_ERRNOS or "readonly" in text or "read-only" in text or "unable to open database" in text:
+        return ProjectWriteError(
+            path,
+            "readonly",
+            f"Cannot {what} {path.name}: {folder} is read-only or not writable for you. "
+            f"Save the project to a folder you can write to (File ▸ Save As); nothing in the project was changed.",
+        )
+    return ProjectWriteError(path, "io", f"Cannot {what} {path.name} in {folder}: {exc}; nothing in the project was changed.")
+
+
+def _free_bytes(folder: Path) -> int:
+    try:
+        info = os.statvfs(folder)
+    except OSError:
+        return 1 << 62
+    return info.f_bavail * info.f_frsize
+
+
+def _open_failure(path: Path, exc: BaseException, *, readonly: bool) -> ProjectError:
+    """Why SQLite could not open a project: damage, or a full / read-only disk (not damage)."""
+    text = str(exc)
+    damaged = "malformed" in text or "not a database" in text
+    if not damaged and ("disk I/O error" in text or "unable to open" in text or "readonly" in text):
+        if _free_bytes(path.parent) < 256 * 1024:
+            # SQLite says "disk I/O error" when it cannot make its -shm on a full disk.
+            return write_error(path, OSError(errno.ENOSPC, "no space"), needed=256 * 1024, what="open")
+        if not project_is_writable(path):
+            return write_error(path, OSError(errno.EROFS, "read-only"), what="open")
+    problem = "the project file is damaged" if damaged else "cannot be opened"
+    return ProjectError(f"{path}: {problem} ({exc})")
+
+
+def project_is_writable(path: str | os.PathLike[str]) -> bool:
+    """Whether both the file and its folder (where SQLite puts its -wal and -shm) can be written."""
+    path = Path(path)
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
 def check_project_header(path: str | os.PathLike[str]) -> int:
     """The schema version of a Studio project, read from the raw header; never writes.
 
-    Raises ``ProjectError`` naming the file and the problem for a missing file, a
-    non-SQLite file, a foreign SQLite database or a project from a newer studio.
+    Raises ``ProjectError`` naming the file and the problem for a missing file, a special
+    file (folder, FIFO, device, socket: refused at once, a FIFO would block a reader for
+    good), a non-SQLite file, a foreign SQLite database or a project from a newer studio.
     """
     path = Path(path)
     try:
-        with open(path, "rb") as handle:
-            header = handle.read(100)
+        # O_NONBLOCK: opening a FIFO never waits for a writer; fstat then says what it is.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise ProjectError(f"{path}: no such project file") from None
     except IsADirectoryError:
         raise ProjectError(f"{path}: is a folder, not a project file") from None
     except OSError as exc:
         raise ProjectError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        kind = special_file_kind(os.fstat(fd).st_mode)
+        if kind is not None:
+            raise ProjectError(f"{path}: is {kind}, not a project file")
+        os.set_blocking(fd, True)
+        header = os.read(fd, 100)
+    except ProjectError:
+        raise
+    except OSError as exc:
+        raise ProjectError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    finally:
+        os.close(fd)
     if len(header) < 100 or not header.startswith(_SQLITE_MAGIC):
         raise ProjectError(f"{path}: not a Studio project (not an SQLite database)")
     user_version = int.from_bytes(header[60:64], "big", signed=True)
@@ -149,6 +277,20 @@ def _remove_files(path: Path) -> None:
         item.unlink(missing_ok=True)
 
 
+def _plain(raw: Any) -> str:
+    """A short stored string (a blob's kind or mime); damaged bytes become replacement characters."""
+    return bytes(raw).decode("utf-8", "replace") if isinstance(raw, (bytes, bytearray, memoryview)) else str(raw)
+
+
+def _meta_dict(raw: Any) -> dict[str, Any]:
+    """A blob's metadata; damaged metadata reads as none (the bytes are what count)."""
+    try:
+        value = decode_json(raw if raw is not None else b"{}", "metadata")
+    except DocumentError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
@@ -171,18 +313,34 @@ def _new_database(path: Path, meta: Mapping[str, Any], documents: Mapping[str, A
         conn.close()
 
 
-def _write_atomically(target: Path, build: Any) -> None:
-    """Build a database in a temporary file beside ``target`` and move it into place."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+def _write_atomically(target: Path, build: Any, *, needed: int = 0, what: str = "save") -> None:
+    """Build a database in a temporary file beside ``target`` and move it into place.
+
+    A full or read-only disk ends in a ``ProjectWriteError`` naming the folder; the target
+    is then exactly as it was (the half-built temporary file is removed).
+    """
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         build(tmp)
         for sidecar in _sidecars(target):
             # A stale -wal beside the target would be replayed into the new file.
             sidecar.unlink(missing_ok=True)
         os.replace(tmp, target)
+    except ProjectWriteError:
+        raise
+    except ProjectError as exc:
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, (OSError, sqlite3.Error)):
+            raise write_error(target, cause, needed=needed, what=what) from None
+        raise
+    except (OSError, sqlite3.Error) as exc:
+        raise write_error(target, exc, needed=needed, what=what) from None
     finally:
-        _remove_files(tmp)
+        try:
+            _remove_files(tmp)
+        except OSError:
+            pass
 
 
 # --------------------------------------------------------------------------- autosave
@@ -207,6 +365,10 @@ class Autosave:
     def timeline(self) -> Any:
         return self.documents.get(_TIMELINE)
 
+    @property
+    def text(self) -> str | None:
+        return self.documents.get(TEXT)
+
 
 def read_autosave(path: str | os.PathLike[str]) -> Autosave:
     """Read an autosave file (refusing anything else, like ``open``)."""
@@ -214,28 +376,40 @@ def read_autosave(path: str | os.PathLike[str]) -> Autosave:
     check_project_header(path)
     conn = _connect_readonly(path)
     try:
-        meta = {k: json.loads(v) for k, v in conn.execute("SELECT key, value FROM meta")}
-        docs = {k: json.loads(v) for k, v in conn.execute("SELECT name, data FROM documents")}
+        meta = {k: decode_json(v, f"meta {k}") for k, v in conn.execute("SELECT key, CAST(value AS BLOB) FROM meta")}
+        raw_docs = {k: decode_json(v, k) for k, v in conn.execute("SELECT name, CAST(data AS BLOB) FROM documents")}
     except (sqlite3.Error, ValueError) as exc:
         raise ProjectError(f"{path}: unreadable autosave ({exc})") from None
     finally:
         conn.close()
+    docs: dict[str, Any] = {}
+    for name, doc in raw_docs.items():
+        # A damaged document in an autosave is left out: recovery must not bring damage in.
+        try:
+            docs[name] = validate_text(doc) if name == TEXT else validate_document(name, doc) if name in (_CANVAS, _TIMELINE) else doc
+        except DocumentError:
+            continue
     if meta.get("kind") != "autosave":
         raise ProjectError(f"{path}: not an autosave file")
-    return Autosave(
-        path=path,
-        project_path=Path(meta.get("autosave_of", "")),
-        project_id=str(meta.get("project_id", "")),
-        saved_at=float(meta.get("saved_at", 0.0)),
-        base_revision=int(meta.get("base_revision", 0)),
-        documents=docs,
-    )
+    try:
+        return Autosave(
+            path=path,
+            project_path=Path(str(meta.get("autosave_of", ""))),
+            project_id=str(meta.get("project_id", "")),
+            saved_at=float(meta.get("saved_at", 0.0)),
+            base_revision=int(meta.get("base_revision", 0)),
+            documents=docs,
+        )
+    except (TypeError, ValueError) as exc:
+        raise ProjectError(f"{path}: unreadable autosave ({exc})") from None
 
 
 def _connect_readonly(path: Path) -> sqlite3.Connection:
     # Without a -wal beside it the file is fully checkpointed: "immutable" reads it with no
     # locks and no -shm/-wal litter. With one, a writer may be live, so read through WAL.
-    has_wal = _sidecars(path)[0].exists()
+    wal = _sidecars(path)[0]
+    # An empty -wal (left by a writer that could not make its -shm on a full disk) holds nothing.
+    has_wal = wal.exists() and wal.stat().st_size > 0
     uri = path.resolve().as_uri() + ("?mode=ro" if has_wal else "?mode=ro&immutable=1")
     try:
         return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
@@ -256,6 +430,10 @@ class ProjectStore:
         self._lock = threading.RLock()
         self._depth = 0
         self.recovery_dir = recovery_dir
+        # Set by ``check()``: the document parts found damaged, which ``save_documents``
+        # never writes back (unless told to replace them).
+        self.health: ProjectHealth | None = None
+        self.protected: set[str] = set()
 
     # ---- opening and closing
 
@@ -312,9 +490,7 @@ class ProjectStore:
             except sqlite3.Error as exc:
                 if conn is not None:
                     conn.close()
-                damaged = "malformed" in str(exc) or "not a database" in str(exc)
-                problem = "the project file is damaged" if damaged else "cannot be opened"
-                raise ProjectError(f"{path}: {problem} ({exc})") from None
+                raise _open_failure(path, exc, readonly=False) from None
             if str(mode).lower() != "wal":
                 conn.close()
                 raise ProjectError(f"{path}: cannot switch the project to WAL journaling (got {mode})")
@@ -325,7 +501,16 @@ class ProjectStore:
             app_id = store._scalar("PRAGMA application_id")
             if app_id != APPLICATION_ID or not 1 <= version <= SCHEMA_VERSION:
                 raise ProjectError(f"{path}: not a Studio project this version can open (format {version})")
-            store._scalar("SELECT count(*) FROM nodes")
+            # Without a readable meta table nothing is known about the project (id, revision,
+            # untitled): refuse. Every other table is a part that ``check()`` reports on its own.
+            store._query("SELECT key, value FROM meta")
+            _ = store.project_id  # decodes meta: a damaged one fails here, not in the window
+        except (ProjectError, ValueError) as exc:
+            conn.close()
+            failure = _open_failure(path, exc, readonly=readonly)
+            if isinstance(failure, ProjectWriteError):
+                raise failure from None
+            raise ProjectError(f"{path}: the project file is damaged (its meta table cannot be read: {exc})") from None
         except BaseException:
             conn.close()
             raise
@@ -382,6 +567,19 @@ class ProjectStore:
             except sqlite3.Error as exc:
                 raise ProjectError(f"{self._path}: cannot read the project ({exc})") from None
 
+    def _query_part(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """``_query`` for a part's table that may be missing in a damaged file (``check()``
+        reports it): reads as empty instead of failing every view that asks."""
+        with self._lock:
+            try:
+                return self._connection().execute(sql, args).fetchall()
+            except sqlite3.OperationalError as exc:
+                if "no such table" in str(exc):
+                    return []
+                raise ProjectError(f"{self._path}: cannot read the project ({exc})") from None
+            except sqlite3.Error as exc:
+                raise ProjectError(f"{self._path}: cannot read the project ({exc})") from None
+
     def _scalar(self, sql: str, args: tuple[Any, ...] = ()) -> Any:
         rows = self._query(sql, args)
         return rows[0][0] if rows else None
@@ -396,7 +594,7 @@ class ProjectStore:
         with self._lock:
             conn = self._connection()
             if self._readonly:
-                raise ProjectError(f"{self._path}: opened read-only")
+                raise ProjectError(f"{self._path}: opened read-only; save it under another name or folder (File ▸ Save As) to keep changes")
             savepoint = f"sp{self._depth}"
             begin, commit, undo = (
                 ("BEGIN IMMEDIATE", "COMMIT", ("ROLLBACK",))
@@ -406,7 +604,7 @@ class ProjectStore:
             try:
                 conn.execute(begin)
             except sqlite3.Error as exc:
-                raise ProjectError(f"{self._path}: cannot write the project ({exc})") from None
+                raise self._write_failure(exc) from None
             self._depth += 1
             try:
                 yield conn
@@ -414,32 +612,59 @@ class ProjectStore:
             except BaseException as exc:
                 if conn.in_transaction:
                     for statement in undo:
-                        conn.execute(statement)
+                        try:
+                            conn.execute(statement)
+                        except sqlite3.Error:
+                            break  # SQLite rolled back on its own (a full disk does that)
                 if isinstance(exc, sqlite3.Error):
-                    raise ProjectError(f"{self._path}: cannot write the project ({exc})") from None
+                    raise self._write_failure(exc) from None
                 raise
             finally:
                 self._depth -= 1
 
+    def _write_failure(self, exc: sqlite3.Error) -> ProjectError:
+        failure = write_error(self._path, exc, needed=self._pending_bytes)
+        if failure.reason in ("full", "readonly"):
+            return failure
+        return ProjectError(f"{self._path}: cannot write the project ({exc})")
+
+    _pending_bytes = 0  # size of the write in flight, for "free at least … MB"
+
     # ---- meta and settings
 
     def get_meta(self, key: str, default: Any = None) -> Any:
-        row = self._query("SELECT value FROM meta WHERE key = ?", (key,))
-        return json.loads(row[0][0]) if row else default
+        row = self._query("SELECT CAST(value AS BLOB) FROM meta WHERE key = ?", (key,))
+        if not row:
+            return default
+        try:
+            return decode_json(row[0][0], f"meta {key!r}")
+        except DocumentError as exc:
+            raise ProjectError(f"{self._path}: the project file is damaged ({exc})") from None
 
     def _set_meta(self, conn: sqlite3.Connection, key: str, value: Any) -> None:
         conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, _dumps(value)))
 
     def get_setting(self, key: str, default: Any = None) -> Any:
-        row = self._query("SELECT value FROM kv WHERE key = ?", (key,))
-        return json.loads(row[0][0]) if row else default
+        row = self._query("SELECT CAST(value AS BLOB) FROM kv WHERE key = ?", (key,))
+        if not row:
+            return default
+        try:
+            return decode_json(row[0][0], f"setting {key!r}")
+        except DocumentError as exc:
+            raise ProjectError(f"{self._path}: the project file is damaged ({exc})") from None
 
     def set_setting(self, key: str, value: Any) -> None:
         with self.transaction() as conn:
             conn.execute("INSERT OR REPLACE INTO kv(key, value) VALUES (?, ?)", (key, _dumps(value)))
 
     def settings(self) -> dict[str, Any]:
-        return {key: json.loads(value) for key, value in self._query("SELECT key, value FROM kv ORDER BY key")}
+        found: dict[str, Any] = {}
+        for key, value in self._query("SELECT CAST(key AS BLOB), CAST(value AS BLOB) FROM kv ORDER BY key"):
+            try:
+                found[decode_text(key, "a setting's name")] = decode_json(value, "a setting")
+            except DocumentError:
+                continue  # a damaged setting is skipped, and left in the file
+        return found
 
     # ---- blobs (content-addressed artefacts)
 
@@ -457,7 +682,7 @@ class ProjectStore:
         return self.put_blob(artifact.data, artifact.kind, artifact.mime, artifact.meta)
 
     def has_blob(self, blob_id: str) -> bool:
-        return bool(self._query("SELECT 1 FROM blobs WHERE id = ?", (blob_id,)))
+        return bool(self._query_part("SELECT 1 FROM blobs WHERE id = ?", (blob_id,)))
 
     def _checked(self, blob_id: str, data: bytes) -> bytes:
         # The id is the content hash, so damage inside a blob is caught here, not in a decoder.
@@ -473,21 +698,21 @@ class ProjectStore:
         return self._checked(blob_id, bytes(rows[0][0]))
 
     def get_artifact(self, blob_id: str) -> Artifact:
-        rows = self._query("SELECT kind, mime, data, meta FROM blobs WHERE id = ?", (blob_id,))
+        rows = self._query("SELECT CAST(kind AS BLOB), CAST(mime AS BLOB), data, CAST(meta AS BLOB) FROM blobs WHERE id = ?", (blob_id,))
         if not rows:
             raise KeyError(blob_id)
         kind, mime, data, meta = rows[0]
-        return Artifact(kind=kind, mime=mime, data=self._checked(blob_id, bytes(data)), meta=json.loads(meta))
+        return Artifact(kind=_plain(kind), mime=_plain(mime), data=self._checked(blob_id, bytes(data)), meta=_meta_dict(meta))
 
     def blob_info(self, blob_id: str) -> dict[str, Any]:
-        rows = self._query("SELECT kind, mime, size, meta FROM blobs WHERE id = ?", (blob_id,))
+        rows = self._query("SELECT CAST(kind AS BLOB), CAST(mime AS BLOB), size, CAST(meta AS BLOB) FROM blobs WHERE id = ?", (blob_id,))
         if not rows:
             raise KeyError(blob_id)
         kind, mime, size, meta = rows[0]
-        return {"id": blob_id, "kind": kind, "mime": mime, "size": size, "meta": json.loads(meta)}
+        return {"id": blob_id, "kind": _plain(kind), "mime": _plain(mime), "size": size, "meta": _meta_dict(meta)}
 
     def blob_ids(self) -> list[str]:
-        return [row[0] for row in self._query("SELECT id FROM blobs ORDER BY created, id")]
+        return [row[0] for row in self._query_part("SELECT id FROM blobs ORDER BY created, id")]
 
     def delete_blob(self, blob_id: str) -> None:
         with self.transaction() as conn:
@@ -547,62 +772,231 @@ class ProjectStore:
             conn.execute("DELETE FROM node_parents WHERE node_id = ?", (node_id,))
         return {"seq": row[0], "node": json.loads(row[1])}
 
+    @staticmethod
+    def _decode_node(raw: bytes) -> dict[str, Any] | None:
+        """A stored node, or None for a damaged row (reported by ``check()``, kept in the file)."""
+        try:
+            return validate_document(HISTORY, decode_json(raw, "node"))
+        except DocumentError:
+            return None
+
     def get_node(self, node_id: str) -> dict[str, Any] | None:
-        row = self._query("SELECT data FROM nodes WHERE id = ?", (node_id,))
-        return json.loads(row[0][0]) if row else None
+        row = self._query_part("SELECT CAST(data AS BLOB) FROM nodes WHERE id = ?", (node_id,))
+        return self._decode_node(row[0][0]) if row else None
 
     def node_seq(self, node_id: str) -> int | None:
-        return self._scalar("SELECT seq FROM nodes WHERE id = ?", (node_id,))
+        rows = self._query_part("SELECT seq FROM nodes WHERE id = ?", (node_id,))
+        return rows[0][0] if rows else None
 
     def nodes(self, *, generator: str | None = None, starred: bool | None = None) -> list[dict[str, Any]]:
         """Stored nodes in the order they were recorded, optionally filtered."""
-        sql, args = "SELECT data FROM nodes WHERE 1=1", []
+        sql, args = "SELECT CAST(data AS BLOB) FROM nodes WHERE 1=1", []
         if generator is not None:
             sql += " AND generator = ?"
             args.append(generator)
         if starred is not None:
             sql += " AND starred = ?"
             args.append(int(starred))
-        return [json.loads(row[0]) for row in self._query(sql + " ORDER BY seq", tuple(args))]
+        decoded = (self._decode_node(row[0]) for row in self._query_part(sql + " ORDER BY seq", tuple(args)))
+        return [node for node in decoded if node is not None]
 
     def child_ids(self, node_id: str) -> list[str]:
-        rows = self._query(
+        rows = self._query_part(
             "SELECT n.id FROM node_parents p JOIN nodes n ON n.id = p.node_id WHERE p.parent_id = ? ORDER BY n.seq",
             (node_id,),
         )
         return [row[0] for row in rows]
 
     def node_count(self) -> int:
-        return int(self._scalar("SELECT count(*) FROM nodes"))
+        rows = self._query_part("SELECT count(*) FROM nodes")
+        return int(rows[0][0]) if rows else 0
 
     def blob_count(self) -> int:
-        return int(self._scalar("SELECT count(*) FROM blobs"))
+        rows = self._query_part("SELECT count(*) FROM blobs")
+        return int(rows[0][0]) if rows else 0
 
     # ---- documents
 
-    def _save_document(self, name: str, doc: Any) -> None:
-        data = _dumps(doc)
-        with self.transaction() as conn:
-            conn.execute("INSERT OR REPLACE INTO documents(name, data) VALUES (?, ?)", (name, data))
-            revision = json.loads(conn.execute("SELECT value FROM meta WHERE key = 'doc_revision'").fetchone()[0])
-            self._set_meta(conn, "doc_revision", int(revision) + 1)
+    @property
+    def revision(self) -> int:
+        """The documents' revision: +1 on every save, for optimistic concurrency between writers."""
+        try:
+            return int(self.get_meta("doc_revision", 0))
+        except (TypeError, ValueError):
+            return 0
+
+    def _raw_document(self, name: str) -> bytes | None:
+        row = self._query("SELECT CAST(data AS BLOB) FROM documents WHERE name = ?", (name,))
+        return bytes(row[0][0]) if row else None
 
     def _load_document(self, name: str) -> Any:
-        row = self._query("SELECT data FROM documents WHERE name = ?", (name,))
-        return json.loads(row[0][0]) if row else None
+        raw = self._raw_document(name)
+        if raw is None:
+            return None
+        try:
+            return validate_document(name, decode_json(raw, f"the {name}"))
+        except DocumentError as exc:
+            raise ProjectError(f"the {name} in {self._path.name} is damaged ({exc})") from None
+
+    def _write_document(self, conn: sqlite3.Connection, name: str, doc: Any) -> None:
+        if name == TEXT:
+            conn.execute("INSERT OR REPLACE INTO kv(key, value) VALUES (?, ?)", (TEXT_KEY, _dumps(str(doc or ""))))
+        else:
+            conn.execute("INSERT OR REPLACE INTO documents(name, data) VALUES (?, ?)", (name, _dumps(doc)))
+
+    def _bump_revision(self, conn: sqlite3.Connection) -> int:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'doc_revision'").fetchone()
+        try:
+            revision = int(json.loads(row[0])) + 1 if row else 1
+        except (TypeError, ValueError):
+            revision = 1
+        self._set_meta(conn, "doc_revision", revision)
+        return revision
+
+    def _save_document(self, name: str, doc: Any) -> None:
+        self.save_documents({name: doc})
+
+    def save_documents(
+        self,
+        documents: Mapping[str, Any],
+        *,
+        base_revision: int | None = None,
+        force: bool = False,
+        replace_damaged: bool = False,
+    ) -> int:
+        """Write the given documents (``canvas``, ``timeline``, ``text``) in one transaction.
+
+        - ``base_revision``: the revision the writer loaded. When the file has moved on (another
+          window or machine saved meanwhile) a ``ProjectConflictError`` carries both revisions
+          and nothing is written, unless ``force`` (the user chose to overwrite).
+        - A part ``check()`` found damaged is never written (``ProjectDamagedError``) unless
+          ``replace_damaged``: saving only the intact parts means leaving it out.
+
+        Returns the new revision.
+        """
+        unknown = set(documents) - {_CANVAS, _TIMELINE, TEXT}
+        if unknown:
+            raise ValueError(f"not a project document: {', '.join(sorted(unknown))}")
+        blocked = [name for name in documents if name in self.protected]
+        if blocked and not replace_damaged:
+            raise ProjectDamagedError(self._path, blocked, self.health)
+        encoded = {name: _dumps(doc) for name, doc in documents.items()}
+        self._pending_bytes = sum(len(text.encode("utf-8")) for text in encoded.values()) * 2
+        try:
+            with self.transaction() as conn:
+                if base_revision is not None and not force:
+                    row = conn.execute("SELECT value FROM meta WHERE key = 'doc_revision'").fetchone()
+                    current = int(json.loads(row[0])) if row else 0
+                    if current != base_revision:
+                        raise ProjectConflictError(self._path, base_revision, current)
+                for name, doc in documents.items():
+                    self._write_document(conn, name, doc)
+                revision = self._bump_revision(conn)
+        finally:
+            self._pending_bytes = 0
+        self.protected -= set(documents)
+        return revision
 
     def save_canvas(self, doc: Any) -> None:
-        self._save_document(_CANVAS, doc)
+        self.save_documents({_CANVAS: doc})
 
     def load_canvas(self) -> Any:
-        """The saved canvas document, or None for a project that never saved one."""
+        """The saved canvas document, or None for a project that never saved one.
+
+        A damaged one (bad UTF-8 or JSON, wrong types) is a ``ProjectError`` saying so.
+        """
         return self._load_document(_CANVAS)
 
     def save_timeline(self, doc: Any) -> None:
-        self._save_document(_TIMELINE, doc)
+        self.save_documents({_TIMELINE: doc})
 
     def load_timeline(self) -> Any:
         return self._load_document(_TIMELINE)
+
+    def load_text(self) -> str:
+        row = self._query("SELECT CAST(value AS BLOB) FROM kv WHERE key = ?", (TEXT_KEY,))
+        if not row:
+            return ""
+        try:
+            return validate_text(decode_json(row[0][0], "the text"))
+        except DocumentError as exc:
+            raise ProjectError(f"the text in {self._path.name} is damaged ({exc})") from None
+
+    def save_text(self, text: str) -> None:
+        self.save_documents({TEXT: text})
+
+    # ---- checking every part
+
+    def check(self) -> ProjectHealth:
+        """Read and validate every part; what is damaged is reported, never raised.
+
+        Each part is read on its own, so a missing table or one bad row costs only its part.
+        The canvas and timeline come back as far as they can be shown: without layers and
+        clips whose artefact is damaged or missing (the stored document keeps them, and is
+        then reported damaged, so that Save never writes the shortened one back).
+        Damaged document parts become ``protected``.
+        """
+        health = ProjectHealth(self._path.name)
+        # Artefacts: every blob's bytes against its hash (its id).
+        present: set[str] = set()
+        try:
+            with self._lock:
+                cursor = self._connection().execute("SELECT id, size, data FROM blobs")
+                for blob_id, size, data in cursor:
+                    present.add(str(blob_id))
+                    data = bytes(data) if data is not None else b""
+                    if content_id(data) != blob_id or (size is not None and size != len(data)):
+                        health.damaged_blobs.add(str(blob_id))
+        except sqlite3.Error as exc:
+            health.add(ARTEFACTS, f"the artefact table cannot be read ({exc})")
+        if health.damaged_blobs:
+            shown = ", ".join(sorted(blob[:12] for blob in health.damaged_blobs)[:3])
+            health.add(ARTEFACTS, f"{len(health.damaged_blobs)} of {len(present)} artefacts no longer match their hash ({shown})")
+        # Canvas and timeline documents.
+        for name, refs in ((_CANVAS, canvas_blob_refs), (_TIMELINE, timeline_blob_refs)):
+            try:
+                raw = self._raw_document(name)
+                value = None if raw is None else validate_document(name, decode_json(raw, f"the {name}"))
+            except ProjectError as exc:
+                health.add(name, f"the documents table cannot be read ({str(exc).rsplit('(', 1)[-1].rstrip(')')})")
+                continue
+            except DocumentError as exc:
+                health.add(name, str(exc))
+                continue
+            bad: set[str] = set()
+            for label, blob in refs(value).items():
+                if blob in health.damaged_blobs:
+                    health.add(name, f"“{label}”: its artefact {blob[:12]} is damaged")
+                elif blob not in present:
+                    health.add(name, f"“{label}”: its artefact {blob[:12]} is missing from the file")
+                else:
+                    continue
+                bad.add(blob)
+            setattr(health, name, without_blobs(name, value, bad))
+        # Text.
+        try:
+            health.text = self.load_text()
+        except ProjectError as exc:
+            health.add(TEXT, str(exc).split("damaged (", 1)[-1].rstrip(")") if "damaged (" in str(exc) else str(exc))
+        # History: every row on its own.
+        try:
+            rows = self._query("SELECT seq, CAST(data AS BLOB) FROM nodes ORDER BY seq")
+            self._query("SELECT count(*) FROM node_parents")
+        except ProjectError as exc:
+            health.add(HISTORY, f"the history table cannot be read ({str(exc).rsplit('(', 1)[-1].rstrip(')')})")
+            rows = []
+        first_problem = ""
+        for seq, raw in rows:
+            try:
+                validate_document(HISTORY, decode_json(raw, f"generation #{seq}"))
+            except DocumentError as exc:
+                health.bad_node_rows += 1
+                first_problem = first_problem or f"generation #{seq}: {exc}"
+        if health.bad_node_rows:
+            health.add(HISTORY, f"{health.bad_node_rows} of {len(rows)} generations cannot be read ({first_problem})")
+        self.health = health
+        self.protected = {part for part in (_CANVAS, _TIMELINE, TEXT) if part in health.problems}
+        return health
 
     # ---- copies
 
@@ -622,7 +1016,11 @@ class ProjectStore:
     def save_copy(self, path: str | os.PathLike[str]) -> Path:
         """Write a consistent copy of the project to ``path`` (atomically); keep editing this one."""
         target = Path(path)
-        _write_atomically(target, lambda tmp: self._backup_into(tmp, untitled=False))
+        try:
+            needed = self._path.stat().st_size
+        except OSError:
+            needed = 0
+        _write_atomically(target, lambda tmp: self._backup_into(tmp, untitled=False), needed=needed)
         return target
 
     def save_as(self, path: str | os.PathLike[str]) -> Path:
@@ -666,12 +1064,14 @@ class ProjectStore:
     def autosave_path(self) -> Path:
         return autosave_path_for(self._path, self.recovery_dir)
 
-    def write_autosave(self, *, canvas: Any = None, timeline: Any = None) -> Path:
+    def write_autosave(self, *, canvas: Any = None, timeline: Any = None, text: str | None = None) -> Path:
         """Snapshot the window's unsaved documents beside the project (atomically).
 
-        Generations and artefacts need no autosave: they are committed as they happen.
+        Generations and artefacts need no autosave: they are committed as they happen. The
+        project file itself is never written here. A full or read-only disk is a
+        ``ProjectWriteError`` naming the recovery folder; the previous autosave stays.
         """
-        documents = {name: doc for name, doc in ((_CANVAS, canvas), (_TIMELINE, timeline)) if doc is not None}
+        documents = {name: doc for name, doc in ((_CANVAS, canvas), (_TIMELINE, timeline), (TEXT, text)) if doc is not None}
         meta = {
             "kind": "autosave",
             "autosave_of": str(self._path.resolve()),
@@ -680,7 +1080,8 @@ class ProjectStore:
             "base_revision": int(self.get_meta("doc_revision", 0)),
         }
         target = self.autosave_path
-        _write_atomically(target, lambda tmp: _new_database(tmp, meta, documents))
+        needed = 64 * 1024 + sum(len(_dumps(doc).encode("utf-8")) for doc in documents.values())
+        _write_atomically(target, lambda tmp: _new_database(tmp, meta, documents), needed=needed, what="autosave")
         return target
 
     def pending_autosave(self) -> Autosave | None:
@@ -700,11 +1101,17 @@ class ProjectStore:
 
     def apply_autosave(self, autosave: Autosave) -> None:
         """Make the autosaved documents the project's saved ones, then drop the autosave."""
-        with self.transaction():
-            for name, doc in autosave.documents.items():
-                self._save_document(name, doc)
+        documents = {name: doc for name, doc in autosave.documents.items() if name in (_CANVAS, _TIMELINE, TEXT)}
+        self.save_documents(documents, replace_damaged=True)
         self.discard_autosave()
 
     def discard_autosave(self) -> None:
-        """Remove the autosave (after a save, or when the user discards the changes)."""
-        self.autosave_path.unlink(missing_ok=True)
+        """Remove the autosave (after a save, or when the user discards the changes).
+
+        One that cannot be removed (read-only recovery folder) is harmless: its base revision
+        is older than the saved documents, so ``pending_autosave`` ignores it.
+        """
+        try:
+            self.autosave_path.unlink(missing_ok=True)
+        except OSError:
+            pass

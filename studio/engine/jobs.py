@@ -19,7 +19,6 @@ import collections
 import heapq
 import itertools
 import math
-import signal
 import threading
 import time
 import uuid
@@ -56,7 +55,8 @@ from studio.engine.protocol import (
     WorkerEvent,
     WorkerReady,
 )
-from studio.engine.worker import WorkerHandle
+from studio.engine.exit_reason import describe_exit  # noqa: F401  (its old home; callers import it from here)
+from studio.engine.worker_pool import WorkerPool
 
 # Finished jobs kept for GET /jobs/{id}; older ones are forgotten (their artefacts stay).
 KEEP_FINISHED = 500
@@ -184,10 +184,9 @@ class JobQueue:
         self._finished: collections.deque[str] = collections.deque()
         self._order = itertools.count()
         self._running: Job | None = None
-        self._worker: WorkerHandle | None = None
+        self._worker: WorkerPool | None = None
         self._status_waiters: dict[str, tuple[threading.Event, list]] = {}
         self._closed = False
-        self._oom_kills_at_start: int | None = None
         self.worker_restarts = 0
         self._dispatcher = threading.Thread(target=self._dispatch_loop, name="job-dispatcher", daemon=True)
 
@@ -222,18 +221,11 @@ class JobQueue:
         return True
 
     @property
-    def worker(self) -> WorkerHandle | None:
+    def worker(self) -> WorkerPool | None:
         return self._worker
 
-    def _new_worker(self) -> WorkerHandle:
-        self._oom_kills_at_start = oom_kill_count()
-        return WorkerHandle(self.config, self._on_worker_message, self._on_worker_exit)
-
-    def _worker_was_oom_killed(self) -> bool | None:
-        now = oom_kill_count()
-        if now is None or self._oom_kills_at_start is None:
-            return None
-        return now > self._oom_kills_at_start
+    def _new_worker(self) -> WorkerPool:
+        return WorkerPool(self.config, self._on_worker_message, self._on_worker_exit)
 
     # ------------------------------------------------------------------ public API
 
@@ -425,12 +417,12 @@ class JobQueue:
             job.logs.append(event["message"])
             del job.logs[:-MAX_LOG_LINES]
 
-    def _on_worker_exit(self, worker: WorkerHandle, exitcode: int | None) -> None:
+    def _on_worker_exit(self, worker: WorkerPool, exitcode: int | None) -> None:
         with self._lock:
             if self._closed or worker is not self._worker:
                 return
             self.worker_restarts += 1
-            reason = describe_exit(exitcode, self._worker_was_oom_killed())
+            reason = worker.describe_exit(exitcode)
             if self._running is not None:
                 job = self._running
                 if job.timed_out:
@@ -447,7 +439,7 @@ class JobQueue:
                         f"{job.generator}; the engine restarted it and later jobs run normally"
                     )
             self._publish(EngineEvent(state="restarting", reason=reason))
-            self._worker = self._new_worker()
+            self._worker = worker.replacement()
             self._wake.notify_all()
 
     def _fail_running(self, message: str) -> None:
@@ -478,38 +470,3 @@ class JobQueue:
         while len(self._finished) > KEEP_FINISHED:
             self._jobs.pop(self._finished.popleft(), None)
 
-
-def oom_kill_count() -> int | None:
-    """How many processes the kernel's out-of-memory killer has ended since boot (Linux's own
-    record, ``oom_kill`` in /proc/vmstat, counting cgroup OOM kills too); None elsewhere."""
-    try:
-        with open("/proc/vmstat", encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith("oom_kill "):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        return None
-    return None
-
-
-def describe_exit(exitcode: int | None, oom_killed: bool | None = None) -> str:
-    """Why a worker ended, as honestly as the system can tell.
-
-    ``oom_killed``: whether the kernel recorded an out-of-memory kill while the worker ran
-    (None: no record available). A SIGKILL is blamed on memory only when the kernel says so.
-    """
-    if exitcode is None:
-        return "no exit code"
-    if exitcode < 0:
-        try:
-            name = signal.Signals(-exitcode).name
-        except ValueError:
-            name = f"signal {-exitcode}"
-        if name == "SIGKILL":
-            if oom_killed:
-                return "killed by the kernel's out-of-memory killer (SIGKILL); try a smaller size or free some memory"
-            if oom_killed is False:
-                return "killed by SIGKILL from another process (the kernel recorded no out-of-memory kill)"
-            return "killed by SIGKILL (another process or the out-of-memory killer)"
-        return f"killed by {name}"
-    return f"exit code {exitcode}"

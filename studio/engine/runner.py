@@ -29,6 +29,7 @@ from studio.engine.model_cache import FileHasher, ModelCache, default_budgets
 from studio.engine.outputs import encode_output
 from studio.engine.plugin_host import PluginHost
 from studio.plugins.api import Context, Request
+from studio.plugins.host import PluginHost as PluginHostBase
 
 EventSink = Callable[[dict[str, Any]], None]
 
@@ -115,19 +116,29 @@ class JobContext(Context):
 class LocalRunner:
     """Runs generators in this process, one job at a time."""
 
-    def __init__(self, config: EngineConfig) -> None:
+    def __init__(self, config: EngineConfig, *, plugins: PluginHostBase | None = None, work_dir: Path | None = None) -> None:
+        """``plugins`` and ``work_dir`` (hash cache, job scratch folders) default to the
+        engine's; a sandboxed worker passes its one plugin and its private folder."""
         self.config = config
         layout = config.layout.ensure()
+        self.work_dir = Path(work_dir) if work_dir is not None else layout.cache_dir
         self.store = ArtifactStore(layout.artifacts_dir)
         ram, vram = default_budgets()
         self.models = ModelCache(
             ram_budget=config.ram_budget or ram,
             vram_budget=config.vram_budget or vram,
-            hasher=FileHasher(layout.cache_dir / "hashes.json"),
+            hasher=FileHasher(self.work_dir / "hashes.json"),
         )
-        self.plugins = PluginHost(config)
+        self.plugins: PluginHostBase = plugins if plugins is not None else PluginHost(config)
         self._device: DeviceInfo | None = None
         self._lock = threading.Lock()
+        # Added to a PermissionError's job message in a sandboxed worker (what it may touch).
+        self.sandbox_hint = ""
+
+    def preset_device(self, device: DeviceInfo) -> None:
+        """Use the device the engine already chose instead of probing again (a sandboxed
+        worker would otherwise import torch just to say which device it has)."""
+        self._device = device
 
     @property
     def device(self) -> DeviceInfo:
@@ -158,8 +169,11 @@ class LocalRunner:
             manifest = loaded.record.manifest
             assert manifest is not None
             device = self.device
-            scratch = Path(tempfile.mkdtemp(prefix="job-", dir=self.config.layout.cache_dir))
+            scratch = Path(tempfile.mkdtemp(prefix="job-", dir=self.work_dir))
             ctx = JobContext(runner=self, seed=int(seed), device=device, emit=emit, cancel=cancel, scratch_dir=scratch)
+            ctx.data_dir = self.plugins.data_dir(loaded.record)
+            if ctx.data_dir is not None:
+                ctx.data_dir.mkdir(parents=True, exist_ok=True)
             started = time.time()
             request = Request(generator=generator_id, params=values, seed=int(seed), job_id=job_id)
             try:
@@ -212,7 +226,7 @@ class LocalRunner:
 
 
 def validate_request(
-    plugins: PluginHost, store: ArtifactStore, generator_id: str, params: Mapping[str, Any], seed: int | None
+    plugins: PluginHostBase, store: ArtifactStore, generator_id: str, params: Mapping[str, Any], seed: int | None
 ) -> dict[str, Any]:
     """Check a request against the manifest alone (no plugin import); returns typed params.
 

@@ -9,6 +9,8 @@ the queue goes on. A plugin that ignores a cancel is ended the same way.
 Messages are the typed dataclasses of ``studio.engine.protocol``: server → worker
 ``RunJob``, ``CancelJob``, ``StatusRequest``, ``StopWorker``; worker → server ``WorkerReady``,
 ``WorkerEvent``, ``JobFinished``, ``JobFailed``, ``JobCancelled``, ``StatusReply``.
+A sandboxed worker that could not restrict itself sends ``("sandbox-failed", reason)`` and
+exits (``studio.engine.sandbox_worker``).
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ from studio.engine.protocol import (
     WorkerEvent,
     WorkerReady,
 )
+from studio.engine.exit_reason import describe_exit, oom_kill_count, read_again
+from studio.plugins.discovery import PluginRecord
 
 Handler = Callable[[FromWorker], None]
 
@@ -65,17 +69,20 @@ def config_from_dict(data: dict[str, Any]) -> EngineConfig:
 # --------------------------------------------------------------------------- worker side
 
 
-def worker_main(conn: Connection, config_data: dict[str, Any]) -> None:
-    """Entry point of the worker process."""
+def worker_main(conn: Connection, config_data: dict[str, Any], runner: Any = None) -> None:
+    """Entry point of the worker process (``runner``: one already built, by the sandbox)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     from studio.engine.plugin_host import PluginUnavailable
     from studio.engine.runner import LocalRunner
 
-    config = config_from_dict(config_data)
-    configure_logging(HomeLayout(config.home).logs_dir, "worker")
-    runner = LocalRunner(config)
+    if runner is None:
+        config = config_from_dict(config_data)
+        configure_logging(HomeLayout(config.home).logs_dir, "worker")
+        runner = LocalRunner(config)
+        # The first-party worker: community plugins run in their own sandboxed workers.
+        runner.plugins.community_allowed = False
     send_lock = threading.Lock()
     jobs: "queue.Queue[RunJob | None]" = queue.Queue()
     cancels: dict[str, threading.Event] = {}
@@ -141,6 +148,9 @@ def worker_main(conn: Connection, config_data: dict[str, Any]) -> None:
             send(JobFailed(job_id, f"{generator} ran out of memory; the model cache was emptied, try a smaller size", traceback.format_exc()))
         except Exception as exc:  # a plugin bug: report it, keep the worker
             message_text = f"{generator} failed: {type(exc).__name__}: {exc}"
+            hint = getattr(runner, "sandbox_hint", "")
+            if hint and isinstance(exc, PermissionError):
+                message_text += f" ({hint})"
             send(JobFailed(job_id, message_text, traceback.format_exc()))
         else:
             described = [artifact.describe() for artifact in result.artifacts]
@@ -162,20 +172,39 @@ def _plugin_failure(runner: Any, generator: str) -> PluginFailure | None:
 
 
 class WorkerHandle:
-    """The server's view of one worker process."""
+    """The server's view of one worker process.
 
-    def __init__(self, config: EngineConfig, on_message: Handler, on_exit: Callable[["WorkerHandle", int | None], None]) -> None:
-        context = multiprocessing.get_context("spawn")
-        parent, child = context.Pipe(duplex=True)
-        self._conn = parent
+    ``plugin``: a community plugin's record; the worker then runs that plugin alone, in a
+    sandboxed process (``studio.engine.sandbox_worker``), instead of first-party plugins.
+    """
+
+    def __init__(
+        self,
+        config: EngineConfig,
+        on_message: Handler,
+        on_exit: Callable[["WorkerHandle", int | None], None],
+        *,
+        plugin: PluginRecord | None = None,
+        device: dict[str, Any] | None = None,
+    ) -> None:
         self._send_lock = threading.Lock()
         self._on_message = on_message
         self._on_exit = on_exit
         self.ready = threading.Event()
         self.device: dict[str, Any] = {}
-        self.process = context.Process(target=worker_main, args=(child, config_to_dict(config)), name="studio-worker", daemon=True)
-        self.process.start()
-        child.close()
+        self.plugin = plugin
+        if plugin is None:
+            context = multiprocessing.get_context("spawn")
+            parent, child = context.Pipe(duplex=True)
+            self._conn = parent
+            self.process: Any = context.Process(target=worker_main, args=(child, config_to_dict(config)), name="studio-worker", daemon=True)
+            self.process.start()
+            child.close()
+        else:
+            from studio.engine.sandbox_worker import start_sandboxed
+
+            self._conn, self.process = start_sandboxed(config, plugin, config_to_dict(config), device)
+        self.oom_before = oom_kill_count(self.process.pid)
         self._ended = False
         self._reader = threading.Thread(target=self._read, name="worker-pipe", daemon=True)
         self._reader.start()
@@ -191,6 +220,14 @@ class WorkerHandle:
             return True
         except (OSError, ValueError, BrokenPipeError):
             return False
+
+    def note_job_started(self) -> None:
+        """Read the kernel's out-of-memory count as a job starts (see ``describe_exit``)."""
+        self.oom_before = oom_kill_count(self.process.pid)
+
+    def describe_exit(self, exitcode: int | None) -> str:
+        """How this worker ended, OOM kills told apart from other SIGKILLs by the kernel's count."""
+        return describe_exit(exitcode, self.oom_before, read_again(self.oom_before))
 
     def kill(self) -> None:
         if self.process.is_alive():

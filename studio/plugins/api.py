@@ -141,6 +141,9 @@ class Context(abc.ABC):
     settings: Mapping[str, Any]
     #: a per-job folder the plugin may write scratch files to
     scratch_dir: Path
+    #: the plugin's own folder for files that last between jobs (STUDIO_HOME/plugin-data/<id>);
+    #: a community plugin without the "files" permission may write here and to scratch_dir only
+    data_dir: Path | None = None
     #: the engine's memory budgets in bytes (0: none set). A plugin compares a model's size
     #: with ``vram_budget`` to decide on CPU offload instead of guessing from free memory.
     ram_budget: int = 0

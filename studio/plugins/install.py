@@ -52,6 +52,7 @@ from studio.core.settings import load_settings, save_settings
 from studio.plugins.api_version import API_VERSION
 from studio.plugins.archive import DEFAULT_LIMITS, WHEELS_DIR, ArchiveError, ArchiveLimits, PluginArchive, open_archive, read_wheel_metadata, sha256_file
 from studio.plugins.discovery import Discovery, discover
+from studio.plugins.guard.sandbox import protection_for
 from studio.plugins.manifest import MANIFEST_NAME, Manifest, parse_manifest_text, read_manifest
 
 CURRENT_MARKER = "current"
@@ -533,43 +534,26 @@ class InstallResult:
     dependencies: list[str]
 
 
-# The trial runs in a fresh interpreter, exactly as the engine's worker would load the plugin:
-# folders on sys.path only while importing, construction under the declared permissions.
-# (A string, not an import: the plugins layer does not import the engine.)
-_TRIAL_SCRIPT = r"""
-import json, sys
-from pathlib import Path
-from studio.plugins.manifest import read_manifest
-from studio.plugins.discovery import PluginRecord
-from studio.engine.plugin_host import plugin_import_path, instantiate_generator
-from studio.engine.permissions import default_allowed_dirs, plugin_permissions
-
-folder = Path(sys.argv[1])
-manifest = read_manifest(folder, source="user")
-record = PluginRecord(folder=folder, source="user", manifest=manifest)
-with plugin_import_path(record), plugin_permissions(manifest, default_allowed_dirs()):
-    loaded = [type(instantiate_generator(info, record)).__name__ for info in manifest.generators]
-print(json.dumps({"ok": True, "generators": loaded}))
-"""
-
-
-def trial_load(folder: Path, *, timeout: float = TRIAL_TIMEOUT) -> None:
-    """Import and construct every generator of the plugin in ``folder`` in a separate process."""
+def trial_load(folder: Path, *, timeout: float = TRIAL_TIMEOUT, home: Path | None = None) -> None:
+    """Import and construct every generator of the plugin in ``folder`` in a separate,
+    sandboxed process (``studio.plugins.trial``), exactly as its engine worker will."""
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    env.pop("STUDIO_ENGINE_TOKEN", None)
     studio_root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join([studio_root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
-    try:
-        process = subprocess.run(
-            [sys.executable, "-c", _TRIAL_SCRIPT, str(folder)],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=env,
-            cwd=str(folder.parent),
-            stdin=subprocess.DEVNULL,
-        )
-    except subprocess.TimeoutExpired:
-        raise InstallError(f"importing the plugin took more than {timeout:.0f}s") from None
+    with tempfile.TemporaryDirectory(prefix="studio-trial-") as work:
+        try:
+            process = subprocess.run(
+                [sys.executable, "-P", "-m", "studio.plugins.trial", str(folder), work, str(home or folder.parent)],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                env=env,
+                cwd=work,
+                stdin=subprocess.DEVNULL,
+            )
+        except subprocess.TimeoutExpired:
+            raise InstallError(f"importing the plugin took more than {timeout:.0f}s") from None
     if process.returncode != 0:
         lines = [line for line in process.stderr.strip().splitlines() if line.strip()]
         raise InstallError(lines[-1] if lines else f"the trial import exited with code {process.returncode}")
@@ -609,7 +593,7 @@ def install(plan: InstallPlan, *, step: Step | None = None, trial: bool = True) 
             if trial:
                 say("trial import in a separate process")
                 try:
-                    trial_load(staging)
+                    trial_load(staging, home=layout.root)
                 except InstallError as exc:
                     kept = f"; {manifest.id} {plan.installed_version} stays installed" if plan.installed_version else ""
                     raise InstallError(f"{manifest.id} {manifest.version} failed to load, so it was not installed{kept}: {exc}") from None
@@ -715,6 +699,7 @@ def plugin_rows(layout: HomeLayout, *, plugin_folders: Iterable[tuple[Path, str]
         row["removable"] = record.source == "user" and (versions["managed"] or folder.parent == plugins_dir)
         row["can_rollback"] = bool(versions["previous"])
         row["permission_text"] = {name: PERMISSION_TEXT.get(name, name) for name in row.get("permissions", [])}
+        row["protection"] = protection_for(record).to_dict()
         rows.append(row)
     return rows
 

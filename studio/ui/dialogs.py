@@ -16,6 +16,22 @@ from studio.ui import last_folder
 
 PROJECT_FILTER = "Studio projects (*.studio)"
 
+# The answers of the two project questions (``Prompter.choose_action``), as plain strings.
+SAVE_NEW_FILE, SAVE_INTACT, CANCEL = "new_file", "intact", "cancel"
+SAVE_COPY, RELOAD, OVERWRITE = "copy", "reload", "overwrite"
+
+DAMAGED_SAVE_CHOICES: list[tuple[str, str]] = [
+    (SAVE_NEW_FILE, "Save to a new file…"),
+    (SAVE_INTACT, "Save only the intact parts"),
+    (CANCEL, "Cancel"),
+]
+CONFLICT_CHOICES: list[tuple[str, str]] = [
+    (SAVE_COPY, "Save as a copy…"),
+    (RELOAD, "Reload theirs"),
+    (OVERWRITE, "Overwrite theirs"),
+    (CANCEL, "Cancel"),
+]
+
 
 class Prompter:
     def error(self, parent: QWidget | None, title: str, text: str, details: str = "") -> None:
@@ -26,6 +42,32 @@ class Prompter:
 
     def info(self, parent: QWidget | None, title: str, text: str) -> None:
         QMessageBox.information(parent, title, text)
+
+    def warn(self, parent: QWidget | None, title: str, text: str, details: str = "") -> None:
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, parent)
+        if details:
+            box.setDetailedText(details)
+        box.exec()
+
+    def choose_action(self, parent: QWidget | None, title: str, text: str, choices: list[tuple[str, str]], details: str = "") -> str:
+        """One of ``choices`` (key, button label), as buttons; the last one is the escape answer ("cancel")."""
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.NoButton, parent)
+        box.setObjectName("projectChoice")
+        if details:
+            box.setDetailedText(details)
+        buttons: dict[object, str] = {}
+        for index, (key, label) in enumerate(choices):
+            last = index == len(choices) - 1
+            role = QMessageBox.ButtonRole.RejectRole if last else QMessageBox.ButtonRole.AcceptRole
+            button = box.addButton(label, role)
+            button.setObjectName(f"choice_{key}")
+            buttons[button] = key
+            if index == 0:
+                box.setDefaultButton(button)
+            if last:
+                box.setEscapeButton(button)
+        box.exec()
+        return buttons.get(box.clickedButton(), choices[-1][0])
 
     def ask(self, parent: QWidget | None, title: str, text: str) -> bool:
         answer = QMessageBox.question(parent, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes)
@@ -75,7 +117,7 @@ class Prompter:
 class QuietPrompter(Prompter):
     """Answers every question with a fixed reply and records what would have been shown."""
 
-    def __init__(self, *, ask: bool = True, save: str = "discard", paths: list[Path] | None = None, folders: list[Path] | None = None, texts: list[str] | None = None, outpaint: dict[str, int] | None = None, choices: list[str] | None = None) -> None:
+    def __init__(self, *, ask: bool = True, save: str = "discard", paths: list[Path] | None = None, folders: list[Path] | None = None, texts: list[str] | None = None, outpaint: dict[str, int] | None = None, choices: list[str] | None = None, actions: list[str] | None = None) -> None:
         self.answer, self.save_answer = ask, save
         self.choices = list(choices or [])  # answers to choose(): an item, or a substring of one
         self.paths = list(paths or [])
@@ -84,13 +126,26 @@ class QuietPrompter(Prompter):
         self.outpaint = outpaint
         self.errors: list[tuple[str, str, str]] = []
         self.infos: list[tuple[str, str]] = []
+        self.warnings: list[tuple[str, str]] = []
         self.questions: list[str] = []
+        self.actions: list[str] = list(actions or [])  # answers for ``choose_action``, in order (then: the escape answer)
+        self.chosen: list[tuple[str, str]] = []  # (title, text) of each ``choose_action`` asked
 
     def error(self, parent: QWidget | None, title: str, text: str, details: str = "") -> None:
         self.errors.append((title, text, details))
 
     def info(self, parent: QWidget | None, title: str, text: str) -> None:
         self.infos.append((title, text))
+
+    def warn(self, parent: QWidget | None, title: str, text: str, details: str = "") -> None:
+        self.warnings.append((title, text))
+
+    def choose_action(self, parent: QWidget | None, title: str, text: str, choices: list[tuple[str, str]], details: str = "") -> str:
+        self.chosen.append((title, text))
+        keys = [key for key, _label in choices]
+        answer = self.actions.pop(0) if self.actions else keys[-1]
+        assert answer in keys, f"{answer!r} is not one of {keys}"
+        return answer
 
     def ask(self, parent: QWidget | None, title: str, text: str) -> bool:
         self.questions.append(text)

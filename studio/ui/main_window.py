@@ -45,6 +45,7 @@ from studio.ui.image_decode import Decoded, ImageDecoder
 from studio.ui.message_bar import MessageBar, first_sentence
 from studio.ui.model_folders import add_model_folders, folder_to_add
 from studio.ui.preferences import PreferencesDialog
+from studio.ui.project_flow import ProjectFlow
 from studio.ui.project_session import Documents, ProjectSession, find_recovery
 from studio.ui.prompt_routing import PromptRouting
 from studio.ui.text_panel import TextPanel
@@ -73,7 +74,10 @@ class ProjectBlobs:
         store = self.window.session.store
         if store is None:
             raise KeyError(blob_id)
-        return store.get_blob(blob_id)
+        try:
+            return store.get_blob(blob_id)
+        except ProjectError:  # damaged (fails its hash): shown as missing; reported on open
+            raise KeyError(blob_id) from None
 
     def put(self, data: bytes, kind: str, mime: str, meta: dict[str, Any] | None = None) -> str:
         store = self.window.session.store
@@ -101,6 +105,7 @@ class MainWindow(QMainWindow):
         self.undo = QUndoStack(self)
         self.blobs = ProjectBlobs(self)
         self.session = ProjectSession(self.home / "recovery", self._documents, self)
+        self.project_flow = ProjectFlow(self)  # open / save / save as, every failure in a dialog
         self.link = EngineLink(self.home, safe_mode=safe_mode, parent=self)
         self.tracker = JobTracker(self)
         self.branch_parent: str | None = None
@@ -292,6 +297,7 @@ class MainWindow(QMainWindow):
         self.timeline.continue_action.triggered.connect(lambda: self.melody_actions.run("continue"))
         self.timeline.vary_action.triggered.connect(lambda: self.melody_actions.run("vary"))
         self.timeline.interpolate_action.triggered.connect(lambda: self.melody_actions.run("interpolate"))
+        self.timeline.harmonize_action.triggered.connect(lambda: self.melody_actions.run("harmonize"))
         self.timeline.title_action.triggered.connect(self.melody_actions.title_selected)
         self.timeline.view.files_dropped.connect(self._timeline_files_dropped)
         self.timeline.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
@@ -336,7 +342,7 @@ class MainWindow(QMainWindow):
                     self.prompter.error(self, "Cannot recover", str(exc))
             else:
                 self.session.discard_offer(offer)
-        self.session.new()
+        self.project_flow.new()
 
     def paintEvent(self, event: Any) -> None:
         super().paintEvent(event)
@@ -445,14 +451,17 @@ class MainWindow(QMainWindow):
         store = self.session.store
         if store is None:
             raise KeyError(blob_id)
-        info = store.blob_info(blob_id)
-        return store.get_blob(blob_id), info["kind"], info["mime"]
+        try:
+            info = store.blob_info(blob_id)
+            return store.get_blob(blob_id), info["kind"], info["mime"]
+        except ProjectError:  # damaged (fails its hash): no thumbnail; reported on open
+            raise KeyError(blob_id) from None
 
     def new_project(self) -> None:
         if not self.maybe_keep_changes():
             return
         self.session.close()
-        self.session.new()
+        self.project_flow.new()
 
     def open_project_dialog(self) -> None:
         path = self.prompter.open_path(self, "Open project", PROJECT_FILTER)
@@ -460,75 +469,17 @@ class MainWindow(QMainWindow):
             self.open_project(path)
 
     def open_project(self, path: Path, *, ask_recovery: bool = True) -> bool:
-        """Open a project; a damaged or foreign file gets a clear error and stays untouched."""
-        path = Path(path)
-        if self.session.store is not None:
-            if self.session.path is not None and self.session.path.resolve() == path.resolve():
-                return True
-            if not self.maybe_keep_changes():
-                return False
-        try:
-            from studio.core.project_store import ProjectStore, check_project_header
-
-            check_project_header(path)
-            probe = ProjectStore.open(path, readonly=True, recovery_dir=self.session.recovery_dir)
-            try:
-                problems = probe.integrity_problems()
-                pending = probe.pending_autosave()
-            finally:
-                probe.close()
-            if problems:
-                raise ProjectError(f"{path}: the project file is damaged ({'; '.join(problems[:3])})")
-        except ProjectError as exc:
-            self.prompter.error(self, "Cannot open project", str(exc))
-            return False
-        use_autosave = False
-        if pending is not None and ask_recovery:
-            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(pending.saved_at))
-            use_autosave = self.prompter.ask(self, "Recover unsaved changes", f"{path.name} has unsaved changes from {when} (Studio did not close cleanly). Recover them?")
-        if self.session.store is not None:
-            self.session.close()
-        try:
-            self.session.open(path, use_autosave=use_autosave)
-        except ProjectError as exc:
-            self.prompter.error(self, "Cannot open project", str(exc))
-            if self.session.store is None:
-                self.session.new()
-            return False
-        if use_autosave:
-            self.statusBar().showMessage("Recovered the automatically saved changes.", 8000)
-        return True
+        """Open a project; a file that cannot be opened gets a clear error and stays untouched."""
+        return self.project_flow.open(Path(path), ask_recovery=ask_recovery)
 
     def save(self) -> bool:
-        if self.session.store is None:
-            return False
-        if self.session.untitled:
-            return self.save_as_dialog()
-        try:
-            self.session.save()
-        except ProjectError as exc:
-            self.prompter.error(self, "Cannot save", str(exc))
-            return False
-        self.undo.setClean()
-        self.statusBar().showMessage(f"Saved {self.session.path}", 5000)
-        return True
+        return self.project_flow.save()
 
     def save_as_dialog(self) -> bool:
-        path = self.prompter.save_path(self, "Save project as", PROJECT_FILTER, "untitled.studio")
-        if path is None:
-            return False
-        return self.save_as(path)
+        return self.project_flow.save_as_dialog()
 
     def save_as(self, path: Path) -> bool:
-        try:
-            saved = self.session.save_as(Path(path))
-        except (ProjectError, OSError) as exc:
-            self.prompter.error(self, "Cannot save", str(exc))
-            return False
-        self.undo.setClean()
-        self._add_recent(saved)
-        self.statusBar().showMessage(f"Saved {saved}", 5000)
-        return True
+        return self.project_flow.save_as(Path(path))
 
     def recent_projects(self) -> list[str]:
         """The remembered project paths, newest first. QSettings hands back a lone string
@@ -743,7 +694,11 @@ class MainWindow(QMainWindow):
         if store is None or history is None or job.landed:
             return None
         job.landed = True
-        ids = [store.put_blob(data, info.get("kind") or job.kind, info.get("mime") or "application/octet-stream", info.get("meta") or {}) for info, data in results]
+        try:
+            ids = [store.put_blob(data, info.get("kind") or job.kind, info.get("mime") or "application/octet-stream", info.get("meta") or {}) for info, data in results]
+        except ProjectError as exc:  # a read-only or full disk: the output stays in the engine
+            self.prompter.error(self, "Cannot save project", f"The output of {job.generator_name} could not be added: {exc}")
+            return None
         record = dict(results[0][0].get("meta") or {})
         record.pop("output", None)
         record.setdefault("generator", job.plugin)
@@ -763,7 +718,11 @@ class MainWindow(QMainWindow):
         for blob, picture in zip(ids, per_output):
             if picture is not None and thumbs is not None:
                 thumbs.cache[blob] = QPixmap.fromImage(picture.thumb)  # History need not decode it again
-        history.add(node)
+        try:
+            history.add(node)
+        except ProjectError as exc:
+            self.prompter.error(self, "Cannot save project", f"The generation of {job.generator_name} could not be recorded: {exc}")
+            return None
         landed = follow_results.Landed()
         for (info, data), blob, picture in zip(results, ids, per_output):
             landed.add(self._place(node, info.get("kind") or job.kind, data, blob, job, info, decoded=picture))
@@ -788,7 +747,7 @@ class MainWindow(QMainWindow):
             near = follow_results.source_rect(self.canvas, list(job.parents) if job is not None else [node.id, *node.parents])
             return self.canvas.add_image(data, name=name, blob=blob, node=node.id, near=near, **pixels)
         elif kind == "melody":
-            from studio.core.midi import read_midi
+            from studio.core.midi import read_midi, read_midi_parts
 
             try:
                 melody = read_midi(data).melody
@@ -797,9 +756,14 @@ class MainWindow(QMainWindow):
                 return None
             if where.get("only_new_bars"):
                 melody = placement.new_bars_only(melody, (info or {}).get("meta") or {})
-            clip_id = placement.land_melody(self.timeline, where, melody, name=name, node=node.id, blob=blob)
-            if clip_id is None:
-                clip_id = self.timeline.add_melody(melody, name=name, node=node.id, blob=blob)
+            parts = read_midi_parts(data)  # a harmonization: one clip per voice, a track each
+            if len(parts) > 1:
+                clip_ids = placement.land_parts(self.timeline, parts, name=name, node=node.id, blob=blob)
+                clip_id = clip_ids[0] if clip_ids else None
+            else:
+                clip_id = placement.land_melody(self.timeline, where, melody, name=name, node=node.id, blob=blob)
+                if clip_id is None:
+                    clip_id = self.timeline.add_melody(melody, name=name, node=node.id, blob=blob)
             self.workspaces.show_music_results()
             return clip_id
         elif kind == "audio":
@@ -911,7 +875,11 @@ class MainWindow(QMainWindow):
                 self.prompter.error(self, "Cannot import", f"{path}: {exc}")
                 continue
             mime = "image/png" if path.suffix.lower() == ".png" else "image/jpeg" if path.suffix.lower() in (".jpg", ".jpeg") else "image/webp"
-            blob = self.blobs.put(data, "image", mime, {"file": path.name})
+            try:
+                blob = self.blobs.put(data, "image", mime, {"file": path.name})
+            except ProjectError as exc:  # a read-only or full disk: say so, keep going
+                self.prompter.error(self, "Cannot save project", f"{path.name} was not added: {exc}")
+                return
             at = QPointF(pos.x() + 24 * index, pos.y() + 24 * index) if pos is not None else None
             if self.canvas.add_image(data, name=path.stem, blob=blob, pos=at, mime=mime) is None:
                 self.prompter.error(self, "Cannot import", f"{path}: not an image this studio can read")

@@ -27,7 +27,9 @@ from studio.ui.timeline_model import clipped_melody
 if TYPE_CHECKING:
     from studio.ui.main_window import MainWindow
 
-MODES = ("continue", "vary", "interpolate")
+MODES = ("continue", "vary", "interpolate", "harmonize")
+#: the role input that takes the selected clip (melody.harmonize names it ``melody``)
+CLIP_INPUT = {"harmonize": "melody"}
 CHAT = "text.chat"
 TITLE_TOKENS = 24
 
@@ -65,7 +67,7 @@ class MelodyActions:
             if primary is None or not primary.get("melody"):
                 self._say(mode.title(), "Select a melody clip on the timeline first.")
                 return []
-            inputs = {"prime": _pin(primary)}
+            inputs = {CLIP_INPUT.get(mode, "prime"): _pin(primary)}
         generator = choose_generator(window, role, mode.title())
         if generator is None:
             self._say(mode.title(), f"No melody generator here can {mode} a clip (none fills the role {role}): see Tools ▸ Plugins.")

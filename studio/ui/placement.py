@@ -140,7 +140,8 @@ def new_bars_only(melody: Melody, meta: dict[str, Any]) -> Melody:
     prime_bars = int((output or {}).get("prime_bars") or 0)
     if prime_bars <= 0:
         return melody
-    offset = prime_bars * melody.bar_length
+    # where the new bars start, in beats (a prime with metre changes has bars of several lengths)
+    offset = float((output or {}).get("new_bars_start") or prime_bars * melody.bar_length)
     notes = [note for note in melody.notes if note.start >= offset - 1e-9]
     from dataclasses import replace
 
@@ -161,3 +162,22 @@ def land_melody(timeline: "TimelineWidget", placement: dict[str, Any], melody: M
     _track, added = timeline.doc.find_clip(new_id)
     placement["cursor"] = float(added["start"]) + float(added["length"])
     return new_id
+
+
+def land_parts(timeline: "TimelineWidget", parts: list[tuple[str, Melody]], *, name: str, node: str, blob: str) -> list[str]:
+    """A multi-voice output (Harmonize) as one clip per voice, each on its own melody track
+    (tracks added as needed), all starting together after what those tracks hold."""
+    from studio.ui.timeline import AddTrackCommand
+
+    timeline.undo.beginMacro(f"Add {name}")
+    try:
+        tracks = [track for track in timeline.doc.tracks if track["kind"] == "melody"]
+        while len(tracks) < len(parts):
+            timeline.undo.push(AddTrackCommand(timeline, "melody"))
+            tracks = [track for track in timeline.doc.tracks if track["kind"] == "melody"]
+        tracks = tracks[: len(parts)]
+        start = max(timeline._end_of(track) for track in tracks)
+        return [timeline.add_melody(melody, name=f"{name} {voice}", node=node, blob=blob, start=start, track_id=track["id"])
+                for (voice, melody), track in zip(parts, tracks)]
+    finally:
+        timeline.undo.endMacro()

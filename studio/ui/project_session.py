@@ -9,11 +9,22 @@ loses at most those few seconds.
 An untitled project is a real project file in the recovery folder. Each open project holds
 an advisory lock there, so the next start can tell the work a crash left behind (unlocked)
 from a project another window still has open (locked).
+
+What is on disk is never worth less after a save than before it:
+
+- Every part is checked on open (``ProjectStore.check``). A damaged part is shown as far as
+  it can be read and is read-only: ``save`` refuses to write it back (``ProjectDamagedError``)
+  until the user chooses "only the intact parts" or a new file.
+- Saves carry the revision this window loaded; a save over someone else's newer save is a
+  ``ProjectConflictError`` for the window to ask about (copy / reload / overwrite).
+- A project on a read-only disk opens read-only; a failed autosave (full or read-only
+  recovery folder) is reported through ``autosave_failed`` and the changes stay in memory.
 """
 
 from __future__ import annotations
 
 import fcntl
+import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,17 +34,24 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from studio.core.errors import ProjectError
 from studio.core.history import History
+from studio.core.project_documents import CANVAS, TEXT, TIMELINE, ProjectHealth
 from studio.core.project_store import (
     AUTOSAVE_SUFFIX,
     PROJECT_SUFFIX,
     Autosave,
+    ProjectDamagedError,
     ProjectStore,
+    ProjectWriteError,
+    check_project_header,
     list_recoverable,
+    project_is_writable,
     read_autosave,
+    write_error,
 )
 
 AUTOSAVE_DELAY_MS = 3000
-TEXT_KEY = "text_panel"
+AUTOSAVE_RETRY_MS = 30000  # after a failed autosave (disk full): try again, changes kept in memory
+INTACT = "intact"  # save choice: write only the parts that were not damaged
 
 
 @dataclass
@@ -65,8 +83,11 @@ class _Lock:
         self.handle: Any = None
 
     def acquire(self) -> bool:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(self.path, "a+")
+        except OSError as exc:
+            raise write_error(self.path.parent, exc, what="keep a lock for the project in") from None
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -82,7 +103,10 @@ class _Lock:
             finally:
                 self.handle.close()
                 self.handle = None
-            self.path.unlink(missing_ok=True)
+            try:
+                self.path.unlink(missing_ok=True)
+            except OSError:
+                pass  # a lock file nobody holds is free
 
 
 def _lock_for(recovery_dir: Path, autosave_name: str) -> _Lock:
@@ -100,7 +124,10 @@ def find_recovery(recovery_dir: Path) -> list[RecoveryOffer]:
     for path in list_recoverable(recovery_dir):
         if path.name.endswith(AUTOSAVE_SUFFIX):
             lock = _lock_for(recovery_dir, path.name)
-            if not lock.acquire():
+            try:
+                if not lock.acquire():
+                    continue
+            except ProjectError:
                 continue
             lock.release()
             try:
@@ -122,11 +149,18 @@ def find_recovery(recovery_dir: Path) -> list[RecoveryOffer]:
             except ProjectError:
                 continue
             lock = _lock_for(recovery_dir, store.autosave_path.name)
-            if not lock.acquire():
+            try:
+                acquired = lock.acquire()
+            except ProjectError:
+                acquired = False
+            if not acquired:
                 store.close()
                 continue
             try:
-                has_work = store.node_count() > 0 or store.load_canvas() is not None or store.load_timeline() is not None or bool(store.get_setting(TEXT_KEY))
+                try:
+                    has_work = store.node_count() > 0 or store.load_canvas() is not None or store.load_timeline() is not None or bool(store.load_text())
+                except ProjectError:
+                    has_work = True  # a damaged project is never discarded as empty
                 pending = store.pending_autosave()
                 if not has_work and pending is None and store.is_untitled:
                     store.discard()
@@ -147,18 +181,27 @@ class ProjectSession(QObject):
     opened = Signal()  # a (different) project is now open: views reload
     dirty_changed = Signal(bool)
     autosaved = Signal(str)  # path of the autosave written
+    autosave_failed = Signal(str)  # what went wrong and what to do (for the status bar)
     title_changed = Signal(str)
 
     def __init__(self, recovery_dir: Path, documents: Callable[[], Documents], parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.recovery_dir = Path(recovery_dir)
-        self.recovery_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.recovery_dir.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            pass  # reported when something is first written there
         self._documents = documents
         self.store: ProjectStore | None = None
         self.history: History | None = None
         self._lock: _Lock | None = None
         self.dirty = False
         self.loaded = Documents()  # what the views should show after ``opened``
+        self.health: ProjectHealth | None = None  # what ``check`` found on open
+        self.base_revision = 0  # the revision of the documents this window loaded or last saved
+        self.readonly_reason = ""  # why the project file cannot be written (empty: it can)
+        self.save_choice: str | None = None  # INTACT once the user chose it for this damaged project
+        self.autosave_error = ""  # the last autosave failure, until an autosave succeeds
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(AUTOSAVE_DELAY_MS)
@@ -172,14 +215,27 @@ class ProjectSession(QObject):
 
     @property
     def untitled(self) -> bool:
-        return self.store is not None and self.store.is_untitled
+        try:
+            return self.store is not None and self.store.is_untitled
+        except ProjectError:
+            return False
+
+    @property
+    def damaged_documents(self) -> list[str]:
+        """The canvas / timeline / text parts that were damaged on disk and are not written back."""
+        return sorted(self.store.protected) if self.store is not None else []
+
+    @property
+    def readonly(self) -> bool:
+        return bool(self.readonly_reason)
 
     @property
     def title(self) -> str:
         if self.store is None:
             return "Studio"
         name = "Untitled" if self.untitled else self.store.path.name
-        return f"{name}{' *' if self.dirty else ''} — Studio"
+        flags = " [read-only]" if self.readonly else " [damaged]" if self.health is not None and not self.health.ok else ""
+        return f"{name}{' *' if self.dirty else ''}{flags} — Studio"
 
     def mark_changed(self) -> None:
         """A document changed: autosave a few seconds from now."""
@@ -189,7 +245,7 @@ class ProjectSession(QObject):
             self.dirty = True
             self.dirty_changed.emit(True)
             self.title_changed.emit(self.title)
-        self._timer.start()
+        self._timer.start(AUTOSAVE_DELAY_MS)
 
     def mark_clean(self) -> None:
         self._timer.stop()
@@ -200,9 +256,14 @@ class ProjectSession(QObject):
 
     # ------------------------------------------------------------------ opening
 
-    def _adopt(self, store: ProjectStore, documents: Documents, *, dirty: bool) -> None:
+    def _adopt(self, store: ProjectStore, documents: Documents, *, dirty: bool, health: ProjectHealth | None = None, readonly_reason: str = "") -> None:
         lock = _lock_for(self.recovery_dir, store.autosave_path.name)
-        if not lock.acquire():
+        try:
+            acquired = lock.acquire()
+        except ProjectError:
+            store.close()
+            raise
+        if not acquired:
             store.close()
             raise ProjectError(f"{store.path}: already open in another Studio window")
         self._release()
@@ -210,30 +271,67 @@ class ProjectSession(QObject):
         self.history = History(store)
         self._lock = lock
         self.loaded = documents
+        self.health = health
+        self.base_revision = store.revision
+        self.readonly_reason = readonly_reason
+        self.save_choice = None
+        self.autosave_error = ""
         self.dirty = dirty
         self.opened.emit()
         self.dirty_changed.emit(dirty)
         self.title_changed.emit(self.title)
         if dirty:
-            self._timer.start()
+            self._timer.start(AUTOSAVE_DELAY_MS)
 
     def new(self) -> None:
         store = ProjectStore.create_untitled(self.recovery_dir)
         self._adopt(store, Documents(), dirty=False)
 
-    def open(self, path: Path, *, use_autosave: bool | None = False) -> Autosave | None:
-        """Open a project (``ProjectError`` with the reason for a damaged or foreign file).
+    def probe(self, path: Path) -> Autosave | None:
+        """Check a file before the current project is closed for it: ``ProjectError`` when it
+        cannot be opened at all (the file is left untouched); the pending autosave, if any."""
+        path = Path(path)
+        check_project_header(path)
+        probe = ProjectStore.open(path, readonly=True, recovery_dir=self.recovery_dir)
+        try:
+            problems = probe.integrity_problems()
+            if problems:
+                raise ProjectError(f"{path}: the project file is damaged ({'; '.join(problems[:3])})")
+            return probe.pending_autosave()
+        finally:
+            probe.close()
 
-        ``use_autosave``: True loads the unsaved documents a crash left, False discards
-        them, None leaves them for the caller (returned) to decide.
+    def open(self, path: Path, *, use_autosave: bool | None = False) -> Autosave | None:
+        """Open a project (``ProjectError`` with the reason for a file that cannot be opened).
+
+        Damaged parts do not stop it: ``health`` says which they are, the views get what could
+        be read, and those parts are never written back. A file on a read-only disk opens
+        read-only (``readonly_reason``). ``use_autosave``: True loads the unsaved documents a
+        crash left, False discards them, None leaves them for the caller (returned) to decide.
         """
-        store = ProjectStore.open(path, recovery_dir=self.recovery_dir)
+        path = Path(path)
+        check_project_header(path)
+        readonly_reason = ""
+        if not project_is_writable(path):
+            readonly_reason = (
+                f"{path.name} is read-only: {path.parent} cannot be written. Changes can be saved "
+                "to another folder with File ▸ Save As."
+            )
+        try:
+            store = ProjectStore.open(path, readonly=bool(readonly_reason), recovery_dir=self.recovery_dir)
+        except ProjectWriteError as exc:
+            # A full disk (SQLite cannot make its -shm): show the project read-only rather than not at all.
+            readonly_reason = f"{exc} It is open read-only until then."
+            store = ProjectStore.open(path, readonly=True, recovery_dir=self.recovery_dir)
         try:
             problems = store.integrity_problems()
             if problems:
                 raise ProjectError(f"{path}: the project file is damaged ({'; '.join(problems[:3])})")
-            documents = Documents(store.load_canvas(), store.load_timeline(), str(store.get_setting(TEXT_KEY, "") or ""))
+            health = store.check()
+            documents = Documents(health.canvas, health.timeline, health.text)
             pending = store.pending_autosave()
+            if pending is not None and use_autosave is False and not readonly_reason:
+                store.discard_autosave()
         except BaseException:
             store.close()
             raise
@@ -241,11 +339,21 @@ class ProjectSession(QObject):
         if pending is not None and use_autosave:
             documents.canvas = pending.canvas if pending.canvas is not None else documents.canvas
             documents.timeline = pending.timeline if pending.timeline is not None else documents.timeline
+            documents.text = pending.text if pending.text is not None else documents.text
             dirty = True
-        elif pending is not None and use_autosave is False:
-            store.discard_autosave()
-        self._adopt(store, documents, dirty=dirty)
+        self._adopt(store, documents, dirty=dirty, health=health, readonly_reason=readonly_reason)
         return pending if use_autosave is None else None
+
+    def reload(self) -> None:
+        """Open the project again from disk, dropping this window's unsaved document changes."""
+        if self.store is None:
+            return
+        path = self.store.path
+        self._timer.stop()
+        self.store.discard_autosave()
+        self._release()
+        self.store, self.history = None, None
+        self.open(path, use_autosave=False)
 
     def recover(self, offer: RecoveryOffer) -> None:
         self.open(offer.project_path, use_autosave=True)
@@ -254,40 +362,64 @@ class ProjectSession(QObject):
             self.mark_changed()
 
     def discard_offer(self, offer: RecoveryOffer) -> None:
-        if offer.untitled:
-            try:
+        try:
+            if offer.untitled:
                 store = ProjectStore.open(offer.project_path, recovery_dir=self.recovery_dir)
                 store.discard()
-            except ProjectError:
-                pass
-        elif offer.autosave is not None:
-            offer.autosave.path.unlink(missing_ok=True)
+            elif offer.autosave is not None:
+                offer.autosave.path.unlink(missing_ok=True)
+        except (ProjectError, OSError):
+            pass
 
     # ------------------------------------------------------------------ saving
 
-    def _write_documents(self) -> None:
+    def _write_documents(self, *, choice: str | None = None, force: bool = False, everything: bool = False) -> None:
+        """Write the documents with the revision check; damaged parts only when ``everything``."""
         assert self.store is not None
         docs = self._documents()
-        with self.store.transaction():
-            self.store.save_canvas(docs.canvas)
-            self.store.save_timeline(docs.timeline)
-            self.store.set_setting(TEXT_KEY, docs.text)
+        documents: dict[str, Any] = {CANVAS: docs.canvas, TIMELINE: docs.timeline, TEXT: docs.text}
+        if not everything:
+            damaged = set(self.store.protected)
+            if damaged and (choice or self.save_choice) != INTACT:
+                raise ProjectDamagedError(self.store.path, sorted(damaged), self.health)
+            documents = {name: doc for name, doc in documents.items() if name not in damaged}
+        self.base_revision = self.store.save_documents(documents, base_revision=self.base_revision, force=force, replace_damaged=everything)
         self.store.discard_autosave()
 
-    def save(self) -> bool:
-        """Save in place; False for an untitled project (it needs a name: ``save_as``)."""
+    def save(self, *, choice: str | None = None, force: bool = False) -> bool:
+        """Save in place; False for an untitled project (it needs a name: ``save_as``).
+
+        Raises ``ProjectDamagedError`` when a damaged part would be written (``choice=INTACT``
+        writes only the intact parts and is remembered), ``ProjectConflictError`` when another
+        writer saved since this window loaded (``force`` overwrites), ``ProjectWriteError``
+        for a full or read-only disk. Nothing is written in any of those cases.
+        """
         if self.store is None or self.untitled:
             return False
-        self._write_documents()
+        if self.readonly_reason:
+            raise write_error(self.store.path, PermissionError(13, "read-only"), what="save")
+        self._write_documents(choice=choice, force=force)
+        if choice == INTACT:
+            self.save_choice = INTACT
         self.mark_clean()
         return True
 
     def save_as(self, path: Path) -> Path:
+        """Copy the project to ``path``, continue there and write every document as shown.
+
+        The original (damaged, read-only or someone else's newer save) is left as it is; the
+        new file is the window's work.
+        """
         if self.store is None:
             raise ProjectError("no project is open")
         path = Path(path)
         if not path.name.endswith(PROJECT_SUFFIX):
             path = path.with_name(path.name + PROJECT_SUFFIX)
+        if path.exists() and path.resolve() == self.store.path.resolve():
+            self.save()
+            return path
+        if path.exists() and not path.is_file():
+            raise ProjectError(f"{path}: is not a regular file; choose another name")
         old_lock = self._lock
         self.store.save_as(path)
         new_lock = _lock_for(self.recovery_dir, self.store.autosave_path.name)
@@ -295,17 +427,33 @@ class ProjectSession(QObject):
         self._lock = new_lock
         if old_lock is not None:
             old_lock.release()
-        self._write_documents()
+        self.readonly_reason = ""
+        self.save_choice = None
+        self.store.protected = set()
+        self._write_documents(force=True, everything=True)
+        self.health = self.store.check()
+        self.base_revision = self.store.revision
         self.mark_clean()
         return path
 
     def autosave_now(self) -> Path | None:
+        """Snapshot the documents into the recovery folder; never writes the project file.
+
+        A failure (disk full, read-only recovery folder) is reported through
+        ``autosave_failed``: the changes stay in memory, unsaved, and it is tried again.
+        """
         if self.store is None or not self.dirty:
             return None
-        docs = self._documents()
-        path = self.store.write_autosave(canvas=docs.canvas, timeline=docs.timeline)
-        if docs.text != (self.store.get_setting(TEXT_KEY, "") or ""):
-            self.store.set_setting(TEXT_KEY, docs.text)
+        try:
+            docs = self._documents()
+            path = self.store.write_autosave(canvas=docs.canvas, timeline=docs.timeline, text=docs.text)
+        except (ProjectError, OSError, sqlite3.Error) as exc:
+            message = str(exc) if isinstance(exc, ProjectError) else str(write_error(self.store.autosave_path, exc, what="autosave"))
+            self.autosave_error = f"Autosave failed — your changes are kept in memory, not yet on disk. {message}"
+            self.autosave_failed.emit(self.autosave_error)
+            self._timer.start(AUTOSAVE_RETRY_MS)
+            return None
+        self.autosave_error = ""
         self.autosaved.emit(str(path))
         return path
 
@@ -316,14 +464,18 @@ class ProjectSession(QObject):
         self._timer.stop()
         if self.store is None:
             return
-        if self.untitled and (discard_untitled or self.store.node_count() == 0 and not self.dirty):
-            self.store.discard()
-        else:
-            self.store.discard_autosave()
-            self.store.close()
+        try:
+            if self.untitled and (discard_untitled or self.store.node_count() == 0 and not self.dirty):
+                self.store.discard()
+            else:
+                self.store.discard_autosave()
+                self.store.close()
+        except (ProjectError, OSError):
+            pass  # a file that cannot be removed now is offered for recovery next time
         self._release()
         self.store = None
         self.history = None
+        self.health = None
 
     def abandon(self) -> None:
         """Let go of the project as a crash would (autosave left in place); for tests and emergencies."""

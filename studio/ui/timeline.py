@@ -644,10 +644,14 @@ class TimelineWidget(QWidget):
         self.interpolate_action.setIconText("Interpolate")
         self.interpolate_action.setObjectName("melodyInterpolate")
         self.interpolate_action.setToolTip("Steps from one melody clip to another (Shift+click to select two)")
+        self.harmonize_action = QAction("Harmonize melody", self)
+        self.harmonize_action.setIconText("Harmonize")
+        self.harmonize_action.setObjectName("melodyHarmonize")
+        self.harmonize_action.setToolTip("Harmony under the selected melody clip (chorale voices or chords), one track per voice")
         self.title_action = QAction("Title this tune", self)
         self.title_action.setObjectName("melodyTitle")
         self.title_action.setToolTip("Ask the language model for a title for the selected melody clip")
-        for action in (self.continue_action, self.vary_action, self.interpolate_action):
+        for action in (self.continue_action, self.vary_action, self.interpolate_action, self.harmonize_action):
             bar.addAction(action)
         self._update_actions()
 
@@ -748,13 +752,13 @@ class TimelineWidget(QWidget):
         melodies = self.selected_melody_clips()
         primary = self.selected_clip()
         one = primary is not None and bool(primary.get("melody"))
-        for action in (self.continue_action, self.vary_action, self.title_action):
+        for action in (self.continue_action, self.vary_action, self.harmonize_action, self.title_action):
             action.setEnabled(one)
         self.interpolate_action.setEnabled(len(melodies) == 2)
 
     def build_context_menu(self, parent: QWidget) -> QMenu:
         menu = QMenu(parent)
-        for action in (self.continue_action, self.vary_action, self.interpolate_action, self.title_action):
+        for action in (self.continue_action, self.vary_action, self.interpolate_action, self.harmonize_action, self.title_action):
             menu.addAction(action)
         menu.addSeparator()
         menu.addAction("Duplicate", self.duplicate_selected)

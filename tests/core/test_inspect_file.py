@@ -159,3 +159,31 @@ def test_core_file_modules_load_without_torch_or_qt():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_inspecting_a_fifo_is_refused_at_once_instead_of_waiting_for_a_writer(tmp_path):
+    import os
+    import threading
+
+    fifo = tmp_path / "art.png"
+    os.mkfifo(fifo)
+    outcome: list[BaseException] = []
+    reader = threading.Thread(target=lambda: outcome.append(pytest.raises(FileFormatError, inspect_path, fifo).value), daemon=True)
+    reader.start()
+    reader.join(5)
+    if reader.is_alive():  # unblock the stuck open() so the test process can end
+        with open(fifo, "wb"):
+            pass
+        pytest.fail("inspect_path blocked on a FIFO")
+    assert "named pipe" in str(outcome[0])
+
+
+def test_a_d_dorian_melody_is_reported_as_d_dorian_not_as_its_key_signature(tmp_path):
+    from studio.core.melody import Melody, Note
+    from studio.core.midi import write_midi
+
+    path = tmp_path / "dorian.mid"
+    tune = Melody(notes=[Note(62 + step, float(i), 1.0, 90) for i, step in enumerate((0, 2, 3, 5, 7, 9, 10, 12))], tempo=100.0, key="C")
+    path.write_bytes(write_midi(tune, record={"generator": "studio.melody", "output": {"key": "D", "scale": "dorian"}}))
+    info = inspect_path(path)
+    assert info["key"] == "D dorian" and info["key_signature"] == "C"

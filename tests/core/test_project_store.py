@@ -24,8 +24,8 @@ from studio.core.project_store import (
     read_autosave,
 )
 
-CANVAS = {"size": [1024, 768], "layers": [{"id": "l1", "artifact": None, "x": 10, "y": 20, "opacity": 0.5}]}
-TIMELINE = {"tempo": 96, "tracks": [{"name": "lead", "clips": [{"start": 0, "notes": [[60, 0, 1]]}]}]}
+CANVAS = {"size": [1024, 768], "layers": [{"id": "l1", "name": "art", "blob": "b" * 64, "x": 10, "y": 20, "opacity": 0.5}]}
+TIMELINE = {"tempo": 96, "tracks": [{"id": "t1", "name": "lead", "kind": "melody", "clips": [{"id": "c1", "start": 0, "length": 4, "melody": {"notes": [[60, 0, 1]]}}]}]}
 
 
 def _node(node_id: str, parents=(), generator: str = "studio.patterns", **extra):
@@ -303,7 +303,7 @@ def test_autosave_after_a_crash_is_offered_and_restores_the_documents(tmp_path):
 def test_autosave_is_stale_once_the_documents_are_saved(tmp_path):
     with ProjectStore.create(tmp_path / "p.studio") as store:
         store.write_autosave(canvas=CANVAS)
-        store.save_canvas({"layers": ["saved later"]})
+        store.save_canvas({"layers": [], "saved": "later"})
         assert store.pending_autosave() is None
         store.write_autosave(canvas=CANVAS)
         assert store.pending_autosave() is not None

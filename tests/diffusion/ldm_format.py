@@ -94,13 +94,13 @@ def vae_to_ldm(state: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def clip_to_ldm(state: dict[str, Any]) -> dict[str, Any]:
+def clip_to_ldm(state: dict[str, Any], prefix: str = "cond_stage_model.transformer.") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, tensor in state.items():
         if key.endswith("position_ids"):
             continue
         name = key if key.startswith("text_model.") else "text_model." + key
-        out["cond_stage_model.transformer." + name] = tensor
+        out[prefix + name] = tensor
     return out
 
 
@@ -109,4 +109,84 @@ def pipeline_to_ldm(pipe: Any) -> dict[str, Any]:
     state.update(unet_to_ldm(pipe.unet.state_dict(), dict(pipe.unet.config)))
     state.update(vae_to_ldm(pipe.vae.state_dict(), dict(pipe.vae.config)))
     state.update(clip_to_ldm(pipe.text_encoder.state_dict()))
+    return {key: value.contiguous().clone() for key, value in state.items()}
+
+
+def open_clip_to_ldm(state: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """A diffusers CLIPTextModelWithProjection state dict in OpenCLIP's layout (SDXL's second
+    encoder, ``conditioner.embedders.1.model.``): q/k/v fused into ``in_proj``, the projection
+    transposed. Works on meta tensors too (for writing full-size files shape by shape)."""
+    import torch
+
+    out: dict[str, Any] = {}
+    fused: dict[str, dict[str, Any]] = {}
+    names = {"layer_norm1": "ln_1", "layer_norm2": "ln_2", "mlp.fc1": "mlp.c_fc", "mlp.fc2": "mlp.c_proj",
+             "self_attn.out_proj": "attn.out_proj"}
+    for key, tensor in state.items():
+        name = key.removeprefix("text_model.")
+        if name.endswith("position_ids"):
+            continue
+        if name == "embeddings.position_embedding.weight":
+            out[prefix + "positional_embedding"] = tensor
+        elif name == "embeddings.token_embedding.weight":
+            out[prefix + "token_embedding.weight"] = tensor
+        elif name.startswith("final_layer_norm."):
+            out[prefix + "ln_final." + name.rsplit(".", 1)[1]] = tensor
+        elif name == "text_projection.weight":
+            out[prefix + "text_projection"] = tensor.T
+        elif m := re.fullmatch(r"encoder\.layers\.(\d+)\.self_attn\.([qkv])_proj\.(weight|bias)", name):
+            fused.setdefault(f"{prefix}transformer.resblocks.{m[1]}.attn.in_proj_{m[3]}", {})[m[2]] = tensor
+        elif m := re.fullmatch(r"encoder\.layers\.(\d+)\.(.+)\.(weight|bias)", name):
+            out[f"{prefix}transformer.resblocks.{m[1]}.{names[m[2]]}.{m[3]}"] = tensor
+        else:
+            raise KeyError(f"no OpenCLIP name for {key}")
+    for key, parts in fused.items():
+        out[key] = torch.cat([parts["q"], parts["k"], parts["v"]], dim=0)
+    return out
+
+
+_SAFETENSORS_DTYPES = {"float32": "F32", "float16": "F16", "bfloat16": "BF16"}
+
+
+def write_safetensors_streamed(path, tensors: dict[str, Any], dtype: Any, fill, metadata: dict | None = None) -> int:
+    """Write a .safetensors file holding one tensor in memory at a time.
+
+    ``tensors`` maps names to tensors that only give shapes (meta tensors do); ``fill(name,
+    shape)`` makes each one's values when its turn comes. Returns the bytes written. This is
+    the format safetensors writes (8-byte header length, JSON header, raw little-endian data),
+    so full-size checkpoints can be made without holding a full-size state dict.
+    """
+    import json
+    import math
+    import struct
+
+    import torch
+
+    element = torch.tensor([], dtype=dtype).element_size()
+    header: dict[str, Any] = {"__metadata__": metadata or {"format": "pt"}}
+    offset = 0
+    for name, tensor in tensors.items():
+        size = math.prod(tensor.shape) * element
+        header[name] = {"dtype": _SAFETENSORS_DTYPES[str(dtype).removeprefix("torch.")],
+                        "shape": list(tensor.shape), "data_offsets": [offset, offset + size]}
+        offset += size
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    raw += b" " * (-len(raw) % 8)  # the data starts 8-byte aligned, as safetensors writes it
+    with open(path, "wb") as handle:
+        handle.write(struct.pack("<Q", len(raw)))
+        handle.write(raw)
+        for name, tensor in tensors.items():
+            values = fill(name, tuple(tensor.shape)).to(dtype).contiguous().reshape(-1)
+            handle.write(values.view(torch.uint8).numpy().tobytes())
+            del values
+    return 8 + len(raw) + offset
+
+
+def sdxl_pipeline_to_ldm(pipe: Any) -> dict[str, Any]:
+    """An SDXL pipeline as an original single file (``conditioner.embedders.0/1``)."""
+    state: dict[str, Any] = {}
+    state.update(unet_to_ldm(pipe.unet.state_dict(), dict(pipe.unet.config)))
+    state.update(vae_to_ldm(pipe.vae.state_dict(), dict(pipe.vae.config)))
+    state.update(clip_to_ldm(pipe.text_encoder.state_dict(), "conditioner.embedders.0.transformer."))
+    state.update(open_clip_to_ldm(pipe.text_encoder_2.state_dict(), "conditioner.embedders.1.model."))
     return {key: value.contiguous().clone() for key, value in state.items()}

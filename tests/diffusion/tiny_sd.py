@@ -28,7 +28,7 @@ class TinyModels:
     hf_cache: Path  # models--tiny--sd1 inside a hub cache folder
 
 
-def _tokenizer():
+def _tokenizer(pad_token: str = "<|endoftext|>"):
     from transformers import CLIPTokenizer
 
     from studio_diffusion.offline_configs import _bytes_to_unicode
@@ -37,30 +37,34 @@ def _tokenizer():
     merges = [("c", "a"), ("ca", "t</w>"), ("d", "o"), ("do", "g</w>"), ("r", "e"), ("re", "d</w>")]
     tokens = base + [t + "</w>" for t in base] + ["".join(m) for m in merges] + ["<|startoftext|>", "<|endoftext|>"]
     vocab = {token: index for index, token in enumerate(tokens)}
-    tokenizer = CLIPTokenizer(vocab=vocab, merges=merges)
+    # OpenAI CLIP pads with <|endoftext|>; OpenCLIP (SD 2.x, SDXL's second encoder) with "!".
+    tokenizer = CLIPTokenizer(vocab=vocab, merges=merges, pad_token=pad_token)
     tokenizer.model_max_length = 77
     return tokenizer
 
 
-def build_tiny_pipeline():
+def build_tiny_pipeline(scale: int = 1, vae_scale: int | None = None):
+    """The tiny SD 1.x pipeline; ``scale`` multiplies the UNet's and text encoder's widths, and
+    ``vae_scale`` the VAE's (default: ``scale``), for memory tests that need a model big enough
+    to measure and shaped like a real one (SD 1.5's VAE is 8% of its weights)."""
     import torch
     from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
     torch.manual_seed(0)
     unet = UNet2DConditionModel(
-        block_out_channels=(32, 64),
+        block_out_channels=(32 * scale, 64 * scale),
         layers_per_block=2,
         sample_size=SIZE // 2,
         in_channels=4,
         out_channels=4,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=32,
+        cross_attention_dim=32 * scale,
     )
     torch.manual_seed(0)
     vae = AutoencoderKL(
-        block_out_channels=[32, 64],
+        block_out_channels=[32 * (vae_scale or scale), 64 * (vae_scale or scale)],
         in_channels=3,
         out_channels=3,
         down_block_types=["DownEncoderBlock2D", "DownEncoderBlock2D"],
@@ -70,7 +74,7 @@ def build_tiny_pipeline():
     torch.manual_seed(0)
     text_encoder = CLIPTextModel(
         CLIPTextConfig(
-            bos_token_id=0, eos_token_id=2, hidden_size=32, intermediate_size=37, layer_norm_eps=1e-05,
+            bos_token_id=0, eos_token_id=2, hidden_size=32 * scale, intermediate_size=37 * scale, layer_norm_eps=1e-05,
             num_attention_heads=4, num_hidden_layers=5, pad_token_id=1, vocab_size=1000,
         )
     )
@@ -81,6 +85,47 @@ def build_tiny_pipeline():
     return StableDiffusionPipeline(
         unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=_tokenizer(), scheduler=scheduler,
         safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+    )
+
+
+def build_tiny_sdxl_pipeline():
+    """A tiny SDXL pipeline (two CLIP encoders, the second with a projection; text_time UNet),
+    shaped like diffusers' own SDXL test components."""
+    import torch
+    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(
+        block_out_channels=(32, 64), layers_per_block=2, sample_size=SIZE // 2, in_channels=4, out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        attention_head_dim=(2, 4), use_linear_projection=True, addition_embed_type="text_time",
+        addition_time_embed_dim=8, transformer_layers_per_block=(1, 2),
+        projection_class_embeddings_input_dim=80,  # 6 size/crop values * 8 + 32 pooled
+        cross_attention_dim=64,  # 32 (first encoder) + 32 (second)
+    )
+    torch.manual_seed(0)
+    vae = AutoencoderKL(
+        block_out_channels=[32, 64], in_channels=3, out_channels=3,
+        down_block_types=["DownEncoderBlock2D", "DownEncoderBlock2D"],
+        up_block_types=["UpDecoderBlock2D", "UpDecoderBlock2D"], latent_channels=4,
+    )
+    config = CLIPTextConfig(
+        bos_token_id=0, eos_token_id=2, hidden_size=32, intermediate_size=37, layer_norm_eps=1e-05,
+        num_attention_heads=4, num_hidden_layers=5, pad_token_id=1, vocab_size=1000, hidden_act="gelu",
+        projection_dim=32,
+    )
+    torch.manual_seed(0)
+    text_encoder = CLIPTextModel(config)
+    torch.manual_seed(1)
+    text_encoder_2 = CLIPTextModelWithProjection(config)
+    scheduler = EulerDiscreteScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1,
+        timestep_spacing="leading",
+    )
+    return StableDiffusionXLPipeline(
+        vae=vae, text_encoder=text_encoder, text_encoder_2=text_encoder_2, tokenizer=_tokenizer(),
+        tokenizer_2=_tokenizer(pad_token="!"), unet=unet, scheduler=scheduler,
     )
 
 

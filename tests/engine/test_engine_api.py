@@ -193,6 +193,11 @@ def test_higher_priority_jobs_run_first(engine):
 def test_a_plugin_that_ignores_cancel_has_its_worker_restarted(engine):
     job_id = engine.submit("test.stubborn")
     wait_state(engine, job_id, states=("running",))
+    # Its code is running once it reports progress (a community plugin's worker may still be
+    # starting when the job is marked running; a cancel then stops it before its code runs).
+    deadline = time.monotonic() + 60
+    while engine.job(job_id)["progress_detail"]["message"] != "sleeping" and time.monotonic() < deadline:
+        time.sleep(0.05)
     time.sleep(0.3)
     engine.cancel(job_id)
     job = wait_state(engine, job_id, timeout=20)

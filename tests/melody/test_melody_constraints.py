@@ -152,3 +152,44 @@ def test_forms_repeat_their_phrases_and_keep_every_guarantee(generate, form):
                 after = melody.notes[index + 1]
                 assert after.pitch % 12 in allowed and 1 <= abs(after.pitch - note.pitch) <= 2
                 assert after.start_ticks == note.end_ticks
+
+
+def test_auto_form_repeats_bars_as_a_learnt_pattern_says(generate, monkeypatch):
+    from studio_melody import plugin
+
+    pattern = [-1, -1, -1, -1, 0, 1, 2, -1, -1, -1, -1, -1, 8, 9, 10, -1]  # AABB-like, 4-bar phrases
+    monkeypatch.setattr(plugin, "load_patterns", lambda folder: [(pattern, 1)])
+    outputs, _ = generate({"bars": 16, "form": "auto", "temperature": 1.5, "top_p": 1.0}, seed=3)
+    parameters = outputs[0].parameters
+    assert parameters["form"] == "learnt" and parameters["form_asked"] == "auto"
+    melody = read_midi(outputs[0].midi).melody
+    size = melody.bar_ticks
+    bar = lambda b: [(n.pitch, n.start_ticks % size, min(n.duration_ticks, size - n.start_ticks % size))  # noqa: E731
+                     for n in melody.notes_in_bar(b)]
+    for index, source in enumerate(pattern[:-1]):
+        if source >= 0:
+            assert bar(index) == bar(source), (index, source)
+    assert melody.notes[-1].pitch % 12 == 0, "the written last bar still closes on the tonic"
+    monkeypatch.setattr(plugin, "load_patterns", lambda folder: [])
+    outputs, _ = generate({"bars": 16, "form": "auto"}, seed=3)
+    assert outputs[0].parameters["form"] == "free", "without patterns, auto is free"
+
+
+def test_copy_patterns_point_at_the_first_equal_bar():
+    from studio_melody.forms import copy_pattern, pick_pattern
+
+    a, b, c = ([tk.pitch_token(60 + i), tk.duration_token(48), tk.BAR] for i in range(3))
+    rest = [tk.REST, tk.duration_token(48), tk.BAR]
+    assert copy_pattern([a, b, a, rest, rest, c, b, a]) == [-1, -1, 0, -1, -1, -1, 1, 0]
+    chosen = pick_pattern(8, np.random.default_rng(0), [([-1, -1, 0, 1, -1, -1, 0, 1], 3)])
+    assert chosen == [-1, -1, 0, 1, -1, -1, 0, -1], "the last bar is always written"
+
+
+def test_forms_are_read_from_phrase_repeats():
+    from studio_melody.forms import form_of
+
+    a, b, c, d, e = ([tk.pitch_token(60 + i), tk.duration_token(48), tk.BAR] for i in range(5))
+    assert form_of([a, b, a, c, d, e, d, b]) == "AABB"
+    assert form_of([a, b, a, c, d, e, a, b]) == "AABA"
+    assert form_of([a, b, c, d, a, b, c, e]) == "ABAB"
+    assert form_of([a, b, c, d, e, b, a, d]) == "free"

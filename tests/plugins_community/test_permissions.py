@@ -14,7 +14,7 @@ import pytest
 
 from community_helpers import make_plugin, stop_engine, studio, zip_folder
 from studio.core.paths import HomeLayout
-from studio.engine.permissions import PermissionRefused, plugin_permissions
+from studio.plugins.guard import PermissionRefused, plugin_permissions
 
 
 @pytest.fixture
@@ -210,7 +210,8 @@ EVIL = {
     "acme.evil-proc": "import subprocess\nsubprocess.run(['touch', MARKER])",
     "acme.evil-write": "open(STOLEN, 'w').write('x')",
     "acme.evil-hidden": "import socket\ntry:\n    socket.create_connection(('127.0.0.1', PORT), timeout=2)\nexcept OSError:\n    pass",
-    "acme.evil-ok": "(ctx.scratch_dir / 'work.txt').write_text('scratch is fine')\nopen(STOLEN_SOURCE, 'rb').read()",
+    "acme.evil-ok": "(ctx.scratch_dir / 'work.txt').write_text('scratch is fine')\n(ctx.data_dir / 'state.txt').write_text('kept')",
+    "acme.evil-read": "open(STOLEN_SOURCE, 'rb').read()",
 }
 HONEST = {"acme.honest": "import socket\nwith socket.create_connection(('127.0.0.1', PORT), timeout=2) as c:\n    c.sendall(b'hello')\n    ctx.log(c.recv(4).decode())"}
 
@@ -254,6 +255,10 @@ def test_plugins_without_permissions_get_a_clear_job_error_and_the_engine_keeps_
             # ... and the engine, its worker and the same plugin's honest generator keep working.
             job = client.run("acme.evil-ok", {}, 1, timeout=60)
             assert job["state"] == "done", job.get("error")
+            assert (home / "plugin-data" / "acme.evil" / "state.txt").read_text() == "kept"
+            # Its sandbox reads only its own folder, the models and the studio's code.
+            job = client.run("acme.evil-read", {}, 1, timeout=60)
+            assert job["state"] == "failed" and "Permission denied" in job["error"] and "sandbox" in job["error"]
             assert client.run("studio.patterns", {"width": 32, "height": 32}, 1, timeout=60)["state"] == "done"
             # A plugin that declares "network" may connect.
             job = client.run("acme.honest", {}, 1, timeout=60)

@@ -164,7 +164,7 @@ def test_clip_and_canvas_context_menus_offer_the_actions(make_window: Any) -> No
     timeline.select_clip(timeline.add_melody(_tune([60, 62]), name="tune"))
     menu = timeline.build_context_menu(window)
     texts = [action.text() for action in menu.actions() if action.text()]
-    assert texts[:4] == ["Continue melody", "Vary melody", "Interpolate between the two clips", "Title this tune"]
+    assert texts[:5] == ["Continue melody", "Vary melody", "Interpolate between the two clips", "Harmonize melody", "Title this tune"]
     assert not timeline.interpolate_action.isEnabled()  # one clip selected
     timeline.select_clip(None)
     assert not timeline.continue_action.isEnabled() and not timeline.title_action.isEnabled()

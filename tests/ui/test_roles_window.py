@@ -147,3 +147,30 @@ def test_roles_the_community_plugin_does_not_fill_say_so(make_window: Any, mode:
         timeline.select_clip(second, extend=True)
     assert window.melody_actions.run(mode) == []
     assert f"melody.{mode}" in prompter.infos[-1][1] and not client.jobs
+
+
+def test_harmonize_asks_the_generator_that_fills_the_role_and_lands_one_track_per_voice(make_window: Any, qtbot: Any) -> None:
+    from studio.core.midi import Part, write_parts
+
+    window = make_window()
+    client = attach_fake_engine(window, first_party_catalogue("patterns", "melody"))
+    timeline = window.timeline
+    tune = Melody(notes=[Note(67 - i, float(i), 1.0, 90) for i in range(4)], tempo=90.0)
+    clip = timeline.add_melody(tune, name="tune")
+    timeline.select_clip(clip)
+    assert timeline.harmonize_action.isEnabled()
+    timeline.harmonize_action.trigger()
+
+    submitted = _jobs(qtbot, client, 1)[0]
+    harmonizers = [g["id"] for g in first_party_catalogue("melody")["generators"] if any(r["role"] == "melody.harmonize" for r in g.get("roles", []))]
+    assert submitted.plugin in harmonizers
+    data, kind, _mime = client.uploads[submitted.params["prime"]]
+    assert kind == "melody" and [n.pitch for n in read_midi(data).melody.notes] == [67, 66, 65, 64]
+
+    voices = [Part(name, Melody(notes=[Note(pitch - i, float(i), 1.0, 80) for i in range(4)], tempo=90.0)) for name, pitch in (("soprano", 67), ("alto", 62), ("tenor", 57), ("bass", 48))]
+    tracks_before = len(timeline.doc.tracks)
+    with qtbot.waitSignal(window.generation_landed, timeout=10000):
+        finish_job(window, client, submitted.id, [("melody", "audio/midi", write_parts(voices), {})])
+    assert len(timeline.doc.tracks) >= tracks_before + 3
+    landed = [c for track in timeline.doc.tracks for c in track["clips"] if c["id"] != clip]
+    assert len(landed) == 4 and len({id(t) for t in timeline.doc.tracks for c in t["clips"] if c in landed}) == 4

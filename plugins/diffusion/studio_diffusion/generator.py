@@ -21,7 +21,7 @@ from studio_diffusion.discovery import find_models, model_folder_to_load, resolv
 from studio_diffusion.loading import LoadedModel, check_diffusers_folder, load_model
 from studio_diffusion.loras import apply_loras, parse_lora_list, prepare_loras
 from studio_diffusion.previews import LatentPreviewer
-from studio_diffusion.prompt_encoding import clip_skip_embeddings, needs_own_clip_skip
+from studio_diffusion.prompt_encoding import has_clip_text_encoders, prompt_embeddings
 from studio_diffusion.schedulers import make_scheduler
 
 MODES = ("auto", "txt2img", "img2img", "inpaint", "outpaint")
@@ -251,12 +251,14 @@ class _Job:
             generator=generators,
             callback_on_step_end=self._on_step_end,
         )
-        if self.clip_skip > 1:
-            if needs_own_clip_skip(pipe):
-                call.update(clip_skip_embeddings(pipe, self.prompt, self.negative_prompt, self.clip_skip, self.guidance > 1))
-                call.pop("prompt")
-                call.pop("negative_prompt")
-            elif "clip_skip" in accepted:
+        if has_clip_text_encoders(pipe):
+            # A1111's prompt syntax (weights, BREAK, no 77-token limit) and its clip skip.
+            call.update(prompt_embeddings(pipe, self.prompt, self.negative_prompt, clip_skip=self.clip_skip,
+                                          with_negative=self.guidance > 1))
+            call.pop("prompt")
+            call.pop("negative_prompt")
+        elif self.clip_skip > 1:
+            if "clip_skip" in accepted:
                 call["clip_skip"] = self.clip_skip - 1  # A1111's "Clip skip 2" is diffusers' clip_skip=1
             else:
                 self.ctx.log(f"clip skip does not apply to {self.model.family} models; ignored")

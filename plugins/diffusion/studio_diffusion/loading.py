@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,15 +45,20 @@ from studio_diffusion.checkpoint import (
     inspect_checkpoint,
     load_pickle_state_dict,
     pickle_refused_message,
+    read_safetensors_header,
 )
 from studio_diffusion.discovery import diffusers_family, display_name, model_folder_to_load
 from studio_diffusion.offline_configs import config_for, tokenizers_for
+from studio_diffusion.single_file import DictSource, TensorSource, can_stream, load_components
 
 TILING_PIXELS = 1536 * 1536
 # VRAM kept free for activations when deciding on CPU offload (more for the XL-sized models).
 _ACTIVATION_RESERVE = {"small": 2 * 2**30, "large": 5 * 2**30}
+# RAM kept free for sampling on a CPU when choosing float32 or bfloat16.
+_CPU_SAMPLING_RESERVE = {"small": int(1.5 * 2**30), "large": 4 * 2**30}
 _TASKS = ("txt2img", "img2img", "inpaint")
 _MODEL_LIBRARIES = ("diffusers", "transformers")
+_WEIGHT_FOLDERS = ("unet", "vae", "text_encoder", "text_encoder_2", "text_encoder_3", "transformer")
 _NON_MODEL_SUFFIXES = ("Scheduler", "Tokenizer", "TokenizerFast", "FeatureExtractor", "ImageProcessor", "Processor")
 
 
@@ -151,14 +157,45 @@ def torch_dtype(name: str, device: str) -> Any:
     return {"float16": torch.float16, "bfloat16": torch.bfloat16}.get(name, torch.float32)
 
 
-def load_model(path: Path, *, device: str, dtype: str, allow_pickle: bool, log: Callable[[str], None] = lambda m: None) -> LoadedModel:
-    """Load ``path`` (diffusers folder, HF cache repo, or single-file checkpoint) for ``device``."""
+def cpu_dtype_for(weights: int, available: int, *, large: bool) -> str:
+    """float32 when the model in float32 plus room to sample fits the free RAM, else bfloat16.
+
+    SDXL has ~3.5 billion weights: 14 GB in float32, more than a 16 GB machine has free, so
+    it loads in bfloat16 (7 GB); SD 1.5 (~1.1 billion, 4.3 GB) stays in float32 there.
+    """
+    reserve = _CPU_SAMPLING_RESERVE["large" if large else "small"]
+    return "float32" if weights * 4 + reserve <= available else "bfloat16"
+
+
+def load_model(
+    path: Path,
+    *,
+    device: str,
+    dtype: str,
+    allow_pickle: bool,
+    log: Callable[[str], None] = lambda m: None,
+    available_ram: int | None = None,
+) -> LoadedModel:
+    """Load ``path`` (diffusers folder, HF cache repo, or single-file checkpoint) for ``device``.
+
+    On a CPU a model too big for the free RAM in float32 is loaded in bfloat16 (see
+    ``cpu_dtype_for``; ``available_ram`` overrides the measured free RAM, for tests).
+    """
     path = Path(path)
     target_dtype = torch_dtype(dtype, device)
+    if device == "cpu" and str(target_dtype) == "torch.float32":
+        weights = weight_count(path)
+        available = available_ram if available_ram is not None else _available_ram()
+        if weights and cpu_dtype_for(weights, available, large=weights > 2 * 10**9) == "bfloat16":
+            log(
+                f"{path.name}: {weights * 4 / 2**30:.1f} GiB of weights in float32 plus room to sample does not fit the "
+                f"{available / 2**30:.1f} GiB of free RAM: loading in bfloat16 ({weights * 2 / 2**30:.1f} GiB)"
+            )
+            target_dtype = torch_dtype("bfloat16", device)
     if path.is_dir():
         pipe, family, variant, name = _load_folder(path, target_dtype, allow_pickle)
     elif path.is_file():
-        pipe, family, variant, name = _load_file(path, target_dtype, allow_pickle)
+        pipe, family, variant, name = _load_file(path, target_dtype, allow_pickle, log)
     else:
         raise ModelFormatError(f"{path}: no such model file or folder")
     pipe.set_progress_bar_config(disable=True)
@@ -175,6 +212,40 @@ def load_model(path: Path, *, device: str, dtype: str, allow_pickle: bool, log: 
         base_scheduler_config=dict(pipe.scheduler.config),
         studio_size_bytes=module_bytes(pipe),
     )
+
+
+def weight_count(path: Path) -> int:
+    """How many weights a model has, from safetensors headers alone (0 when unknown).
+
+    A single file's EMA copy (``model_ema.*``) is not counted: it is never loaded.
+    """
+    files: list[Path] = []
+    if path.is_file() and path.suffix.lower() == ".safetensors":
+        files = [path]
+    elif path.is_dir():
+        folder = model_folder_to_load(path)
+        files = [f for f in folder.glob("*/*.safetensors") if f.parent.name in _WEIGHT_FOLDERS and ".fp16." not in f.name]
+        if not files:
+            files = [f for f in folder.glob("*/*.safetensors") if f.parent.name in _WEIGHT_FOLDERS]
+    total = 0
+    for file in files:
+        try:
+            tensors, _metadata, _offset = read_safetensors_header(file)
+        except ModelFormatError:
+            return 0
+        for key, info in tensors.items():
+            if not key.startswith("model_ema."):
+                total += math.prod(info.shape)
+    return total
+
+
+def _available_ram() -> int:
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except Exception:
+        return 2**62  # unknown: keep the device's dtype
 
 
 # --------------------------------------------------------------------------- folders
@@ -275,14 +346,14 @@ def _only_variant_weights(folder: Path, index: dict[str, Any], variant: str) -> 
 # --------------------------------------------------------------------------- single files
 
 
-def _load_file(path: Path, dtype: Any, allow_pickle: bool) -> tuple[Any, str, str, str]:
+def _load_file(path: Path, dtype: Any, allow_pickle: bool, log: Callable[[str], None] = lambda m: None) -> tuple[Any, str, str, str]:
     suffix = path.suffix.lower()
+    state: dict[str, Any] | None = None
     if suffix in PICKLE_SUFFIXES:
         if not allow_pickle:
             raise ModelFormatError(pickle_refused_message(path))
         state = load_pickle_state_dict(path)
         shapes = {key: tuple(getattr(value, "shape", ())) for key, value in state.items()}
-        del state
         family, variant = detect_family(shapes)
         checkpoint = Checkpoint(path=path, tensors={}, family=family, variant=variant)
     elif suffix == ".safetensors":
@@ -313,9 +384,17 @@ def _load_file(path: Path, dtype: Any, allow_pickle: bool) -> tuple[Any, str, st
         kwargs["requires_safety_checker"] = False
     try:
         with quiet_loading():
-            pipe = pipeline_class.from_single_file(
-                str(path), config=str(config_dir), torch_dtype=dtype, local_files_only=True, **kwargs
-            )
+            if can_stream(config_dir):
+                # SD 1.x / 2.x / XL: one tensor at a time into meta-initialised modules (single_file.py).
+                source = DictSource(state) if state is not None else TensorSource(path)
+                state = None
+                kwargs.update(load_components(source, checkpoint, config_dir, dtype, log))
+                pipe = pipeline_class.from_pretrained(str(config_dir), torch_dtype=dtype, local_files_only=True, **kwargs)
+            else:
+                state = None
+                pipe = pipeline_class.from_single_file(
+                    str(path), config=str(config_dir), torch_dtype=dtype, local_files_only=True, **kwargs
+                )
     except (OSError, ValueError, KeyError, RuntimeError, AttributeError) as exc:
         raise ModelFormatError(f"{path.name}: could not be loaded as a {checkpoint.label} checkpoint: {_first_line(exc)}") from None
     return pipe, checkpoint.family, checkpoint.variant, path.stem

@@ -11,6 +11,12 @@ Constraints are masks on the model's next-token distribution, so they are guaran
   long, never tied, never in the last bar, and always followed by an in-scale note a
   semitone or tone away (their probability is scaled by ``passing``).
 - range: pitches outside ``low..high`` (normalised) are masked.
+- no silent bar: a bar the model writes holds at least one note (a rest may not fill
+  what is left of a bar that has no note yet), so no step of an interpolation, no
+  variation and no new tune can come back empty.
+- closing tonic: with ``end_on_tonic`` the last bar closes on a tonic that lasts at
+  least a beat and holds to the end, in a re-written bar and in a bar whose rhythm is
+  kept (see ``Decoder.pitches_bar``); no passing note in the last two bars.
 
 Notes that are given (a prime, kept bars) are fed to the model as they are and are not
 checked: the constraints speak for what the model writes.
@@ -50,6 +56,8 @@ class Constraints:
     start_with_note: bool = False
     #: the last bar written ends on the tonic (when a tonic lies in the range)
     end_on_tonic: bool = False
+    #: every bar the model writes holds at least one note
+    no_silent_bars: bool = True
 
     def __post_init__(self) -> None:
         self.low = max(self.low, tk.PITCH_LOW)
@@ -87,6 +95,9 @@ class BarPlan:
     tokens: list[int] = field(default_factory=list)  # the bar's tokens, ending in BAR
     resample: list[bool] = field(default_factory=list)  # per event, for "pitches"
     source: int = -1  # for "copy"
+    #: for "sample": a ``TIE PITCH DUR`` event fed before sampling the rest of the bar, so
+    #: a note kept from the bar before is held over the bar line as it was
+    lead: list[int] = field(default_factory=list)
 
 
 class Decoder:
@@ -116,6 +127,9 @@ class Decoder:
         # what the closing tonic lasts at least: a beat (see studio.core.melody.beat_ticks)
         self.beat = min(beat, bar_size)
         self.sampled_tokens = 0
+        #: body ticks of the notes whose pitch was chosen in a "pitches" bar
+        self.resampled: set[int] = set()
+        self.bar_index = 0
 
     # ------------------------------------------------------------------ feeding
 
@@ -127,6 +141,7 @@ class Decoder:
     def _feed(self, tokens: Sequence[int], *, generated: bool) -> None:
         self.logits = self.stepper.feed(list(tokens))
         self.body.extend(tokens)
+        self.bar_index += sum(1 for token in tokens if token == tk.BAR)
         self._track(tokens, generated=generated)
 
     def _track(self, tokens: Sequence[int], *, generated: bool) -> None:
@@ -239,12 +254,26 @@ class Decoder:
 
     # ------------------------------------------------------------------ bars
 
-    def sample_bar(self, *, last_bar: bool, first_of_tune: bool = False, final: bool = False) -> None:
+    def _rest_leaves_room(self) -> bool:
+        """Whether a rest can come now and still leave room for a note in this bar."""
+        remaining = self.size - self.position
+        return any(d < remaining and self.fill[remaining - d] for d in self.durations)
+
+    def sample_bar(self, *, last_bar: bool, first_of_tune: bool = False, final: bool = False,
+                   lead: Sequence[int] = ()) -> None:
         start_of_bar = True
+        has_note = False
+        if (lead and self.last_event_was_note and self.body and self.body[-1] == tk.BAR
+                and len(lead) == 3 and tk.is_pitch(lead[1]) and tk.token_pitch(lead[1]) == self.last_pitch):
+            self._feed(list(lead), generated=False)
+            start_of_bar = False
+            has_note = True
         while self.position < self.size:
             can_tie = start_of_bar and self.last_event_was_note and bool(self.body) and self.body[-1] == tk.BAR
             allow_rest = not (first_of_tune and self.c.start_with_note and not self.body) \
                 and not self.last_generated_chromatic
+            if self.c.no_silent_bars and not has_note and not self._rest_leaves_room():
+                allow_rest = False
             allowed, bias = self._pitch_mask(last_bar=last_bar, allow_rest=allow_rest, allow_tie=can_tie)
             if self._cadence(final) and not self._can_go_on():
                 # the next note is the last: a tonic (or a tie continuing one)
@@ -265,8 +294,15 @@ class Decoder:
                 token = tk.pitch_token(pitch)
             self._feed([token], generated=True)
             pitch = None if token == tk.REST else tk.token_pitch(token)
-            duration = self._sample(self._duration_mask(pitch, final=final))
+            mask = self._duration_mask(pitch, final=final)
+            if pitch is None and self.c.no_silent_bars and not has_note:
+                remaining = self.size - self.position
+                mask[tk.duration_token(remaining)] = False  # leave room for a note
+                if not mask.any():
+                    mask[tk.duration_token(remaining)] = True
+            duration = self._sample(mask)
             self._feed([duration], generated=True)
+            has_note = has_note or pitch is not None
             start_of_bar = False
         self._feed([tk.BAR], generated=True)
 
@@ -281,11 +317,47 @@ class Decoder:
                 tokens = tokens[1:]
         self._feed(tokens, generated=generated)
 
-    def pitches_bar(self, tokens: Sequence[int], resample: Sequence[bool], *, last_bar: bool) -> None:
+    def pitches_bar(self, tokens: Sequence[int], resample: Sequence[bool], *, last_bar: bool,
+                    final: bool = False) -> None:
+        """Keep the bar's rhythm and re-sample the pitches of the flagged events.
+
+        In the tune's last bar with ``end_on_tonic``, the closing tonic is placed on the
+        last note that starts at least a beat before the bar's end and held to the end
+        (what comes after it in the input is merged into it; the rhythm before it is
+        kept); an input that already closes that way is left as it is. The tick of every
+        note whose pitch the model chose is added to ``resampled`` (body ticks).
+        """
         events = split_events(tokens)
+        forced = -1
+        if self._cadence(final):
+            events, forced = closing_events(events, self.size, self.beat)
         for index, event in enumerate(events):
             flag = resample[index] if index < len(resample) else False
             kind, pitch_tok, duration_tok = event
+            onset = self.bar_index * self.size + self.position
+            if index == forced:
+                current = tk.token_pitch(pitch_tok) if tk.is_pitch(pitch_tok) else None
+                continues_tonic = (kind == "tie" and self.last_event_was_note and self.last_pitch is not None
+                                   and self.last_pitch % 12 == 0)
+                if continues_tonic:
+                    self._feed([tk.TIE, tk.pitch_token(self.last_pitch), duration_tok], generated=False)
+                    continue
+                if current is not None and current % 12 == 0 and not flag and kind == "note":
+                    self._feed([pitch_tok, duration_tok], generated=False)
+                    continue
+                allowed = np.zeros(tk.VOCAB_SIZE, dtype=bool)
+                for pitch in self.c.tonic_pitches:
+                    allowed[tk.pitch_token(pitch)] = True
+                if self.last_generated_chromatic and self.last_pitch is not None:
+                    near = allowed.copy()
+                    for pitch in self.c.tonic_pitches:
+                        near[tk.pitch_token(pitch)] = 1 <= abs(pitch - self.last_pitch) <= 2
+                    if near.any():
+                        allowed = near
+                self._feed([self._sample(allowed)], generated=True)
+                self._feed([duration_tok], generated=True)
+                self.resampled.add(onset)
+                continue
             if kind == "rest":
                 self._feed([tk.REST, duration_tok], generated=False)
                 continue
@@ -295,11 +367,11 @@ class Decoder:
                 else:
                     self._feed([pitch_tok, duration_tok], generated=False)
                 continue
-            if not flag:
+            if not flag and not self.last_generated_chromatic:
                 self._feed([pitch_tok, duration_tok], generated=False)
                 continue
             following = events[index + 1] if index + 1 < len(events) else None
-            resolves = (following is not None and following[0] == "note"
+            resolves = (following is not None and following[0] == "note" and index + 1 != forced
                         and index + 1 < len(resample) and resample[index + 1])
             allowed, bias = self._pitch_mask(last_bar=last_bar or not resolves, allow_rest=False, allow_tie=False)
             # keep the rhythm: a passing note may not outlast its limit
@@ -313,6 +385,7 @@ class Decoder:
                 token = self._sample(allowed, bias)
             self._feed([token], generated=True)
             self._feed([duration_tok], generated=True)
+            self.resampled.add(onset)
         self._feed([tk.BAR], generated=False)
 
     def run(self, plan: Sequence[BarPlan]) -> list[int]:
@@ -324,7 +397,7 @@ class Decoder:
             # bar, nor just before a bar that is kept or copied as it was, nor in a bar that
             # will be copied (its copy may be followed by anything)
             closing = (index == total - 1 or plan[index + 1].kind in ("keep", "copy") or index in sources)
-            if self.c.end_on_tonic and index == total - 2 and plan[-1].kind == "sample":
+            if self.c.end_on_tonic and index == total - 2 and plan[-1].kind in ("sample", "pitches"):
                 closing = True  # the final bar may have to open with its closing tonic
             start = len(self.body)
             if bar.kind == "keep":
@@ -334,13 +407,34 @@ class Decoder:
                     raise ValueError(f"bar {index} copies bar {bar.source}, which is not written yet")
                 self.keep_bar(written[bar.source], generated=True)
             elif bar.kind == "pitches":
-                self.pitches_bar(bar.tokens, bar.resample, last_bar=closing)
+                self.pitches_bar(bar.tokens, bar.resample, last_bar=closing, final=index == total - 1)
             else:
-                self.sample_bar(last_bar=closing, first_of_tune=index == 0, final=index == total - 1)
+                self.sample_bar(last_bar=closing, first_of_tune=index == 0, final=index == total - 1,
+                                lead=bar.lead)
             written.append(list(self.body[start:]))
             if self.on_bar is not None:
                 self.on_bar(index + 1, total)
         return list(self.body)
+
+
+def closing_events(events: list[tuple[str, int, int]], size: int, beat: int) -> tuple[list[tuple[str, int, int]], int]:
+    """A last bar's events with room for a closing tonic: the last note (or tie) that
+    starts at least ``beat`` before the bar's end absorbs everything after it. Returns the
+    events and the index of the closing one (a rest there when the bar has no such note)."""
+    onsets, position = [], 0
+    for _, _, duration_tok in events:
+        onsets.append(position)
+        position += tk.token_duration(duration_tok)
+    candidates = [i for i, onset in enumerate(onsets) if onset <= size - beat]
+    if not candidates:
+        return events, -1
+    notes = [i for i in candidates if events[i][0] != "rest"]
+    chosen = notes[-1] if notes else candidates[-1]
+    kind, pitch_tok, _ = events[chosen]
+    if kind == "rest":
+        kind = "note"
+    merged = (kind, pitch_tok, tk.duration_token(size - onsets[chosen]))
+    return events[:chosen] + [merged], chosen
 
 
 def split_events(bar_tokens: Sequence[int]) -> list[tuple[str, int, int]]:

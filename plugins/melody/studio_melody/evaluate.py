@@ -54,6 +54,8 @@ def tune_stats(sequences: Sequence[Sequence[int]]) -> dict[str, Any]:
     in_scale = total_notes = full = total_bars = 0
     ranges, intervals, durations = [], Counter(), Counter()
     repeated_bars = repeated_pairs = pair_total = bar_total_for_repeats = 0
+    tunes_with_repeated_pair = tunes_with_aligned_repeat = 0
+    sounding = span = 0
     notes_per_bar = []
     for sequence in sequences:
         meter, mode = tk.meter_of(sequence[1]), tk.mode_of(sequence[2])
@@ -63,7 +65,20 @@ def tune_stats(sequences: Sequence[Sequence[int]]) -> dict[str, Any]:
         pitches = []
         seen_bars, seen_pairs = set(), set()
         previous_key = None
+        repeats_before = repeated_pairs
+        aligned = [(tuple(bars[i]), tuple(bars[i + 1])) for i in range(0, min(len(bars), 16) - 1, 2)]
+        tunes_with_aligned_repeat += len(set(aligned)) < len(aligned)
         for bar in bars:
+            span += size
+            pending_rest = False
+            for token in bar:
+                if token == tk.REST:
+                    pending_rest = True
+                elif tk.is_pitch(token):
+                    pending_rest = False
+                elif tk.is_duration(token):
+                    sounding += 0 if pending_rest else tk.token_duration(token)
+                    pending_rest = False
             total_bars += 1
             if sum(tk.token_duration(t) for t in bar if tk.is_duration(t)) == size:
                 full += 1
@@ -85,6 +100,7 @@ def tune_stats(sequences: Sequence[Sequence[int]]) -> dict[str, Any]:
                     repeated_pairs += pair in seen_pairs
                     seen_pairs.add(pair)
             previous_key = key
+        tunes_with_repeated_pair += repeated_pairs > repeats_before
         if pitches:
             ranges.append(max(pitches) - min(pitches))
             for a, b in zip(pitches, pitches[1:]):
@@ -99,6 +115,9 @@ def tune_stats(sequences: Sequence[Sequence[int]]) -> dict[str, Any]:
         "notes_per_bar": round(float(np.mean(notes_per_bar)), 2) if notes_per_bar else 0.0,
         "repeated_bars_pct": round(100 * repeated_bars / max(bar_total_for_repeats, 1), 2),
         "repeated_2bar_phrases_pct": round(100 * repeated_pairs / max(pair_total, 1), 2),
+        "tunes_with_a_repeated_2bar_phrase_pct": round(100 * tunes_with_aligned_repeat / max(len(sequences), 1), 2),
+        "tunes_with_a_repeated_bar_pair_anywhere_pct": round(100 * tunes_with_repeated_pair / max(len(sequences), 1), 2),
+        "sounding_time_pct": round(100 * sounding / max(span, 1), 2),
         "_intervals": intervals,
         "_durations": durations,
     }
@@ -125,8 +144,9 @@ def compare(generated: dict[str, Any], reference: dict[str, Any]) -> dict[str, A
 
 def generate_like(stepper_factory, prompts: Sequence[Sequence[int]], *, model_durations, scale_mode: str,
                   low: int, high: int, passing: float, temperature: float, top_p: float, seed: int,
-                  form: str = "free") -> list[list[int]]:
+                  form: str = "free", patterns: list | None = None) -> list[list[int]]:
     from .decoding import BarPlan, Constraints, Decoder
+    from .forms import pick_pattern
     from .plugin import form_plan
 
     results = []
@@ -142,10 +162,43 @@ def generate_like(stepper_factory, prompts: Sequence[Sequence[int]], *, model_du
         decoder = Decoder(stepper_factory(), constraints, np.random.default_rng([seed, index]), size,
                           beat=beat_ticks(signature))  # type: ignore[arg-type]
         decoder.start(list(prompt[: tk.HEADER]))
-        plan = form_plan(form, bars) or [BarPlan("sample") for _ in range(bars)]
+        if form == "auto":
+            pattern = pick_pattern(bars, np.random.default_rng([seed, index, 31]), patterns or [])
+            plan = [BarPlan("copy", source=s) if s >= 0 else BarPlan("sample") for s in pattern] if pattern else \
+                [BarPlan("sample") for _ in range(bars)]
+        else:
+            plan = form_plan(form, bars) or [BarPlan("sample") for _ in range(bars)]
         body = decoder.run(plan)
         results.append(list(prompt[: tk.HEADER]) + body)
     return results
+
+
+def sounding_by_register(numpy_model, lows: Sequence[int], *, tunes: int = 20, bars: int = 8, seed: int = 0,
+                         key: str = "D", scale: str = "major") -> dict[str, dict[str, float]]:
+    """Sounding time (% of the bars' span) and notes inside the range (%) of new 4/4 tunes
+    written in one-octave ranges ``low..low+12``, through the plugin's register window."""
+    from .decoding import BarPlan, Constraints, Decoder
+    from .inference import NumpyStepper
+    from .plugin import register_window
+
+    out = {}
+    for low in lows:
+        window = register_window(low, low + 12, key, scale)
+        shares, inside = [], []
+        for index in range(tunes):
+            constraints = Constraints(scale=frozenset(SCALES[scale]), low=window.low, high=window.high, passing=0.2,
+                                      durations=numpy_model.config.durations, temperature=1.0, top_p=0.95,
+                                      start_with_note=True, end_on_tonic=True)
+            decoder = Decoder(NumpyStepper(numpy_model), constraints, np.random.default_rng([seed, index]), 48)
+            decoder.start(tk.header("4/4", scale))
+            body = decoder.run([BarPlan("sample") for _ in range(bars)])
+            melody = tk.decode_body(body, time_signature=(4, 4), key=key, mode=scale)
+            pitches = [n.pitch - window.octave for n in melody.notes]
+            shares.append(sum(n.duration_ticks for n in melody.notes) / (bars * 48))
+            inside.append(np.mean([low <= p <= low + 12 for p in pitches]) if pitches else 0.0)
+        out[f"{low}-{low + 12}"] = {"sounding_pct": round(100 * float(np.mean(shares)), 2),
+                                    "notes_in_range_pct": round(100 * float(np.mean(inside)), 2)}
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,12 +211,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--orders", default="3,4,5,6")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-nll", action="store_true")
+    parser.add_argument("--only", default="", help="generation configs to run (comma-separated names)")
+    parser.add_argument("--registers", action="store_true", help="only the sounding time in one-octave ranges")
     args = parser.parse_args(argv)
 
     import torch
 
     torch.set_num_threads(1)
     from .data import load_corpus_dataset
+    from .forms import load_patterns
     from .inference import NumpyStepper, load_numpy_model
     from .model import load_model
     from .ngram import NGramModel, NGramStepper
@@ -171,6 +227,14 @@ def main(argv: list[str] | None = None) -> int:
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
+
+    if args.registers:
+        from .inference import load_numpy_model as _load_numpy
+
+        report = sounding_by_register(_load_numpy(args.model), [28, 40, 48, 55, 60, 67, 72, 84, 96], seed=args.seed)
+        args.out.write_text(json.dumps({"sounding_by_register": report}, indent=2) + "\n", encoding="utf-8")
+        print(json.dumps(report, indent=2))
+        return 0
 
     dataset = load_corpus_dataset(args.cache)
     train = [t.tokens for t in dataset.split("train")]
@@ -212,7 +276,11 @@ def main(argv: list[str] | None = None) -> int:
         "lstm_metre_only": dict(scale_mode="none", low=tk.PITCH_LOW, high=tk.PITCH_HIGH, passing=0.0),
         "lstm_plugin_defaults": dict(scale_mode="mode", low=55, high=84, passing=0.2),
         "lstm_plugin_defaults_form_AABB": dict(scale_mode="mode", low=55, high=84, passing=0.2, form="AABB"),
+        "lstm_plugin_defaults_form_auto": dict(scale_mode="mode", low=55, high=84, passing=0.2, form="auto",
+                                               patterns=load_patterns(args.model)),
     }
+    if args.only:
+        configs = {name: config for name, config in configs.items() if name in args.only.split(",")}
     results["generation"] = {}
     for name, config in configs.items():
         t = time.time()

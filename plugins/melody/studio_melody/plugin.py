@@ -39,13 +39,16 @@ from studio.core.melody import (
     bar_ticks,
     beat_ticks,
     beats,
-    estimate_key,
+    find_melody_key,
+    key_signature_sharps,
+    ticks,
 )
 from studio.core.midi import MidiImport, read_midi, read_midi_metadata, write_midi
 from studio.plugins.api import Context, Generator, MelodyOutput, ModelFormatError, Request
 
 from . import tokens as tk
 from .decoding import BarPlan, Constraints, Decoder
+from .forms import load_patterns, pick_pattern
 from .inference import NumpyStepper
 from .phrase_vae import PHRASE_BARS, PhraseStepper, has_phrase_vae, phrase_sequence, slerp
 
@@ -55,6 +58,12 @@ LATENT_TEMPERATURE = 1e-3
 
 SHIPPED_NAME = "folk"
 MAX_PRIMING_NOTES = 64
+
+#: the middle of the register (normalised to C) the model writes most of its notes in; a
+#: requested range is moved there by whole octaves for decoding and the notes moved back
+COMFORT_CENTRE = 69
+#: the fewest notes of the scale a range must hold for a melody to be written in it
+MIN_RANGE_NOTES = 3
 
 
 # --------------------------------------------------------------------------- models
@@ -157,20 +166,31 @@ def _meter_tuple(meter: str) -> tuple[int, int]:
 class _Settings:
     """The request's params, with 'auto' values filled in from a prime (or defaults)."""
 
-    def __init__(self, params: dict[str, Any], prime: MidiImport | None) -> None:
+    def __init__(self, params: dict[str, Any], prime: MidiImport | None, *, last_meter: bool = False) -> None:
         self.params = params
         melody = prime.melody if prime else None
+        if melody is not None and last_meter and melody.meter_changes:
+            # continue writes on in the metre the prime ends in
+            melody = melody.copy(time_signature=melody.last_time_signature, meter_changes=[])
         key = params.get("key") or "auto"
         scale = params.get("scale") or "auto"
         recorded = prime.record.get("output", {}) if prime is not None else {}
+        #: where the key came from: "asked", "record" (a studio melody's own), "signature"
+        #: (the mode found among those of the file's key signature) or "estimated" (from the notes)
+        self.key_source = "asked" if key != "auto" and scale != "auto" else "default"
         if melody is not None:
             if recorded.get("key") in PITCH_NAMES and recorded.get("scale") in SCALES:
                 # a studio melody says its exact key and scale (MIDI can only say major/minor)
-                prime_key, prime_mode = recorded["key"], recorded["scale"]
-            elif prime is not None and prime.has_key_signature:
-                prime_key, prime_mode = melody.key, melody.mode
+                prime_key, prime_mode, source = recorded["key"], recorded["scale"], "record"
             else:
-                prime_key, prime_mode = estimate_key(melody.notes)
+                # a key signature says which notes, not which tonic or mode: a minor or dorian
+                # tune is often written with a major signature, so the tonic is found among the
+                # modes the signature allows
+                sharps = key_signature_sharps(melody.key, melody.mode) if prime.has_key_signature else None
+                found = find_melody_key(melody, sharps=sharps)
+                prime_key, prime_mode, source = found.key, found.mode, found.source
+            if self.key_source != "asked":
+                self.key_source = source
         else:
             prime_key, prime_mode = "C", "major"
         self.key = prime_key if key == "auto" else key
@@ -189,19 +209,30 @@ class _Settings:
             raise ParamError(f"metre: {self.meter} is not supported; use one of {', '.join(tk.METERS)}")
         tempo = float(params.get("tempo") or 0)
         self.tempo = tempo if tempo > 0 else (melody.tempo if melody is not None else 120.0)
+        #: the prime's tempo map, kept unless a tempo was asked for (see ``with_timing_of``)
+        self.tempo_changes = list(melody.tempo_changes) if melody is not None and tempo <= 0 else []
+        self.tempo_note = ("the prime's tempo changes were replaced by the tempo asked for"
+                           if melody is not None and tempo > 0 and melody.tempo_changes else "")
         self.time_signature = _meter_tuple(self.meter)
         self.size = bar_ticks(self.time_signature)
+        self.lowest, self.highest = int(params.get("lowest", 55)), int(params.get("highest", 84))
+        if self.highest < self.lowest:
+            raise ParamError(f"highest ({self.highest}) is below lowest ({self.lowest}); swap them")
+        self.window = register_window(self.lowest, self.highest, self.key, self.scale)
+        self.octave = self.window.octave
+
+    def model_view(self, melody: Melody) -> Melody:
+        """``melody`` moved by the octaves the model writes in (see ``register_window``)."""
+        if not self.octave:
+            return melody
+        return melody.copy(notes=[replace(n, pitch=n.pitch + self.octave) for n in melody.notes])
 
     def constraints(self, model_config, *, start_with_note: bool) -> Constraints:
         p = self.params
-        lowest, highest = int(p.get("lowest", 55)), int(p.get("highest", 84))
-        if highest < lowest:
-            raise ParamError(f"highest ({highest}) is below lowest ({lowest})")
-        shift = tk.tonic_shift(self.key)
         constraints = Constraints(
             scale=frozenset(SCALES[self.scale]),
-            low=lowest - shift,
-            high=highest - shift,
+            low=self.window.low,
+            high=self.window.high,
             passing=float(p.get("passing_notes", 0.0)),
             durations=model_config.durations,
             temperature=float(p.get("temperature", 1.0)),
@@ -209,10 +240,63 @@ class _Settings:
             start_with_note=start_with_note,
             end_on_tonic=bool(p.get("end_on_tonic", True)),
         )
-        if len(constraints.scale_pitches) < 3:
-            raise ParamError(f"the range {lowest}..{highest} holds fewer than 3 notes of {self.key} {self.scale}; "
-                             "widen it (an octave or more works for every scale)")
         return constraints
+
+
+class RegisterWindow:
+    """Where a requested range is written: ``low..high`` normalised to C and moved by
+    ``octave`` semitones (a multiple of 12) towards the register the model knows best."""
+
+    def __init__(self, octave: int, low: int, high: int, note: str = "") -> None:
+        self.octave, self.low, self.high, self.note = octave, low, high, note
+
+
+def register_window(lowest: int, highest: int, key: str, scale: str) -> RegisterWindow:
+    """Any range on the MIDI keyboard, made writable by the model.
+
+    The model's vocabulary spans normalised pitches 36..96 and it writes most fluently
+    around ``COMFORT_CENTRE``; a low range such as 40..52 taken as it is gives mostly rests.
+    So the range is moved by whole octaves to the place nearest that centre, decoded there,
+    and the notes are moved back: the melody lies in the requested range, in the style the
+    model has for its usual register. A range wider than the vocabulary's five octaves is
+    narrowed around its middle (said in ``note``). A range that holds fewer than
+    ``MIN_RANGE_NOTES`` notes of the scale is refused, naming what it holds.
+    """
+    from studio.core.melody import pitch_class, pitch_name
+
+    tonic = pitch_class(key)
+    degrees = set(SCALES[scale])
+    inside = [p for p in range(lowest, highest + 1) if (p - tonic) % 12 in degrees]
+    if len(inside) < MIN_RANGE_NOTES:
+        held = ", ".join(pitch_name(p) for p in inside) or "none"
+        raise ParamError(f"range: {lowest}..{highest} ({pitch_name(lowest)}..{pitch_name(highest)}) holds "
+                         f"{len(inside)} note(s) of {key} {scale} ({held}); a melody needs at least "
+                         f"{MIN_RANGE_NOTES}: widen the range or choose another key or scale")
+    shift = tk.tonic_shift(key)
+    low, high = lowest - shift, highest - shift
+    note = ""
+    span = tk.PITCH_HIGH - tk.PITCH_LOW
+    if high - low > span:
+        middle = (low + high) // 2
+        low, high = middle - span // 2, middle - span // 2 + span
+        note = (f"the range {lowest}..{highest} is wider than the model's {span // 12} octaves; "
+                f"wrote within {low + shift}..{high + shift}")
+    best: tuple[float, int] | None = None
+    for octave in range(-96, 97, 12):
+        if low + octave < tk.PITCH_LOW or high + octave > tk.PITCH_HIGH:
+            continue
+        distance = abs((low + high) / 2 + octave - COMFORT_CENTRE)
+        if best is None or distance < best[0]:
+            best = (distance, octave)
+    if best is None:  # the range straddles the vocabulary's octave grid: clip its top
+        octave = -12 * ((low - tk.PITCH_LOW) // 12)
+        clipped_high = min(high, tk.PITCH_HIGH - octave)
+        note = note or (f"the range {lowest}..{highest} was narrowed to {lowest}..{clipped_high + shift} "
+                        "to fit the model's vocabulary")
+        high = clipped_high
+        best = (0.0, octave)
+    octave = best[1]
+    return RegisterWindow(octave, low + octave, high + octave, note)
 
 
 # --------------------------------------------------------------------------- generator
@@ -229,6 +313,8 @@ class MelodyGenerator(Generator):
         model = load_for(ctx, folder)
         model_name = model.config.name or folder.name
         runner = _Run(model, ctx, request.seed)
+        if mode == "new":
+            runner.patterns = load_patterns(folder) or load_patterns(shipped_model_dir())
         if mode in ("vary", "interpolate"):
             runner.vae = load_vae_for(ctx, folder)
         if mode == "new":
@@ -254,6 +340,8 @@ class _Run:
         self.bars_done = 0
         self.bars_total = 1
         self.vae = None  # a phrase VAE (``phrase_vae.NumpyPhraseVAE``) when the model folder has one
+        self.decoder: Decoder | None = None  # the last one run (its ``resampled`` ticks)
+        self.patterns: list[tuple[list[int], int]] = []  # copy patterns for form "auto" (see ``forms``)
 
     # -------------------------------------------------------------- plumbing
 
@@ -286,11 +374,16 @@ class _Run:
         decoder = Decoder(stepper or NumpyStepper(self.model), constraints, rng, settings.size,
                           beat=beat_ticks(settings.time_signature), on_bar=self._on_bar)
         decoder.start(prefix)
+        self.decoder = decoder
         return decoder.run(plan)
 
     def _melody(self, settings: _Settings, body: list[int]) -> Melody:
-        return tk.decode_body(body, time_signature=settings.time_signature, key=settings.key,
-                              mode=settings.scale, tempo=settings.tempo)
+        """Decoded tokens as notes in the requested register (the window's octave undone)."""
+        melody = tk.decode_body(body, time_signature=settings.time_signature, key=settings.key,
+                                mode=settings.scale, tempo=settings.tempo)
+        if settings.octave:
+            melody = melody.copy(notes=[replace(n, pitch=n.pitch - settings.octave) for n in melody.notes])
+        return melody
 
     def _output(self, melody: Melody, settings: _Settings, params: dict[str, Any], kept: set[int] | None = None,
                 extra: dict[str, Any] | None = None, prime: Melody | None = None, seed: int | None = None) -> MelodyOutput:
@@ -306,6 +399,7 @@ class _Run:
             "top_p": params.get("top_p"),
             "key": settings.key,
             "scale": settings.scale,
+            "key_source": settings.key_source,
             "metre": settings.meter,
             "tempo": settings.tempo,
             "bars": melody.bars,
@@ -316,6 +410,8 @@ class _Run:
         if prime is not None:
             parameters["priming_notes"] = [[n.pitch, n.start, n.duration] for n in prime.notes[:MAX_PRIMING_NOTES]]
             parameters["priming_notes_total"] = len(prime.notes)
+        if settings.window.note:
+            parameters["range_note"] = settings.window.note
         if extra:
             parameters.update(extra)
         return MelodyOutput(midi=write_midi(melody, record={"output": parameters}), parameters=parameters)
@@ -328,41 +424,60 @@ class _Run:
         bars = int(params.get("bars") or 8)
         self.bars_total = bars
         rng = np.random.default_rng(self.seed)
-        plan = self._form_plan(str(params.get("form") or "free"), bars)
-        body = self._decode(settings, constraints, tk.header(settings.meter, settings.scale), plan, rng)
-        return self._output(self._melody(settings, body), settings, params,
-                            extra={"form": params.get("form") or "free"})
-
-    def _form_plan(self, form: str, bars: int) -> list[BarPlan]:
-        plan = form_plan(form, bars)
+        asked = str(params.get("form") or "auto")
+        form = asked
+        plan = None
+        if asked == "auto":
+            # the repetition of a training tune's first 16 bars (see ``forms``)
+            pattern = pick_pattern(bars, np.random.default_rng([self.seed, 31]), self.patterns)
+            form = "learnt" if pattern is not None else "free"
+            if pattern is not None:
+                plan = [BarPlan("copy", source=src) if src >= 0 else BarPlan("sample") for src in pattern]
+        else:
+            plan = form_plan(form, bars)
+        if plan is None and form == "free":
+            plan = [BarPlan("sample") for _ in range(bars)]
         if plan is None:
             self.ctx.log(f"form {form} needs a number of bars divisible by {len(form)}; wrote a free form")
-            plan = [BarPlan("sample") for _ in range(bars)]
-        return plan
+            form, plan = "free", [BarPlan("sample") for _ in range(bars)]
+        body = self._decode(settings, constraints, tk.header(settings.meter, settings.scale), plan, rng)
+        extra: dict[str, Any] = {"form": form}
+        if asked == "auto":
+            extra["form_asked"] = "auto"
+        return self._output(self._melody(settings, body), settings, params, extra=extra)
 
     def continue_(self, params: dict[str, Any]) -> MelodyOutput:
         imported = self._input(params, "prime", required=True)
         assert imported is not None
-        settings = _Settings(params, imported)
-        if settings.meter_note:
-            self.ctx.log(settings.meter_note)
-        prime = imported.melody.copy(time_signature=settings.time_signature, key=settings.key)
+        settings = _Settings(params, imported, last_meter=True)
+        for note in (settings.meter_note, settings.tempo_note):
+            if note:
+                self.ctx.log(note)
+        original = imported.melody
+        # the model reads the prime from its last metre change on (all of it when there is none)
+        since = ticks(original.last_meter_start)
+        tail = [replace(n, start=beats(n.start_ticks - since)) for n in original.notes if n.start_ticks >= since]
+        prime = original.copy(notes=tail, time_signature=settings.time_signature, key=settings.key,
+                              length=beats(max(0, ticks(original.length) - since)), meter_changes=[],
+                              tempo_changes=[])
         constraints = settings.constraints(self.model.config, start_with_note=False)
         bars = int(params.get("bars") or 8)
         self.bars_total = bars
-        prime_bars = tk.encode_bars(prime, fold=True)
+        prime_bars = tk.encode_bars(settings.model_view(prime), fold=True)
         prefix = tk.header(settings.meter, settings.scale) + [t for bar in prime_bars for t in bar]
         rng = np.random.default_rng(self.seed)
         body = self._decode(settings, constraints, prefix, [BarPlan("sample") for _ in range(bars)], rng)
         continuation = self._melody(settings, body)
-        offset = len(prime_bars) * settings.size
+        offset = since + len(prime_bars) * settings.size
         moved = [replace(n, start=beats(n.start_ticks + offset)) for n in continuation.notes]
-        notes = list(imported.melody.notes) + moved
-        melody = Melody(notes=notes, tempo=settings.tempo, time_signature=settings.time_signature, key=settings.key,
-                        mode=settings.scale, length=beats(offset + bars * settings.size))
-        kept = set(range(len(imported.melody.notes)))
-        return self._output(melody, settings, params, kept=kept, prime=imported.melody,
-                            extra={"prime_bars": len(prime_bars), "new_bars": bars})
+        notes = list(original.notes) + moved
+        melody = Melody(notes=notes, tempo=settings.tempo, time_signature=original.time_signature, key=settings.key,
+                        mode=settings.scale, length=beats(offset + bars * settings.size),
+                        tempo_changes=settings.tempo_changes, meter_changes=original.meter_changes)
+        kept = set(range(len(original.notes)))
+        return self._output(melody, settings, params, kept=kept, prime=original,
+                            extra={"prime_bars": len(prime_bars), "new_bars": bars,
+                                   "new_bars_start": beats(offset)})
 
     def vary(self, params: dict[str, Any]) -> MelodyOutput:
         imported = self._input(params, "prime", required=True)
@@ -370,7 +485,7 @@ class _Run:
         settings = _Settings(params, imported)
         source = imported.melody.copy(time_signature=settings.time_signature, key=settings.key)
         constraints = settings.constraints(self.model.config, start_with_note=False)
-        bar_tokens = tk.encode_bars(source, fold=True)
+        bar_tokens = tk.encode_bars(settings.model_view(source), fold=True)
         count = len(bar_tokens)
         keep = max(0, min(int(params.get("keep_bars") or 0), count))
         amount = float(params.get("variation", 0.5))
@@ -401,16 +516,32 @@ class _Run:
             if amount > 0 and free and not chosen:
                 chosen = {free[int(rng.integers(len(free)))]}
             plan += [BarPlan("sample") if i in chosen else BarPlan("keep", bar_tokens[i]) for i in free]
+        closes = constraints.end_on_tonic and bool(constraints.tonic_pitches)
+        if closes and free and plan[-1].kind == "keep":
+            # the last bar is not one the user asked to keep: it closes on the tonic, its
+            # rhythm kept as far as a closing tonic of at least a beat allows
+            plan[-1] = BarPlan("pitches", bar_tokens[-1], [False] * len(_events(bar_tokens[-1])))
+        elif closes and not free:
+            self.ctx.log("end_on_tonic: every bar is kept (keep_bars covers the melody), so the ending is the prime's")
+        hold_ties_over(plan, bar_tokens)
         self.bars_total = count
         body = self._decode(settings, constraints, tk.header(settings.meter, settings.scale), plan, rng,
                             stepper=stepper)
         decoded = self._melody(settings, body)
-        sources = [(source, 0) if bar.kind == "keep" else None for bar in plan]
-        melody, kept = _restore(decoded, sources, settings.size)
+        sources = [_source_of(bar, source) for bar in plan]
+        melody, kept = _restore(decoded, sources, settings.size, self._resampled(settings))
+        # the rhythm in beats is the prime's, so its tempo and metre maps still fit
+        melody = melody.copy(tempo_changes=settings.tempo_changes, meter_changes=imported.melody.meter_changes)
+        if settings.tempo_note:
+            self.ctx.log(settings.tempo_note)
         extra = {"keep_bars": keep, "vary_what": what, "variation": amount}
         if stepper is not None:
             extra["variation_space"] = "latent"
         return self._output(melody, settings, params, kept=kept, prime=imported.melody, extra=extra)
+
+    def _resampled(self, settings: _Settings) -> set[int]:
+        """Ticks of the notes whose pitch the last decoder chose in a rhythm-kept bar."""
+        return set(self.decoder.resampled) if self.decoder is not None else set()
 
     def _encode_phrase(self, settings: _Settings, bars: list[list[int]]) -> np.ndarray:
         assert self.vae is not None
@@ -448,7 +579,14 @@ class _Run:
         settings_a, settings_b = _Settings(params, first), _Settings(params, second)
         a = first.melody.copy(key=settings_a.key, time_signature=settings_a.time_signature)
         b = second.melody.copy(key=settings_b.key, time_signature=settings_b.time_signature)
-        bars_a, bars_b = tk.encode_bars(a, fold=True), tk.encode_bars(b, fold=True)
+        if settings_b.octave != settings_a.octave:  # one register for both, so their bars can mix
+            settings_b.octave = settings_a.octave
+            settings_b.window = RegisterWindow(settings_a.octave,
+                                               max(tk.PITCH_LOW, settings_b.window.low - settings_b.window.octave + settings_a.octave),
+                                               min(tk.PITCH_HIGH, settings_b.window.high - settings_b.window.octave + settings_a.octave),
+                                               settings_b.window.note)
+        bars_a = tk.encode_bars(settings_a.model_view(a), fold=True)
+        bars_b = tk.encode_bars(settings_b.model_view(b), fold=True)
         order_rng = np.random.default_rng([self.seed, 0])
         span = max(len(bars_a), len(bars_b))
         rank = np.empty(span)
@@ -476,7 +614,7 @@ class _Run:
                 continue
             smoothing = 2.0 * alpha * (1 - alpha)  # 0 at the ends, 0.5 half-way
             plan: list[BarPlan] = []
-            sources: list[tuple[Melody, int] | None] = []
+            sources: list[BarSource | None] = []
             for index in range(lengths[step]):
                 use_b = rank[index] < alpha if index < span else alpha >= 0.5
                 options = [(bars_b, b, settings_b), (bars_a, a, settings_a)] if use_b else \
@@ -492,13 +630,14 @@ class _Run:
                     flags = [bool(rng.random() < smoothing) for _ in _events(bars[index])]
                     if any(flags):
                         plan.append(BarPlan("pitches", bars[index], flags))
-                        sources.append(None)
+                        sources.append(BarSource(mel, transpose, rhythm_only=True))
                         continue
                 plan.append(BarPlan("keep", bars[index]))
-                sources.append((mel, transpose))
+                sources.append(BarSource(mel, transpose))
+            hold_ties_over(plan, None)
             body = self._decode(settings, constraints, tk.header(settings.meter, settings.scale), plan, rng)
             decoded = self._melody(settings, body)
-            melody, kept = _restore(decoded, sources, settings.size)
+            melody, kept = _restore(decoded, sources, settings.size, self._resampled(settings))
             outputs.append(self._output(melody, settings, params, kept=kept, prime=first.melody,
                                         seed=self.seed, extra={"interpolation": round(alpha, 4), "step": step + 1,
                                                                "steps": count}))
@@ -541,32 +680,83 @@ def _events(bar_tokens: list[int]) -> list[tuple[str, int, int]]:
     return split_events(bar_tokens)
 
 
-def _restore(decoded: Melody, sources: list[tuple[Melody, int] | None], size: int) -> tuple[Melody, set[int]]:
-    """Put the exact notes back into bars that were kept from an input.
+class BarSource:
+    """Where an output bar's notes come from when the model did not write them all: an
+    input ``melody`` moved by ``transpose`` semitones; ``rhythm_only`` for a bar whose
+    rhythm is the input's and whose re-sampled pitches are the model's."""
 
-    ``sources[k]`` is (input melody, semitones to move it) for a kept bar, ``None`` for a
-    bar the model wrote. Returns the melody and the indices of the restored notes (their
-    velocities are the input's).
+    def __init__(self, melody: Melody, transpose: int = 0, *, rhythm_only: bool = False) -> None:
+        self.melody, self.transpose, self.rhythm_only = melody, transpose, rhythm_only
+
+
+def _source_of(bar: BarPlan, melody: Melody) -> BarSource | None:
+    if bar.kind == "keep":
+        return BarSource(melody)
+    if bar.kind == "pitches":
+        return BarSource(melody, rhythm_only=True)
+    return None
+
+
+def hold_ties_over(plan: list[BarPlan], bar_tokens: list[list[int]] | None) -> None:
+    """A re-written bar after a kept one starts with the kept note's tie when the input
+    holds that note over the bar line, so the note is kept whole (``BarPlan.lead``)."""
+    for index in range(1, len(plan)):
+        bar, before = plan[index], plan[index - 1]
+        if bar.kind != "sample" or bar_tokens is None or index >= len(bar_tokens):
+            continue
+        tokens = bar_tokens[index]
+        held = before.kind == "keep" or (before.lead and _lead_fills_bar(before.lead, tokens))
+        if held and len(tokens) >= 3 and tokens[0] == tk.TIE:
+            bar.lead = list(tokens[:3])
+
+
+def _lead_fills_bar(lead: list[int], tokens: list[int]) -> bool:
+    return sum(tk.token_duration(t) for t in tokens if tk.is_duration(t)) == tk.token_duration(lead[2])
+
+
+def _restore(decoded: Melody, sources: list[BarSource | None], size: int,
+             resampled: set[int] | None = None) -> tuple[Melody, set[int]]:
+    """Put the inputs' exact notes back into the bars taken from them.
+
+    ``sources[k]`` says where bar ``k`` comes from (``None``: the model wrote it). A kept
+    note is held as far as the decoder held it (over bar lines into kept bars, a re-written
+    bar's leading tie, or a rhythm-kept bar's tie), up to its own end; a kept bar that
+    starts inside an input note whose start was re-written gets that note's tail. In a
+    rhythm-kept bar, notes whose pitch the model did not choose (``resampled`` ticks) are
+    the input's own pitch and velocity, so notes outside the model's vocabulary come back
+    where they were. Returns the melody and the indices of notes taken from the inputs
+    (their velocities are the input's).
     """
+    resampled = resampled or set()
+    total = len(sources) * size
+    decoded_at = {note.start_ticks: note for note in decoded.notes}
     notes: list[tuple[Note, bool]] = []
     for note in decoded.notes:
         bar = note.start_ticks // size
-        if bar < len(sources) and sources[bar] is not None:
-            continue
-        notes.append((note, False))
-    for bar, source in enumerate(sources):
+        source = sources[bar] if bar < len(sources) else None
         if source is None:
+            notes.append((note, False))
+        elif source.rhythm_only:
+            original = next((n for n in source.melody.notes if n.start_ticks == note.start_ticks), None)
+            if note.start_ticks in resampled or original is None:
+                notes.append((note, False))
+            else:
+                notes.append((replace(note, pitch=original.pitch + source.transpose, velocity=original.velocity), True))
+    for bar, source in enumerate(sources):
+        if source is None or source.rhythm_only:
             continue
-        melody, transpose = source
-        for note in melody.notes:
-            if bar * size <= note.start_ticks < (bar + 1) * size:
-                end = note.end_ticks
-                next_same = bar + 1 < len(sources) and sources[bar + 1] is not None and sources[bar + 1][0] is melody
-                if not next_same:
-                    end = min(end, (bar + 1) * size)
-                end = min(end, len(sources) * size)
-                notes.append((replace(note, pitch=note.pitch + transpose,
-                                      duration=beats(end - note.start_ticks)), True))
+        start, end = bar * size, (bar + 1) * size
+        for note in source.melody.notes:
+            held = decoded_at.get(note.start_ticks) if start <= note.start_ticks < end else decoded_at.get(start)
+            if start <= note.start_ticks < end:
+                stop = min(note.end_ticks, held.end_ticks if held is not None else end, total)
+                notes.append((replace(note, pitch=note.pitch + source.transpose,
+                                      duration=beats(max(1, stop - note.start_ticks))), True))
+            elif note.start_ticks < start < note.end_ticks and held is not None:
+                # the note's start was re-written and its tie dropped: its tail sounds anew
+                stop = min(note.end_ticks, held.end_ticks, total)
+                notes.append((replace(note, pitch=note.pitch + source.transpose, start=beats(start),
+                                      duration=beats(stop - start)), True))
     notes.sort(key=lambda item: item[0].start_ticks)
     cleaned: list[tuple[Note, bool]] = []
     for note, kept in notes:
@@ -576,6 +766,6 @@ def _restore(decoded: Melody, sources: list[tuple[Melody, int] | None], size: in
                 continue
             cleaned[-1] = (replace(previous, duration=beats(note.start_ticks - previous.start_ticks)), previous_kept)
         cleaned.append((note, kept))
-    melody = decoded.copy(notes=[n for n, _ in cleaned], length=beats(len(sources) * size))
+    melody = decoded.copy(notes=[n for n, _ in cleaned], length=beats(total))
     kept_indices = {index for index, (_, kept) in enumerate(cleaned) if kept}
     return melody, kept_indices

@@ -121,6 +121,10 @@ def cli_main(argv: list[str]) -> int:
         from .train_vae import cli_main as train_vae
 
         return train_vae([a for a in argv if a != "--vae"])
+    if "--harmony" in argv:  # the chorale harmony model (see train_harmony)
+        from .train_harmony import cli_main as train_harmony
+
+        return train_harmony([a for a in argv if a != "--harmony"])
     args = build_parser().parse_args(argv)
     try:
         return _train(args)

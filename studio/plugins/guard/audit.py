@@ -1,4 +1,8 @@
-"""Declared permissions, enforced where Python lets us: defence in depth, not a sandbox.
+"""Declared permissions, enforced by an audit hook: the portable layer of the guard.
+
+On Linux, community plugins run in their own worker process restricted by the kernel
+(Landlock, seccomp: ``studio.plugins.guard.sandbox``); this hook runs there too, gives the
+refusal its clear message, and is the only layer where the kernel offers neither.
 
 A community plugin declares what it needs in ``plugin.toml`` (``permissions = ["network"]``).
 While its code runs in the engine's worker (import, construction, ``generate``), an audit
@@ -18,10 +22,19 @@ it; when a library it uses made it (urllib3 binds a socket to probe for IPv6, ma
 ``fc-list``; both carry on when refused), the library gets the error and the refusal is noted
 in the job's log. Threads the plugin starts while it runs stay under its permissions.
 
-What this is not: Python code in the same process can defeat an audit hook (by changing
-this module's state, by native code in a C extension, through ``ctypes`` calls this hook does
-not recognise). It catches honest mistakes and lazy malware; it does not contain a determined
-attacker. Only install plugins you trust. First-party plugins are not restricted.
+Calls that raise no audit event of their own (``os.open``/``os.mkfifo``/``os.mknod`` with
+``dir_fd``, ``os.pidfd_open``, ``signal.pidfd_send_signal``) are wrapped so that they do;
+a file descriptor argument (``os.fchmod``) is judged by the file it refers to; a hard link
+is judged by its source as well as its target; ``sqlite3.connect`` is a write.
+
+``guard_process`` puts a whole process under one plugin's permissions for the rest of its
+life: the sandboxed worker and the installer's trial import use it, so code a plugin leaves
+behind (``atexit`` hooks, patched studio functions, threads) never runs unguarded.
+
+What this is not, on its own: Python code in the same process can defeat an audit hook (by
+changing this module's state, by native code in a C extension, through ``ctypes`` calls this
+hook does not recognise). It catches honest mistakes and lazy malware; the kernel layers are
+what contain a determined attacker. First-party plugins are not restricted.
 """
 
 from __future__ import annotations
@@ -29,13 +42,15 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
+import socket as socket_module
 import sys
 import sysconfig
 import tempfile
 import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from studio.core.errors import StudioError
 
@@ -53,6 +68,7 @@ _NETWORK_EVENTS = frozenset(
         "socket.gethostbyaddr",
         "socket.getnameinfo",
         "urllib.Request",
+        "socket.__new__",
     }
 )
 _PROCESS_EVENTS = frozenset(
@@ -69,28 +85,35 @@ _PROCESS_EVENTS = frozenset(
         "os.kill",
         "os.killpg",
         "studio.fork_exec",
+        "studio.pidfd_open",
+        "studio.pidfd_send_signal",
     }
 )
-# Events that change the file system, and which of their arguments are paths.
-_FILE_EVENTS: dict[str, tuple[int, ...]] = {
-    "open": (0,),
-    "os.mkdir": (0,),
-    "os.remove": (0,),
-    "os.rmdir": (0,),
-    "os.rename": (0, 1),
-    "os.truncate": (0,),
-    "os.chmod": (0,),
-    "os.chown": (0,),
-    "os.chflags": (0,),
-    "os.lchflags": (0,),
-    "os.utime": (0,),
-    "os.symlink": (1,),
-    "os.link": (1,),
-    "os.setxattr": (0,),
-    "os.removexattr": (0,),
-    "shutil.rmtree": (0,),
-    "shutil.chown": (0,),
-    "shutil.move": (0, 1),
+# Events that change the file system: which arguments are paths, each with the index of the
+# ``dir_fd`` argument it is relative to (None: none). A hard link's source counts: a link to
+# settings.json inside the scratch folder would make settings.json writable from there.
+_FILE_EVENTS: dict[str, tuple[tuple[int, int | None], ...]] = {
+    "open": ((0, None),),
+    "studio.open_at": ((0, 2),),
+    "studio.mkfifo": ((0, 1),),
+    "sqlite3.connect": ((0, None),),
+    "os.mkdir": ((0, 2),),
+    "os.remove": ((0, 1),),
+    "os.rmdir": ((0, 1),),
+    "os.rename": ((0, 2), (1, 3)),
+    "os.truncate": ((0, None),),
+    "os.chmod": ((0, 2),),
+    "os.chown": ((0, 3),),
+    "os.chflags": ((0, None),),
+    "os.lchflags": ((0, None),),
+    "os.utime": ((0, 3),),
+    "os.symlink": ((1, 2),),
+    "os.link": ((0, 2), (1, 3)),
+    "os.setxattr": ((0, None),),
+    "os.removexattr": ((0, None),),
+    "shutil.rmtree": ((0, 1),),
+    "shutil.chown": ((0, None),),
+    "shutil.move": ((0, None), (1, None)),
 }
 _CTYPES_EVENTS = frozenset({"ctypes.dlsym"})
 _WATCHED = _NETWORK_EVENTS | _PROCESS_EVENTS | frozenset(_FILE_EVENTS) | _CTYPES_EVENTS
@@ -98,6 +121,14 @@ _WATCHED = _NETWORK_EVENTS | _PROCESS_EVENTS | frozenset(_FILE_EVENTS) | _CTYPES
 # is the obvious way around the hook.
 _CTYPES_PROCESS = frozenset({"system", "popen", "fork", "vfork", "posix_spawn", "posix_spawnp", "execv", "execve", "execvp", "execvpe", "execl", "execle", "execlp", "fexecve", "clone", "clone3"})
 _CTYPES_NETWORK = frozenset({"connect", "socket", "getaddrinfo", "gethostbyname", "sendto", "sendmsg", "bind"})
+# ...and the ones that change files or signal processes behind the hook's back. ``syscall``
+# reaches everything, so a guarded plugin may not look it up at all.
+_CTYPES_FILES = frozenset(
+    {"open", "open64", "openat", "openat64", "creat", "creat64", "rename", "renameat", "renameat2", "unlink", "unlinkat",
+     "link", "linkat", "symlink", "symlinkat", "mkdir", "mkdirat", "rmdir", "mkfifo", "mkfifoat", "mknod", "mknodat",
+     "chmod", "fchmod", "fchmodat", "chown", "fchown", "lchown", "fchownat", "truncate", "ftruncate", "fopen", "fopen64"}
+)
+_CTYPES_SIGNALS = frozenset({"kill", "killpg", "tgkill", "tkill", "sigqueue", "pidfd_send_signal", "pidfd_open", "ptrace", "process_vm_writev"})
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 _HINT = {
@@ -138,6 +169,8 @@ class Guard:
     preexisting: frozenset[int]
     refusals: list[PermissionRefused] = field(default_factory=list)
     spawned: set[int] = field(default_factory=set)
+    # Files the plugin may not even read, whatever it declares (the engine's token).
+    private: frozenset[str] = frozenset()
 
     def applies_to(self, ident: int) -> bool:
         """The guarded thread, and every thread started while the guard was active."""
@@ -167,6 +200,9 @@ _active: list[Guard] = []
 _tainted: dict[int, Guard] = {}
 _reentry = threading.local()
 _hook_installed = False
+# The guard a whole process runs under (``guard_process``): it applies to every thread that no
+# other guard claims, for the rest of the process's life.
+_process_guard: Guard | None = None
 
 
 def guarded(manifest: Any) -> bool:
@@ -206,16 +242,7 @@ def plugin_permissions(
         yield None
         return
     _install_hook()
-    root = getattr(manifest, "root", None)
-    own = [Path(root)] if root is not None else []
-    guard = Guard(
-        plugin_id=str(getattr(manifest, "id", "plugin")),
-        granted=frozenset(getattr(manifest, "permissions", ()) or ()),
-        allowed_dirs=tuple(_real(p) for p in allowed_dirs),
-        own_dirs=tuple(_real(p) for p in own),
-        thread=threading.get_ident(),
-        preexisting=frozenset(t.ident for t in threading.enumerate() if t.ident is not None) - {threading.get_ident()},
-    )
+    guard = _new_guard(manifest, allowed_dirs)
     with _state_lock:
         _prune_tainted()
         _active.append(guard)
@@ -245,6 +272,33 @@ def plugin_permissions(
                     _tainted[ident] = guard
 
 
+def guard_process(manifest: Any, allowed_dirs: Iterable[Path] = (), *, private: Iterable[Path] = ()) -> Guard | None:
+    """Put this whole process under ``manifest``'s permissions until it exits; never lifted.
+
+    For a process that exists to run one community plugin (the sandboxed worker, the
+    installer's trial import): whatever the plugin leaves behind (``atexit`` hooks, patched
+    studio functions, threads, finalizers) runs under the same refusals as its own calls.
+    ``private`` files may not be opened at all, even with every permission declared.
+    Returns the guard, or None when the plugin is not restricted.
+    """
+    global _process_guard
+    private_files = frozenset(_real(p) for p in private)
+    if not guarded(manifest) and not private_files:
+        return None
+    _install_hook()
+    guard = _new_guard(manifest, allowed_dirs)
+    guard.preexisting = frozenset()
+    guard.private = private_files
+    with _state_lock:
+        _process_guard = guard
+    return guard
+
+
+def process_guard() -> Guard | None:
+    """The guard this process runs under for good (see ``guard_process``), if any."""
+    return _process_guard
+
+
 def active_guard() -> Guard | None:
     """The guard that applies to the calling thread, if any."""
     ident = threading.get_ident()
@@ -255,7 +309,22 @@ def active_guard() -> Guard | None:
         for candidate in reversed(_active):
             if candidate.applies_to(ident):
                 return candidate
-    return None
+    return _process_guard
+
+
+def _new_guard(manifest: Any, allowed_dirs: Iterable[Path]) -> Guard:
+    root = getattr(manifest, "root", None)
+    own = [Path(root)] if root is not None else []
+    return Guard(
+        plugin_id=str(getattr(manifest, "id", "plugin")),
+        granted=frozenset(getattr(manifest, "permissions", ()) or ()),
+        allowed_dirs=tuple(_real(p) for p in allowed_dirs),
+        own_dirs=tuple(_real(p) for p in own),
+        thread=threading.get_ident(),
+        preexisting=frozenset(t.ident for t in threading.enumerate() if t.ident is not None) - {threading.get_ident()},
+        # A job's guard in a guarded process keeps that process's private files.
+        private=_process_guard.private if _process_guard is not None else frozenset(),
+    )
 
 
 def _prune_tainted() -> None:
@@ -273,8 +342,76 @@ def _install_hook() -> None:
         if _hook_installed:
             return
         _audit_fork_exec()
+        _audit_unaudited_calls()
         sys.addaudithook(_hook)
         _hook_installed = True
+
+
+def _audit_unaudited_calls() -> None:
+    """Make the calls that raise no audit event (or one without its ``dir_fd``) raise one.
+
+    ``os.open(name, flags, dir_fd=fd)`` audits only ``name``, so a relative name would be
+    judged against the working folder instead of ``fd``'s folder; ``os.mkfifo``, ``os.mknod``,
+    ``os.pidfd_open`` and ``signal.pidfd_send_signal`` audit nothing at all.
+    """
+    import posix
+    import signal
+
+    def wrap(module: Any, name: str, make: Callable[[Any], Any]) -> None:
+        original = getattr(module, name, None)
+        if original is None or getattr(original, "_studio_audited", False):
+            return
+        wrapper = make(original)
+        wrapper._studio_audited = True
+        wrapper.__name__ = name
+        wrapper.__doc__ = original.__doc__
+        for target in (module, os, posix) if module is not signal else (signal,):
+            if getattr(target, name, None) is original:
+                setattr(target, name, wrapper)
+
+    def open_at(original: Any) -> Any:
+        def open(path: Any, flags: int, mode: int = 0o777, *, dir_fd: int | None = None) -> int:
+            if dir_fd is None:
+                return original(path, flags, mode)
+            sys.audit("studio.open_at", path, flags, dir_fd)
+            # The "open" event that follows names only the relative path: it was judged here.
+            _reentry.judged_open = path
+            try:
+                return original(path, flags, mode, dir_fd=dir_fd)
+            finally:
+                _reentry.judged_open = None
+
+        return open
+
+    def make_node(event: str) -> Callable[[Any], Any]:
+        def make(original: Any) -> Any:
+            def node(path: Any, *args: Any, dir_fd: int | None = None, **kwargs: Any) -> Any:
+                sys.audit(event, path, -1 if dir_fd is None else dir_fd)
+                return original(path, *args, dir_fd=dir_fd, **kwargs)
+
+            return node
+
+        return make
+
+    def pidfd_open(original: Any) -> Any:
+        def call(pid: int, flags: int = 0) -> int:
+            sys.audit("studio.pidfd_open", pid)
+            return original(pid, flags)
+
+        return call
+
+    def pidfd_send_signal(original: Any) -> Any:
+        def call(pidfd: int, sig: int, siginfo: Any = None, flags: int = 0) -> None:
+            sys.audit("studio.pidfd_send_signal", pidfd, sig)
+            return original(pidfd, sig, siginfo, flags)
+
+        return call
+
+    wrap(posix, "open", open_at)
+    wrap(posix, "mkfifo", make_node("studio.mkfifo"))
+    wrap(posix, "mknod", make_node("studio.mkfifo"))
+    wrap(posix, "pidfd_open", pidfd_open)
+    wrap(signal, "pidfd_send_signal", pidfd_send_signal)
 
 
 def _audit_fork_exec() -> None:
@@ -297,7 +434,7 @@ def _audit_fork_exec() -> None:
 
 
 def _hook(event: str, args: tuple[Any, ...]) -> None:
-    if event not in _WATCHED or (not _active and not _tainted):
+    if event not in _WATCHED or (not _active and not _tainted and _process_guard is None):
         return
     if getattr(_reentry, "busy", False):
         return
@@ -323,7 +460,7 @@ _THIS_FILE = os.path.realpath(__file__)
 def _attempted_by_plugin(guard: Guard) -> bool:
     """Whether the nearest caller outside the standard library is the plugin's own code
     (rather than a library it uses, including its own ``deps/``)."""
-    frame = sys._getframe(2)
+    frame: Any = sys._getframe(2)
     while frame is not None:
         filename = frame.f_code.co_filename
         frame = frame.f_back
@@ -344,11 +481,18 @@ def _judge(guard: Guard, event: str, args: tuple[Any, ...]) -> PermissionRefused
             return None
         if event in ("socket.getaddrinfo", "socket.gethostbyname") and _is_literal_address(args[0] if args else None):
             return None  # no look-up happens; the connect that follows is what is refused
+        if event == "socket.__new__":  # (socket, family, type, proto)
+            family, kind = (args[1] if len(args) > 1 else -1), (args[2] if len(args) > 2 else -1)
+            if family == getattr(socket_module, "AF_UNIX", 1) or (
+                family in (socket_module.AF_INET, socket_module.AF_INET6) and isinstance(kind, int) and kind & 0xF == socket_module.SOCK_STREAM
+            ):
+                return None  # unix sockets are local; a TCP socket is judged when it connects or binds
+            return PermissionRefused(guard.plugin_id, NETWORK, f"open a network socket (family {family}, type {kind})")
         return PermissionRefused(guard.plugin_id, NETWORK, _network_action(event, args))
     if event in _PROCESS_EVENTS:
         if SUBPROCESS in guard.granted:
             return None
-        if event in ("os.kill", "os.killpg") and args and args[0] in (os.getpid(), 0):
+        if event in ("os.kill", "os.killpg", "studio.pidfd_open") and args and args[0] == os.getpid():
             return None
         return PermissionRefused(guard.plugin_id, SUBPROCESS, _process_action(event, args))
     if event in _CTYPES_EVENTS:
@@ -359,24 +503,64 @@ def _judge(guard: Guard, event: str, args: tuple[Any, ...]) -> PermissionRefused
             return PermissionRefused(guard.plugin_id, SUBPROCESS, f"look up the C function {symbol}() through ctypes")
         if symbol in _CTYPES_NETWORK and NETWORK not in guard.granted:
             return PermissionRefused(guard.plugin_id, NETWORK, f"look up the C function {symbol}() through ctypes")
+        if symbol in _CTYPES_SIGNALS and SUBPROCESS not in guard.granted:
+            return PermissionRefused(guard.plugin_id, SUBPROCESS, f"look up the C function {symbol}() through ctypes")
+        if symbol in _CTYPES_FILES and FILES not in guard.granted:
+            return PermissionRefused(guard.plugin_id, FILES, f"look up the C function {symbol}() through ctypes")
+        if symbol == "syscall" and not set(GUARDED_PERMISSIONS) <= guard.granted:
+            return PermissionRefused(guard.plugin_id, FILES if FILES not in guard.granted else SUBPROCESS, "make raw system calls through ctypes")
+        return None
+    if event in _FILE_EVENTS and guard.private:
+        refusal = _judge_private(guard, event, args)
+        if refusal is not None:
+            return refusal
+    if event == "open" and args and getattr(_reentry, "judged_open", None) is args[0]:
         return None
     if FILES in guard.granted:
         return None
-    if event == "open" and not _opens_for_writing(args):
+    if event in ("open", "studio.open_at") and not _opens_for_writing(event, args):
         return None
-    for index in _FILE_EVENTS[event]:
+    if event == "sqlite3.connect" and _sqlite_read_only(args[0] if args else None):
+        return None
+    for index, dir_fd_index in _FILE_EVENTS[event]:
         if index >= len(args):
             continue
-        path = _path_of(args[index], args, event)
+        dir_fd = args[dir_fd_index] if dir_fd_index is not None and dir_fd_index < len(args) else None
+        path = _path_of(args[index], dir_fd)
         if path is None:
             continue
         if not _may_write(guard, path, event):
-            verb = {"open": "write to", "os.remove": "delete", "os.rmdir": "delete", "shutil.rmtree": "delete", "os.mkdir": "create the folder"}.get(event, "change")
+            verb = {
+                "open": "write to",
+                "studio.open_at": "write to",
+                "sqlite3.connect": "open the database",
+                "studio.mkfifo": "create the special file",
+                "os.remove": "delete",
+                "os.rmdir": "delete",
+                "shutil.rmtree": "delete",
+                "os.mkdir": "create the folder",
+                "os.link": "hard-link",
+            }.get(event, "change")
             return PermissionRefused(guard.plugin_id, FILES, f"{verb} {path}")
     return None
 
 
-def _opens_for_writing(args: tuple[Any, ...]) -> bool:
+def _judge_private(guard: Guard, event: str, args: tuple[Any, ...]) -> PermissionRefused | None:
+    """Any use at all (a read, a link, a chmod) of one of the guard's private files."""
+    for index, dir_fd_index in _FILE_EVENTS[event]:
+        if index >= len(args) or (event == "open" and getattr(_reentry, "judged_open", None) is args[0]):
+            continue
+        dir_fd = args[dir_fd_index] if dir_fd_index is not None and dir_fd_index < len(args) else None
+        path = _path_of(args[index], dir_fd)
+        if path is not None and _real(path) in guard.private:
+            return PermissionRefused(guard.plugin_id, FILES, f"open the studio's private file {path}")
+    return None
+
+
+def _opens_for_writing(event: str, args: tuple[Any, ...]) -> bool:
+    if event == "studio.open_at":  # (path, flags, dir_fd)
+        flags = args[1] if len(args) > 1 else 0
+        return isinstance(flags, int) and bool(flags & _WRITE_FLAGS)
     mode = args[1] if len(args) > 1 else None
     flags = args[2] if len(args) > 2 else 0
     if isinstance(mode, str) and any(ch in mode for ch in "wax+"):
@@ -384,28 +568,45 @@ def _opens_for_writing(args: tuple[Any, ...]) -> bool:
     return isinstance(flags, int) and bool(flags & _WRITE_FLAGS)
 
 
-def _path_of(value: Any, args: tuple[Any, ...], event: str) -> str | None:
-    if value is None or isinstance(value, int):
-        return None  # an already-open file descriptor: it was checked when it was opened
+def _sqlite_read_only(database: Any) -> bool:
+    """An in-memory database, or a ``file:`` URI opened with ``mode=ro``, writes nothing."""
+    if isinstance(database, bytes):
+        database = database.decode("utf-8", "replace")
+    if not isinstance(database, str) and not isinstance(database, os.PathLike):
+        return True
+    text = os.fspath(database)
+    if text in ("", ":memory:") or text.startswith("file::memory:"):
+        return True
+    return text.startswith("file:") and "mode=ro" in text.partition("?")[2]
+
+
+def _path_of(value: Any, dir_fd: Any = None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, int):
+        # A file descriptor (os.fchmod, os.ftruncate): judge the file it refers to.
+        return _fd_path(value)
     try:
         text = os.fsdecode(os.fspath(value))
     except TypeError:
         return None
+    if text.startswith("file:"):  # a sqlite URI
+        text = text[5:].partition("?")[0]
     if not os.path.isabs(text):
-        base = _dir_fd_path(args, event) or os.getcwd()
+        base = _fd_path(dir_fd) if isinstance(dir_fd, int) and dir_fd >= 0 else os.getcwd()
+        if base is None:
+            return os.path.join("/proc/self/fd", str(dir_fd), text)  # unknown: never an allowed folder
         text = os.path.join(base, text)
     return text
 
 
-def _dir_fd_path(args: tuple[Any, ...], event: str) -> str | None:
-    """Resolve a ``dir_fd`` argument (``shutil.rmtree`` walks with them) on Linux."""
-    dir_fd = args[-1] if args and event in ("os.remove", "os.rmdir", "os.mkdir", "os.chmod", "os.utime") else None
-    if not isinstance(dir_fd, int):
-        return None
+def _fd_path(fd: int) -> str | None:
+    """What an open file descriptor refers to (Linux); None where that cannot be told."""
     try:
-        return os.readlink(f"/proc/self/fd/{dir_fd}")
+        target = os.readlink(f"/proc/self/fd/{fd}")
     except OSError:
         return None
+    return target if target.startswith("/") else None
 
 
 def _may_write(guard: Guard, path: str, event: str) -> bool:
@@ -513,6 +714,8 @@ __all__ = [
     "PermissionRefused",
     "active_guard",
     "default_allowed_dirs",
+    "guard_process",
     "guarded",
     "plugin_permissions",
+    "process_guard",
 ]
