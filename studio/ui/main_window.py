@@ -16,32 +16,32 @@ Preferences (``model_folders``, ``preferences``) and training on the user's MIDI
 from __future__ import annotations
 
 import random
-import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QPointF, QRectF, QSettings, Qt, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QImage, QKeySequence, QPixmap, QUndoStack
+from PySide6.QtCore import QByteArray, QPointF, QSettings, Qt, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QImage, QKeySequence, QUndoStack
 from PySide6.QtWidgets import QDialog, QDockWidget, QLabel, QMainWindow, QVBoxLayout, QWidget
 
-from studio.core.errors import FileFormatError, ProjectError, StudioError
+from studio.core.errors import ProjectError, StudioError
 from studio.core.history import HistoryNode
 from studio.core.paths import HomeLayout
-from studio.ui import canvas_export, first_run, follow_results, labels, melody_training, placement
+from studio.ui import canvas_export, first_run, follow_results, melody_training
 from studio.ui import help_menu as help_menu_text
 from studio.ui.canvas import CanvasWidget, ImageLayer
 from studio.ui.canvas_actions import CanvasActions
 from studio.ui.dialogs import PROJECT_FILTER, Prompter
 from studio.ui.engine_link import FAILED, READY, RESTARTING, STARTING, EngineLink
 from studio.ui.generate_panel import GeneratePanel
-from studio.ui.history_panel import HistoryPanel, node_summary
-from studio.ui.jobs import CANCELLED, DONE, FAILED as JOB_FAILED, Job, JobTracker
+from studio.ui.history_panel import HistoryPanel
+from studio.ui.jobs import Job, JobTracker
 from studio.ui.jobs_panel import JobBar, JobsPanel
 from studio.ui.melody_actions import MelodyActions
 from studio.ui.restore_actions import RestoreActions
 from studio.ui.melody_words import clean_title
 from studio.ui.workspaces import WORKSPACES, Workspaces
-from studio.ui.image_decode import Decoded, ImageDecoder
+from studio.ui.generation_flow import INPUT_KINDS, GenerationFlow
+from studio.ui.image_decode import Decoded
 from studio.ui.message_bar import MessageBar, first_sentence
 from studio.ui.model_folders import add_model_folders, folder_to_add
 from studio.ui.preferences import PreferencesDialog
@@ -56,7 +56,6 @@ MAX_RECENT = 8
 STATE_COLOURS = {STARTING: WARN, READY: OK, RESTARTING: WARN, FAILED: DANGER}
 PLUGIN_ARCHIVE_SUFFIXES = (".zip", ".whl")
 
-INPUT_KINDS = {"image": "image", "mask": "image", "melody": "melody", "audio": "audio"}
 
 
 def ui_settings(home: Path) -> QSettings:
@@ -117,8 +116,6 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)  # model files dropped anywhere on the window
         self._painted = False
         self._loading = False
-        self._fetching: dict[str, list[tuple[dict[str, Any], bytes] | None]] = {}
-        self.decoder = ImageDecoder(self)
 
         self.canvas = CanvasWidget(self.undo, self.blobs)
         self.message_bar = MessageBar()
@@ -155,6 +152,7 @@ class MainWindow(QMainWindow):
         self.job_bar = JobBar(self.tracker)
         self.statusBar().addPermanentWidget(self.job_bar)
         self.statusBar().addPermanentWidget(self.engine_label)
+        self.flow = GenerationFlow(self)
         self._build_menus()
         self._wire()
         self._show_engine_state(self.link.state, "")
@@ -273,9 +271,7 @@ class MainWindow(QMainWindow):
         link.models_changed.connect(lambda _models: self.model_guide.update())
         link.event.connect(self.tracker.on_event)
         link.jobs_lost.connect(self.tracker.lost)
-        self.tracker.finished.connect(self._job_finished)
         self.tracker.text_delta.connect(self._text_delta)
-        self.tracker.preview_image.connect(self._preview)
         self.jobs_panel.cancel_requested.connect(self.cancel_job)
         self.jobs_panel.cancel_all_requested.connect(self.cancel_all)
         self.generate_panel.generate_requested.connect(self.generate)
@@ -363,7 +359,7 @@ class MainWindow(QMainWindow):
             self._training_dialog.cancel()  # it checkpoints: training again with the same name resumes
         self.session.close()
         self.link.close()
-        self.decoder.close()
+        self.flow.close()
         event.accept()
 
     def maybe_keep_changes(self) -> bool:
@@ -502,289 +498,28 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ generating
 
+    # ------------------------------------------------------------------ the generation flow (studio.ui.generation_flow)
+
     def generate(self) -> list[Job]:
-        generator = self.generate_panel.current
-        if generator is None:
-            self.statusBar().showMessage("No generator selected (is the engine running?)", 5000)
-            return []
-        params, inputs = self.generate_panel.request()
-        try:
-            uploads, parents = self._resolve_inputs(generator, inputs)
-        except StudioError as exc:
-            self.prompter.error(self, "Cannot generate", str(exc))
-            return []
-        if self.branch_parent and self.branch_parent not in parents:
-            parents.insert(0, self.branch_parent)
-        where = placement.plan(generator, params, inputs, canvas=self.canvas, timeline=self.timeline)
-        seeds = self.generate_panel.take_seeds(self.generate_panel.batch.value())
-        return [self.submit(generator, params, seed, uploads=uploads, parents=parents, placement=dict(where)) for seed in seeds]
+        return self.flow.generate()
 
-    def _resolve_inputs(self, generator: dict[str, Any], inputs: dict[str, dict[str, Any]]) -> tuple[dict[str, tuple[bytes, str, str]], list[str]]:
-        specs = {spec["name"]: spec for spec in generator.get("params") or []}
-        uploads: dict[str, tuple[bytes, str, str]] = {}
-        parents: list[str] = []
-        for name, source in inputs.items():
-            kind = specs[name]["type"]
-            where = source.get("source")
-            data: bytes | None = None
-            mime = "image/png"
-            if where == "file":
-                path = Path(source.get("path") or "")
-                if not path.is_file():
-                    raise StudioError(f"{specs[name].get('label') or name}: choose a file first")
-                data = path.read_bytes()
-                from studio.core.artifacts import kind_for_path
-
-                _kind, mime = kind_for_path(path.name)
-            elif where == "selection":
-                data = self.canvas.selection_png()
-                if data is None:
-                    raise StudioError(f"{name}: draw a selection on the canvas first (Select tool, M)")
-            elif where == "layer":
-                layer = self.canvas.active_layer()
-                if layer is None:
-                    raise StudioError(f"{name}: the canvas has no layer to use")
-                data = self.blobs.get(layer.blob)
-                if layer.node:
-                    parents.append(layer.node)
-            elif where == "canvas":
-                data = self.canvas.canvas_png()
-            elif where == "region":
-                data = self.canvas.region_png(QRectF(*[float(v) for v in source["rect"]]))
-            elif where == "mask":
-                data = self.canvas.mask_png(QRectF(*[float(v) for v in source["rect"]]) if source.get("rect") else None)
-            elif where == "clip":
-                clip = self._input_clip(source)
-                if clip is None:
-                    raise StudioError(f"{name}: select a clip on the timeline first" if not source.get("clip") else f"{name}: the clip “{source.get('name')}” is no longer on the timeline")
-                if kind == "melody":
-                    from studio.core.midi import write_midi
-                    from studio.ui.timeline_model import clipped_melody
-
-                    melody = clipped_melody(clip)  # what the clip plays: a trimmed clip gives its visible part
-                    data = write_midi(melody) if melody is not None else None
-                    mime = "audio/midi"
-                elif clip.get("blob"):
-                    data = self.blobs.get(clip["blob"])
-                    mime = "audio/wav"
-                if data is None:
-                    raise StudioError(f"{name}: the selected clip holds no {kind}")
-                if clip.get("node"):
-                    parents.append(clip["node"])
-            if data is not None:
-                uploads[name] = (data, INPUT_KINDS.get(kind, kind), mime)
-        return uploads, list(dict.fromkeys(parents))
-
-    def _input_clip(self, source: dict[str, Any]) -> dict[str, Any] | None:
-        """The clip an input names (pinned by an action), else the selected one."""
-        clip_id = source.get("clip")
-        if not clip_id:
-            return self.timeline.selected_clip()
-        try:
-            return self.timeline.doc.find_clip(clip_id)[1]
-        except KeyError:
-            return None
-
-    def submit(self, generator: dict[str, Any], params: dict[str, Any], seed: int | None, *, uploads: dict[str, tuple[bytes, str, str]] | None = None, parents: list[str] | None = None, placement: dict[str, Any] | None = None) -> Job:
-        job = self.tracker.new_job(generator["id"], generator.get("name") or generator["id"], generator.get("kind", ""), params, seed, parents)
-        job.placement = dict(placement or {})
-        job.label = labels.generation_label(generator, params, seed, role=str(job.placement.get("role") or ""), fallback=job.generator_name)
-        ticket = job.ticket
-        self.docks["jobs"].raise_() if generator.get("kind") != "text" or job.placement.get("title_clip") else self.docks["text"].raise_()
-        self.link.submit(
-            generator["id"],
-            params,
-            seed,
-            uploads=uploads,
-            on_ok=lambda job_id: self._accepted(ticket, job_id),
-            on_error=lambda message: self.tracker.rejected(ticket, message),
-        )
-        return job
-
-    def _accepted(self, ticket: str, job_id: str) -> None:
-        self.tracker.accepted(ticket, job_id)
-        job = self.tracker.jobs.get(ticket)
-        if job is not None and job.cancel_requested and job.active:
-            self.link.cancel(job_id)
+    def submit(self, generator: dict[str, Any], params: dict[str, Any], seed: int | None, **where: Any) -> Job:
+        return self.flow.submit(generator, params, seed, **where)
 
     def cancel_job(self, ticket: str) -> None:
-        job = self.tracker.jobs.get(ticket)
-        if job is None or not job.active:
-            return
-        job.cancel_requested = True
-        self.tracker.changed.emit(ticket)
-        if job.job_id:
-            self.link.cancel(job.job_id, on_error=lambda message: self.statusBar().showMessage(message, 8000))
+        self.flow.cancel_job(ticket)
 
     def cancel_current(self) -> None:
-        job = self.tracker.running() or next(iter(self.tracker.active()), None)
-        if job is not None:
-            self.cancel_job(job.ticket)
+        self.flow.cancel_current()
 
     def cancel_all(self) -> None:
-        for job in self.tracker.active():
-            self.cancel_job(job.ticket)
-
-    def _preview(self, ticket: str, image: QImage) -> None:
-        job = self.tracker.jobs.get(ticket)
-        if job is not None and job.kind == "image":
-            self.canvas.show_preview(image)
-
-    def _job_finished(self, ticket: str) -> None:
-        job = self.tracker.jobs.get(ticket)
-        if job is None:
-            return
-        if job.kind == "image":
-            self.canvas.hide_preview()
-        if job.state == JOB_FAILED:
-            self.show_error(f"{job.generator_name} failed: {job.error}")
-            return
-        if job.state == CANCELLED:
-            self.statusBar().showMessage(f"{job.generator_name}: cancelled", 5000)
-            if job.kind == "text":
-                self.text_panel.finish(ticket, "")
-            return
-        if job.state != DONE:
-            return
-        artifacts = job.artifacts or [{"id": artifact_id, "kind": job.kind, "mime": "application/octet-stream", "meta": {}} for artifact_id in job.outputs]
-        if not artifacts:
-            return
-        slots: list[tuple[dict[str, Any], bytes] | None] = [None] * len(artifacts)
-        self._fetching[ticket] = slots
-        for index, info in enumerate(artifacts):
-            self.link.fetch_artifact(
-                info["id"],
-                lambda result, i=index, meta=info: self._fetched(ticket, i, meta, result),
-                lambda message: self._fetch_failed(ticket, message),
-            )
-
-    def _fetched(self, ticket: str, index: int, info: dict[str, Any], result: tuple[bytes, str]) -> None:
-        slots = self._fetching.get(ticket)
-        if slots is None:
-            return
-        data, mime = result
-        if info.get("mime") in (None, "application/octet-stream"):
-            info = dict(info, mime=mime)
-        slots[index] = (info, data)
-        if all(slot is not None for slot in slots):
-            del self._fetching[ticket]
-            job = self.tracker.jobs[ticket]
-            results = [slot for slot in slots if slot is not None]
-            pictures = [data for info, data in results if (info.get("kind") or job.kind) == "image"]
-            if pictures:
-                # Decoded on a worker thread; lands when they are ready (no UI stall).
-                self.decoder.decode(pictures, lambda decoded: self.land(job, results, decoded=decoded))
-            else:
-                self.land(job, results)
-
-    def _fetch_failed(self, ticket: str, message: str) -> None:
-        self._fetching.pop(ticket, None)
-        job = self.tracker.jobs.get(ticket)
-        if job is not None:
-            job.error = f"the output could not be fetched: {message}"
-            self.tracker.changed.emit(ticket)
-        self.statusBar().showMessage(f"Could not fetch the output: {message}", 10000)
+        self.flow.cancel_all()
 
     def land(self, job: Job, results: list[tuple[dict[str, Any], bytes]], *, decoded: list[Decoded | None] | None = None) -> HistoryNode | None:
-        """Commit a finished job's outputs to the project and place them; returns its history node.
-
-        ``decoded``: the image outputs, in order, already decoded off the UI thread.
-        """
-        store, history = self.session.store, self.session.history
-        if store is None or history is None or job.landed:
-            return None
-        job.landed = True
-        try:
-            ids = [store.put_blob(data, info.get("kind") or job.kind, info.get("mime") or "application/octet-stream", info.get("meta") or {}) for info, data in results]
-        except ProjectError as exc:  # a read-only or full disk: the output stays in the engine
-            self.prompter.error(self, "Cannot save project", f"The output of {job.generator_name} could not be added: {exc}")
-            return None
-        record = dict(results[0][0].get("meta") or {})
-        record.pop("output", None)
-        record.setdefault("generator", job.plugin)
-        record.setdefault("params", job.params)
-        record.setdefault("seed", job.seed)
-        record.pop("id", None)
-        parents = [parent for parent in job.parents if parent in history]
-        node = HistoryNode.from_record(record, outputs=ids, parents=parents)
-        node.kind = job.kind
-        node.finished = node.finished or time.time()
-        output = (results[0][0].get("meta") or {}).get("output")
-        generator = self.generate_panel.generators.get(job.plugin)
-        node.label = node.label or labels.generation_label(generator, job.params, job.seed, kind=job.kind, role=str(job.placement.get("role") or ""), output=output if isinstance(output, dict) else None, fallback=job.generator_name)
-        pictures = iter(decoded or [])
-        per_output = [next(pictures, None) if (info.get("kind") or job.kind) == "image" else None for info, _data in results]
-        thumbs = self.history_panel.thumbs
-        for blob, picture in zip(ids, per_output):
-            if picture is not None and thumbs is not None:
-                thumbs.cache[blob] = QPixmap.fromImage(picture.thumb)  # History need not decode it again
-        try:
-            history.add(node)
-        except ProjectError as exc:
-            self.prompter.error(self, "Cannot save project", f"The generation of {job.generator_name} could not be recorded: {exc}")
-            return None
-        landed = follow_results.Landed()
-        for (info, data), blob, picture in zip(results, ids, per_output):
-            landed.add(self._place(node, info.get("kind") or job.kind, data, blob, job, info, decoded=picture))
-        follow_results.reveal(landed, canvas=self.canvas, timeline=self.timeline, settings=self.settings)
-        thumbs = self.history_panel.thumbs
-        picture = thumbs.for_node(node) if thumbs is not None else None
-        if picture is not None:
-            job.preview = picture.toImage()  # the jobs view shows what came out
-            self.tracker.changed.emit(job.ticket)
-        self.generation_landed.emit(node)
-        return node
+        return self.flow.land(job, results, decoded=decoded)
 
     def _place(self, node: HistoryNode, kind: str, data: bytes, blob: str, job: Job | None = None, info: dict[str, Any] | None = None, *, decoded: Decoded | None = None) -> Any:
-        """Put one output where it belongs; returns the new layer or clip id (None for text)."""
-        name = node_summary(node)
-        where = job.placement if job is not None else {}
-        if kind == "image":
-            pixels = {"image": decoded.image, "icon": decoded.icon} if decoded is not None else {}
-            if where.get("rect"):
-                return placement.land_image(self.canvas, where, data, name=name, blob=blob, node=node.id, **pixels)
-            # Near the picture it came from: a Vary's parent, or a node sent again.
-            near = follow_results.source_rect(self.canvas, list(job.parents) if job is not None else [node.id, *node.parents])
-            return self.canvas.add_image(data, name=name, blob=blob, node=node.id, near=near, **pixels)
-        elif kind == "melody":
-            from studio.core.midi import read_midi, read_midi_parts
-
-            try:
-                melody = read_midi(data).melody
-            except FileFormatError as exc:
-                self.statusBar().showMessage(str(exc), 8000)
-                return None
-            if where.get("only_new_bars"):
-                melody = placement.new_bars_only(melody, (info or {}).get("meta") or {})
-            parts = read_midi_parts(data)  # a harmonization: one clip per voice, a track each
-            if len(parts) > 1:
-                clip_ids = placement.land_parts(self.timeline, parts, name=name, node=node.id, blob=blob)
-                clip_id = clip_ids[0] if clip_ids else None
-            else:
-                clip_id = placement.land_melody(self.timeline, where, melody, name=name, node=node.id, blob=blob)
-                if clip_id is None:
-                    clip_id = self.timeline.add_melody(melody, name=name, node=node.id, blob=blob)
-            self.workspaces.show_music_results()
-            return clip_id
-        elif kind == "audio":
-            from studio.core.audio_io import read_audio_info
-
-            info = read_audio_info(data)
-            clip_id = self.timeline.add_audio(blob, float(info["duration"]), name=name, node=node.id)
-            self.workspaces.show_music_results()
-            return clip_id
-        elif kind == "text":
-            text = data.decode("utf-8", "replace")
-            if where.get("title_clip"):
-                self._title_landed(where["title_clip"], text)
-                return None
-            if job is not None:
-                self.text_panel.finish(job.ticket, text)
-            else:
-                self.text_panel.stream(f"send-{node.id}", text)
-                self.text_panel.finish(f"send-{node.id}", "")
-            self.docks["text"].raise_()
-        return None
+        return self.flow.place(node, kind, data, blob, job, info, decoded=decoded)
 
     # ------------------------------------------------------------------ history actions
 
