@@ -20,14 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QPointF, QSettings, Qt, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QImage, QKeySequence, QUndoStack
+from PySide6.QtGui import QCloseEvent, QImage, QUndoStack
 from PySide6.QtWidgets import QDialog, QDockWidget, QLabel, QMainWindow, QVBoxLayout, QWidget
 
 from studio.core.errors import ProjectError, StudioError
 from studio.core.history import HistoryNode
 from studio.core.paths import HomeLayout
 from studio.ui import canvas_export, first_run, follow_results, melody_training
-from studio.ui import help_menu as help_menu_text
 from studio.ui.canvas import CanvasWidget, ImageLayer
 from studio.ui.canvas_actions import CanvasActions
 from studio.ui.dialogs import PROJECT_FILTER, Prompter
@@ -39,7 +38,8 @@ from studio.ui.jobs_panel import JobBar, JobsPanel
 from studio.ui.melody_actions import MelodyActions
 from studio.ui.restore_actions import RestoreActions
 from studio.ui.melody_words import clean_title
-from studio.ui.workspaces import WORKSPACES, Workspaces
+from studio.ui.window_actions import build_menus
+from studio.ui.workspaces import Workspaces
 from studio.ui.generation_flow import INPUT_KINDS, GenerationFlow
 from studio.ui.image_decode import Decoded
 from studio.ui.message_bar import MessageBar, first_sentence
@@ -169,98 +169,9 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         self.docks[key] = dock
 
-    def _action(self, menu: Any, text: str, slot: Any, shortcut: Any = None, *, name: str = "") -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            if isinstance(shortcut, (list, tuple)):
-                action.setShortcuts([QKeySequence(s) for s in shortcut])
-            else:
-                action.setShortcut(QKeySequence(shortcut))
-            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        action.triggered.connect(slot)
-        if name:
-            action.setObjectName(name)
-        menu.addAction(action)
-        self.addAction(action)
-        return action
-
     def _build_menus(self) -> None:
-        bar = self.menuBar()
-        file = bar.addMenu("&File")
-        self._action(file, "&New", self.new_project, QKeySequence.StandardKey.New, name="actionNew")
-        self._action(file, "&Open…", self.open_project_dialog, QKeySequence.StandardKey.Open, name="actionOpen")
-        self.recent_menu = file.addMenu("Open &Recent")
-        self._action(file, "&Save", self.save, QKeySequence.StandardKey.Save, name="actionSave")
-        self._action(file, "Save &As…", self.save_as_dialog, QKeySequence("Ctrl+Shift+S"), name="actionSaveAs")
-        file.addSeparator()
-        export = file.addMenu("&Export")
-        self._action(export, "Canvas as PNG…", lambda: self.export_canvas_dialog(layer_only=False), QKeySequence("Ctrl+E"))
-        self._action(export, "Active layer as PNG…", lambda: self.export_canvas_dialog(layer_only=True))
-        self._action(export, "Timeline as MIDI…", lambda: self.export_timeline_dialog("mid"))
-        self._action(export, "Timeline as WAV/FLAC…", lambda: self.export_timeline_dialog("wav"))
-        self._action(export, "Selected clip as MIDI…", lambda: self.export_timeline_dialog("mid", clip_only=True))
-        self._action(export, "Text as Markdown…", self.export_text_dialog)
-        file.addSeparator()
-        self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
-
-        edit = bar.addMenu("&Edit")
-        undo = self.undo.createUndoAction(self, "&Undo")
-        undo.setShortcut(QKeySequence.StandardKey.Undo)
-        redo = self.undo.createRedoAction(self, "&Redo")
-        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-        edit.addAction(undo)
-        edit.addAction(redo)
-        self.addAction(undo)
-        self.addAction(redo)
-        edit.addSeparator()
-        self._action(edit, "Delete selected generation", self.history_panel.delete_selected)
-        self._action(edit, "&Preferences…", self.preferences, QKeySequence.StandardKey.Preferences)
-
-        generate = bar.addMenu("&Generate")
-        self._action(generate, "&Generate", self.generate, ["Ctrl+Return", "Ctrl+Enter"], name="actionGenerate")
-        self._action(generate, "&Cancel current job", self.cancel_current, QKeySequence(Qt.Key.Key_Escape), name="actionCancel")
-        self._action(generate, "Cancel &all jobs", self.cancel_all)
-        generate.addSeparator()
-        self._action(generate, "&Re-run selected generation", lambda: self._on_history_target(self.rerun_node), QKeySequence("Ctrl+R"), name="actionRerun")
-        self._action(generate, "&Vary selected generation", lambda: self._on_history_target(self.vary_node), QKeySequence("Ctrl+Shift+R"), name="actionVary")
-        generate.addSeparator()
-        self._action(generate, "Send each prompt to image generator", self.send_latest_prompts, name="actionSendPrompts")
-
-        view = bar.addMenu("&View")
-        for dock in self.docks.values():
-            view.addAction(dock.toggleViewAction())
-        view.addSeparator()
-        self._action(view, "Fit canvas", self.canvas.view.fit, QKeySequence("Ctrl+0"))
-        self._action(view, "Canvas at 100%", lambda: self.canvas.view.set_zoom(1.0), QKeySequence("Ctrl+1"))
-        workspace_menu = view.addMenu("&Workspace")
-        group = QActionGroup(self)
-        self.workspace_actions: dict[str, QAction] = {}
-        for space in WORKSPACES.values():
-            action = self._action(workspace_menu, space.title, lambda _on=False, name=space.name: self.workspaces.switch(name), QKeySequence(space.shortcut), name=f"actionWorkspace-{space.name}")
-            action.setCheckable(True)
-            group.addAction(action)
-            self.workspace_actions[space.name] = action
-        self.workspaces.changed.connect(lambda name: self.workspace_actions[name].setChecked(True))
-        self._action(view, "Reset layout", self.reset_layout)
-        view.addSeparator()
-        follow = self._action(view, "Show each new result", lambda on: follow_results.set_follows(self.settings, on), name="actionFollowResults")
-        follow.setCheckable(True)
-        follow.setChecked(follow_results.follows(self.settings))
-        follow.setToolTip("Scroll to each new result and select it; off: results land without moving the view")
-
-        tools = bar.addMenu("&Tools")
-        self._action(tools, "&Plugins…", self.show_plugins)
-        self._action(tools, "Train on my MIDI…", self.train_melody_dialog, name="actionTrainMelody")
-        tools.addSeparator()
-        self._action(tools, "Restart engine connection", self.link.retry)
-        self._action(tools, "Restart engine (apply settings)", self.restart_engine, name="actionRestartEngine")
-
-        help_menu = bar.addMenu("&Help")
-        self._action(help_menu, "Documentation", lambda: first_run.open_path(help_menu_text.docs_entry()), QKeySequence.StandardKey.HelpContents, name="actionDocs")
-        self._action(help_menu, "Where to find models", lambda: first_run.open_path(first_run.MODELS_PAGE), name="actionModelsHelp")
-        self._action(help_menu, "Open log folder", lambda: first_run.open_path(HomeLayout(self.home).logs_dir), name="actionLogs")
-        help_menu.addSeparator()
-        self._action(help_menu, "About Studio", lambda: self.prompter.info(self, "About Studio", help_menu_text.about_text(self.home)), name="actionAbout")
+        """Menus and shortcuts come from the table in ``window_actions``."""
+        self.actions_by_id = build_menus(self)
         self._rebuild_recent()
 
     def _wire(self) -> None:
