@@ -20,14 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QPointF, QSettings, Qt, Signal
-from PySide6.QtGui import QCloseEvent, QImage, QUndoStack
+from PySide6.QtGui import QCloseEvent, QUndoStack
 from PySide6.QtWidgets import QDialog, QDockWidget, QLabel, QMainWindow, QVBoxLayout, QWidget
 
-from studio.core.errors import ProjectError, StudioError
+from studio.core.errors import ProjectError
 from studio.core.history import HistoryNode
 from studio.core.paths import HomeLayout
-from studio.ui import canvas_export, first_run, follow_results, melody_training
-from studio.ui.canvas import CanvasWidget, ImageLayer
+from studio.ui import first_run, follow_results, melody_training
+from studio.ui.canvas import CanvasWidget
 from studio.ui.canvas_actions import CanvasActions
 from studio.ui.dialogs import PROJECT_FILTER, Prompter
 from studio.ui.engine_link import FAILED, READY, RESTARTING, STARTING, EngineLink
@@ -40,10 +40,10 @@ from studio.ui.restore_actions import RestoreActions
 from studio.ui.melody_words import clean_title
 from studio.ui.window_actions import build_menus
 from studio.ui.workspaces import Workspaces
+from studio.ui.file_transfer import PLUGIN_ARCHIVE_SUFFIXES, FileTransfer  # noqa: F401 (re-exported)
 from studio.ui.generation_flow import INPUT_KINDS, GenerationFlow
 from studio.ui.image_decode import Decoded
 from studio.ui.message_bar import MessageBar, first_sentence
-from studio.ui.model_folders import add_model_folders, folder_to_add
 from studio.ui.preferences import PreferencesDialog
 from studio.ui.project_flow import ProjectFlow
 from studio.ui.project_session import Documents, ProjectSession, find_recovery
@@ -54,7 +54,6 @@ from studio.ui.theme import ACCENT, DANGER, OK, WARN
 
 MAX_RECENT = 8
 STATE_COLOURS = {STARTING: WARN, READY: OK, RESTARTING: WARN, FAILED: DANGER}
-PLUGIN_ARCHIVE_SUFFIXES = (".zip", ".whl")
 
 
 
@@ -153,6 +152,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.job_bar)
         self.statusBar().addPermanentWidget(self.engine_label)
         self.flow = GenerationFlow(self)
+        self.files = FileTransfer(self)
         self._build_menus()
         self._wire()
         self._show_engine_state(self.link.state, "")
@@ -511,41 +511,9 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ files in
 
-    def import_images(self, paths: list[str], pos: QPointF | None = None) -> None:
-        """Image files dropped on the canvas: new layers; a PNG's generation parameters go to the Generate panel."""
-        for index, raw in enumerate(paths):
-            path = Path(raw)
-            try:
-                data = path.read_bytes()
-            except OSError as exc:
-                self.prompter.error(self, "Cannot import", f"{path}: {exc}")
-                continue
-            mime = "image/png" if path.suffix.lower() == ".png" else "image/jpeg" if path.suffix.lower() in (".jpg", ".jpeg") else "image/webp"
-            try:
-                blob = self.blobs.put(data, "image", mime, {"file": path.name})
-            except ProjectError as exc:  # a read-only or full disk: say so, keep going
-                self.prompter.error(self, "Cannot save project", f"{path.name} was not added: {exc}")
-                return
-            at = QPointF(pos.x() + 24 * index, pos.y() + 24 * index) if pos is not None else None
-            if self.canvas.add_image(data, name=path.stem, blob=blob, pos=at, mime=mime) is None:
-                self.prompter.error(self, "Cannot import", f"{path}: not an image this studio can read")
-                continue
-            layers = canvas_export.is_composite(data)
-            if layers:
-                self.statusBar().showMessage(f"{path.name} is a canvas of {layers} layers: added as a picture; it records no single generation to restore (use History ▸ Restore on a layer's generation)", 15000)
-                continue
-            self.restore_from_png(data, path.name)
-
     def restore_from_png(self, data: bytes, name: str = "PNG") -> bool:
         """A dropped image's settings (PNG, JPEG or WebP; ours or another tool's) into the Generate panel."""
         return self.restore_actions.from_image(data, name) is not None
-
-    def _timeline_files_dropped(self, paths: list[str], beat: float, track_index: int) -> None:
-        for path in paths:
-            try:
-                self.timeline.import_file(Path(path), start=beat, track_index=track_index)
-            except (OSError, StudioError) as exc:
-                self.prompter.error(self, "Cannot import", f"{path}: {exc}")
 
     def _text_delta(self, ticket: str, delta: str) -> None:
         job = self.tracker.jobs.get(ticket)
@@ -580,69 +548,31 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def dropEvent(self, event: Any) -> None:
-        """Files dropped on a panel without a drop target of its own: each goes where it belongs."""
-        from studio.ui.canvas import IMAGE_SUFFIXES
-        from studio.ui.timeline import AUDIO_SUFFIXES, MIDI_SUFFIXES
+        self.files.drop(event)
 
-        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
-        if not paths:
-            return
-        event.acceptProposedAction()
-        images = [p for p in paths if p.lower().endswith(IMAGE_SUFFIXES)]
-        sounds = [p for p in paths if p.lower().endswith(AUDIO_SUFFIXES + MIDI_SUFFIXES)]
-        others = [p for p in paths if p not in images and p not in sounds]
-        if images:
-            self.import_images(images)
-        for path in sounds:
-            try:
-                self.timeline.import_file(Path(path))
-            except (OSError, StudioError) as exc:
-                self.prompter.error(self, "Cannot import", f"{path}: {exc}")
-        if others:
-            self.models_dropped(others)
+    def import_images(self, paths: list[str], pos: QPointF | None = None) -> None:
+        self.files.import_images(paths, pos)
 
     def models_dropped(self, paths: list[str]) -> list[Path]:
-        """Files that are no image or sound, dropped anywhere on the window.
-
-        A plugin archive (.zip, .whl) goes to the plugin manager, which shows what it is and
-        asks before installing; model files and folders are offered as model folders.
-        """
-        archives = [p for p in paths if p.lower().endswith(PLUGIN_ARCHIVE_SUFFIXES)]
-        if archives:
-            self.install_plugin_archive(Path(archives[0]))
-            if len(archives) > 1:
-                self.statusBar().showMessage("One plugin at a time: drop the others after this one is installed.", 8000)
-            paths = [p for p in paths if p not in archives]
-            if not paths:
-                return []
-        folders = list(dict.fromkeys(folder for folder in (folder_to_add(Path(p)) for p in paths) if folder is not None))
-        if not folders:
-            names = ", ".join(Path(p).name for p in paths[:3])
-            self.statusBar().showMessage(f"{names}: not an image, MIDI, audio or model file this studio can use", 8000)
-            return []
-        listing = "\n".join(f"  {folder}" for folder in folders)
-        if not self.prompter.ask(self, "Add model folder", f"Add to the model folders?\n{listing}\n\nThe engine scans them for models when it starts."):
-            return []
-        added = add_model_folders(self.home, folders)
-        if not added:
-            self.statusBar().showMessage("Those models are in the model folders already.", 8000)
-            self.link.refresh_models()
-            return []
-        self.offer_engine_restart("The model folders changed.")
-        return added
+        return self.files.models_dropped(paths)
 
     def add_model_folder_dialog(self) -> list[Path]:
-        """The empty-state panel's "Add folder…": a folder of models, scanned after a restart."""
-        folder = self.prompter.open_folder(self, "Add a model folder")
-        if folder is None:
-            return []
-        added = add_model_folders(self.home, [Path(folder)])
-        if added:
-            self.offer_engine_restart("The model folders changed.")
-        else:
-            self.statusBar().showMessage(f"{folder} is in the model folders already.", 8000)
-            self.link.refresh_models()
-        return added
+        return self.files.add_model_folder_dialog()
+
+    def _timeline_files_dropped(self, paths: list[str], beat: float, track_index: int) -> None:
+        self.files.timeline_files_dropped(paths, beat, track_index)
+
+    def export_canvas(self, path: Path, *, layer_only: bool = False) -> Path:
+        return self.files.export_canvas(path, layer_only=layer_only)
+
+    def export_canvas_dialog(self, *, layer_only: bool) -> None:
+        self.files.export_canvas_dialog(layer_only=layer_only)
+
+    def export_timeline_dialog(self, kind: str, *, clip_only: bool = False) -> None:
+        self.files.export_timeline_dialog(kind, clip_only=clip_only)
+
+    def export_text_dialog(self) -> None:
+        self.files.export_text_dialog()
 
     def show_error(self, message: str) -> None:
         """An error in full above the canvas, a short form in the status bar."""
@@ -736,35 +666,6 @@ class MainWindow(QMainWindow):
             self.docks["generate"].raise_()
 
     # ------------------------------------------------------------------ files out
-
-    def _encode_canvas_png(self, image: QImage, layer: ImageLayer | None) -> bytes:
-        return canvas_export.encode_canvas_png(image, layer, self.canvas, self.session.history)
-
-    def export_canvas(self, path: Path, *, layer_only: bool = False) -> Path:
-        return self.canvas.export_png(Path(path), layer_only=layer_only, encode=self._encode_canvas_png)
-
-    def export_canvas_dialog(self, *, layer_only: bool) -> None:
-        path = self.prompter.save_path(self, "Export PNG", "PNG images (*.png)", "canvas.png")
-        if path is not None:
-            self.export_canvas(path if path.suffix else path.with_suffix(".png"), layer_only=layer_only)
-            self.statusBar().showMessage(f"Exported {path}", 5000)
-
-    def export_timeline_dialog(self, kind: str, *, clip_only: bool = False) -> None:
-        if kind == "mid":
-            path = self.prompter.save_path(self, "Export MIDI", "MIDI files (*.mid)", "timeline.mid")
-            if path is not None:
-                self.timeline.export_midi(path if path.suffix else path.with_suffix(".mid"), clip_only=clip_only)
-        else:
-            path = self.prompter.save_path(self, "Export audio", "Audio (*.wav *.flac)", "timeline.wav")
-            if path is not None:
-                self.timeline.export_audio(path if path.suffix in (".wav", ".flac") else path.with_suffix(".wav"), clip_only=clip_only)
-        if path is not None:
-            self.statusBar().showMessage(f"Exported {path}", 5000)
-
-    def export_text_dialog(self) -> None:
-        path = self.prompter.save_path(self, "Export text", "Markdown (*.md);;Text (*.txt)", "text.md")
-        if path is not None:
-            path.write_text(self.text_panel.text(), encoding="utf-8")
 
     # ------------------------------------------------------------------ other dialogs
 
