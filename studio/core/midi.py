@@ -16,6 +16,8 @@ its timing through continue and vary. A file that is not MIDI, or is cut short, 
 
 from __future__ import annotations
 
+import logging
+
 import io
 import json
 from dataclasses import dataclass, field
@@ -24,6 +26,8 @@ from typing import Any
 
 from studio.core.errors import FileFormatError
 from studio.core.melody import GRID, PITCH_CLASSES, Melody, Note, beats, key_signature_name
+
+log = logging.getLogger("studio.core.midi")
 
 METADATA_PREFIX = "studio:"
 TICKS_PER_BEAT = 480
@@ -85,7 +89,7 @@ def write_parts(parts: list[Part], *, record: dict[str, Any] | None = None, path
     try:
         conductor.append(mido.MetaMessage("key_signature", key=key_signature_name(melody.key, melody.mode), time=0))
     except Exception:  # an unusual key name: leave the signature out rather than fail
-        pass
+        log.debug("no MIDI key signature for key %r mode %r", melody.key, melody.mode, exc_info=True)
     end = max(_to_ticks(part.melody.length) for part in parts)
     changes = [(_to_exact_ticks(beat), 0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(max(1.0, bpm))))
                for beat, bpm in melody.tempo_changes]

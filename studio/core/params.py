@@ -71,6 +71,8 @@ class ParamSpec(BaseModel):
     special: str = ""
     #: numbers: "note" shows a MIDI pitch as its name (60 as C4)
     unit: str = ""
+    #: the longest text a ``text`` param accepts (the engine applies a default when unset)
+    max_length: int | None = None
 
     def __init__(self, name: str | None = None, type: str | None = None, /, **data: Any) -> None:
         # ParamSpec("steps", "int", default=20) keeps reading like the dataclass it was.
@@ -101,6 +103,8 @@ def check_spec(spec: ParamSpec) -> None:
         raise ParamError(f"{where}: unknown type {spec.type!r}; use one of {', '.join(PARAM_TYPES)}")
     if spec.type == "choice" and not spec.choices:
         raise ParamError(f"{where}: a choice parameter needs a non-empty 'choices' list")
+    if spec.max_length is not None and (spec.type != "text" or spec.max_length < 1):
+        raise ParamError(f"{where}: max_length is a positive number of characters, for text parameters only")
     if spec.min is not None and spec.max is not None and spec.min > spec.max:
         raise ParamError(f"{where}: min ({spec.min}) is greater than max ({spec.max})")
     if spec.default is not None and spec.type not in ARTIFACT_PARAM_TYPES:
@@ -147,6 +151,8 @@ def coerce_value(spec: ParamSpec, value: Any) -> Any:
     if kind == "text":
         if not isinstance(value, str):
             raise ParamError(f"{name}: expected text, got {type(value).__name__}")
+        if spec.max_length is not None and len(value) > spec.max_length:
+            raise ParamError(f"{name}: {len(value):,} characters; at most {spec.max_length:,} are accepted")
         return value
     if kind == "model":
         if not isinstance(value, str) or not value.strip():

@@ -18,6 +18,7 @@ import builtins
 import collections
 import heapq
 import itertools
+import logging
 import math
 import threading
 import time
@@ -57,6 +58,8 @@ from studio.engine.protocol import (
 )
 from studio.engine.exit_reason import describe_exit  # noqa: F401  (its old home; callers import it from here)
 from studio.engine.worker_pool import WorkerPool
+
+log = logging.getLogger("studio.engine.jobs")
 
 # Finished jobs kept for GET /jobs/{id}; older ones are forgotten (their artefacts stay).
 KEEP_FINISHED = 500
@@ -423,6 +426,7 @@ class JobQueue:
                 return
             self.worker_restarts += 1
             reason = worker.describe_exit(exitcode)
+            log.warning("worker process ended (%s); starting another", reason)
             if self._running is not None:
                 job = self._running
                 if job.timed_out:
@@ -452,6 +456,11 @@ class JobQueue:
     def _finish(self, job: Job, state: JobState) -> None:
         job.state = state
         job.finished = time.time()
+        took = job.finished - (job.started or job.created)
+        if state == JobState.FAILED:
+            log.warning("job %s (%s) failed after %.1fs: %s", job.id, job.generator, took, job.error)
+        else:
+            log.info("job %s (%s) %s after %.1fs", job.id, job.generator, state.value, took)
         if self._running is job:
             self._running = None
         event: BaseModel

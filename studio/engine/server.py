@@ -13,6 +13,8 @@ answer, errors included.
 
 from __future__ import annotations
 
+import logging
+
 import asyncio
 import fcntl
 import hmac
@@ -64,6 +66,8 @@ from studio.engine.protocol import (
     event_json,
 )
 from studio.engine.runner import validate_request
+
+log = logging.getLogger("studio.engine.server")
 
 MAX_UPLOAD_BYTES = 512 * 2**20
 # JSON bodies (POST /jobs and friends) larger than this are refused before they are read.
@@ -308,7 +312,7 @@ def _local_addresses() -> set[str]:
                 if address.family in (socket.AF_INET, socket.AF_INET6):
                     names.add(address.address.split("%")[0].lower())
     except Exception:  # psutil missing or the interface list unreadable: names only
-        pass
+        log.debug("the network interfaces could not be listed; serving loopback names only", exc_info=True)
     return names
 
 

@@ -15,6 +15,7 @@ exits (``studio.engine.sandbox_worker``).
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import queue
@@ -46,6 +47,8 @@ from studio.engine.protocol import (
 )
 from studio.engine.exit_reason import describe_exit, oom_kill_count, read_again
 from studio.plugins.discovery import PluginRecord
+
+log = logging.getLogger("studio.engine.worker")
 
 Handler = Callable[[FromWorker], None]
 
@@ -116,6 +119,7 @@ def worker_main(conn: Connection, config_data: dict[str, Any], runner: Any = Non
 
     threading.Thread(target=reader, name="worker-reader", daemon=True).start()
     send(WorkerReady(runner.device.to_dict()))
+    log.info("worker %d ready on %s", os.getpid(), runner.device.to_dict().get("name") or runner.device.to_dict())
 
     while True:
         message = jobs.get()

@@ -13,6 +13,8 @@ not in the window's process.
 
 from __future__ import annotations
 
+import logging
+
 import importlib
 import sys
 from pathlib import Path
@@ -20,6 +22,8 @@ from typing import Any, Callable, Iterable
 
 from studio.core.errors import StudioError
 from studio.plugins.manifest import Manifest, ReaderSpec
+
+log = logging.getLogger("studio.plugins.readers")
 
 Reader = Callable[[Path], "dict[str, Any] | None"]
 RESULT_KEYS = ("role", "inputs")
@@ -66,6 +70,7 @@ def read_metadata(manifests: Iterable[Manifest], path: str | Path) -> tuple[dict
         try:
             result = load_reader(reader, manifest)(Path(path))
         except Exception:  # a plugin's bug: try the next reader
+            log.debug("metadata reader %s failed on %s", reader.entry, path, exc_info=True)
             continue
         if isinstance(result, dict) and all(key in result for key in RESULT_KEYS):
             if not result.get("role") and reader.role:

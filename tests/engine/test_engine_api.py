@@ -298,3 +298,21 @@ def test_plugins_reload_is_refused_while_a_job_runs_and_works_after(engine):
     reloaded = engine.reload_plugins()
     assert any(row["id"] == "test.slow" for row in reloaded["plugins"])
     assert engine.run("test.slow", {"steps": 1, "step_seconds": 0}, timeout=120)["state"] == "done"
+
+
+def test_the_engine_and_its_worker_log_job_outcomes_under_studio_home(engine, engine_home):
+    job_id = engine.submit("test.slow", {"steps": 1, "step_seconds": 0}, seed=1)
+    deadline = time.monotonic() + 60
+    while engine.job(job_id).state not in ("done", "failed", "cancelled") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    engine_log = engine_home / "logs" / "engine.log"
+
+    def logged() -> bool:
+        return engine_log.exists() and f"job {job_id} (test.slow) done" in engine_log.read_text(errors="replace")
+
+    deadline = time.monotonic() + 10
+    while not logged() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert logged()
+    logs = engine_log.parent
+    assert (logs / "worker.log").exists()

@@ -36,6 +36,12 @@ entry = "test_echo.gen:Echo"
 name = "note"
 type = "text"
 default = ""
+
+[[generators.params]]
+name = "title"
+type = "text"
+default = ""
+max_length = 40
 """
 
 ECHO_CODE = '''
@@ -120,6 +126,13 @@ def test_an_over_long_text_param_is_422_naming_it(engine):
     response = post_raw(engine, "/jobs", body)
     assert response.status_code == 422
     assert "note" in detail_text(response) and "at most" in detail_text(response)
+
+
+def test_a_text_param_over_its_declared_max_length_is_422_naming_it(engine):
+    response = post_raw(engine, "/jobs", json.dumps({"plugin": "test.echo", "params": {"title": "x" * 41}}).encode())
+    assert response.status_code == 422
+    assert "title" in detail_text(response) and "at most 40" in detail_text(response)
+    assert post_raw(engine, "/jobs", json.dumps({"plugin": "test.echo", "params": {"title": "x" * 40}}).encode()).status_code == 201
 
 
 def test_a_json_body_over_the_limit_is_413_before_it_is_read(engine):

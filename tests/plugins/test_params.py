@@ -46,3 +46,15 @@ def test_strings_from_the_command_line_are_coerced():
 def test_bad_values_name_the_parameter_and_the_fix(raw, message):
     with pytest.raises(ParamError, match=message.replace("(", r"\(").replace(")", r"\)")):
         validate_params(SPECS, raw)
+
+
+def test_a_text_param_may_declare_its_own_max_length():
+    from studio.core.params import check_spec
+
+    spec = ParamSpec("title", "text", default="", max_length=10)
+    check_spec(spec)
+    assert validate_params([spec], {"title": "short"})["title"] == "short"
+    with pytest.raises(ParamError, match=r"title: 11 characters; at most 10"):
+        validate_params([spec], {"title": "x" * 11})
+    with pytest.raises(ParamError, match="max_length"):
+        check_spec(ParamSpec("steps", "int", default=1, max_length=10))
