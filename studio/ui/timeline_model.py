@@ -19,6 +19,13 @@ TICKS_PER_BEAT = 480
 SAMPLE_RATE = 44100
 
 
+SNAP = 0.25  # beats: clips and notes snap to sixteenths
+
+
+def snap(value: float, step: float = SNAP) -> float:
+    return round(value / step) * step
+
+
 def new_id() -> str:
     return uuid.uuid4().hex[:12]
 
