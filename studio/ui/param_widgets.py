@@ -391,7 +391,7 @@ class InputEditor(ParamEditor):
             self.combo.setCurrentIndex(0)
 
 
-AUTOMATIC_MODEL = "Automatic (first model found)"
+AUTOMATIC_MODEL = "Automatic (first found)"
 
 
 class ModelEditor(ParamEditor):
@@ -437,12 +437,14 @@ class ModelEditor(ParamEditor):
             self.combo.setCurrentIndex(0 if self.combo.count() else -1)
             if not self.combo.count():
                 self.combo.setEditText("")
+            self.combo.lineEdit().setCursorPosition(0)
             return
         index = self.combo.findData(value)
         if index >= 0:
             self.combo.setCurrentIndex(index)
         else:
             self.combo.setEditText(str(value))
+        self.combo.lineEdit().setCursorPosition(0)  # a long name shows its start, not its tail
 
 
 def editor_for(spec: dict[str, Any]) -> ParamEditor:
