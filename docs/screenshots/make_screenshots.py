@@ -22,7 +22,7 @@ def main() -> int:
     home = Path(tempfile.mkdtemp(prefix="studio-shots-"))
     os.environ["STUDIO_HOME"] = str(home)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from PySide6.QtCore import QPointF, QRectF, Qt
+    from PySide6.QtCore import QPointF, QRectF
 
     from studio.ui.app import make_application
     from studio.ui.dialogs import QuietPrompter
@@ -49,6 +49,7 @@ def main() -> int:
         return 1
     landed: list = []
     window.generation_landed.connect(landed.append)
+    window.workspaces.switch("image")
     panel = window.generate_panel
     panel.select_generator("studio.patterns")
     for name, value in (("width", 384), ("height", 384), ("depth", 8)):
@@ -68,6 +69,7 @@ def main() -> int:
         canvas.paint_dab(QPointF(x, 150 + (x - 500) * 0.4), erase=False)
     canvas.commit_stroke(before, erase=False)
     canvas.view.fit()
+    window.workspaces.switch("image")  # the melody part below shows the timeline again
     window.history_panel.select_node(landed[0].id)
     pump(1.0)
     window.grab().save(str(HERE / "image-session.png"))
@@ -90,8 +92,7 @@ def main() -> int:
     clip = window.timeline.doc.clips()[0][1]
     window.timeline.select_clip(clip["id"])
     window.timeline.duplicate_selected()
-    window.resizeDocks([window.docks["timeline"]], [520], Qt.Orientation.Vertical)
-    window.docks["timeline"].raise_()
+    window.workspaces.switch("music")
     pump(1.0)
     window.grab().save(str(HERE / "melody-timeline.png"))
     window.session.close(discard_untitled=True)

@@ -123,7 +123,37 @@ def _inspect_midi(path: Path) -> dict[str, Any]:
     if output.get("key") and output.get("scale"):
         info["key_signature"] = info.get("key")
         info["key"] = f"{output['key']} {output['scale']}"
+    elif not info.get("studio"):
+        found = _key_from_notes(path, info.get("key"))
+        if found:
+            info["key_signature"] = info.get("key")
+            info["key"] = found
     return {"format": "midi", **info}
+
+
+def _key_from_notes(path: Path, signature: str | None) -> str:
+    """"D dorian": the mode among those the key signature allows that the notes fit best
+    (another tool's MIDI has no record; its signature alone would say "C")."""
+    try:
+        from studio.core.errors import StudioError
+        from studio.core.melody import find_melody_key, key_signature_sharps
+        from studio.core.midi import read_midi
+    except ImportError:
+        return ""
+    try:
+        melody = read_midi(path.read_bytes()).melody
+        if not melody.notes:
+            return ""
+        sharps = None
+        if signature:
+            minor = signature.endswith("m")
+            sharps = key_signature_sharps(signature[:-1] if minor else signature, "minor" if minor else "major")
+        found = find_melody_key(melody, sharps=sharps)
+    except (StudioError, OSError, ValueError, KeyError):
+        return ""
+    if signature and (found.key, found.mode) in ((signature, "major"), (signature[:-1], "minor")):
+        return ""  # the signature already says it
+    return f"{found.key} {found.mode}"
 
 
 def _meta_text(text: str) -> str:

@@ -68,6 +68,10 @@ class ParamSpec(BaseModel):
     optional: bool = False
     model_kind: str = ""
     advanced: bool = False
+    #: numbers: what the minimum means, shown instead of it ("keep the prime's tempo" for 0)
+    special: str = ""
+    #: numbers: "note" shows a MIDI pitch as its name (60 as C4)
+    unit: str = ""
     #: the longest text a ``text`` param accepts (the engine applies a default when unset)
     max_length: int | None = None
 

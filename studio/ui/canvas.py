@@ -12,13 +12,12 @@ QActions in its toolbar and context menu; the window decides what they do.
 from __future__ import annotations
 
 import base64
-import itertools
 import math
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QByteArray, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
@@ -30,7 +29,6 @@ from PySide6.QtGui import (
     QPen,
     QPixmap,
     QRadialGradient,
-    QUndoCommand,
     QUndoStack,
 )
 from PySide6.QtWidgets import (
@@ -39,7 +37,7 @@ from PySide6.QtWidgets import (
     QGraphicsPixmapItem,
     QGraphicsRectItem,
     QGraphicsScene,
-    QGraphicsView,
+    QFormLayout,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -52,348 +50,28 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-DEFAULT_SIZE = (512, 512)
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
-MASK_COLOUR = QColor(255, 60, 60)
-MASK_Z = 1_000_000
-SELECTION_Z = 1_000_001
+from studio.ui.canvas_commands import (  # the edits; re-exported for callers that import them from here
+    AddLayerCommand,
+    ExtendCanvasCommand,
+    LayerStateCommand,
+    MaskCommand,
+    RemoveLayerCommand,
+    SelectionCommand,
+)
+from studio.ui.result_layout import grid_spot
 
-
-class Blobs(Protocol):
-    def get(self, blob_id: str) -> bytes: ...
-    def put(self, data: bytes, kind: str, mime: str, meta: dict[str, Any] | None = None) -> str: ...
-
-
-def image_to_png(image: QImage) -> bytes:
-    buffer = QBuffer()
-    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    image.save(buffer, "PNG")
-    return bytes(buffer.data())
-
-
-# --------------------------------------------------------------------------- items
-
-
-class ImageLayer(QGraphicsPixmapItem):
-    def __init__(self, layer_id: str, name: str, blob: str, image: QImage, node: str | None = None) -> None:
-        super().__init__(QPixmap.fromImage(image))
-        self.layer_id, self.name, self.blob, self.node = layer_id, name, blob, node
-        self.image = image
-        self.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsMovable, True)
-
-    def state(self) -> dict[str, Any]:
-        return {
-            "id": self.layer_id,
-            "name": self.name,
-            "blob": self.blob,
-            "node": self.node,
-            "x": self.pos().x(),
-            "y": self.pos().y(),
-            "scale": self.scale(),
-            "opacity": self.opacity(),
-            "visible": self.isVisible(),
-            "z": self.zValue(),
-        }
-
-    def apply(self, state: dict[str, Any]) -> None:
-        self.setPos(float(state.get("x", 0.0)), float(state.get("y", 0.0)))
-        self.setScale(float(state.get("scale", 1.0)))
-        self.setOpacity(float(state.get("opacity", 1.0)))
-        self.setVisible(bool(state.get("visible", True)))
-        self.setZValue(float(state.get("z", 0.0)))
-        self.name = str(state.get("name", self.name))
-
-
-# --------------------------------------------------------------------------- commands
-
-
-class _CanvasCommand(QUndoCommand):
-    def __init__(self, canvas: "CanvasWidget", text: str) -> None:
-        super().__init__(text)
-        self.canvas = canvas
-
-
-class AddLayerCommand(_CanvasCommand):
-    def __init__(self, canvas: "CanvasWidget", state: dict[str, Any], image: QImage, resize_to: tuple[int, int] | None) -> None:
-        super().__init__(canvas, f"Add layer {state['name']}")
-        self.state, self.image, self.resize_to = state, image, resize_to
-        self.old_size = canvas.doc_size
-
-    def redo(self) -> None:
-        if self.resize_to:
-            self.canvas.set_doc_size(self.resize_to)
-        self.canvas._insert_layer(self.state, self.image)
-
-    def undo(self) -> None:
-        self.canvas._remove_layer(self.state["id"])
-        if self.resize_to:
-            self.canvas.set_doc_size(self.old_size)
-
-
-class RemoveLayerCommand(_CanvasCommand):
-    def __init__(self, canvas: "CanvasWidget", layer: ImageLayer) -> None:
-        super().__init__(canvas, f"Delete layer {layer.name}")
-        self.state, self.image = layer.state(), layer.image
-
-    def redo(self) -> None:
-        self.canvas._remove_layer(self.state["id"])
-
-    def undo(self) -> None:
-        self.canvas._insert_layer(self.state, self.image)
-
-
-class LayerStateCommand(_CanvasCommand):
-    """Any change of layers' position / scale / opacity / visibility / order / name."""
-
-    _merge_ids = itertools.count(1000)
-
-    def __init__(self, canvas: "CanvasWidget", text: str, before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]], merge_key: str = "") -> None:
-        super().__init__(canvas, text)
-        self.before, self.after, self.merge_key = before, after, merge_key
-        self._first = True
-
-    def id(self) -> int:
-        return 7001 if self.merge_key else -1
-
-    def mergeWith(self, other: QUndoCommand) -> bool:
-        if not isinstance(other, LayerStateCommand) or other.merge_key != self.merge_key or not self.merge_key:
-            return False
-        self.after = other.after
-        return True
-
-    def redo(self) -> None:
-        self.canvas._apply_states(self.after)
-
-    def undo(self) -> None:
-        self.canvas._apply_states(self.before)
-
-
-class SelectionCommand(_CanvasCommand):
-    def __init__(self, canvas: "CanvasWidget", before: QRectF | None, after: QRectF | None) -> None:
-        super().__init__(canvas, "Select region" if after is not None else "Clear selection")
-        self.before, self.after = before, after
-
-    def redo(self) -> None:
-        self.canvas._set_selection(self.after)
-
-    def undo(self) -> None:
-        self.canvas._set_selection(self.before)
-
-
-class MaskCommand(_CanvasCommand):
-    def __init__(self, canvas: "CanvasWidget", text: str, before: QImage, after: QImage) -> None:
-        super().__init__(canvas, text)
-        self.before, self.after = before, after
-
-    def redo(self) -> None:
-        self.canvas._set_mask_image(self.after)
-
-    def undo(self) -> None:
-        self.canvas._set_mask_image(self.before)
-
-
-class ExtendCanvasCommand(_CanvasCommand):
-    """Grow the canvas by pixels on each side: layers, selection and mask move with it."""
-
-    def __init__(self, canvas: "CanvasWidget", left: int, top: int, right: int, bottom: int) -> None:
-        super().__init__(canvas, "Extend canvas")
-        self.shift = (float(left), float(top))
-        self.before_size = canvas.doc_size
-        self.after_size = (canvas.doc_size[0] + left + right, canvas.doc_size[1] + top + bottom)
-        self.before_mask = canvas.mask_image.copy()
-        self.before_selection = QRectF(canvas.selection) if canvas.selection is not None else None
-
-    def _move_layers(self, dx: float, dy: float) -> None:
-        for layer in self.canvas.layers.values():
-            layer.setPos(layer.pos().x() + dx, layer.pos().y() + dy)
-
-    def redo(self) -> None:
-        dx, dy = self.shift
-        mask = QImage(*self.after_size, QImage.Format.Format_ARGB32_Premultiplied)
-        mask.fill(Qt.GlobalColor.transparent)
-        painter = QPainter(mask)
-        painter.drawImage(int(dx), int(dy), self.before_mask)
-        painter.end()
-        self.canvas.set_doc_size(self.after_size)
-        self._move_layers(dx, dy)
-        self.canvas._set_mask_image(mask)
-        self.canvas._set_selection(self.before_selection.translated(dx, dy) if self.before_selection is not None else None)
-
-    def undo(self) -> None:
-        dx, dy = self.shift
-        self._move_layers(-dx, -dy)
-        self.canvas.set_doc_size(self.before_size)
-        self.canvas._set_mask_image(self.before_mask)
-        self.canvas._set_selection(self.before_selection)
-
-
-# --------------------------------------------------------------------------- the view
-
-
-class CanvasView(QGraphicsView):
-    MOVE, SELECT, BRUSH, ERASE = "move", "select", "brush", "erase"
-    zoom_changed = Signal(float)
-    files_dropped = Signal(list, QPointF)
-
-    def __init__(self, canvas: "CanvasWidget") -> None:
-        super().__init__(canvas.scene)
-        self.canvas = canvas
-        self.tool = self.MOVE
-        self.setObjectName("canvasView")
-        self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.SmoothPixmapTransform)
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
-        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
-        self.setDragMode(QGraphicsView.DragMode.NoDrag)
-        self.setAcceptDrops(True)
-        self.setBackgroundBrush(QColor("#131416"))
-        self._space = False
-        self._panning: QPointF | None = None
-        self._press_scene: QPointF | None = None
-        self._rubber: QGraphicsRectItem | None = None
-        self._move_before: dict[str, dict[str, Any]] | None = None
-        self._stroke_before: QImage | None = None
-        self._last_dab: QPointF | None = None
-
-    @property
-    def zoom(self) -> float:
-        return self.transform().m11()
-
-    def set_zoom(self, factor: float) -> None:
-        factor = max(0.02, min(64.0, factor))
-        self.resetTransform()
-        self.scale(factor, factor)
-        self.zoom_changed.emit(factor)
-
-    def fit(self) -> None:
-        self.fitInView(self.canvas.content_rect().adjusted(-16, -16, 16, 16), Qt.AspectRatioMode.KeepAspectRatio)
-        self.zoom_changed.emit(self.zoom)
-
-    def wheelEvent(self, event: Any) -> None:
-        steps = event.angleDelta().y() / 120.0
-        if steps:
-            factor = 1.2**steps
-            self.scale(factor, factor)
-            self.zoom_changed.emit(self.zoom)
-        event.accept()
-
-    def keyPressEvent(self, event: Any) -> None:
-        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
-            self._space = True
-            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
-            return
-        super().keyPressEvent(event)
-
-    def keyReleaseEvent(self, event: Any) -> None:
-        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
-            self._space = False
-            self.viewport().unsetCursor()
-            return
-        super().keyReleaseEvent(event)
-
-    def mousePressEvent(self, event: Any) -> None:
-        if event.button() == Qt.MouseButton.MiddleButton or (self._space and event.button() == Qt.MouseButton.LeftButton):
-            self._panning = event.position()
-            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
-            return
-        if event.button() != Qt.MouseButton.LeftButton:
-            return super().mousePressEvent(event)
-        scene_pos = self.mapToScene(event.position().toPoint())
-        self._press_scene = scene_pos
-        if self.tool == self.SELECT:
-            self._rubber = QGraphicsRectItem(QRectF(scene_pos, scene_pos))
-            self._rubber.setPen(QPen(QColor("#ffffff"), 0, Qt.PenStyle.DashLine))
-            self._rubber.setZValue(SELECTION_Z + 1)
-            self.scene().addItem(self._rubber)
-            return
-        if self.tool in (self.BRUSH, self.ERASE):
-            self._stroke_before = self.canvas.mask_image.copy()
-            self._last_dab = None
-            self.canvas.paint_dab(scene_pos, erase=self.tool == self.ERASE)
-            self._last_dab = scene_pos
-            return
-        self._move_before = self.canvas.layer_states()
-        super().mousePressEvent(event)
-        self.canvas.sync_list_selection()
-
-    def mouseMoveEvent(self, event: Any) -> None:
-        if self._panning is not None:
-            delta = event.position() - self._panning
-            self._panning = event.position()
-            self.horizontalScrollBar().setValue(int(self.horizontalScrollBar().value() - delta.x()))
-            self.verticalScrollBar().setValue(int(self.verticalScrollBar().value() - delta.y()))
-            return
-        scene_pos = self.mapToScene(event.position().toPoint())
-        if self._rubber is not None and self._press_scene is not None:
-            self._rubber.setRect(QRectF(self._press_scene, scene_pos).normalized())
-            return
-        if self._stroke_before is not None:
-            self._stroke_to(scene_pos)
-            return
-        super().mouseMoveEvent(event)
-
-    def _stroke_to(self, scene_pos: QPointF) -> None:
-        start = self._last_dab or scene_pos
-        spacing = max(1.0, self.canvas.brush_size / 4.0)
-        distance = math.hypot(scene_pos.x() - start.x(), scene_pos.y() - start.y())
-        steps = max(1, int(distance / spacing))
-        for index in range(1, steps + 1):
-            t = index / steps
-            self.canvas.paint_dab(QPointF(start.x() + (scene_pos.x() - start.x()) * t, start.y() + (scene_pos.y() - start.y()) * t), erase=self.tool == self.ERASE)
-        self._last_dab = scene_pos
-
-    def mouseReleaseEvent(self, event: Any) -> None:
-        if self._panning is not None:
-            self._panning = None
-            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor if self._space else Qt.CursorShape.ArrowCursor)
-            return
-        if self._rubber is not None:
-            rect = self._rubber.rect().intersected(self.canvas.doc_rect())
-            self.scene().removeItem(self._rubber)
-            self._rubber = None
-            if rect.width() >= 2 and rect.height() >= 2:
-                self.canvas.select_region(rect)
-            else:
-                self.canvas.select_region(None)
-            return
-        if self._stroke_before is not None:
-            before, self._stroke_before = self._stroke_before, None
-            self.canvas.commit_stroke(before, erase=self.tool == self.ERASE)
-            return
-        super().mouseReleaseEvent(event)
-        if self._move_before is not None:
-            before, self._move_before = self._move_before, None
-            self.canvas.commit_move(before)
-
-    def contextMenuEvent(self, event: Any) -> None:
-        item = self.itemAt(event.pos())
-        if isinstance(item, ImageLayer) and not item.isSelected():
-            self.scene().clearSelection()
-            item.setSelected(True)
-            self.canvas.sync_list_selection()
-        menu = self.canvas.build_context_menu(self)
-        menu.exec(event.globalPos())
-        menu.deleteLater()
-
-    def dragEnterEvent(self, event: Any) -> None:
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-
-    def dragMoveEvent(self, event: Any) -> None:
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-
-    def dropEvent(self, event: Any) -> None:
-        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
-        images = [p for p in paths if p.lower().endswith(IMAGE_SUFFIXES)]
-        others = [p for p in paths if p and p not in images]
-        if images:
-            self.files_dropped.emit(images, self.mapToScene(event.position().toPoint()))
-        if others:
-            self.canvas.other_files_dropped.emit(others)  # model files and folders: the window asks
-        if images or others:
-            event.acceptProposedAction()
+# Layers and the view live in their own modules; re-exported for callers that import them from here.
+from studio.ui.canvas_layers import (  # noqa: F401 (re-exported)
+    DEFAULT_SIZE,
+    IMAGE_SUFFIXES,
+    MASK_COLOUR,
+    MASK_Z,
+    SELECTION_Z,
+    Blobs,
+    ImageLayer,
+    image_to_png,
+)
+from studio.ui.canvas_view import CanvasView
 
 
 # --------------------------------------------------------------------------- the widget
@@ -426,6 +104,7 @@ class CanvasWidget(QWidget):
         self.mask_item.setOpacity(0.5)
         self.scene.addItem(self.mask_item)
         self.selection: QRectF | None = None
+        self._icons: dict[str, QImage] = {}  # layer id -> icon decoded off the UI thread, until used
         self._preview_item: QGraphicsPixmapItem | None = None
         self.selection_item = QGraphicsRectItem()
         pen = QPen(QColor("#4f8cff"), 0, Qt.PenStyle.DashLine)
@@ -455,19 +134,21 @@ class CanvasWidget(QWidget):
         self.layer_list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.layer_list.customContextMenuRequested.connect(self._layer_list_menu)
         side_layout.addWidget(self.layer_list, 1)
-        props = QHBoxLayout()
-        props.addWidget(QLabel("Opacity"))
+        # Two short rows, so the layers panel stays narrow and the picture gets the width.
+        props = QFormLayout()
+        props.setContentsMargins(0, 0, 0, 0)
         self.opacity = QSpinBox()
         self.opacity.setRange(0, 100)
         self.opacity.setSuffix("%")
         self.opacity.valueChanged.connect(self._opacity_edited)
-        props.addWidget(self.opacity)
-        props.addWidget(QLabel("Scale"))
+        self.opacity.setToolTip("Opacity of the selected layer")
+        props.addRow("Opacity", self.opacity)
         self.scale_box = QSpinBox()
         self.scale_box.setRange(1, 1600)
         self.scale_box.setSuffix("%")
         self.scale_box.valueChanged.connect(self._scale_edited)
-        props.addWidget(self.scale_box)
+        self.scale_box.setToolTip("Scale of the selected layer")
+        props.addRow("Scale", self.scale_box)
         # Until a layer is selected there is nothing to edit: neutral values, disabled.
         for box in (self.opacity, self.scale_box):
             box.blockSignals(True)
@@ -484,9 +165,13 @@ class CanvasWidget(QWidget):
             order.addWidget(button)
         order.addStretch(1)
         side_layout.addLayout(order)
+        side.setMinimumWidth(140)
+        side.setMaximumWidth(240)
         splitter.addWidget(side)
         splitter.setStretchFactor(0, 1)
-        splitter.setSizes([800, 190])
+        splitter.setStretchFactor(1, 0)
+        splitter.setCollapsible(0, False)
+        splitter.setSizes([800, 180])
         layout.addWidget(splitter, 1)
         self._build_toolbar()
         self.scene.selectionChanged.connect(self.sync_list_selection)
@@ -616,13 +301,16 @@ class CanvasWidget(QWidget):
 
     # ------------------------------------------------------------------ layers (undoable API)
 
-    def add_image(self, data: bytes, *, name: str = "", blob: str | None = None, node: str | None = None, pos: QPointF | None = None, mime: str = "image/png", fit: QRectF | None = None) -> ImageLayer | None:
+    def add_image(self, data: bytes, *, name: str = "", blob: str | None = None, node: str | None = None, pos: QPointF | None = None, mime: str = "image/png", fit: QRectF | None = None, near: QRectF | None = None, image: QImage | None = None, icon: QImage | None = None) -> ImageLayer | None:
         """Add an image as a new top layer (stored as a blob first); undoable.
 
         ``fit``: the region the image belongs to (an img2img result over its selection); the
-        layer lies there, scaled to its width when the sizes differ.
+        layer lies there, scaled to its width when the sizes differ. Otherwise, without a
+        ``pos``, it takes the first free cell of a grid around ``near`` (the picture it came
+        from; the first layer when not given): see ``result_layout``.
         """
-        image = QImage.fromData(data)
+        # ``image`` / ``icon``: already decoded off the UI thread (``image_decode``).
+        image = image if image is not None and not image.isNull() else QImage.fromData(data)
         if image.isNull():
             return None
         if blob is None:
@@ -633,20 +321,27 @@ class CanvasWidget(QWidget):
             pos = fit.topLeft()
             if image.width() and abs(fit.width() - image.width()) >= 1:
                 scale = fit.width() / image.width()
-        x, y = (pos.x(), pos.y()) if pos is not None else self._free_spot(image.size())
+        x, y = (pos.x(), pos.y()) if pos is not None else self._free_spot(image.size(), near)
         state = {"id": uuid.uuid4().hex[:12], "name": name or f"Layer {len(self.layers) + 1}", "blob": blob, "node": node, "x": x, "y": y, "scale": scale, "opacity": 1.0, "visible": True, "z": top}
         resize = (image.width(), image.height()) if not self.layers and fit is None and (image.width(), image.height()) != self.doc_size else None
         if resize:
             state["x"], state["y"] = 0.0, 0.0
+        if icon is not None:
+            self._icons[state["id"]] = icon
         self.undo.push(AddLayerCommand(self, state, image, resize))
         return self.layers.get(state["id"])
 
-    def _free_spot(self, size: QSize) -> tuple[float, float]:
+    def _free_spot(self, size: QSize, near: QRectF | None = None) -> tuple[float, float]:
         if not self.layers:
             return 0.0, 0.0
-        # New outputs go to the right of what is there, so a batch lays out side by side.
-        right = max(layer.pos().x() + layer.pixmap().width() * layer.scale() for layer in self.layers.values())
-        return math.ceil(right + 16), 0.0
+        if near is None:
+            # No source: the grid grows from the first picture, so results stay one block.
+            first = min(self.layers.values(), key=lambda layer: layer.zValue())
+            near = self.layer_rect(first)
+        occupied = [self.layer_rect(layer).getRect() for layer in self.layers.values()]
+        anchor = near.getRect() if near is not None else None
+        x, y = grid_spot((size.width(), size.height()), occupied, anchor)
+        return float(math.ceil(x)), float(math.ceil(y))
 
     def extend_canvas(self, left: int, top: int, right: int, bottom: int) -> None:
         """Grow the canvas (undoable); what was there moves right / down by ``left`` / ``top``."""
@@ -742,7 +437,9 @@ class CanvasWidget(QWidget):
             item.setData(Qt.ItemDataRole.UserRole, layer.layer_id)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEditable)
             item.setCheckState(Qt.CheckState.Checked if layer.isVisible() else Qt.CheckState.Unchecked)
-            item.setIcon(QPixmap.fromImage(layer.image.scaled(32, 32, Qt.AspectRatioMode.KeepAspectRatio)))
+            if layer.icon is None:
+                layer.icon = QPixmap.fromImage(self._icons.pop(layer.layer_id, None) or layer.image.scaled(32, 32, Qt.AspectRatioMode.KeepAspectRatio))
+            item.setIcon(layer.icon)
             self.layer_list.addItem(item)
             if layer.layer_id == current:
                 self.layer_list.setCurrentItem(item)
@@ -808,6 +505,19 @@ class CanvasWidget(QWidget):
         layer = self.active_layer()
         if layer is not None:
             self.set_layer_property(layer.layer_id, "scale", value / 100.0, merge=True)
+
+    def reveal_layers(self, layers: list[ImageLayer]) -> None:
+        """New results: the last one becomes the active layer, and they all come into view."""
+        layers = [layer for layer in layers if layer.layer_id in self.layers]
+        if not layers:
+            return
+        self.scene.clearSelection()
+        layers[-1].setSelected(True)
+        self._refresh_list(select=layers[-1].layer_id)
+        union = self.layer_rect(layers[0])
+        for layer in layers[1:]:
+            union = union.united(self.layer_rect(layer))
+        self.view.reveal(union)
 
     # ------------------------------------------------------------------ live preview
 
@@ -990,7 +700,8 @@ class CanvasWidget(QWidget):
                 data = encode(layer.image, layer)
         else:
             image = self.render_region()
-            data = encode(image, layer) if encode is not None else image_to_png(image)
+            # The whole canvas is no one layer's generation: ``encode`` gets no layer.
+            data = encode(image, None) if encode is not None else image_to_png(image)
         path = Path(path)
         path.write_bytes(data)
         return path

@@ -12,6 +12,8 @@ from typing import Any
 
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QLineEdit, QMessageBox, QWidget
 
+from studio.ui import last_folder
+
 PROJECT_FILTER = "Studio projects (*.studio)"
 
 # The answers of the two project questions (``Prompter.choose_action``), as plain strings.
@@ -78,15 +80,18 @@ class Prompter:
         return {QMessageBox.StandardButton.Save: "save", QMessageBox.StandardButton.Discard: "discard"}.get(answer, "cancel")
 
     def save_path(self, parent: QWidget | None, title: str, file_filter: str, suggested: str = "") -> Path | None:
-        path, _ = QFileDialog.getSaveFileName(parent, title, suggested, file_filter)
+        path, _ = QFileDialog.getSaveFileName(parent, title, last_folder.start_path(suggested), file_filter)
+        last_folder.remember(Path(path) if path else None)
         return Path(path) if path else None
 
     def open_path(self, parent: QWidget | None, title: str, file_filter: str) -> Path | None:
-        path, _ = QFileDialog.getOpenFileName(parent, title, "", file_filter)
+        path, _ = QFileDialog.getOpenFileName(parent, title, last_folder.start_path(), file_filter)
+        last_folder.remember(Path(path) if path else None)
         return Path(path) if path else None
 
     def open_folder(self, parent: QWidget | None, title: str) -> Path | None:
-        path = QFileDialog.getExistingDirectory(parent, title, "")
+        path = QFileDialog.getExistingDirectory(parent, title, last_folder.start_path())
+        last_folder.remember(Path(path) if path else None, is_folder=True)
         return Path(path) if path else None
 
     def ask_text(self, parent: QWidget | None, title: str, label: str, default: str = "") -> str | None:

@@ -49,6 +49,17 @@ def _first_pick(generators: list[dict[str, Any]]) -> str | None:
     return ordered[0]["id"] if ordered else None
 
 
+def narrow_fields(host: QWidget) -> None:
+    """Let combo boxes and text fields shrink to the panel instead of widening the form.
+
+    A combo sized to its longest item (a model's full name, a sampler list) made the form
+    wider than the dock: a horizontal scrollbar, clipped values, hidden arrows.
+    """
+    for combo in host.findChildren(QComboBox):
+        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        combo.setMinimumContentsLength(6)
+
+
 def _param_title(spec: dict[str, Any]) -> str:
     return spec.get("label") or spec["name"].replace("_", " ").capitalize()
 
@@ -81,6 +92,8 @@ class GeneratePanel(QWidget):
 
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
+        # The form fits the panel's width (fields shrink, labels wrap); only vertical scrolling.
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.form_host = QWidget()
         self.form_layout = QVBoxLayout(self.form_host)
         self.form_layout.setContentsMargins(0, 0, 0, 0)
@@ -190,6 +203,8 @@ class GeneratePanel(QWidget):
             label = QLabel(_param_title(spec))
             label.setToolTip(spec.get("help", ""))
             (advanced if spec.get("advanced") else main).addRow(label, editor)
+        main.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        advanced.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         host = QWidget()
         host.setLayout(main)
         self.form_layout.addWidget(host)
@@ -208,6 +223,7 @@ class GeneratePanel(QWidget):
             box.toggled.connect(lambda shown, box=box: box.setFlat(not shown))
             self.form_layout.addWidget(box)
         self.form_layout.addStretch(1)
+        narrow_fields(self.form_host)
 
     # ------------------------------------------------------------------ values
 

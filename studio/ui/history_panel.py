@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMenu,
     QPushButton,
+    QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
     QTreeWidget,
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.history import Deletion, History, HistoryNode
+from studio.ui.labels import generation_label
 
 THUMB = 48
 
@@ -62,9 +64,11 @@ class StarCommand(QUndoCommand):
 
 
 def node_summary(node: HistoryNode) -> str:
-    prompt = str(node.params.get("prompt") or "").strip().splitlines()
-    name = node.label or (node.generator or node.plugin_id or "generation").removeprefix("studio.")
-    return f"{name}: {prompt[0][:60]}" if prompt else name
+    """The node's label (set when it landed), else one made from its params: see ``labels``."""
+    if node.label:
+        return node.label
+    short = (node.generator or node.plugin_id or "generation").rsplit(".", 1)[-1]
+    return generation_label(None, node.params, node.seed, kind=node.kind, fallback=short)
 
 
 class Thumbnails:
@@ -249,8 +253,14 @@ class HistoryPanel(QWidget):
         self.tree.header().setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         layout.addWidget(self.tree, 1)
         buttons = QHBoxLayout()
+        buttons.setSpacing(3)
+        tips = {"Restore": "Put its settings in the Generate panel", "Re-run": "Run it again with the same seed (Ctrl+R)", "Vary": "A variation: a new seed or a nearby latent (Ctrl+Shift+R)", "★": "Star / unstar", "Compare": "Compare two selected generations"}
         for text, handler in (("Restore", lambda: self._with_selected(self.restore_requested.emit)), ("Re-run", lambda: self._with_selected(self.rerun_requested.emit)), ("Vary", lambda: self._with_selected(self.vary_requested.emit)), ("★", self.toggle_star), ("Compare", self.compare_selected)):
             button = QPushButton(text)
+            button.setToolTip(tips[text])
+            # Narrow enough that the right-hand docks do not squeeze the canvas.
+            button.setMinimumWidth(button.fontMetrics().horizontalAdvance(text) + 26)
+            button.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
             button.clicked.connect(handler)
             buttons.addWidget(button)
         layout.addLayout(buttons)

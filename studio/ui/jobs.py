@@ -66,6 +66,8 @@ class Job:
     cancel_requested: bool = False
     #: where the outputs go when they land (see ``studio.ui.placement``); empty: the default spot
     placement: dict[str, Any] = field(default_factory=dict)
+    #: a readable name from the prompt / key / action (``studio.ui.labels``); empty: generator · seed
+    label: str = ""
 
     @property
     def active(self) -> bool:
@@ -73,6 +75,8 @@ class Job:
 
     @property
     def title(self) -> str:
+        if self.label:
+            return self.label
         seed = f" · seed {self.seed}" if self.seed is not None else ""
         return f"{self.generator_name}{seed}"
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from typing import Any
+
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -22,6 +24,15 @@ from studio.ui.jobs import CANCELLED, DONE, FAILED, Job, JobTracker
 THUMB = 56
 MAX_ROWS = 200
 
+
+
+def status_text(job: Job) -> str:
+    """"queued (2 ahead)", "running — step 3/20": the state once, then what the message adds."""
+    state = str(getattr(job.state, "value", job.state))
+    message = (job.message or "").strip()
+    if not message or message.lower().startswith(state.lower()):
+        return message or state
+    return f"{state} — {message}"
 
 class JobRow(QWidget):
     cancel_clicked = Signal(str)
@@ -75,8 +86,7 @@ class JobRow(QWidget):
 
     def update_from(self, job: Job) -> None:
         self.title.setText(job.title)
-        text = job.state if not job.message or job.message == job.state else f"{job.state} — {job.message}"
-        self.status.setText(text)
+        self.status.setText(status_text(job))
         self.bar.setValue(int(job.progress * 1000))
         self.bar.setVisible(job.active or job.state == DONE)
         self.cancel.setEnabled(job.active and not job.cancel_requested)
@@ -135,7 +145,7 @@ class JobsPanel(QWidget):
         row = JobRow(job)
         row.cancel_clicked.connect(self.cancel_requested)
         item = QListWidgetItem()
-        item.setSizeHint(row.sizeHint())
+        item.setSizeHint(self._row_size(row))
         self.list.insertItem(0, item)
         self.list.setItemWidget(item, row)
         self.rows[ticket] = (item, row)
@@ -150,8 +160,33 @@ class JobsPanel(QWidget):
             return
         item, row = entry
         row.update_from(job)
-        item.setSizeHint(row.sizeHint())
+        item.setSizeHint(self._row_size(row))
         self._refresh_summary()
+
+    def _row_size(self, row: QWidget) -> QSize:
+        """The row's height at the list's width: a wrapped error gets all its lines, not two."""
+        width = max(120, self.list.viewport().width())
+        hint = row.sizeHint()
+        # The text column is what the thumbnail, the cancel button and the margins leave.
+        text_width = max(60, width - THUMB - 30 - 12 - 12)
+        body = row.layout().itemAt(1).layout() if row.layout() is not None and row.layout().count() > 1 else None
+        if body is None:
+            return QSize(width, hint.height())
+        heights = []
+        for index in range(body.count()):
+            widget = body.itemAt(index).widget()
+            if widget is None or widget.isHidden():
+                continue
+            wrapped = isinstance(widget, QLabel) and widget.wordWrap()
+            heights.append(widget.heightForWidth(text_width) if wrapped else widget.sizeHint().height())
+        margins = row.layout().contentsMargins()
+        needed = sum(heights) + body.spacing() * max(0, len(heights) - 1) + margins.top() + margins.bottom()
+        return QSize(width, max(hint.height(), needed))
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        for item, row in self.rows.values():
+            item.setSizeHint(self._row_size(row))
 
     def _remove_oldest_finished(self) -> None:
         for index in range(self.list.count() - 1, -1, -1):

@@ -15,32 +15,35 @@ Preferences (``model_folders``, ``preferences``) and training on the user's MIDI
 
 from __future__ import annotations
 
-import io
 import random
-import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QPointF, QRectF, QSettings, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QImage, QKeySequence, QUndoStack
-from PySide6.QtWidgets import QDialog, QDockWidget, QLabel, QMainWindow, QWidget
+from PySide6.QtCore import QByteArray, QPointF, QSettings, Qt, Signal
+from PySide6.QtGui import QCloseEvent, QUndoStack
+from PySide6.QtWidgets import QDialog, QDockWidget, QLabel, QMainWindow, QVBoxLayout, QWidget
 
-from studio.core.errors import FileFormatError, ProjectError, StudioError
+from studio.core.errors import ProjectError
 from studio.core.history import HistoryNode
 from studio.core.paths import HomeLayout
-from studio.ui import melody_training, placement
-from studio.ui.canvas import CanvasWidget, ImageLayer, image_to_png
+from studio.ui import first_run, follow_results, melody_training
+from studio.ui.canvas import CanvasWidget
 from studio.ui.canvas_actions import CanvasActions
 from studio.ui.dialogs import PROJECT_FILTER, Prompter
 from studio.ui.engine_link import FAILED, READY, RESTARTING, STARTING, EngineLink
 from studio.ui.generate_panel import GeneratePanel
 from studio.ui.history_panel import HistoryPanel
-from studio.ui.jobs import CANCELLED, DONE, FAILED as JOB_FAILED, Job, JobTracker
+from studio.ui.jobs import Job, JobTracker
 from studio.ui.jobs_panel import JobBar, JobsPanel
 from studio.ui.melody_actions import MelodyActions
 from studio.ui.restore_actions import RestoreActions
 from studio.ui.melody_words import clean_title
-from studio.ui.model_folders import add_model_folders, folder_to_add
+from studio.ui.window_actions import build_menus
+from studio.ui.workspaces import Workspaces
+from studio.ui.file_transfer import PLUGIN_ARCHIVE_SUFFIXES, FileTransfer  # noqa: F401 (re-exported)
+from studio.ui.generation_flow import INPUT_KINDS, GenerationFlow
+from studio.ui.image_decode import Decoded
+from studio.ui.message_bar import MessageBar, first_sentence
 from studio.ui.preferences import PreferencesDialog
 from studio.ui.project_flow import ProjectFlow
 from studio.ui.project_session import Documents, ProjectSession, find_recovery
@@ -51,9 +54,7 @@ from studio.ui.theme import ACCENT, DANGER, OK, WARN
 
 MAX_RECENT = 8
 STATE_COLOURS = {STARTING: WARN, READY: OK, RESTARTING: WARN, FAILED: DANGER}
-PLUGIN_ARCHIVE_SUFFIXES = (".zip", ".whl")
 
-INPUT_KINDS = {"image": "image", "mask": "image", "melody": "melody", "audio": "audio"}
 
 
 def ui_settings(home: Path) -> QSettings:
@@ -97,6 +98,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Studio")
         self.resize(1500, 950)
         self.setDockNestingEnabled(True)
+        # The Generate panel runs the full height; the timeline sits under the canvas only.
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.undo = QUndoStack(self)
         self.blobs = ProjectBlobs(self)
         self.session = ProjectSession(self.home / "recovery", self._documents, self)
@@ -112,11 +115,19 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)  # model files dropped anywhere on the window
         self._painted = False
         self._loading = False
-        self._fetching: dict[str, list[tuple[dict[str, Any], bytes] | None]] = {}
 
         self.canvas = CanvasWidget(self.undo, self.blobs)
-        self.setCentralWidget(self.canvas)
+        self.message_bar = MessageBar()
+        centre = QWidget()
+        centre.setObjectName("centre")
+        centre_layout = QVBoxLayout(centre)
+        centre_layout.setContentsMargins(0, 0, 0, 0)
+        centre_layout.setSpacing(0)
+        centre_layout.addWidget(self.message_bar)
+        centre_layout.addWidget(self.canvas, 1)
+        self.setCentralWidget(centre)
         self.generate_panel = GeneratePanel(self.settings)
+        self.model_guide = first_run.ModelGuide(self.generate_panel, HomeLayout(self.home).models_dir, self.add_model_folder_dialog)
         self.history_panel = HistoryPanel(self.undo)
         self.jobs_panel = JobsPanel(self.tracker)
         self.text_panel = TextPanel()
@@ -133,12 +144,15 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.docks["history"]], [330], Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["timeline"]], [300], Qt.Orientation.Vertical)
         self._default_state = self.saveState()
+        self.workspaces = Workspaces(self)
 
         self.engine_label = QLabel()
         self.engine_label.setObjectName("engineState")
         self.job_bar = JobBar(self.tracker)
         self.statusBar().addPermanentWidget(self.job_bar)
         self.statusBar().addPermanentWidget(self.engine_label)
+        self.flow = GenerationFlow(self)
+        self.files = FileTransfer(self)
         self._build_menus()
         self._wire()
         self._show_engine_state(self.link.state, "")
@@ -150,81 +164,14 @@ class MainWindow(QMainWindow):
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock-{key}")
         dock.setWidget(widget)
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        # Movable between dock areas, never torn off into a floating window by a stray drag.
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetClosable)
         self.addDockWidget(area, dock)
         self.docks[key] = dock
 
-    def _action(self, menu: Any, text: str, slot: Any, shortcut: Any = None, *, name: str = "") -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            if isinstance(shortcut, (list, tuple)):
-                action.setShortcuts([QKeySequence(s) for s in shortcut])
-            else:
-                action.setShortcut(QKeySequence(shortcut))
-            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        action.triggered.connect(slot)
-        if name:
-            action.setObjectName(name)
-        menu.addAction(action)
-        self.addAction(action)
-        return action
-
     def _build_menus(self) -> None:
-        bar = self.menuBar()
-        file = bar.addMenu("&File")
-        self._action(file, "&New", self.new_project, QKeySequence.StandardKey.New, name="actionNew")
-        self._action(file, "&Open…", self.open_project_dialog, QKeySequence.StandardKey.Open, name="actionOpen")
-        self.recent_menu = file.addMenu("Open &Recent")
-        self._action(file, "&Save", self.save, QKeySequence.StandardKey.Save, name="actionSave")
-        self._action(file, "Save &As…", self.save_as_dialog, QKeySequence("Ctrl+Shift+S"), name="actionSaveAs")
-        file.addSeparator()
-        export = file.addMenu("&Export")
-        self._action(export, "Canvas as PNG…", lambda: self.export_canvas_dialog(layer_only=False), QKeySequence("Ctrl+E"))
-        self._action(export, "Active layer as PNG…", lambda: self.export_canvas_dialog(layer_only=True))
-        self._action(export, "Timeline as MIDI…", lambda: self.export_timeline_dialog("mid"))
-        self._action(export, "Timeline as WAV/FLAC…", lambda: self.export_timeline_dialog("wav"))
-        self._action(export, "Selected clip as MIDI…", lambda: self.export_timeline_dialog("mid", clip_only=True))
-        self._action(export, "Text as Markdown…", self.export_text_dialog)
-        file.addSeparator()
-        self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
-
-        edit = bar.addMenu("&Edit")
-        undo = self.undo.createUndoAction(self, "&Undo")
-        undo.setShortcut(QKeySequence.StandardKey.Undo)
-        redo = self.undo.createRedoAction(self, "&Redo")
-        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-        edit.addAction(undo)
-        edit.addAction(redo)
-        self.addAction(undo)
-        self.addAction(redo)
-        edit.addSeparator()
-        self._action(edit, "Delete selected generation", self.history_panel.delete_selected)
-        self._action(edit, "&Preferences…", self.preferences, QKeySequence.StandardKey.Preferences)
-
-        generate = bar.addMenu("&Generate")
-        self._action(generate, "&Generate", self.generate, ["Ctrl+Return", "Ctrl+Enter"], name="actionGenerate")
-        self._action(generate, "&Cancel current job", self.cancel_current, QKeySequence(Qt.Key.Key_Escape), name="actionCancel")
-        self._action(generate, "Cancel &all jobs", self.cancel_all)
-        generate.addSeparator()
-        self._action(generate, "Send each prompt to image generator", self.send_latest_prompts, name="actionSendPrompts")
-
-        view = bar.addMenu("&View")
-        for dock in self.docks.values():
-            view.addAction(dock.toggleViewAction())
-        view.addSeparator()
-        self._action(view, "Fit canvas", self.canvas.view.fit, QKeySequence("Ctrl+0"))
-        self._action(view, "Canvas at 100%", lambda: self.canvas.view.set_zoom(1.0), QKeySequence("Ctrl+1"))
-        self._action(view, "Reset layout", self.reset_layout)
-
-        tools = bar.addMenu("&Tools")
-        self._action(tools, "&Plugins…", self.show_plugins)
-        self._action(tools, "Train on my MIDI…", self.train_melody_dialog, name="actionTrainMelody")
-        tools.addSeparator()
-        self._action(tools, "Restart engine connection", self.link.retry)
-        self._action(tools, "Restart engine (apply settings)", self.restart_engine, name="actionRestartEngine")
-
-        help_menu = bar.addMenu("&Help")
-        self._action(help_menu, "About Studio", lambda: self.prompter.info(self, "About Studio", "Studio: an offline creative studio for images, melodies, text and audio."))
+        """Menus and shortcuts come from the table in ``window_actions``."""
+        self.actions_by_id = build_menus(self)
         self._rebuild_recent()
 
     def _wire(self) -> None:
@@ -232,11 +179,10 @@ class MainWindow(QMainWindow):
         link.state_changed.connect(self._show_engine_state)
         link.catalogue_changed.connect(self.generate_panel.set_catalogue)
         link.models_changed.connect(self.generate_panel.set_models)
+        link.models_changed.connect(lambda _models: self.model_guide.update())
         link.event.connect(self.tracker.on_event)
         link.jobs_lost.connect(self.tracker.lost)
-        self.tracker.finished.connect(self._job_finished)
         self.tracker.text_delta.connect(self._text_delta)
-        self.tracker.preview_image.connect(self._preview)
         self.jobs_panel.cancel_requested.connect(self.cancel_job)
         self.jobs_panel.cancel_all_requested.connect(self.cancel_all)
         self.generate_panel.generate_requested.connect(self.generate)
@@ -317,12 +263,14 @@ class MainWindow(QMainWindow):
             return
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
+        self.workspaces.save_current()
         self.settings.sync()
         self.timeline.player.stop()
         if self._training_dialog is not None and self._training_dialog.running:
             self._training_dialog.cancel()  # it checkpoints: training again with the same name resumes
         self.session.close()
         self.link.close()
+        self.flow.close()
         event.accept()
 
     def maybe_keep_changes(self) -> bool:
@@ -355,9 +303,11 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
 
     def reset_layout(self) -> None:
+        """Every dock back in its place, then the current workspace's arrangement afresh."""
         self.restoreState(self._default_state)
         for dock in self.docks.values():
             dock.show()
+        self.workspaces.reset()
 
     # ------------------------------------------------------------------ engine state
 
@@ -396,6 +346,7 @@ class MainWindow(QMainWindow):
             self.undo.setClean()
         finally:
             self._loading = False
+        self.workspaces.switch(self.workspaces.remembered_for(None if self.session.untitled else self.session.path))
         self.canvas.view.fit()
         self.branch_parent = None
         if problems:
@@ -458,262 +409,28 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ generating
 
+    # ------------------------------------------------------------------ the generation flow (studio.ui.generation_flow)
+
     def generate(self) -> list[Job]:
-        generator = self.generate_panel.current
-        if generator is None:
-            self.statusBar().showMessage("No generator selected (is the engine running?)", 5000)
-            return []
-        params, inputs = self.generate_panel.request()
-        try:
-            uploads, parents = self._resolve_inputs(generator, inputs)
-        except StudioError as exc:
-            self.prompter.error(self, "Cannot generate", str(exc))
-            return []
-        if self.branch_parent and self.branch_parent not in parents:
-            parents.insert(0, self.branch_parent)
-        where = placement.plan(generator, params, inputs, canvas=self.canvas, timeline=self.timeline)
-        seeds = self.generate_panel.take_seeds(self.generate_panel.batch.value())
-        return [self.submit(generator, params, seed, uploads=uploads, parents=parents, placement=dict(where)) for seed in seeds]
+        return self.flow.generate()
 
-    def _resolve_inputs(self, generator: dict[str, Any], inputs: dict[str, dict[str, Any]]) -> tuple[dict[str, tuple[bytes, str, str]], list[str]]:
-        specs = {spec["name"]: spec for spec in generator.get("params") or []}
-        uploads: dict[str, tuple[bytes, str, str]] = {}
-        parents: list[str] = []
-        for name, source in inputs.items():
-            kind = specs[name]["type"]
-            where = source.get("source")
-            data: bytes | None = None
-            mime = "image/png"
-            if where == "file":
-                path = Path(source.get("path") or "")
-                if not path.is_file():
-                    raise StudioError(f"{specs[name].get('label') or name}: choose a file first")
-                data = path.read_bytes()
-                from studio.core.artifacts import kind_for_path
-
-                _kind, mime = kind_for_path(path.name)
-            elif where == "selection":
-                data = self.canvas.selection_png()
-                if data is None:
-                    raise StudioError(f"{name}: draw a selection on the canvas first (Select tool, M)")
-            elif where == "layer":
-                layer = self.canvas.active_layer()
-                if layer is None:
-                    raise StudioError(f"{name}: the canvas has no layer to use")
-                data = self.blobs.get(layer.blob)
-                if layer.node:
-                    parents.append(layer.node)
-            elif where == "canvas":
-                data = self.canvas.canvas_png()
-            elif where == "region":
-                data = self.canvas.region_png(QRectF(*[float(v) for v in source["rect"]]))
-            elif where == "mask":
-                data = self.canvas.mask_png(QRectF(*[float(v) for v in source["rect"]]) if source.get("rect") else None)
-            elif where == "clip":
-                clip = self._input_clip(source)
-                if clip is None:
-                    raise StudioError(f"{name}: select a clip on the timeline first" if not source.get("clip") else f"{name}: the clip “{source.get('name')}” is no longer on the timeline")
-                if kind == "melody":
-                    from studio.core.midi import write_midi
-                    from studio.ui.timeline_model import clipped_melody
-
-                    melody = clipped_melody(clip)  # what the clip plays: a trimmed clip gives its visible part
-                    data = write_midi(melody) if melody is not None else None
-                    mime = "audio/midi"
-                elif clip.get("blob"):
-                    data = self.blobs.get(clip["blob"])
-                    mime = "audio/wav"
-                if data is None:
-                    raise StudioError(f"{name}: the selected clip holds no {kind}")
-                if clip.get("node"):
-                    parents.append(clip["node"])
-            if data is not None:
-                uploads[name] = (data, INPUT_KINDS.get(kind, kind), mime)
-        return uploads, list(dict.fromkeys(parents))
-
-    def _input_clip(self, source: dict[str, Any]) -> dict[str, Any] | None:
-        """The clip an input names (pinned by an action), else the selected one."""
-        clip_id = source.get("clip")
-        if not clip_id:
-            return self.timeline.selected_clip()
-        try:
-            return self.timeline.doc.find_clip(clip_id)[1]
-        except KeyError:
-            return None
-
-    def submit(self, generator: dict[str, Any], params: dict[str, Any], seed: int | None, *, uploads: dict[str, tuple[bytes, str, str]] | None = None, parents: list[str] | None = None, placement: dict[str, Any] | None = None) -> Job:
-        job = self.tracker.new_job(generator["id"], generator.get("name") or generator["id"], generator.get("kind", ""), params, seed, parents)
-        job.placement = dict(placement or {})
-        ticket = job.ticket
-        self.docks["jobs"].raise_() if generator.get("kind") != "text" or job.placement.get("title_clip") else self.docks["text"].raise_()
-        self.link.submit(
-            generator["id"],
-            params,
-            seed,
-            uploads=uploads,
-            on_ok=lambda job_id: self._accepted(ticket, job_id),
-            on_error=lambda message: self.tracker.rejected(ticket, message),
-        )
-        return job
-
-    def _accepted(self, ticket: str, job_id: str) -> None:
-        self.tracker.accepted(ticket, job_id)
-        job = self.tracker.jobs.get(ticket)
-        if job is not None and job.cancel_requested and job.active:
-            self.link.cancel(job_id)
+    def submit(self, generator: dict[str, Any], params: dict[str, Any], seed: int | None, **where: Any) -> Job:
+        return self.flow.submit(generator, params, seed, **where)
 
     def cancel_job(self, ticket: str) -> None:
-        job = self.tracker.jobs.get(ticket)
-        if job is None or not job.active:
-            return
-        job.cancel_requested = True
-        self.tracker.changed.emit(ticket)
-        if job.job_id:
-            self.link.cancel(job.job_id, on_error=lambda message: self.statusBar().showMessage(message, 8000))
+        self.flow.cancel_job(ticket)
 
     def cancel_current(self) -> None:
-        job = self.tracker.running() or next(iter(self.tracker.active()), None)
-        if job is not None:
-            self.cancel_job(job.ticket)
+        self.flow.cancel_current()
 
     def cancel_all(self) -> None:
-        for job in self.tracker.active():
-            self.cancel_job(job.ticket)
+        self.flow.cancel_all()
 
-    def _preview(self, ticket: str, image: QImage) -> None:
-        job = self.tracker.jobs.get(ticket)
-        if job is not None and job.kind == "image":
-            self.canvas.show_preview(image)
+    def land(self, job: Job, results: list[tuple[dict[str, Any], bytes]], *, decoded: list[Decoded | None] | None = None) -> HistoryNode | None:
+        return self.flow.land(job, results, decoded=decoded)
 
-    def _job_finished(self, ticket: str) -> None:
-        job = self.tracker.jobs.get(ticket)
-        if job is None:
-            return
-        if job.kind == "image":
-            self.canvas.hide_preview()
-        if job.state == JOB_FAILED:
-            self.statusBar().showMessage(f"{job.generator_name} failed: {job.error}", 10000)
-            return
-        if job.state == CANCELLED:
-            self.statusBar().showMessage(f"{job.generator_name}: cancelled", 5000)
-            if job.kind == "text":
-                self.text_panel.finish(ticket, "")
-            return
-        if job.state != DONE:
-            return
-        artifacts = job.artifacts or [{"id": artifact_id, "kind": job.kind, "mime": "application/octet-stream", "meta": {}} for artifact_id in job.outputs]
-        if not artifacts:
-            return
-        slots: list[tuple[dict[str, Any], bytes] | None] = [None] * len(artifacts)
-        self._fetching[ticket] = slots
-        for index, info in enumerate(artifacts):
-            self.link.fetch_artifact(
-                info["id"],
-                lambda result, i=index, meta=info: self._fetched(ticket, i, meta, result),
-                lambda message: self._fetch_failed(ticket, message),
-            )
-
-    def _fetched(self, ticket: str, index: int, info: dict[str, Any], result: tuple[bytes, str]) -> None:
-        slots = self._fetching.get(ticket)
-        if slots is None:
-            return
-        data, mime = result
-        if info.get("mime") in (None, "application/octet-stream"):
-            info = dict(info, mime=mime)
-        slots[index] = (info, data)
-        if all(slot is not None for slot in slots):
-            del self._fetching[ticket]
-            self.land(self.tracker.jobs[ticket], [slot for slot in slots if slot is not None])
-
-    def _fetch_failed(self, ticket: str, message: str) -> None:
-        self._fetching.pop(ticket, None)
-        job = self.tracker.jobs.get(ticket)
-        if job is not None:
-            job.error = f"the output could not be fetched: {message}"
-            self.tracker.changed.emit(ticket)
-        self.statusBar().showMessage(f"Could not fetch the output: {message}", 10000)
-
-    def land(self, job: Job, results: list[tuple[dict[str, Any], bytes]]) -> HistoryNode | None:
-        """Commit a finished job's outputs to the project and place them; returns its history node."""
-        store, history = self.session.store, self.session.history
-        if store is None or history is None or job.landed:
-            return None
-        job.landed = True
-        try:
-            ids = [store.put_blob(data, info.get("kind") or job.kind, info.get("mime") or "application/octet-stream", info.get("meta") or {}) for info, data in results]
-        except ProjectError as exc:  # a read-only or full disk: the output stays in the engine
-            self.prompter.error(self, "Cannot save project", f"The output of {job.generator_name} could not be added: {exc}")
-            return None
-        record = dict(results[0][0].get("meta") or {})
-        record.pop("output", None)
-        record.setdefault("generator", job.plugin)
-        record.setdefault("params", job.params)
-        record.setdefault("seed", job.seed)
-        record.pop("id", None)
-        parents = [parent for parent in job.parents if parent in history]
-        node = HistoryNode.from_record(record, outputs=ids, parents=parents)
-        node.kind = job.kind
-        node.finished = node.finished or time.time()
-        try:
-            history.add(node)
-        except ProjectError as exc:
-            self.prompter.error(self, "Cannot save project", f"The generation of {job.generator_name} could not be recorded: {exc}")
-            return None
-        for (info, data), blob in zip(results, ids):
-            self._place(node, info.get("kind") or job.kind, data, blob, job, info)
-        thumbs = self.history_panel.thumbs
-        picture = thumbs.for_node(node) if thumbs is not None else None
-        if picture is not None:
-            job.preview = picture.toImage()  # the jobs view shows what came out
-            self.tracker.changed.emit(job.ticket)
-        self.generation_landed.emit(node)
-        return node
-
-    def _place(self, node: HistoryNode, kind: str, data: bytes, blob: str, job: Job | None = None, info: dict[str, Any] | None = None) -> None:
-        short = (node.generator or node.plugin_id or "output").removeprefix("studio.")
-        name = f"{short} #{node.seed}" if node.seed is not None else short
-        where = job.placement if job is not None else {}
-        if kind == "image":
-            if where.get("rect"):
-                placement.land_image(self.canvas, where, data, name=name, blob=blob, node=node.id)
-            else:
-                self.canvas.add_image(data, name=name, blob=blob, node=node.id)
-        elif kind == "melody":
-            from studio.core.midi import read_midi, read_midi_parts
-
-            try:
-                melody = read_midi(data).melody
-            except FileFormatError as exc:
-                self.statusBar().showMessage(str(exc), 8000)
-                return
-            if where.get("only_new_bars"):
-                melody = placement.new_bars_only(melody, (info or {}).get("meta") or {})
-            role = str(where.get("role") or "")
-            if role in ("melody.continue", "melody.vary", "melody.interpolate"):
-                action = role.split(".", 1)[1]
-                name = f"{action} #{node.seed}" if node.seed is not None else action
-            parts = read_midi_parts(data)  # a harmonization: one clip per voice, a track each
-            if len(parts) > 1:
-                placement.land_parts(self.timeline, parts, name=name, node=node.id, blob=blob)
-            elif placement.land_melody(self.timeline, where, melody, name=name, node=node.id, blob=blob) is None:
-                self.timeline.add_melody(melody, name=name, node=node.id, blob=blob)
-            self.docks["timeline"].raise_()
-        elif kind == "audio":
-            from studio.core.audio_io import read_audio_info
-
-            info = read_audio_info(data)
-            self.timeline.add_audio(blob, float(info["duration"]), name=name, node=node.id)
-        elif kind == "text":
-            text = data.decode("utf-8", "replace")
-            if where.get("title_clip"):
-                self._title_landed(where["title_clip"], text)
-                return
-            if job is not None:
-                self.text_panel.finish(job.ticket, text)
-            else:
-                self.text_panel.stream(f"send-{node.id}", text)
-                self.text_panel.finish(f"send-{node.id}", "")
-            self.docks["text"].raise_()
+    def _place(self, node: HistoryNode, kind: str, data: bytes, blob: str, job: Job | None = None, info: dict[str, Any] | None = None, *, decoded: Decoded | None = None) -> Any:
+        return self.flow.place(node, kind, data, blob, job, info, decoded=decoded)
 
     # ------------------------------------------------------------------ history actions
 
@@ -761,6 +478,18 @@ class MainWindow(QMainWindow):
             seed = random.randint(0, 2**31 - 1)
         return self.submit(generator, params, seed, uploads=uploads, parents=[node.id])
 
+    def _on_history_target(self, action: Any) -> Any:
+        """Re-run / Vary from the keyboard: the History's selected generation, else the latest."""
+        nodes = self.history_panel.selected_nodes()
+        history = self.session.history
+        if not nodes and history is not None:
+            latest = max(history.nodes(), key=lambda node: node.finished or 0.0, default=None)
+            nodes = [latest] if latest is not None else []
+        if not nodes:
+            self.statusBar().showMessage("Nothing to re-run yet: generate something first", 6000)
+            return None
+        return action(nodes[0])
+
     def use_node_as_input(self, node: HistoryNode) -> None:
         """Branch from a node: its output goes where inputs are taken from, and the next generation is its child."""
         self.send_node(node)
@@ -770,47 +499,21 @@ class MainWindow(QMainWindow):
     def send_node(self, node: HistoryNode) -> None:
         if self.session.store is None:
             return
+        landed = follow_results.Landed()
         for blob in node.outputs:
             try:
                 data = self.session.store.get_blob(blob)
                 info = self.session.store.blob_info(blob)
             except KeyError:
                 continue
-            self._place(node, info["kind"], data, blob)
+            landed.add(self._place(node, info["kind"], data, blob))
+        follow_results.reveal(landed, canvas=self.canvas, timeline=self.timeline, settings=self.settings)
 
     # ------------------------------------------------------------------ files in
-
-    def import_images(self, paths: list[str], pos: QPointF | None = None) -> None:
-        """Image files dropped on the canvas: new layers; a PNG's generation parameters go to the Generate panel."""
-        for index, raw in enumerate(paths):
-            path = Path(raw)
-            try:
-                data = path.read_bytes()
-            except OSError as exc:
-                self.prompter.error(self, "Cannot import", f"{path}: {exc}")
-                continue
-            mime = "image/png" if path.suffix.lower() == ".png" else "image/jpeg" if path.suffix.lower() in (".jpg", ".jpeg") else "image/webp"
-            try:
-                blob = self.blobs.put(data, "image", mime, {"file": path.name})
-            except ProjectError as exc:  # a read-only or full disk: say so, keep going
-                self.prompter.error(self, "Cannot save project", f"{path.name} was not added: {exc}")
-                return
-            at = QPointF(pos.x() + 24 * index, pos.y() + 24 * index) if pos is not None else None
-            if self.canvas.add_image(data, name=path.stem, blob=blob, pos=at, mime=mime) is None:
-                self.prompter.error(self, "Cannot import", f"{path}: not an image this studio can read")
-                continue
-            self.restore_from_png(data, path.name)
 
     def restore_from_png(self, data: bytes, name: str = "PNG") -> bool:
         """A dropped image's settings (PNG, JPEG or WebP; ours or another tool's) into the Generate panel."""
         return self.restore_actions.from_image(data, name) is not None
-
-    def _timeline_files_dropped(self, paths: list[str], beat: float, track_index: int) -> None:
-        for path in paths:
-            try:
-                self.timeline.import_file(Path(path), start=beat, track_index=track_index)
-            except (OSError, StudioError) as exc:
-                self.prompter.error(self, "Cannot import", f"{path}: {exc}")
 
     def _text_delta(self, ticket: str, delta: str) -> None:
         job = self.tracker.jobs.get(ticket)
@@ -845,56 +548,36 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def dropEvent(self, event: Any) -> None:
-        """Files dropped on a panel without a drop target of its own: each goes where it belongs."""
-        from studio.ui.canvas import IMAGE_SUFFIXES
-        from studio.ui.timeline import AUDIO_SUFFIXES, MIDI_SUFFIXES
+        self.files.drop(event)
 
-        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
-        if not paths:
-            return
-        event.acceptProposedAction()
-        images = [p for p in paths if p.lower().endswith(IMAGE_SUFFIXES)]
-        sounds = [p for p in paths if p.lower().endswith(AUDIO_SUFFIXES + MIDI_SUFFIXES)]
-        others = [p for p in paths if p not in images and p not in sounds]
-        if images:
-            self.import_images(images)
-        for path in sounds:
-            try:
-                self.timeline.import_file(Path(path))
-            except (OSError, StudioError) as exc:
-                self.prompter.error(self, "Cannot import", f"{path}: {exc}")
-        if others:
-            self.models_dropped(others)
+    def import_images(self, paths: list[str], pos: QPointF | None = None) -> None:
+        self.files.import_images(paths, pos)
 
     def models_dropped(self, paths: list[str]) -> list[Path]:
-        """Files that are no image or sound, dropped anywhere on the window.
+        return self.files.models_dropped(paths)
 
-        A plugin archive (.zip, .whl) goes to the plugin manager, which shows what it is and
-        asks before installing; model files and folders are offered as model folders.
-        """
-        archives = [p for p in paths if p.lower().endswith(PLUGIN_ARCHIVE_SUFFIXES)]
-        if archives:
-            self.install_plugin_archive(Path(archives[0]))
-            if len(archives) > 1:
-                self.statusBar().showMessage("One plugin at a time: drop the others after this one is installed.", 8000)
-            paths = [p for p in paths if p not in archives]
-            if not paths:
-                return []
-        folders = list(dict.fromkeys(folder for folder in (folder_to_add(Path(p)) for p in paths) if folder is not None))
-        if not folders:
-            names = ", ".join(Path(p).name for p in paths[:3])
-            self.statusBar().showMessage(f"{names}: not an image, MIDI, audio or model file this studio can use", 8000)
-            return []
-        listing = "\n".join(f"  {folder}" for folder in folders)
-        if not self.prompter.ask(self, "Add model folder", f"Add to the model folders?\n{listing}\n\nThe engine scans them for models when it starts."):
-            return []
-        added = add_model_folders(self.home, folders)
-        if not added:
-            self.statusBar().showMessage("Those models are in the model folders already.", 8000)
-            self.link.refresh_models()
-            return []
-        self.offer_engine_restart("The model folders changed.")
-        return added
+    def add_model_folder_dialog(self) -> list[Path]:
+        return self.files.add_model_folder_dialog()
+
+    def _timeline_files_dropped(self, paths: list[str], beat: float, track_index: int) -> None:
+        self.files.timeline_files_dropped(paths, beat, track_index)
+
+    def export_canvas(self, path: Path, *, layer_only: bool = False) -> Path:
+        return self.files.export_canvas(path, layer_only=layer_only)
+
+    def export_canvas_dialog(self, *, layer_only: bool) -> None:
+        self.files.export_canvas_dialog(layer_only=layer_only)
+
+    def export_timeline_dialog(self, kind: str, *, clip_only: bool = False) -> None:
+        self.files.export_timeline_dialog(kind, clip_only=clip_only)
+
+    def export_text_dialog(self) -> None:
+        self.files.export_text_dialog()
+
+    def show_error(self, message: str) -> None:
+        """An error in full above the canvas, a short form in the status bar."""
+        self.message_bar.show_error(message)
+        self.statusBar().showMessage(first_sentence(message), 15000)
 
     def offer_engine_restart(self, why: str) -> bool:
         busy = self.link.active_jobs
@@ -983,53 +666,6 @@ class MainWindow(QMainWindow):
             self.docks["generate"].raise_()
 
     # ------------------------------------------------------------------ files out
-
-    def _encode_canvas_png(self, image: QImage, layer: ImageLayer | None) -> bytes:
-        from PIL import Image
-
-        from studio.core.png_metadata import encode_png
-
-        picture = Image.open(io.BytesIO(image_to_png(image)))
-        picture.load()
-        node = None
-        if layer is not None and layer.node and self.session.history is not None:
-            try:
-                node = self.session.history.get(layer.node)
-            except KeyError:
-                node = None
-        ai = any(item.node for item in self.canvas.layers.values())
-        if node is None:
-            return encode_png(picture, ai_generated=ai)
-        fields = {key: value for key, value in node.params.items() if key not in ("prompt", "negative_prompt") and not isinstance(value, (dict, list))}
-        fields.update({"Seed": node.seed, "Generator": node.generator})
-        record = node.to_dict()
-        return encode_png(picture, prompt=str(node.params.get("prompt") or ""), negative_prompt=str(node.params.get("negative_prompt") or ""), parameters=fields, record=record, ai_generated=True)
-
-    def export_canvas(self, path: Path, *, layer_only: bool = False) -> Path:
-        return self.canvas.export_png(Path(path), layer_only=layer_only, encode=self._encode_canvas_png)
-
-    def export_canvas_dialog(self, *, layer_only: bool) -> None:
-        path = self.prompter.save_path(self, "Export PNG", "PNG images (*.png)", "canvas.png")
-        if path is not None:
-            self.export_canvas(path if path.suffix else path.with_suffix(".png"), layer_only=layer_only)
-            self.statusBar().showMessage(f"Exported {path}", 5000)
-
-    def export_timeline_dialog(self, kind: str, *, clip_only: bool = False) -> None:
-        if kind == "mid":
-            path = self.prompter.save_path(self, "Export MIDI", "MIDI files (*.mid)", "timeline.mid")
-            if path is not None:
-                self.timeline.export_midi(path if path.suffix else path.with_suffix(".mid"), clip_only=clip_only)
-        else:
-            path = self.prompter.save_path(self, "Export audio", "Audio (*.wav *.flac)", "timeline.wav")
-            if path is not None:
-                self.timeline.export_audio(path if path.suffix in (".wav", ".flac") else path.with_suffix(".wav"), clip_only=clip_only)
-        if path is not None:
-            self.statusBar().showMessage(f"Exported {path}", 5000)
-
-    def export_text_dialog(self) -> None:
-        path = self.prompter.save_path(self, "Export text", "Markdown (*.md);;Text (*.txt)", "text.md")
-        if path is not None:
-            path.write_text(self.text_panel.text(), encoding="utf-8")
 
     # ------------------------------------------------------------------ other dialogs
 

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.params import RANDOM_SEED_MAX, SEED_MAX
+from studio.ui.note_spin import NoteSpinBox
 from studio.ui.wheel_guard import wheel_only_when_focused
 
 INT_LIMIT = 2**31 - 1  # QSpinBox is 32-bit signed: fine for sizes and steps, never for seeds
@@ -105,7 +106,7 @@ class NumberEditor(ParamEditor):
         self.integral = spec["type"] == "int"
         low, high = spec.get("min"), spec.get("max")
         if self.integral:
-            self.spin: QSpinBox | QDoubleSpinBox = QSpinBox()
+            self.spin: QSpinBox | QDoubleSpinBox = NoteSpinBox() if spec.get("unit") == "note" else QSpinBox()
             self.spin.setRange(int(low) if low is not None else -INT_LIMIT, int(high) if high is not None else INT_LIMIT)
             self.spin.setSingleStep(int(spec.get("step") or 1))
         else:
@@ -116,13 +117,19 @@ class NumberEditor(ParamEditor):
             self.spin.setRange(float(low) if low is not None else -1e9, float(high) if high is not None else 1e9)
             self.spin.setSingleStep(step)
         self.spin.setKeyboardTracking(False)
+        if spec.get("special"):
+            self.spin.setSpecialValueText(spec["special"])  # what the minimum means, in words
+        self.spin.setToolTip(spec.get("help") or "")
         self.slider: QSlider | None = None
         if low is not None and high is not None and high > low:
             self.slider = QSlider(Qt.Orientation.Horizontal)
             self.slider.setRange(0, self.SLIDER_STEPS)
             self.layout_.addWidget(self.slider, 1)
             self.slider.valueChanged.connect(self._from_slider)
-            self.spin.setMaximumWidth(90)
+            self.spin.setMaximumWidth(90 if not spec.get("special") else 200)
+            # The slider gives way in a narrow panel; the value itself is never clipped.
+            self.spin.setMinimumWidth(self.spin.minimumSizeHint().width() + 8)
+            self.slider.setMinimumWidth(40)
         self.layout_.addWidget(self.spin, 0 if self.slider else 1)
         wheel_only_when_focused(self.spin, self.slider)
         self.spin.valueChanged.connect(self._from_spin)
@@ -384,6 +391,9 @@ class InputEditor(ParamEditor):
             self.combo.setCurrentIndex(0)
 
 
+AUTOMATIC_MODEL = "Automatic (first found)"
+
+
 class ModelEditor(ParamEditor):
     """A model path picked from what the engine found (or typed), filtered by ``model_kind``."""
 
@@ -392,7 +402,8 @@ class ModelEditor(ParamEditor):
         self.combo = QComboBox()
         wheel_only_when_focused(self.combo)
         self.combo.setEditable(True)
-        self.combo.lineEdit().setPlaceholderText("automatic" if spec.get("optional") else "model folder or file")
+        self.combo.lineEdit().setPlaceholderText("model folder or file")
+        self.combo.setToolTip(spec.get("help") or "A model file or folder")
         self.layout_.addWidget(self.combo, 1)
         self.combo.currentTextChanged.connect(lambda _t: self.changed.emit())
         self.set_models({})
@@ -404,7 +415,8 @@ class ModelEditor(ParamEditor):
         self.combo.blockSignals(True)
         self.combo.clear()
         if self.spec.get("optional"):
-            self.combo.addItem("", None)
+            # A real choice, in normal text: a grey placeholder looked like a disabled field.
+            self.combo.addItem(AUTOMATIC_MODEL, None)
         for entry in models.get("found") or []:
             kind = model_kind(entry)
             if wanted and kind not in (wanted, "unknown"):
@@ -425,12 +437,14 @@ class ModelEditor(ParamEditor):
             self.combo.setCurrentIndex(0 if self.combo.count() else -1)
             if not self.combo.count():
                 self.combo.setEditText("")
+            self.combo.lineEdit().setCursorPosition(0)
             return
         index = self.combo.findData(value)
         if index >= 0:
             self.combo.setCurrentIndex(index)
         else:
             self.combo.setEditText(str(value))
+        self.combo.lineEdit().setCursorPosition(0)  # a long name shows its start, not its tail
 
 
 def editor_for(spec: dict[str, Any]) -> ParamEditor:

@@ -105,12 +105,15 @@ def plan(generator: dict[str, Any], params: dict[str, Any], inputs: dict[str, di
 # --------------------------------------------------------------------------- landing
 
 
-def land_image(canvas: "CanvasWidget", placement: dict[str, Any], data: bytes, *, name: str, blob: str, node: str) -> Any:
-    """An image result over its source region (outpaint: around it, growing the canvas)."""
+def land_image(canvas: "CanvasWidget", placement: dict[str, Any], data: bytes, *, name: str, blob: str, node: str, **decoded: Any) -> Any:
+    """An image result over its source region (outpaint: around it, growing the canvas).
+
+    ``decoded``: ``image`` / ``icon`` already decoded off the UI thread, passed to ``add_image``.
+    """
     x, y, w, h = (float(v) for v in placement["rect"])
     left, top, right, bottom = (int(v) for v in placement.get("extend") or (0, 0, 0, 0))
     if not (left or top or right or bottom):
-        return canvas.add_image(data, name=name, blob=blob, node=node, fit=QRectF(x, y, w, h))
+        return canvas.add_image(data, name=name, blob=blob, node=node, fit=QRectF(x, y, w, h), **decoded)
     # The result covers the region and what was added around it.
     target = QRectF(x - left, y - top, w + left + right, h + top + bottom)
     width, height = canvas.doc_size
@@ -124,7 +127,7 @@ def land_image(canvas: "CanvasWidget", placement: dict[str, Any], data: bytes, *
     try:
         canvas.extend_canvas(*grow)
         target.translate(grow[0], grow[1])
-        layer = canvas.add_image(data, name=name, blob=blob, node=node, fit=target)
+        layer = canvas.add_image(data, name=name, blob=blob, node=node, fit=target, **decoded)
         canvas.select_region(target)  # the next outpaint extends the new picture
     finally:
         canvas.undo.endMacro()

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QWidget
 
 from studio.core.paths import HomeLayout
 from studio.core.settings import load_settings, save_settings
 from studio.ui.dialogs import Prompter
 from studio.ui.engine_preferences import EngineSection
+from studio.ui.first_run import open_path
 from studio.ui.model_folders import ModelFoldersEditor
 
 
@@ -27,6 +29,19 @@ class PreferencesDialog(QDialog):
         form = QFormLayout(self)
         self.model_folders = ModelFoldersEditor(self.settings.model_folders, lambda: prompter.open_folder(self, "Add a model folder"))
         form.addRow("Model folders", self.model_folders)
+        # The folder that is always scanned (and that errors name), shown and openable.
+        default_row = QHBoxLayout()
+        self.default_folder = QLabel(str(self.layout_.models_dir))
+        self.default_folder.setObjectName("defaultModelFolder")
+        self.default_folder.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.default_folder.setToolTip("Always scanned for models, besides the folders above")
+        open_default = QPushButton("Open")
+        open_default.setObjectName("openDefaultModelFolder")
+        open_default.setToolTip("Open this folder in the file manager")
+        open_default.clicked.connect(lambda: open_path(self.layout_.models_dir))
+        default_row.addWidget(self.default_folder, 1)
+        default_row.addWidget(open_default)
+        form.addRow("Always scanned", default_row)
         self.device = QComboBox()
         self.device.addItems(["auto", "cuda", "mps", "cpu"])
         self.device.setCurrentText(self.settings.device)

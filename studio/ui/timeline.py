@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import numpy as np
 from PySide6.QtCore import QMimeData, QPointF, QRectF, Qt, QUrl, Signal
-from PySide6.QtGui import QAction, QBrush, QColor, QDrag, QFont, QKeySequence, QPainter, QPen, QUndoCommand, QUndoStack
+from PySide6.QtGui import QAction, QColor, QDrag, QFont, QKeySequence, QPainter, QPen, QUndoStack
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -37,14 +37,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.melody import Melody, Note
+from studio.core.melody import Melody
 from studio.ui.audio_playback import Player
-from studio.ui.timeline_model import SAMPLE_RATE, TimelineDoc, clip_melody, mix_timeline, new_id, timeline_midi
+from studio.ui.piano_roll import PITCH_HIGH, PITCH_LOW, ROLL_PX, ROW_H, NoteItem, PianoRoll  # noqa: F401 (re-exported)
+from studio.ui.timeline_commands import (  # the edits; re-exported for callers that import them from here
+    AddClipCommand,
+    AddTrackCommand,
+    PlaceClipCommand,
+    RemoveClipCommand,
+    RenameClipCommand,
+    TimelineSettingsCommand,
+)
+from studio.ui.timeline_model import SAMPLE_RATE, TimelineDoc, clip_melody, mix_timeline, new_id, snap, timeline_midi
 
 PX_PER_BEAT = 28.0
 TRACK_H = 64.0
 RULER_H = 22.0
-SNAP = 0.25  # beats: clips and notes snap to sixteenths
 MIN_CLIP = 0.25
 EDGE = 7.0
 AUDIO_SUFFIXES = (".wav", ".flac")
@@ -55,137 +63,6 @@ COLOURS = {"melody": QColor("#3d6fd1"), "audio": QColor("#2f9e7a")}
 class Blobs(Protocol):
     def get(self, blob_id: str) -> bytes: ...
     def put(self, data: bytes, kind: str, mime: str, meta: dict[str, Any] | None = None) -> str: ...
-
-
-def snap(value: float, step: float = SNAP) -> float:
-    return round(value / step) * step
-
-
-# --------------------------------------------------------------------------- commands
-
-
-class _TimelineCommand(QUndoCommand):
-    def __init__(self, timeline: "TimelineWidget", text: str) -> None:
-        super().__init__(text)
-        self.timeline = timeline
-
-    @property
-    def doc(self) -> TimelineDoc:
-        return self.timeline.doc
-
-
-class AddClipCommand(_TimelineCommand):
-    def __init__(self, timeline: "TimelineWidget", track_id: str, clip: dict[str, Any], text: str = "Add clip") -> None:
-        super().__init__(timeline, text)
-        self.track_id, self.clip = track_id, copy.deepcopy(clip)
-
-    def redo(self) -> None:
-        self.doc.insert_clip(self.track_id, self.clip)
-        self.timeline.refresh(select=self.clip["id"])
-
-    def undo(self) -> None:
-        self.doc.remove_clip(self.clip["id"])
-        self.timeline.refresh()
-
-
-class RemoveClipCommand(_TimelineCommand):
-    def __init__(self, timeline: "TimelineWidget", clip_id: str) -> None:
-        super().__init__(timeline, "Delete clip")
-        track, clip = timeline.doc.find_clip(clip_id)
-        self.track_id, self.clip = track["id"], copy.deepcopy(clip)
-
-    def redo(self) -> None:
-        self.doc.remove_clip(self.clip["id"])
-        self.timeline.refresh()
-
-    def undo(self) -> None:
-        self.doc.insert_clip(self.track_id, self.clip)
-        self.timeline.refresh(select=self.clip["id"])
-
-
-class PlaceClipCommand(_TimelineCommand):
-    """Move and/or trim: (track, start, length) before and after."""
-
-    def __init__(self, timeline: "TimelineWidget", clip_id: str, before: tuple[str, float, float], after: tuple[str, float, float], text: str) -> None:
-        super().__init__(timeline, text)
-        self.clip_id, self.before, self.after = clip_id, before, after
-
-    def redo(self) -> None:
-        self.doc.place_clip(self.clip_id, *self.after)
-        self.timeline.refresh(select=self.clip_id)
-
-    def undo(self) -> None:
-        self.doc.place_clip(self.clip_id, *self.before)
-        self.timeline.refresh(select=self.clip_id)
-
-
-class MelodyEditCommand(_TimelineCommand):
-    def __init__(self, timeline: "TimelineWidget", clip_id: str, before: dict[str, Any], after: dict[str, Any], text: str) -> None:
-        super().__init__(timeline, text)
-        self.clip_id, self.before, self.after = clip_id, copy.deepcopy(before), copy.deepcopy(after)
-
-    def redo(self) -> None:
-        self.doc.set_melody(self.clip_id, self.after)
-        self.timeline.refresh(select=self.clip_id)
-
-    def undo(self) -> None:
-        self.doc.set_melody(self.clip_id, self.before)
-        self.timeline.refresh(select=self.clip_id)
-
-
-class RenameClipCommand(_TimelineCommand):
-    def __init__(self, timeline: "TimelineWidget", clip_id: str, before: str, after: str) -> None:
-        super().__init__(timeline, "Rename clip")
-        self.clip_id, self.before, self.after = clip_id, before, after
-
-    def _apply(self, name: str) -> None:
-        _track, clip = self.doc.find_clip(self.clip_id)
-        clip["name"] = name
-        self.timeline.refresh()
-
-    def redo(self) -> None:
-        self._apply(self.after)
-
-    def undo(self) -> None:
-        self._apply(self.before)
-
-
-class TimelineSettingsCommand(_TimelineCommand):
-    def __init__(self, timeline: "TimelineWidget", key: str, before: Any, after: Any) -> None:
-        super().__init__(timeline, f"Change {key.replace('_', ' ')}")
-        self.key, self.before, self.after = key, before, after
-
-    def id(self) -> int:
-        return 8001
-
-    def mergeWith(self, other: QUndoCommand) -> bool:
-        if isinstance(other, TimelineSettingsCommand) and other.key == self.key:
-            self.after = other.after
-            return True
-        return False
-
-    def redo(self) -> None:
-        self.doc.data[self.key] = self.after
-        self.timeline.refresh()
-
-    def undo(self) -> None:
-        self.doc.data[self.key] = self.before
-        self.timeline.refresh()
-
-
-class AddTrackCommand(_TimelineCommand):
-    def __init__(self, timeline: "TimelineWidget", kind: str) -> None:
-        super().__init__(timeline, f"Add {kind} track")
-        count = sum(track["kind"] == kind for track in timeline.doc.tracks) + 1
-        self.track = {"id": new_id(), "name": f"{kind.title()} {count}", "kind": kind, "clips": []}
-
-    def redo(self) -> None:
-        self.doc.tracks.append(copy.deepcopy(self.track))
-        self.timeline.refresh()
-
-    def undo(self) -> None:
-        self.doc.data["tracks"] = [track for track in self.doc.tracks if track["id"] != self.track["id"]]
-        self.timeline.refresh()
 
 
 # --------------------------------------------------------------------------- clip items
@@ -278,12 +155,18 @@ class ClipItem(QGraphicsRectItem):
         self._press = None
         track_id, start, length = self._origin
         if self._mode == "trim":
-            after = (track_id, start, self.rect().width() / PX_PER_BEAT)
+            wanted = self.rect().width() / PX_PER_BEAT
+            later = [float(c["start"]) for c in self.view.timeline.doc.track(track_id)["clips"] if c["id"] != self.clip["id"] and float(c["start"]) >= start + 1e-9]
+            # A longer clip stops where the next one begins rather than running under it.
+            after = (track_id, start, max(MIN_CLIP, min([wanted] + [begin - start for begin in later])))
             text = "Trim clip"
         else:
             lane = self.view.lane_at(self.pos().y() + 10, self.track["kind"])
             target = self.view.timeline.doc.tracks[lane]["id"] if lane is not None else track_id
-            after = (target, self.pos().x() / PX_PER_BEAT, length)
+            timeline = self.view.timeline
+            wanted = self.pos().x() / PX_PER_BEAT
+            start = timeline._free_or_say(timeline.doc.track(target), wanted, length, str(self.clip.get("name") or "Clip"), ignore=self.clip["id"])
+            after = (target, start, length)
             text = "Move clip"
         self._mode = None
         if after != self._origin:
@@ -394,151 +277,6 @@ class TimelineView(QGraphicsView):
         menu = self.timeline.build_context_menu(self)
         menu.exec(event.globalPos())
         menu.deleteLater()
-
-
-# --------------------------------------------------------------------------- piano roll
-
-
-PITCH_LOW, PITCH_HIGH = 36, 96
-ROW_H = 9.0
-ROLL_PX = 36.0
-
-
-class NoteItem(QGraphicsRectItem):
-    def __init__(self, roll: "PianoRoll", index: int, note: Note) -> None:
-        self.roll, self.index, self.note = roll, index, note
-        super().__init__(0, 0, max(3.0, note.duration * ROLL_PX - 1), ROW_H - 1)
-        self.setPos(note.start * ROLL_PX, (PITCH_HIGH - note.pitch) * ROW_H)
-        self.setBrush(QColor("#6c9cff"))
-        self.setPen(QPen(QColor("#b9cffd"), 0))
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
-        self.setAcceptHoverEvents(True)
-        self._press: QPointF | None = None
-        self._mode = "move"
-
-    def hoverMoveEvent(self, event: Any) -> None:
-        self.setCursor(Qt.CursorShape.SizeHorCursor if event.pos().x() >= self.rect().right() - 4 else Qt.CursorShape.SizeAllCursor)
-
-    def mousePressEvent(self, event: Any) -> None:
-        self.scene().clearSelection()
-        self.setSelected(True)
-        self._press = event.scenePos()
-        self._mode = "resize" if event.pos().x() >= self.rect().right() - 4 else "move"
-        event.accept()
-
-    def mouseMoveEvent(self, event: Any) -> None:
-        if self._press is None:
-            return
-        delta = event.scenePos() - self._press
-        if self._mode == "resize":
-            duration = max(SNAP, snap(self.note.duration + delta.x() / ROLL_PX))
-            self.setRect(0, 0, duration * ROLL_PX - 1, ROW_H - 1)
-        else:
-            start = max(0.0, snap(self.note.start + delta.x() / ROLL_PX))
-            pitch = max(0, min(127, self.note.pitch - int(round(delta.y() / ROW_H))))
-            self.setPos(start * ROLL_PX, (PITCH_HIGH - pitch) * ROW_H)
-
-    def mouseReleaseEvent(self, event: Any) -> None:
-        if self._press is None:
-            return
-        self._press = None
-        if self._mode == "resize":
-            changed = Note(self.note.pitch, self.note.start, round((self.rect().width() + 1) / ROLL_PX / SNAP) * SNAP, self.note.velocity)
-        else:
-            changed = Note(PITCH_HIGH - int(round(self.pos().y() / ROW_H)), self.pos().x() / ROLL_PX, self.note.duration, self.note.velocity)
-        if changed != self.note:
-            self.roll.replace_note(self.index, changed, "Resize note" if self._mode == "resize" else "Move note")
-
-
-class PianoRoll(QGraphicsView):
-    def __init__(self, timeline: "TimelineWidget") -> None:
-        self.scene_ = QGraphicsScene()
-        super().__init__(self.scene_)
-        # Owned by the view, so it dies with the window on the GUI thread rather than whenever
-        # (and on whichever thread) Python's cycle collector gets to its wrapper.
-        self.scene_.setParent(self)
-        self.timeline = timeline
-        self.setObjectName("pianoRoll")
-        self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-        self.setBackgroundBrush(QColor("#141517"))
-        self.clip_id: str | None = None
-        self.melody: Melody | None = None
-
-    def show_clip(self, clip: dict[str, Any] | None) -> None:
-        self.clip_id = clip["id"] if clip is not None and clip.get("melody") else None
-        self.melody = clip_melody(clip) if self.clip_id else None
-        self.rebuild()
-
-    def rebuild(self) -> None:
-        self.scene_.clear()
-        length = max(16.0, (self.melody.length if self.melody else 0.0) + 4.0)
-        width = length * ROLL_PX
-        rows = PITCH_HIGH - PITCH_LOW + 1
-        self.scene_.setSceneRect(QRectF(0, 0, width, rows * ROW_H))
-        for pitch in range(PITCH_LOW, PITCH_HIGH + 1):
-            y = (PITCH_HIGH - pitch) * ROW_H
-            black = pitch % 12 in (1, 3, 6, 8, 10)
-            self.scene_.addRect(QRectF(0, y, width, ROW_H), QPen(Qt.PenStyle.NoPen), QBrush(QColor("#18191c") if black else QColor("#1f2024")))
-            if pitch % 12 == 0:
-                label = QGraphicsSimpleTextItem(f"C{pitch // 12 - 1}")
-                label.setBrush(QColor("#6b6f77"))
-                label.setScale(0.7)
-                label.setPos(2, y - 1)
-                self.scene_.addItem(label)
-        beat = 0.0
-        while beat <= length:
-            self.scene_.addLine(beat * ROLL_PX, 0, beat * ROLL_PX, rows * ROW_H, QPen(QColor("#2b2d32"), 0))
-            beat += 1.0
-        if self.melody is None:
-            hint = QGraphicsSimpleTextItem("Select a melody clip to edit its notes")
-            hint.setBrush(QColor("#6b6f77"))
-            hint.setPos(20, 20)
-            self.scene_.addItem(hint)
-            return
-        for index, note in enumerate(self.melody.notes):
-            self.scene_.addItem(NoteItem(self, index, note))
-        if self.melody.notes:
-            low, high = self.melody.pitch_range
-            self.centerOn(0, (PITCH_HIGH - (low + high) / 2) * ROW_H)
-
-    def _push(self, notes: list[Note], text: str) -> None:
-        if self.melody is None or self.clip_id is None:
-            return
-        before = self.melody.to_dict()
-        after = self.melody.copy(notes=notes, length=max(self.melody.length, max((n.end for n in notes), default=0.0))).to_dict()
-        self.timeline.undo.push(MelodyEditCommand(self.timeline, self.clip_id, before, after, text))
-
-    def replace_note(self, index: int, note: Note, text: str) -> None:
-        if self.melody is None:
-            return
-        notes = list(self.melody.notes)
-        notes[index] = note
-        self._push(notes, text)
-
-    def add_note(self, pitch: int, start: float, duration: float = 1.0) -> None:
-        if self.melody is None:
-            return
-        self._push(list(self.melody.notes) + [Note(pitch, start, duration, 80)], "Add note")
-
-    def delete_selected(self) -> None:
-        if self.melody is None:
-            return
-        doomed = {item.index for item in self.scene_.selectedItems() if isinstance(item, NoteItem)}
-        if doomed:
-            self._push([note for i, note in enumerate(self.melody.notes) if i not in doomed], "Delete note")
-
-    def mouseDoubleClickEvent(self, event: Any) -> None:
-        pos = self.mapToScene(event.position().toPoint())
-        if self.melody is not None and not isinstance(self.itemAt(event.position().toPoint()), NoteItem):
-            self.add_note(PITCH_HIGH - int(pos.y() // ROW_H), max(0.0, snap(pos.x() / ROLL_PX - SNAP / 2)))
-            return
-        super().mouseDoubleClickEvent(event)
-
-    def keyPressEvent(self, event: Any) -> None:
-        if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
-            self.delete_selected()
-            return
-        super().keyPressEvent(event)
 
 
 # --------------------------------------------------------------------------- the widget
@@ -762,30 +500,40 @@ class TimelineWidget(QWidget):
         if name and name != clip.get("name"):
             self.undo.push(RenameClipCommand(self, clip_id, str(clip.get("name") or ""), name))
 
-    def free_start(self, track: dict[str, Any], start: float, length: float) -> float:
+    def free_start(self, track: dict[str, Any], start: float, length: float, *, ignore: str | None = None) -> float:
         """The first beat at or after ``start`` where ``length`` beats are free on ``track``."""
-        start = max(0.0, float(start))
-        moved = True
-        while moved:
-            moved = False
-            for clip in track["clips"]:
-                begin, end = float(clip["start"]), float(clip["start"]) + float(clip["length"])
-                if begin < start + length - 1e-9 and start < end - 1e-9:
-                    start, moved = end, True
-        return start
+        return self.doc.free_start(track, start, length, ignore=ignore)
+
+    def _free_or_say(self, track: dict[str, Any], start: float, length: float, name: str, *, ignore: str | None = None) -> float:
+        """``start`` if free, else the next gap, saying so (a clip never hides another)."""
+        free = self.free_start(track, start, length, ignore=ignore)
+        if free > float(start) + 1e-9:
+            bar = free / self.doc.beats_per_bar + 1
+            self.message.emit(f"{name}: moved to bar {bar:g} on {track['name']}, so it does not cover the clip that was there")
+        return free
+
+    def reveal_clip(self, clip_id: str) -> None:
+        """A new clip: select it and scroll the timeline to it (the piano roll shows its notes)."""
+        if not self._exists(clip_id):
+            return
+        self.select_clip(clip_id)
+        for item in self.view.clip_items():
+            if item.clip["id"] == clip_id:
+                self.view.ensureVisible(item.sceneBoundingRect(), 24, 8)
+                break
 
     def add_melody(self, melody: Melody, *, name: str = "Melody", node: str | None = None, blob: str | None = None, start: float | None = None, track_id: str | None = None) -> str:
         track = self.doc.track(track_id) if track_id else self.doc.first_track("melody")
-        start = self._end_of(track) if start is None else start
         length = max(MIN_CLIP, melody.padded_to_bars().length if melody.notes else melody.length or self.doc.beats_per_bar)
+        start = self._end_of(track) if start is None else self._free_or_say(track, start, length, name)
         clip = {"id": new_id(), "name": name, "start": float(start), "length": float(length), "melody": melody.to_dict(), "blob": blob, "node": node}
         self.undo.push(AddClipCommand(self, track["id"], clip, f"Add {name}"))
         return clip["id"]
 
     def add_audio(self, blob: str, seconds: float, *, name: str = "Audio", node: str | None = None, start: float | None = None, track_id: str | None = None) -> str:
         track = self.doc.track(track_id) if track_id else self.doc.first_track("audio")
-        start = self._end_of(track) if start is None else start
         length = max(MIN_CLIP, seconds * self.doc.tempo / 60.0)
+        start = self._end_of(track) if start is None else self._free_or_say(track, start, length, name)
         clip = {"id": new_id(), "name": name, "start": float(start), "length": float(length), "melody": None, "blob": blob, "node": node}
         self.undo.push(AddClipCommand(self, track["id"], clip, f"Add {name}"))
         return clip["id"]
@@ -802,7 +550,7 @@ class TimelineWidget(QWidget):
         track, _ = self.doc.find_clip(clip["id"])
         copy_ = copy.deepcopy(clip)
         copy_["id"] = new_id()
-        copy_["start"] = float(clip["start"]) + float(clip["length"])
+        copy_["start"] = self.free_start(track, float(clip["start"]) + float(clip["length"]), float(clip["length"]))
         self.undo.push(AddClipCommand(self, track["id"], copy_, "Duplicate clip"))
 
     def delete_selected(self) -> None:

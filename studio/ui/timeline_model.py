@@ -19,6 +19,13 @@ TICKS_PER_BEAT = 480
 SAMPLE_RATE = 44100
 
 
+SNAP = 0.25  # beats: clips and notes snap to sixteenths
+
+
+def snap(value: float, step: float = SNAP) -> float:
+    return round(value / step) * step
+
+
 def new_id() -> str:
     return uuid.uuid4().hex[:12]
 
@@ -91,6 +98,24 @@ class TimelineDoc:
         track = {"id": new_id(), "name": f"{kind.title()} {sum(t['kind'] == kind for t in self.tracks) + 1}", "kind": kind, "clips": []}
         self.tracks.append(track)
         return track
+
+    def free_start(self, track: dict[str, Any], start: float, length: float, *, ignore: str | None = None) -> float:
+        """The first beat at or after ``start`` where ``length`` beats are free on ``track``.
+
+        Clips never overlap silently: a drop, a move or a result that would cover another
+        clip goes to the first gap after it instead (``ignore``: the clip being moved).
+        """
+        start = max(0.0, float(start))
+        moved = True
+        while moved:
+            moved = False
+            for clip in track["clips"]:
+                if clip["id"] == ignore:
+                    continue
+                begin, end = float(clip["start"]), float(clip["start"]) + float(clip["length"])
+                if begin < start + length - 1e-9 and start < end - 1e-9:
+                    start, moved = end, True
+        return start
 
     # ---- raw edits (commands call these)
 

@@ -124,7 +124,7 @@ def test_model_names_resolve_in_the_model_folders(tiny):
     assert resolve_model("tiny/sd1", [tiny.hf_cache.parent]) == tiny.hf_cache
     with pytest.raises(ParamError, match="no such model"):
         resolve_model("missing-model", [tiny.models_dir])
-    with pytest.raises(ParamError, match="no diffusion model found"):
+    with pytest.raises(ParamError, match="no Stable Diffusion model found"):
         resolve_model(None, [])
 
 

@@ -128,6 +128,8 @@ def test_layout_is_remembered_in_studio_home(make_window: Any, studio_home: Path
     again = make_window()
     assert again.docks["timeline"].isHidden()
     assert (studio_home / "ui-settings.ini").exists()
+    again.workspaces.switch("music")  # the workspace that shows the timeline
+    again.docks["timeline"].hide()
     again.reset_layout()
     assert not again.docks["timeline"].isHidden()
 

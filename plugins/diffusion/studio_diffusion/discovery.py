@@ -121,8 +121,9 @@ def resolve_model(value: str | None, folders: Iterable[Path], *, kind: str = CHE
     if not entries:
         where = ", ".join(str(f) for f in folders) or "none configured"
         raise ParamError(
-            f"no diffusion model found in the model folders ({where}); add a folder with a .safetensors "
-            "checkpoint or a diffusers model in Preferences (or STUDIO_MODEL_PATH), or pass model=PATH"
+            f"no Stable Diffusion model found in the model folders ({where}). Add a .safetensors checkpoint "
+            "or a diffusers folder: drop it on the studio window, or Edit ▸ Preferences ▸ Model folders "
+            "(command line: --param model=PATH or STUDIO_MODEL_PATH)"
         )
     return entries[0].path
 
