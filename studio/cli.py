@@ -10,8 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from studio.core.errors import StudioError
 from studio.core.logs import configure_logging
@@ -32,19 +33,55 @@ def build_parser() -> argparse.ArgumentParser:
     engine.add_argument("--safe-mode", action="store_true", dest="engine_safe_mode", help="community plugins off")
     engine.add_argument("--ssl-certfile", default="", metavar="PEM", help="serve HTTPS with this certificate (for --host beyond loopback)")
     engine.add_argument("--ssl-keyfile", default="", metavar="PEM", help="the certificate's private key")
-    engine.add_argument("--ray", nargs="?", const="auto", default=None, metavar="ADDRESS", help="run jobs on Ray actors (one per GPU, or per --ray-cpus CPUs); ADDRESS of a running cluster, or none for a local one (needs the cluster extra)")
-    engine.add_argument("--ray-actors", type=int, default=None, metavar="N", help="how many actors (default: one per GPU, else one per --ray-cpus CPUs)")
+    engine.add_argument(
+        "--ray",
+        nargs="?",
+        const="auto",
+        default=None,
+        metavar="ADDRESS",
+        help="run jobs on Ray actors (one per GPU, or per --ray-cpus CPUs); ADDRESS of a running cluster, or none for a local one (needs the cluster extra)",
+    )
+    engine.add_argument(
+        "--ray-actors", type=int, default=None, metavar="N", help="how many actors (default: one per GPU, else one per --ray-cpus CPUs)"
+    )
     engine.add_argument("--ray-cpus", type=float, default=1.0, metavar="N", help="CPUs per actor on a CPU-only cluster (default 1)")
     engine.add_argument("--started-by", choices=("user", "window", "cli"), default="user", help=argparse.SUPPRESS)
-    engine.add_argument("--idle-exit", type=float, default=None, metavar="SECONDS", help="exit after this long with no client and no job (default: stay; on-demand engines: STUDIO_ENGINE_IDLE_EXIT or 300)")
-    engine.add_argument("--keep-alive", type=float, default=None, metavar="SECONDS", help="unload models this long after the last job (default: STUDIO_KEEP_ALIVE or 300; 0: right after)")
+    engine.add_argument(
+        "--idle-exit",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="exit after this long with no client and no job (default: stay; on-demand engines: STUDIO_ENGINE_IDLE_EXIT or 300)",
+    )
+    engine.add_argument(
+        "--keep-alive",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="unload models this long after the last job (default: STUDIO_KEEP_ALIVE or 300; 0: right after)",
+    )
 
     generate = commands.add_parser("generate", help="run one generation and write its output(s)")
     generate.add_argument("plugin", metavar="PLUGIN_ID", nargs="?", help="the generator (not needed with --from)")
-    generate.add_argument("--from", dest="from_file", type=Path, metavar="FILE", help="re-run what FILE records (ours or another tool's); --param and --seed override it")
-    generate.add_argument("--param", "-p", action="append", default=[], metavar="NAME=VALUE", help="a parameter; VALUE '@file' reads a file (image, MIDI, text)")
+    generate.add_argument(
+        "--from",
+        dest="from_file",
+        type=Path,
+        metavar="FILE",
+        help="re-run what FILE records (ours or another tool's); --param and --seed override it",
+    )
+    generate.add_argument(
+        "--param",
+        "-p",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a parameter; VALUE '@file' reads a file (image, MIDI, text)",
+    )
     generate.add_argument("--seed", type=_seed_argument, default=None, help="0 to 2^64-1")
-    generate.add_argument("--out", "-o", required=True, metavar="PATH", help="a file (its extension picks the format) or a folder (existing, or ending in /)")
+    generate.add_argument(
+        "--out", "-o", required=True, metavar="PATH", help="a file (its extension picks the format) or a folder (existing, or ending in /)"
+    )
     generate.add_argument("--timeout", type=float, default=None, help="cancel the job after this many seconds")
     generate.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     _engine_options(generate)
@@ -61,9 +98,15 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("id")
 
     train = commands.add_parser("train", help="train or fine-tune a plugin's model, as an engine job")
-    train.add_argument("plugin", metavar="PLUGIN", help="a plugin id whose manifest declares a train command, or its last part (e.g. melody)")
+    train.add_argument(
+        "plugin", metavar="PLUGIN", help="a plugin id whose manifest declares a train command, or its last part (e.g. melody)"
+    )
     _engine_options(train)
-    train.add_argument("rest", nargs=argparse.REMAINDER, help="options for the plugin's trainer (see `train PLUGIN --help`); a folder is uploaded to the engine")
+    train.add_argument(
+        "rest",
+        nargs=argparse.REMAINDER,
+        help="options for the plugin's trainer (see `train PLUGIN --help`); a folder is uploaded to the engine",
+    )
 
     screenshot = commands.add_parser("screenshot", help="render the main window off-screen to a PNG and exit")
     screenshot.add_argument("--out", type=Path, required=True)
@@ -76,8 +119,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _engine_options(parser: argparse.ArgumentParser) -> None:
     """``--engine`` / ``--engine-token-file`` on every command that talks to the engine."""
-    parser.add_argument("--engine", metavar="URL", default=None, help="use the engine at URL (another machine) instead of this home's; default STUDIO_ENGINE_URL")
-    parser.add_argument("--engine-token-file", metavar="FILE", default=None, help="the remote engine's remote.json or engine.json (or a file with its token); default STUDIO_ENGINE_TOKEN / STUDIO_ENGINE_TOKEN_FILE")
+    parser.add_argument(
+        "--engine",
+        metavar="URL",
+        default=None,
+        help="use the engine at URL (another machine) instead of this home's; default STUDIO_ENGINE_URL",
+    )
+    parser.add_argument(
+        "--engine-token-file",
+        metavar="FILE",
+        default=None,
+        help="the remote engine's remote.json or engine.json (or a file with its token); default STUDIO_ENGINE_TOKEN / STUDIO_ENGINE_TOKEN_FILE",
+    )
 
 
 def _engine_client(args: argparse.Namespace) -> Any:
@@ -136,7 +189,10 @@ def _open_window(args: argparse.Namespace) -> int:
     try:
         from studio.ui.app import run_app
     except ImportError as exc:
-        print(f"error: the desktop window is not available ({exc}); see `python main.py plugins list` and try `python main.py generate PLUGIN_ID --out art.png`", file=sys.stderr)
+        print(
+            f"error: the desktop window is not available ({exc}); see `python main.py plugins list` and try `python main.py generate PLUGIN_ID --out art.png`",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     return run_app(project=args.project, safe_mode=args.safe_mode)
 
@@ -165,7 +221,11 @@ def _engine(args: argparse.Namespace) -> int:
     from studio.engine.server import Engine, is_loopback
 
     config = EngineConfig.from_environment(
-        safe_mode=args.safe_mode or args.engine_safe_mode, host=args.host, port=args.port, ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile
+        safe_mode=args.safe_mode or args.engine_safe_mode,
+        host=args.host,
+        port=args.port,
+        ssl_certfile=args.ssl_certfile,
+        ssl_keyfile=args.ssl_keyfile,
     )
     configure_logging(HomeLayout(config.home).logs_dir, "engine")
     engine = Engine(config, LifecyclePolicy.from_environment(args.started_by, args.idle_exit, args.keep_alive))

@@ -27,7 +27,9 @@ def home(tmp_path_factory):
 
 def studio(home: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
     env = dict(os.environ, STUDIO_HOME=str(home))
-    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], env=env, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), *args], env=env, capture_output=True, text=True, timeout=timeout, cwd=ROOT
+    )
 
 
 def test_generate_twice_gives_byte_identical_pngs_that_inspect_reads(home, tmp_path):
@@ -52,7 +54,21 @@ def test_generate_twice_gives_byte_identical_pngs_that_inspect_reads(home, tmp_p
 
 
 def test_generate_passes_params_and_a_different_seed_changes_the_image(home, tmp_path):
-    result = studio(home, "generate", "studio.patterns", "--param", "width=64", "--param", "height=32", "--param", "palette=ocean", "--seed", "8", "--out", str(tmp_path / "small"))
+    result = studio(
+        home,
+        "generate",
+        "studio.patterns",
+        "--param",
+        "width=64",
+        "--param",
+        "height=32",
+        "--param",
+        "palette=ocean",
+        "--seed",
+        "8",
+        "--out",
+        str(tmp_path / "small"),
+    )
     assert result.returncode == 0, result.stderr
     written = Path(result.stdout.strip())
     assert written.suffix == ".png"
@@ -110,7 +126,12 @@ def test_disable_and_enable_persist_in_settings(home):
 
 
 def test_disabling_a_plugin_applies_to_the_running_engine_at_once(home, tmp_path):
-    assert studio(home, "generate", "studio.patterns", "--param", "width=16", "--param", "height=16", "--out", str(tmp_path / "a.png")).returncode == 0
+    assert (
+        studio(
+            home, "generate", "studio.patterns", "--param", "width=16", "--param", "height=16", "--out", str(tmp_path / "a.png")
+        ).returncode
+        == 0
+    )
     pid = json.loads((home / "engine.json").read_text())["pid"]
     disabled = studio(home, "plugins", "disable", "studio.patterns")
     assert "applied to the running engine" in disabled.stdout
@@ -118,14 +139,24 @@ def test_disabling_a_plugin_applies_to_the_running_engine_at_once(home, tmp_path
     assert refused.returncode == 1 and "disabled" in refused.stderr
     enabled = studio(home, "plugins", "enable", "studio.patterns")
     assert "applied to the running engine" in enabled.stdout
-    assert studio(home, "generate", "studio.patterns", "--param", "width=16", "--param", "height=16", "--out", str(tmp_path / "c.png")).returncode == 0
+    assert (
+        studio(
+            home, "generate", "studio.patterns", "--param", "width=16", "--param", "height=16", "--out", str(tmp_path / "c.png")
+        ).returncode
+        == 0
+    )
     assert json.loads((home / "engine.json").read_text())["pid"] == pid  # the same engine all along
 
 
 def test_the_engine_is_restarted_by_the_next_command_after_it_was_killed(home, tmp_path):
     import signal
 
-    assert studio(home, "generate", "studio.patterns", "--param", "width=32", "--param", "height=32", "--out", str(tmp_path / "1.png")).returncode == 0
+    assert (
+        studio(
+            home, "generate", "studio.patterns", "--param", "width=32", "--param", "height=32", "--out", str(tmp_path / "1.png")
+        ).returncode
+        == 0
+    )
     pid = json.loads((home / "engine.json").read_text())["pid"]
     os.kill(pid, signal.SIGKILL)
     result = studio(home, "generate", "studio.patterns", "--param", "width=32", "--param", "height=32", "--out", str(tmp_path / "2.png"))

@@ -41,16 +41,41 @@ def pixels(path: Path) -> bytes:
 
 def test_seed_3000000000_survives_generate_and_inspect(home, tmp_path):
     out = tmp_path / "big.png"
-    made = studio(home, "generate", "studio.patterns", "--seed", "3000000000", "--param", "width=32", "--param", "height=32", "--out", str(out))
+    made = studio(
+        home, "generate", "studio.patterns", "--seed", "3000000000", "--param", "width=32", "--param", "height=32", "--out", str(out)
+    )
     assert made.returncode == 0, made.stderr
     shown = json.loads(studio(home, "inspect", str(out)).stdout)
     assert shown["parameters"]["Seed"] == 3000000000 and shown["studio"]["seed"] == 3000000000
-    assert shown["restore"] == {"generator": "studio.patterns", "params": shown["studio"]["params"], "seed": 3000000000, "source": "studio", "unmapped": {}}
+    assert shown["restore"] == {
+        "generator": "studio.patterns",
+        "params": shown["studio"]["params"],
+        "seed": 3000000000,
+        "source": "studio",
+        "unmapped": {},
+    }
 
 
 def test_generate_from_remakes_the_file_and_overrides_win(home, tmp_path):
     original = tmp_path / "a.png"
-    assert studio(home, "generate", "studio.patterns", "--seed", "18446744073709551615", "--param", "width=40", "--param", "height=24", "--param", "palette=ocean", "--out", str(original)).returncode == 0
+    assert (
+        studio(
+            home,
+            "generate",
+            "studio.patterns",
+            "--seed",
+            "18446744073709551615",
+            "--param",
+            "width=40",
+            "--param",
+            "height=24",
+            "--param",
+            "palette=ocean",
+            "--out",
+            str(original),
+        ).returncode
+        == 0
+    )
     again = studio(home, "generate", "--from", str(original), "--out", str(tmp_path / "b.png"))
     assert again.returncode == 0, again.stderr
     assert (tmp_path / "b.png").read_bytes() == original.read_bytes()
@@ -64,14 +89,31 @@ def test_generate_from_remakes_the_file_and_overrides_win(home, tmp_path):
 
 def test_out_extension_picks_the_format_and_metadata_moves_with_it(home, tmp_path):
     for name, fmt in (("a.jpg", "JPEG"), ("a.webp", "WEBP")):
-        made = studio(home, "generate", "studio.patterns", "--seed", "9", "--param", "width=32", "--param", "height=32", "--out", str(tmp_path / name))
+        made = studio(
+            home, "generate", "studio.patterns", "--seed", "9", "--param", "width=32", "--param", "height=32", "--out", str(tmp_path / name)
+        )
         assert made.returncode == 0, made.stderr
         with Image.open(tmp_path / name) as image:
             assert image.format == fmt
         shown = json.loads(studio(home, "inspect", str(tmp_path / name)).stdout)
         assert shown["parameters"]["Seed"] == 9 and shown["ai_generated"] and shown["restore"]["seed"] == 9
     # The JPEG re-makes the exact PNG it was encoded from.
-    assert studio(home, "generate", "studio.patterns", "--seed", "9", "--param", "width=32", "--param", "height=32", "--out", str(tmp_path / "ref.png")).returncode == 0
+    assert (
+        studio(
+            home,
+            "generate",
+            "studio.patterns",
+            "--seed",
+            "9",
+            "--param",
+            "width=32",
+            "--param",
+            "height=32",
+            "--out",
+            str(tmp_path / "ref.png"),
+        ).returncode
+        == 0
+    )
     assert studio(home, "generate", "--from", str(tmp_path / "a.jpg"), "--out", str(tmp_path / "from-jpeg.png")).returncode == 0
     assert (tmp_path / "from-jpeg.png").read_bytes() == (tmp_path / "ref.png").read_bytes()
 
@@ -88,16 +130,32 @@ def test_a_mismatched_extension_is_refused_before_the_job(home, tmp_path):
 def test_a_folder_out_writes_name_and_extension_inside_it(home, tmp_path):
     existing = tmp_path / "existing"
     existing.mkdir()
-    first = studio(home, "generate", "studio.patterns", "--seed", "12", "--param", "width=16", "--param", "height=16", "--out", str(existing))
+    first = studio(
+        home, "generate", "studio.patterns", "--seed", "12", "--param", "width=16", "--param", "height=16", "--out", str(existing)
+    )
     assert first.returncode == 0, first.stderr
     assert Path(first.stdout.strip()) == existing / "patterns-12.png" and (existing / "patterns-12.png").is_file()
-    fresh = studio(home, "generate", "studio.patterns", "--seed", "13", "--param", "width=16", "--param", "height=16", "--out", str(tmp_path / "new") + "/")
+    fresh = studio(
+        home,
+        "generate",
+        "studio.patterns",
+        "--seed",
+        "13",
+        "--param",
+        "width=16",
+        "--param",
+        "height=16",
+        "--out",
+        str(tmp_path / "new") + "/",
+    )
     assert fresh.returncode == 0, fresh.stderr
     assert (tmp_path / "new" / "patterns-13.png").is_file() and not (tmp_path / "new.png").exists()
 
 
 def test_relative_out_is_the_callers_folder(home, tmp_path):
-    made = studio(home, "generate", "studio.patterns", "--seed", "1", "--param", "width=16", "--param", "height=16", "--out", "rel.png", cwd=tmp_path)
+    made = studio(
+        home, "generate", "studio.patterns", "--seed", "1", "--param", "width=16", "--param", "height=16", "--out", "rel.png", cwd=tmp_path
+    )
     assert made.returncode == 0, made.stderr
     assert (tmp_path / "rel.png").is_file() and not (ROOT / "rel.png").exists()
 
@@ -114,7 +172,9 @@ def test_start_script_runs_main_in_the_callers_folder(tmp_path):
     python.chmod(0o755)
     caller = tmp_path / "caller"
     caller.mkdir()
-    result = subprocess.run(["bash", str(repo / "scripts" / "start.sh"), "generate", "--out", "rel.png"], cwd=caller, capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        ["bash", str(repo / "scripts" / "start.sh"), "generate", "--out", "rel.png"], cwd=caller, capture_output=True, text=True, timeout=30
+    )
     assert result.returncode == 0, result.stderr
     assert f"cwd={caller}" in result.stdout and f"{repo}/main.py generate --out rel.png" in result.stdout
     assert (repo / "setup-ran-in").read_text().strip() == str(repo)

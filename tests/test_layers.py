@@ -49,6 +49,13 @@ def test_the_window_process_modules_do_not_pull_in_torch():
     )
     if not (ROOT / "studio" / "ui" / "__init__.py").exists():
         code = "import sys, studio.engine.client\nprint(','.join(n for n in ('torch','diffusers','transformers') if n in sys.modules))\n"
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, env={"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin"})
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin"},
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""

@@ -225,11 +225,7 @@ class History:
     ) -> list[HistoryNode]:
         """Nodes matching every given criterion, in recorded order."""
         nodes = [HistoryNode.from_dict(data) for data in self.store.nodes(generator=generator, starred=starred)]
-        return [
-            node
-            for node in nodes
-            if (plugin_id is None or node.plugin_id == plugin_id) and (kind is None or node.kind == kind)
-        ]
+        return [node for node in nodes if (plugin_id is None or node.plugin_id == plugin_id) and (kind is None or node.kind == kind)]
 
     # ---- changing
 
@@ -301,7 +297,7 @@ class History:
                     reparented.append(child.to_dict())
                     new_parents: list[str] = []
                     for parent in child.parents:
-                        for replacement in (target.parents if parent == target.id else [parent]):
+                        for replacement in target.parents if parent == target.id else [parent]:
                             if replacement not in new_parents:
                                 new_parents.append(replacement)
                     self.store.update_node(replace(child, parents=new_parents).to_dict())

@@ -35,7 +35,7 @@ _RE_RECORD = re.compile(r"<studio:record[^>]*>(.*?)</studio:record>", re.S)
 
 
 def sniff_image(head: bytes) -> str | None:
-    """"png", "jpeg" or "webp" from a file's first bytes (None for anything else)."""
+    """ "png", "jpeg" or "webp" from a file's first bytes (None for anything else)."""
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return "png"
     if head.startswith(b"\xff\xd8\xff"):
@@ -175,7 +175,7 @@ def encode_image(
         if record is not None:
             from xml.sax.saxutils import escape
 
-            element = f"<studio:record xmlns:studio=\"https://studio.invalid/ns/1.0/\">{escape(record_json(record))}</studio:record>\n"
+            element = f'<studio:record xmlns:studio="https://studio.invalid/ns/1.0/">{escape(record_json(record))}</studio:record>\n'
             xmp = xmp.replace(" </rdf:RDF>", f" {element} </rdf:RDF>", 1)
     if xmp:
         options["xmp"] = xmp.encode("utf-8")

@@ -132,7 +132,7 @@ def _inspect_midi(path: Path) -> dict[str, Any]:
 
 
 def _key_from_notes(path: Path, signature: str | None) -> str:
-    """"D dorian": the mode among those the key signature allows that the notes fit best
+    """ "D dorian": the mode among those the key signature allows that the notes fit best
     (another tool's MIDI has no record; its signature alone would say "C")."""
     try:
         from studio.core.errors import StudioError
@@ -192,7 +192,7 @@ def _read_midi_with_mido(path: Path) -> dict[str, Any]:
                 text = _meta_text(message.text)
                 if text.startswith(MIDI_RECORD_PREFIX):
                     try:
-                        value = json.loads(text[len(MIDI_RECORD_PREFIX):])
+                        value = json.loads(text[len(MIDI_RECORD_PREFIX) :])
                     except ValueError:
                         value = None
                     record = value if isinstance(value, dict) else None
@@ -240,4 +240,3 @@ def _inspect_project(path: Path) -> dict[str, Any]:
         raise FileFormatError(str(exc)) from None
     finally:
         store.close()
-

@@ -25,8 +25,27 @@ GRID = 12
 
 PITCH_CLASSES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 _PC_BY_NAME = {
-    "C": 0, "B#": 0, "C#": 1, "DB": 1, "D": 2, "D#": 3, "EB": 3, "E": 4, "FB": 4, "E#": 5, "F": 5,
-    "F#": 6, "GB": 6, "G": 7, "G#": 8, "AB": 8, "A": 9, "A#": 10, "BB": 10, "B": 11, "CB": 11,
+    "C": 0,
+    "B#": 0,
+    "C#": 1,
+    "DB": 1,
+    "D": 2,
+    "D#": 3,
+    "EB": 3,
+    "E": 4,
+    "FB": 4,
+    "E#": 5,
+    "F": 5,
+    "F#": 6,
+    "GB": 6,
+    "G": 7,
+    "G#": 8,
+    "AB": 8,
+    "A": 9,
+    "A#": 10,
+    "BB": 10,
+    "B": 11,
+    "CB": 11,
 }
 
 #: scale name -> semitones above the tonic
@@ -184,8 +203,7 @@ class Melody:
         end = max((note.end for note in self.notes), default=0.0)
         self.length = max(float(self.length), end)
         self.tempo_changes = sorted((float(b), float(t)) for b, t in self.tempo_changes if float(b) > 0)
-        self.meter_changes = sorted((float(b), (int(ts[0]), int(ts[1]))) for b, ts in self.meter_changes
-                                    if float(b) > 0)
+        self.meter_changes = sorted((float(b), (int(ts[0]), int(ts[1]))) for b, ts in self.meter_changes if float(b) > 0)
 
     # ------------------------------------------------------------------ time
 
@@ -243,8 +261,10 @@ class Melody:
         return f"{self.time_signature[0]}/{self.time_signature[1]}"
 
     def on_grid(self) -> bool:
-        return all(abs(note.start * GRID - note.start_ticks) < 1e-6 and abs(note.duration * GRID - note.duration_ticks) < 1e-6
-                   for note in self.notes)
+        return all(
+            abs(note.start * GRID - note.start_ticks) < 1e-6 and abs(note.duration * GRID - note.duration_ticks) < 1e-6
+            for note in self.notes
+        )
 
     def bar_fill(self) -> list[int]:
         """Ticks of sounding or resting time accounted for per bar; full bars equal ``bar_ticks``.
@@ -263,9 +283,16 @@ class Melody:
     # ------------------------------------------------------------------ transforms
 
     def copy(self, **changes: Any) -> Melody:
-        values: dict[str, Any] = dict(notes=list(self.notes), tempo=self.tempo, time_signature=self.time_signature,
-                      key=self.key, mode=self.mode, length=self.length, tempo_changes=list(self.tempo_changes),
-                      meter_changes=list(self.meter_changes))
+        values: dict[str, Any] = dict(
+            notes=list(self.notes),
+            tempo=self.tempo,
+            time_signature=self.time_signature,
+            key=self.key,
+            mode=self.mode,
+            length=self.length,
+            tempo_changes=list(self.tempo_changes),
+            meter_changes=list(self.meter_changes),
+        )
         values.update(changes)
         return Melody(**values)
 
@@ -387,10 +414,8 @@ def accent_velocities(melody: Melody, seed: int = 0, base: int = 78) -> list[int
 # their characteristic degree moved (dorian: the minor profile with a major sixth; mixolydian:
 # the major profile with a minor seventh; phrygian: minor with a minor second; lydian:
 # major with a raised fourth).
-_AARDEN_MAJOR = (17.7661, 0.145624, 14.9265, 0.160186, 19.8049, 11.3587, 0.291248, 22.062, 0.145624,
-                 8.15494, 0.232998, 4.95122)
-_AARDEN_MINOR = (18.2648, 0.737619, 14.0499, 16.8599, 0.702494, 14.4362, 0.702494, 18.6161, 4.56621,
-                 1.93186, 7.37619, 1.75623)
+_AARDEN_MAJOR = (17.7661, 0.145624, 14.9265, 0.160186, 19.8049, 11.3587, 0.291248, 22.062, 0.145624, 8.15494, 0.232998, 4.95122)
+_AARDEN_MINOR = (18.2648, 0.737619, 14.0499, 16.8599, 0.702494, 14.4362, 0.702494, 18.6161, 4.56621, 1.93186, 7.37619, 1.75623)
 
 
 def _swapped(profile: Sequence[float], a: int, b: int) -> tuple[float, ...]:
@@ -449,8 +474,7 @@ def tonic_features(notes: Sequence[Note], downbeats: Sequence[bool] | None = Non
     if notes:
         first[notes[0].pitch % 12] = 1.0
         last[notes[-1].pitch % 12] = 1.0
-    return {"time": [t / total for t in time], "downbeat": [d / total_down for d in down], "first": first,
-            "last": last}
+    return {"time": [t / total for t in time], "downbeat": [d / total_down for d in down], "first": first, "last": last}
 
 
 def tonic_scores(features: dict[str, list[float]], weights: dict[str, Sequence[float]] | None = None) -> list[float]:
@@ -466,8 +490,13 @@ def tonic_scores(features: dict[str, list[float]], weights: dict[str, Sequence[f
     return scores
 
 
-def find_key(notes: Iterable[Note], *, sharps: int | None = None, downbeats: Sequence[bool] | None = None,
-             modes: Sequence[str] = ("major", "minor", "dorian", "mixolydian")) -> KeyEstimate:
+def find_key(
+    notes: Iterable[Note],
+    *,
+    sharps: int | None = None,
+    downbeats: Sequence[bool] | None = None,
+    modes: Sequence[str] = ("major", "minor", "dorian", "mixolydian"),
+) -> KeyEstimate:
     """The tonic and mode of a melody without a trustworthy key label.
 
     The tonic is the pitch class with the best linear score (``TONIC_WEIGHTS``: where the
@@ -498,9 +527,13 @@ def find_key(notes: Iterable[Note], *, sharps: int | None = None, downbeats: Seq
         return find_key(notes, downbeats=downbeats, modes=modes)
     scored.sort(key=lambda item: -item[0])
     best, second = scored[0], scored[1] if len(scored) > 1 else scored[0]
-    return KeyEstimate(PITCH_CLASSES[best[1]], best[2], round(best[0], 4),
-                       (PITCH_CLASSES[second[1]], second[2], round(second[0], 4)),
-                       "signature" if sharps is not None else "estimated")
+    return KeyEstimate(
+        PITCH_CLASSES[best[1]],
+        best[2],
+        round(best[0], 4),
+        (PITCH_CLASSES[second[1]], second[2], round(second[0], 4)),
+        "signature" if sharps is not None else "estimated",
+    )
 
 
 def find_melody_key(melody: Melody, *, sharps: int | None = None) -> KeyEstimate:

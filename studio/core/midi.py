@@ -63,8 +63,9 @@ class Part:
     markers: list[tuple[float, str]] = field(default_factory=list)
 
 
-def write_midi(melody: Melody, *, record: dict[str, Any] | None = None, program: int = 0,
-               track_name: str = "Melody", path: str | Path | None = None) -> bytes:
+def write_midi(
+    melody: Melody, *, record: dict[str, Any] | None = None, program: int = 0, track_name: str = "Melody", path: str | Path | None = None
+) -> bytes:
     """The melody as Standard MIDI file bytes (written to ``path`` too when given)."""
     return write_parts([Part(track_name, melody, program)], record=record, path=path)
 
@@ -90,11 +91,11 @@ def write_parts(parts: list[Part], *, record: dict[str, Any] | None = None, path
     except Exception:  # an unusual key name: leave the signature out rather than fail
         log.debug("no MIDI key signature for key %r mode %r", melody.key, melody.mode, exc_info=True)
     end = max(_to_ticks(part.melody.length) for part in parts)
-    changes = [(_to_exact_ticks(beat), 0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(max(1.0, bpm))))
-               for beat, bpm in melody.tempo_changes]
+    changes = [
+        (_to_exact_ticks(beat), 0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(max(1.0, bpm)))) for beat, bpm in melody.tempo_changes
+    ]
     changes += [(_to_exact_ticks(beat), 1, _time_signature_message(ts)) for beat, ts in melody.meter_changes]
-    changes += [(_to_exact_ticks(beat), 2, mido.MetaMessage("marker", text=str(text)))
-                for part in parts for beat, text in part.markers]
+    changes += [(_to_exact_ticks(beat), 2, mido.MetaMessage("marker", text=str(text))) for part in parts for beat, text in part.markers]
     now = 0
     for tick, _, message in sorted(changes, key=lambda item: (item[0], item[1])):
         conductor.append(message.copy(time=tick - now))
@@ -131,8 +132,7 @@ def _note_track(part: Part, channel: int, end: int):
     now = 0
     for tick, order, pitch, velocity in events:
         kind = "note_on" if order == 1 else "note_off"
-        track.append(mido.Message(kind, note=pitch, velocity=velocity if order == 1 else 64, channel=channel,
-                                  time=tick - now))
+        track.append(mido.Message(kind, note=pitch, velocity=velocity if order == 1 else 64, channel=channel, time=tick - now))
         now = tick
     track.append(mido.MetaMessage("end_of_track", time=max(0, end - now)))
     return track
@@ -151,9 +151,14 @@ def _time_signature_message(time_signature: tuple[int, int]):
     import mido
 
     numerator, denominator = time_signature
-    return mido.MetaMessage("time_signature", numerator=numerator, denominator=denominator,
-                            clocks_per_click=36 if denominator == 8 and numerator % 3 == 0 else 24,
-                            notated_32nd_notes_per_beat=8, time=0)
+    return mido.MetaMessage(
+        "time_signature",
+        numerator=numerator,
+        denominator=denominator,
+        clocks_per_click=36 if denominator == 8 and numerator % 3 == 0 else 24,
+        notated_32nd_notes_per_beat=8,
+        time=0,
+    )
 
 
 def _record_message(record: dict[str, Any]):
@@ -219,7 +224,7 @@ def read_midi_metadata(source: Source) -> dict[str, Any]:
     for message in midi.tracks[0]:
         if message.is_meta and message.type == "text" and str(message.text).startswith(METADATA_PREFIX):
             try:
-                value = json.loads(str(message.text)[len(METADATA_PREFIX):])
+                value = json.loads(str(message.text)[len(METADATA_PREFIX) :])
             except ValueError:
                 return {}
             return value if isinstance(value, dict) else {"value": value}
@@ -319,12 +324,24 @@ def read_midi(source: Source, *, name: str | None = None) -> MidiImport:  # noqa
         messages.append(f"the file has several voices; the highest was kept ({reduced} notes left out)")
     notes = [Note(pitch, beats(s), beats(e - s), velocity) for s, e, pitch, velocity in kept]
     end_tick = max((e for _, e, _, _ in kept), default=0)
-    melody = Melody(notes=notes, tempo=round(60_000_000 / tempo_us, 3), time_signature=time_signature,
-                    key=key, mode=mode, length=beats(end_tick), tempo_changes=tempo_changes,
-                    meter_changes=meter_changes)
-    return MidiImport(melody=melody, messages=messages, has_key_signature=bool(keys),
-                      has_time_signature=bool(time_signatures), tempo_changes=len(tempo_changes),
-                      reduced=bool(reduced))
+    melody = Melody(
+        notes=notes,
+        tempo=round(60_000_000 / tempo_us, 3),
+        time_signature=time_signature,
+        key=key,
+        mode=mode,
+        length=beats(end_tick),
+        tempo_changes=tempo_changes,
+        meter_changes=meter_changes,
+    )
+    return MidiImport(
+        melody=melody,
+        messages=messages,
+        has_key_signature=bool(keys),
+        has_time_signature=bool(time_signatures),
+        tempo_changes=len(tempo_changes),
+        reduced=bool(reduced),
+    )
 
 
 def read_midi_parts(source: Source, *, name: str | None = None) -> list[tuple[str, Melody]]:
@@ -395,5 +412,15 @@ def _tonic_name(name: str) -> str:
     return name if name in PITCH_CLASSES else "C"
 
 
-__all__ = ["METADATA_PREFIX", "MidiImport", "Part", "embed_metadata", "highest_voice", "read_midi", "read_midi_metadata",
-           "read_midi_parts", "write_midi", "write_parts"]
+__all__ = [
+    "METADATA_PREFIX",
+    "MidiImport",
+    "Part",
+    "embed_metadata",
+    "highest_voice",
+    "read_midi",
+    "read_midi_metadata",
+    "read_midi_parts",
+    "write_midi",
+    "write_parts",
+]

@@ -65,8 +65,7 @@ def check_out(raw: str | os.PathLike[str], kind: str, *, cwd: str | os.PathLike[
     suffix = path.suffix.lower()
     if suffix and allowed is not None and suffix not in allowed:
         raise StudioError(
-            f"--out {text}: {_article(kind)} {kind} generator cannot write {suffix} files; use one of {', '.join(allowed)}"
-            " (or a folder)"
+            f"--out {text}: {_article(kind)} {kind} generator cannot write {suffix} files; use one of {', '.join(allowed)} (or a folder)"
         )
     return OutTarget(path, False, suffix if suffix and allowed is not None else "")
 

@@ -162,8 +162,7 @@ def coerce_value(spec: ParamSpec, value: Any) -> Any:  # noqa: C901
         text = str(value).strip().lower()
         if not _ARTIFACT_ID.match(text):
             raise ParamError(
-                f"{name}: expected the id of a stored {kind} (64 hex digits); "
-                f"upload the file first (the CLI does this for @file values)"
+                f"{name}: expected the id of a stored {kind} (64 hex digits); upload the file first (the CLI does this for @file values)"
             )
         return text
     raise ParamError(f"{name}: unknown type {kind!r}")

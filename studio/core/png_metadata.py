@@ -142,7 +142,7 @@ def parse_a1111(text: str) -> dict[str, Any]:
         line = line.strip()
         if line.startswith(_NEGATIVE):
             in_negative = True
-            line = line[len(_NEGATIVE):].strip()
+            line = line[len(_NEGATIVE) :].strip()
         (negative_lines if in_negative else prompt_lines).append(line)
     params: dict[str, Any] = {}
     for key, raw in _RE_PARAM.findall(last):

@@ -140,7 +140,13 @@ class DocumentError(ValueError):
 def _describe(error: ValidationError) -> str:
     first = error.errors()[0]
     where = ".".join(str(part) for part in first.get("loc", ()) if part not in ("tuple[int, float, float]",)) or "the document"
-    message = str(first.get("msg", "invalid")).replace("Value error, ", "").replace("Input should be", "should be").replace("a valid array", "a list").replace("a valid dictionary", "an object")
+    message = (
+        str(first.get("msg", "invalid"))
+        .replace("Value error, ", "")
+        .replace("Input should be", "should be")
+        .replace("a valid array", "a list")
+        .replace("a valid dictionary", "an object")
+    )
     more = error.error_count() - 1
     return f"{where}: {message}" + (f" (and {more} more problem{'s' if more != 1 else ''})" if more > 0 else "")
 
@@ -267,7 +273,7 @@ class ProjectHealth:
         self.problems[part] = PartProblem(part, reason)
 
     def summary(self) -> str:
-        """"the canvas in x.studio is damaged; the timeline, history and text are intact"."""
+        """ "the canvas in x.studio is damaged; the timeline, history and text are intact"."""
         if self.ok:
             return f"{self.file_name} is intact"
         damaged = _join([f"the {part}" for part in self.damaged])

@@ -231,10 +231,7 @@ def check_project_header(path: str | os.PathLike[str]) -> int:
     user_version = int.from_bytes(header[60:64], "big", signed=True)
     application_id = int.from_bytes(header[68:72], "big", signed=True)
     if application_id != APPLICATION_ID:
-        raise ProjectError(
-            f"{path}: not a Studio project (an SQLite database of another application, "
-            f"application_id {application_id:#x})"
-        )
+        raise ProjectError(f"{path}: not a Studio project (an SQLite database of another application, application_id {application_id:#x})")
     if user_version > SCHEMA_VERSION:
         raise ProjectError(
             f"{path}: written by a newer Studio (project format {user_version}; this version "
@@ -757,9 +754,7 @@ class ProjectStore:
         """Replace a stored node's data (``KeyError`` when it is not stored)."""
         node_id, parents, generator, starred, data = self._node_row(node)
         with self.transaction() as conn:
-            cursor = conn.execute(
-                "UPDATE nodes SET generator = ?, starred = ?, data = ? WHERE id = ?", (generator, starred, data, node_id)
-            )
+            cursor = conn.execute("UPDATE nodes SET generator = ?, starred = ?, data = ? WHERE id = ?", (generator, starred, data, node_id))
             if cursor.rowcount == 0:
                 raise KeyError(node_id)
             self._write_parents(conn, node_id, parents)

@@ -67,7 +67,8 @@ class LocalModel:
 def generators_with_role(catalogue: Iterable[Mapping[str, Any]], role: str) -> list[Mapping[str, Any]]:
     """Generators (catalogue dicts) that declare ``role``, in catalogue order (disabled or failed ones left out)."""
     return [
-        g for g in catalogue
+        g
+        for g in catalogue
         if g.get("state", "enabled") not in ("disabled", "failed", "incompatible")
         and any(entry.get("role") == role for entry in g.get("roles") or [])
     ]
@@ -256,7 +257,7 @@ def _normal_hash(value: Any) -> str:
     text = str(value).strip().lower()
     for prefix in ("0x", "sha256:"):
         if text.startswith(prefix):
-            text = text[len(prefix):]
+            text = text[len(prefix) :]
     if ":" in text or not all(ch in "0123456789abcdef" for ch in text):
         return ""  # blake3:… (InvokeAI) and A1111's old 8-digit hash are not file SHA-256s
     return text if len(text) >= 8 else ""

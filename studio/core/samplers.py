@@ -48,7 +48,17 @@ A1111_UNSUPPORTED_SAMPLERS: tuple[str, ...] = (
 
 # A1111 1.9+ "Schedule type" values that diffusers reproduces.
 SCHEDULES: tuple[str, ...] = ("Automatic", "Uniform", "Karras", "Exponential", "SGM Uniform", "Beta")
-UNSUPPORTED_SCHEDULES: tuple[str, ...] = ("Polyexponential", "KL Optimal", "Align Your Steps", "Simple", "Normal", "DDIM", "Align Your Steps GITS", "Align Your Steps 11", "Align Your Steps 32")
+UNSUPPORTED_SCHEDULES: tuple[str, ...] = (
+    "Polyexponential",
+    "KL Optimal",
+    "Align Your Steps",
+    "Simple",
+    "Normal",
+    "DDIM",
+    "Align Your Steps GITS",
+    "Align Your Steps 11",
+    "Align Your Steps 32",
+)
 
 # Before A1111 1.9 the schedule was part of the sampler name.
 _SCHEDULE_SUFFIXES = {" Karras": "Karras", " Exponential": "Exponential", " SGM Uniform": "SGM Uniform", " Beta": "Beta"}
@@ -140,7 +150,12 @@ NOVELAI_SAMPLERS: dict[str, str] = {
     "ddim_v3": "DDIM",
     "plms": "PLMS",
 }
-NOVELAI_SCHEDULES: dict[str, str] = {"native": "Automatic", "karras": "Karras", "exponential": "Exponential", "polyexponential": "Polyexponential"}
+NOVELAI_SCHEDULES: dict[str, str] = {
+    "native": "Automatic",
+    "karras": "Karras",
+    "exponential": "Exponential",
+    "polyexponential": "Polyexponential",
+}
 
 
 def split_a1111_sampler(name: str) -> tuple[str, str | None]:
@@ -184,6 +199,4 @@ def invoke_sampler(name: str) -> tuple[str | None, str | None]:
 
 def comfy_sampler(sampler: str, scheduler: str | None = None) -> tuple[str | None, str | None]:
     """(A1111 sampler, schedule) for ComfyUI names; None for a part that has no A1111 name."""
-    return COMFY_SAMPLERS.get(str(sampler).strip().lower()), (
-        COMFY_SCHEDULES.get(str(scheduler).strip().lower()) if scheduler else None
-    )
+    return COMFY_SAMPLERS.get(str(sampler).strip().lower()), (COMFY_SCHEDULES.get(str(scheduler).strip().lower()) if scheduler else None)

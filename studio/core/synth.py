@@ -34,8 +34,9 @@ def _ramp(length: int) -> np.ndarray:
     return 0.5 - 0.5 * np.cos(np.pi * (np.arange(length) + 0.5) / length)
 
 
-def note_samples(pitch: int, seconds: float, velocity: int = 80, *, sample_rate: int = SAMPLE_RATE,
-                 voice: str = "pluck", release: float = 0.12) -> np.ndarray:
+def note_samples(
+    pitch: int, seconds: float, velocity: int = 80, *, sample_rate: int = SAMPLE_RATE, voice: str = "pluck", release: float = 0.12
+) -> np.ndarray:
     """One note, including its release tail, as float64 samples starting and ending at 0."""
     if voice not in VOICES:
         raise ValueError(f"voice {voice!r} is not one of {', '.join(VOICES)}")
@@ -52,7 +53,7 @@ def note_samples(pitch: int, seconds: float, velocity: int = 80, *, sample_rate:
             if partial >= sample_rate / 2.2:
                 break
             decay = 1.2 + 0.9 * harmonic * (1 + frequency / 880.0)
-            wave += (0.9 ** harmonic / harmonic) * np.exp(-decay * t) * np.sin(2 * np.pi * partial * t)
+            wave += (0.9**harmonic / harmonic) * np.exp(-decay * t) * np.sin(2 * np.pi * partial * t)
     else:
         vibrato = 1 + 0.003 * np.sin(2 * np.pi * 5.0 * t) * _ramp(total)
         phase = 2 * np.pi * frequency * np.cumsum(vibrato) / sample_rate
@@ -66,15 +67,15 @@ def note_samples(pitch: int, seconds: float, velocity: int = 80, *, sample_rate:
     return amplitude * wave * envelope
 
 
-def render(melody: Melody, *, sample_rate: int = SAMPLE_RATE, voice: str = "pluck", gain: float = 0.8,
-           tail_seconds: float = 0.5) -> np.ndarray:
+def render(
+    melody: Melody, *, sample_rate: int = SAMPLE_RATE, voice: str = "pluck", gain: float = 0.8, tail_seconds: float = 0.5
+) -> np.ndarray:
     """The melody as mono float32 samples in [-gain, gain]."""
     seconds_per_beat = 60.0 / max(1.0, float(melody.tempo))
     length_seconds = melody.length * seconds_per_beat + tail_seconds
     out = np.zeros(int(np.ceil(length_seconds * sample_rate)) + 1, dtype=np.float64)
     for note in melody.notes:
-        samples = note_samples(note.pitch, note.duration * seconds_per_beat, note.velocity,
-                               sample_rate=sample_rate, voice=voice)
+        samples = note_samples(note.pitch, note.duration * seconds_per_beat, note.velocity, sample_rate=sample_rate, voice=voice)
         start = int(round(note.start * seconds_per_beat * sample_rate))
         end = min(len(out), start + len(samples))
         if end > start:

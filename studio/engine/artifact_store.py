@@ -151,7 +151,9 @@ class ArtifactStore:
             meta = {"kind": "unknown", "mime": "application/octet-stream", "meta": {}}
         if content_id(data) != artifact_id:
             raise ArtifactNotFound(f"{artifact_id} is damaged on disk")
-        return Artifact(kind=meta.get("kind", "unknown"), mime=meta.get("mime", "application/octet-stream"), data=data, meta=meta.get("meta", {}))
+        return Artifact(
+            kind=meta.get("kind", "unknown"), mime=meta.get("mime", "application/octet-stream"), data=data, meta=meta.get("meta", {})
+        )
 
     def path(self, artifact_id: str) -> Path:
         data_path, _ = self._paths(artifact_id)

@@ -67,7 +67,16 @@ def read_connection(home: Path) -> Connection | None:
 
 
 class EngineClient:
-    def __init__(self, url: str, token: str, *, timeout: float = 30.0, home: Path | None = None, process: subprocess.Popen | None = None, verify: Any = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        timeout: float = 30.0,
+        home: Path | None = None,
+        process: subprocess.Popen | None = None,
+        verify: Any = None,
+    ) -> None:
         """``verify``: for an https engine, an ``ssl.SSLContext`` or a CA bundle path
         (default ``STUDIO_ENGINE_CA`` when set, else the system's trust store)."""
         self.url = url.rstrip("/")
@@ -79,12 +88,23 @@ class EngineClient:
         elif isinstance(verify, (str, os.PathLike)):
             verify = _ssl_context(str(verify))
         self._verify = verify
-        self._http = httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout, trust_env=False, verify=verify)
+        self._http = httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout, trust_env=False, verify=verify
+        )
 
     # ------------------------------------------------------------------ connecting
 
     @classmethod
-    def connect(cls, home: Path | None = None, *, start: bool = True, timeout: float = 90.0, safe_mode: bool = False, extra_args: list[str] | None = None, started_by: str = "cli") -> EngineClient:
+    def connect(
+        cls,
+        home: Path | None = None,
+        *,
+        start: bool = True,
+        timeout: float = 90.0,
+        safe_mode: bool = False,
+        extra_args: list[str] | None = None,
+        started_by: str = "cli",
+    ) -> EngineClient:
         """The engine for ``home`` (default STUDIO_HOME): the running one, or a new one.
 
         A new one is started on demand (``started_by`` "cli" or "window"): it exits after an
@@ -124,7 +144,9 @@ class EngineClient:
         env = dict(os.environ, STUDIO_HOME=str(root), HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
         command = [sys.executable, "-m", "studio", "engine", "--port", "0"] + (["--safe-mode"] if safe_mode else []) + extra_args
         with log_path.open("ab") as log:
-            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+            process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if process.poll() is not None:
@@ -184,14 +206,24 @@ class EngineClient:
     def models(self) -> dict[str, Any]:
         return ModelsReport.model_validate(self._call("GET", "/models").json()).model_dump(mode="json")
 
-    def submit(self, plugin: str, params: dict[str, Any] | None = None, seed: int | None = None, priority: int = 0, timeout: float | None = None, keep_alive: float | None = None) -> str:
+    def submit(
+        self,
+        plugin: str,
+        params: dict[str, Any] | None = None,
+        seed: int | None = None,
+        priority: int = 0,
+        timeout: float | None = None,
+        keep_alive: float | None = None,
+    ) -> str:
         """Queue a job; returns its id. ``keep_alive``: seconds its models stay loaded after it."""
         from pydantic import ValidationError
 
         try:
             request = JobRequest(plugin=plugin, params=params or {}, seed=seed, priority=priority, timeout=timeout, keep_alive=keep_alive)
         except ValidationError as exc:
-            raise RequestRejected("; ".join(f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors())) from None
+            raise RequestRejected(
+                "; ".join(f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors())
+            ) from None
         return self.submit_request(request).id
 
     def submit_command(self, plugin: str, command: str, args: list[str], priority: int = 0) -> str:
@@ -248,7 +280,13 @@ class EngineClient:
 
         ssl = self._verify if self.url.startswith("https://") and not isinstance(self._verify, bool) else None
         options: dict[str, Any] = {"ssl": ssl} if ssl is not None else {}
-        with connect(self.events_url(), additional_headers={"Authorization": f"Bearer {self.token}"}, open_timeout=open_timeout, max_size=64 * 2**20, **options) as socket:
+        with connect(
+            self.events_url(),
+            additional_headers={"Authorization": f"Bearer {self.token}"},
+            open_timeout=open_timeout,
+            max_size=64 * 2**20,
+            **options,
+        ) as socket:
 
             def receive(timeout: float | None = None) -> Event | None:
                 deadline = None if timeout is None else time.monotonic() + timeout

@@ -77,7 +77,11 @@ def find_command(discovery: Any, plugin_id: str, command_id: str) -> tuple[Comma
     """The declared command, or a ParamError naming what exists instead."""
     record = discovery.plugin(plugin_id)
     if record is None or record.manifest is None:
-        offering = sorted(f"{r.manifest.id} ({', '.join(c.id for c in r.manifest.commands)})" for r in discovery.records if r.usable and r.manifest and r.manifest.commands)
+        offering = sorted(
+            f"{r.manifest.id} ({', '.join(c.id for c in r.manifest.commands)})"
+            for r in discovery.records
+            if r.usable and r.manifest and r.manifest.commands
+        )
         raise ParamError(f"no plugin {plugin_id!r}; plugins with commands: {', '.join(offering) or 'none'}")
     if not record.usable:
         raise ParamError(f"plugin {plugin_id} is {record.state}: {record.error or 'enable it in the plugin manager'}")
@@ -99,7 +103,9 @@ def validate_command_request(discovery: Any, store: Any, plugin_id: str, params:
     return {"command": command, "args": args}
 
 
-def run_command(runner: Any, plugin_id: str, params: Mapping[str, Any], *, on_event: EventSink | None = None, cancel: threading.Event | None = None) -> Any:
+def run_command(
+    runner: Any, plugin_id: str, params: Mapping[str, Any], *, on_event: EventSink | None = None, cancel: threading.Event | None = None
+) -> Any:
     """Run one command job in this process (the worker); returns the runner's JobResult."""
     from studio.engine.runner import JobResult
 
@@ -154,7 +160,7 @@ def _entry(spec: CommandSpec) -> Callable[[list[str], CommandContext], Any]:
 def _artifact_ids(arg: str) -> list[str]:
     if not arg.startswith(ARTIFACTS_PREFIX):
         return []
-    return [item.strip().lower() for item in arg[len(ARTIFACTS_PREFIX):].split(",") if item.strip()]
+    return [item.strip().lower() for item in arg[len(ARTIFACTS_PREFIX) :].split(",") if item.strip()]
 
 
 def _materialize(arg: str, store: Any, scratch: Path, index: int) -> str:

@@ -54,7 +54,9 @@ class EngineConfig:
         folders: list[tuple[Path, str]] = []
         if self.include_first_party:
             folders.append((first_party_plugins_dir(), "first-party"))
-        folders.extend((Path(folder), "first-party" if Path(folder).resolve() == first_party_plugins_dir() else "user") for folder in self.plugin_dirs)
+        folders.extend(
+            (Path(folder), "first-party" if Path(folder).resolve() == first_party_plugins_dir() else "user") for folder in self.plugin_dirs
+        )
         folders.append((self.layout.plugins_dir, "user"))
         # De-duplicate while keeping order (tests often pass plugins/ explicitly too).
         unique: list[tuple[Path, str]] = []

@@ -135,7 +135,16 @@ class Job:
 
     def minimal_status(self) -> JobStatus:
         """A status with nothing a plugin wrote, for when even the sanitised one fails."""
-        return JobStatus(id=self.id, plugin=json_safe(self.generator), state=self.state, created=self.created, started=self.started, finished=self.finished, error="this job's stored details could not be shown", outputs=list(self.outputs))
+        return JobStatus(
+            id=self.id,
+            plugin=json_safe(self.generator),
+            state=self.state,
+            created=self.created,
+            started=self.started,
+            finished=self.finished,
+            error="this job's stored details could not be shown",
+            outputs=list(self.outputs),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return self.to_status().model_dump(mode="json")
@@ -174,7 +183,13 @@ def json_safe(value: Any, depth: int = 0) -> Any:
 
 
 class JobQueue:
-    def __init__(self, config: EngineConfig, publish: Publish, on_plugin_failure: Callable[[PluginFailure], None], plugin_timeout: Callable[[str], float | None] | None = None) -> None:
+    def __init__(
+        self,
+        config: EngineConfig,
+        publish: Publish,
+        on_plugin_failure: Callable[[PluginFailure], None],
+        plugin_timeout: Callable[[str], float | None] | None = None,
+    ) -> None:
         self.config = config
         self._publish = publish
         self._on_plugin_failure = on_plugin_failure
@@ -233,9 +248,25 @@ class JobQueue:
 
     # ------------------------------------------------------------------ public API
 
-    def submit(self, generator: str, params: dict[str, Any], seed: int | None, priority: int = 0, timeout: float | None = None, kind: JobKind = "generate") -> Job:
+    def submit(
+        self,
+        generator: str,
+        params: dict[str, Any],
+        seed: int | None,
+        priority: int = 0,
+        timeout: float | None = None,
+        kind: JobKind = "generate",
+    ) -> Job:
         limits = [limit for limit in (timeout, self._plugin_timeout(generator), self.config.job_timeout or None) if limit]
-        job = Job(id=uuid.uuid4().hex, generator=generator, params=params, seed=seed, priority=priority, timeout=min(limits) if limits else None, kind=kind)
+        job = Job(
+            id=uuid.uuid4().hex,
+            generator=generator,
+            params=params,
+            seed=seed,
+            priority=priority,
+            timeout=min(limits) if limits else None,
+            kind=kind,
+        )
         with self._lock:
             self._jobs[job.id] = job
             heapq.heappush(self._heap, (-priority, next(self._order), job.id))
@@ -277,7 +308,9 @@ class JobQueue:
     def cancel_all(self) -> builtins.list[str]:  # `list` is a method name in this class
         """Cancel every queued job and the running one; returns their ids."""
         with self._lock:
-            queued = [self._jobs[job_id] for _, _, job_id in self._heap if job_id in self._jobs and self._jobs[job_id].state == JobState.QUEUED]
+            queued = [
+                self._jobs[job_id] for _, _, job_id in self._heap if job_id in self._jobs and self._jobs[job_id].state == JobState.QUEUED
+            ]
             running = self._running
             for job in queued:
                 job.cancel_requested = True
@@ -298,7 +331,11 @@ class JobQueue:
             del self._queued_by_priority[job.priority]
         self._stale += 1
         if self._stale > 1024 and self._stale * 2 > len(self._heap):
-            self._heap = [item for item in self._heap if self._jobs.get(item[2]) is not None and self._jobs[item[2]].state == JobState.QUEUED and item[2] != job.id]
+            self._heap = [
+                item
+                for item in self._heap
+                if self._jobs.get(item[2]) is not None and self._jobs[item[2]].state == JobState.QUEUED and item[2] != job.id
+            ]
             heapq.heapify(self._heap)
             self._stale = 0
 
@@ -466,7 +503,12 @@ class JobQueue:
             self._running = None
         event: BaseModel
         if state == JobState.DONE:
-            event = DoneEvent(job=job.id, plugin=job.generator, outputs=job.outputs, artifacts=[ArtifactInfo.model_validate(json_safe(a)) for a in job.artifacts])
+            event = DoneEvent(
+                job=job.id,
+                plugin=job.generator,
+                outputs=job.outputs,
+                artifacts=[ArtifactInfo.model_validate(json_safe(a)) for a in job.artifacts],
+            )
         elif state == JobState.FAILED:
             event = FailedEvent(job=job.id, plugin=job.generator, error=json_safe(job.error), traceback=json_safe(job.traceback))
         else:
@@ -479,4 +521,3 @@ class JobQueue:
     def _forget_old(self) -> None:
         while len(self._finished) > KEEP_FINISHED:
             self._jobs.pop(self._finished.popleft(), None)
-

@@ -199,8 +199,9 @@ class ModelCache:
         if not resolved.exists():
             raise ModelFormatError(f"{path}: no such model file or folder")
         hasher = self._hasher
-        key = CacheKey(str(resolved), hasher.fingerprint(resolved), dtype or "", device or "", variant,
-                       hash_of=lambda: hasher.hash_path(resolved))
+        key = CacheKey(
+            str(resolved), hasher.fingerprint(resolved), dtype or "", device or "", variant, hash_of=lambda: hasher.hash_path(resolved)
+        )
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None:

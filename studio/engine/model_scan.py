@@ -42,8 +42,10 @@ def _walk(folder: Path, depth: int, found: list[dict[str, Any]], seen: set[Path]
     for child in children:
         if child.name.startswith("."):
             continue
-        if child.is_dir() and child.name.endswith(".config") and any(
-            (folder / (child.name[: -len(".config")] + suffix)).is_file() for suffix in WEIGHT_SUFFIXES
+        if (
+            child.is_dir()
+            and child.name.endswith(".config")
+            and any((folder / (child.name[: -len(".config")] + suffix)).is_file() for suffix in WEIGHT_SUFFIXES)
         ):
             continue  # a single file's sidecar config folder, not a model of its own
         if child.is_dir():
@@ -67,7 +69,13 @@ def describe_model_folder(folder: Path) -> dict[str, Any] | None:
             return _entry(folder, "studio-melody", kind="melody", detail=str(data.get("name", "")))
         architectures = data.get("architectures") or []
         architecture = architectures[0] if architectures else str(data.get("model_type", ""))
-        kind = "musicgen" if "Musicgen" in architecture or data.get("model_type") == "musicgen" else "llm" if "CausalLM" in architecture else "transformers"
+        kind = (
+            "musicgen"
+            if "Musicgen" in architecture or data.get("model_type") == "musicgen"
+            else "llm"
+            if "CausalLM" in architecture
+            else "transformers"
+        )
         return _entry(folder, "transformers", kind=kind, detail=architecture)
     return None
 
@@ -114,7 +122,14 @@ def _entry(path: Path, fmt: str, *, kind: str, detail: str = "") -> dict[str, An
         size = path.stat().st_size if path.is_file() else sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
     except OSError:
         size = 0
-    return {"path": str(path), "name": path.stem if path.is_file() else path.name, "format": fmt, "kind": kind, "detail": detail, "bytes": size}
+    return {
+        "path": str(path),
+        "name": path.stem if path.is_file() else path.name,
+        "format": fmt,
+        "kind": kind,
+        "detail": detail,
+        "bytes": size,
+    }
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -165,12 +165,27 @@ class JobRequest(ProtocolModel):
     model_config = ConfigDict(extra="forbid")
 
     plugin: str = Field(min_length=1, max_length=MAX_PLUGIN_ID, description="generator id, e.g. studio.patterns")
-    params: dict[str, Any] = Field(default_factory=dict, max_length=MAX_PARAMS, description="parameter name → value, as the generator's manifest declares them")
+    params: dict[str, Any] = Field(
+        default_factory=dict, max_length=MAX_PARAMS, description="parameter name → value, as the generator's manifest declares them"
+    )
     seed: int | None = Field(default=None, ge=0, le=SEED_MAX, description="unsigned 64-bit; random when omitted")
     priority: int = Field(default=0, ge=-1000, le=1000, description="higher runs first")
-    timeout: float | None = Field(default=None, gt=0, le=7 * 24 * 3600, description="seconds this job may run before it is stopped (the engine's and the plugin's limits still apply)")
-    keep_alive: float | None = Field(default=None, ge=0, le=7 * 24 * 3600, description="seconds the models stay loaded after this job (0: unload right after; default: the engine's keep-alive)")
-    kind: JobKind = Field(default="generate", description="'command' runs a plugin's [[commands]] entry (then `plugin` is a plugin id and params are {command, args})")
+    timeout: float | None = Field(
+        default=None,
+        gt=0,
+        le=7 * 24 * 3600,
+        description="seconds this job may run before it is stopped (the engine's and the plugin's limits still apply)",
+    )
+    keep_alive: float | None = Field(
+        default=None,
+        ge=0,
+        le=7 * 24 * 3600,
+        description="seconds the models stay loaded after this job (0: unload right after; default: the engine's keep-alive)",
+    )
+    kind: JobKind = Field(
+        default="generate",
+        description="'command' runs a plugin's [[commands]] entry (then `plugin` is a plugin id and params are {command, args})",
+    )
 
     @field_validator("plugin")
     @classmethod
@@ -332,9 +347,15 @@ class Health(ProtocolModel):
     started_by: str | None = Field(default=None, description="who started the engine: user (by hand), window or cli (on demand)")
     idle_exit: float | None = Field(default=None, description="seconds without a client after which the engine exits (null: it stays)")
     exit_at: float | None = Field(default=None, description="when it will exit if no client comes (unix time; null: never)")
-    keep_alive: float | None = Field(default=None, description="seconds models stay loaded after the last job (a request's keep_alive overrides)")
-    unload_at: float | None = Field(default=None, description="when the worker drops its models if no job comes (unix time; null: nothing to unload)")
-    actors: list[dict[str, Any]] | None = Field(default=None, description="with --ray: each actor's name, node, device, loaded models and current job")
+    keep_alive: float | None = Field(
+        default=None, description="seconds models stay loaded after the last job (a request's keep_alive overrides)"
+    )
+    unload_at: float | None = Field(
+        default=None, description="when the worker drops its models if no job comes (unix time; null: nothing to unload)"
+    )
+    actors: list[dict[str, Any]] | None = Field(
+        default=None, description="with --ray: each actor's name, node, device, loaded models and current job"
+    )
 
 
 class Ok(ProtocolModel):

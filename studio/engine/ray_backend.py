@@ -108,7 +108,11 @@ class StudioActor:
             return {"state": "failed", "error": str(exc), "traceback": traceback.format_exc()}
         except MemoryError:
             self.runner.models.clear()
-            return {"state": "failed", "error": f"{generator} ran out of memory on {self.name}; its model cache was emptied", "traceback": traceback.format_exc()}
+            return {
+                "state": "failed",
+                "error": f"{generator} ran out of memory on {self.name}; its model cache was emptied",
+                "traceback": traceback.format_exc(),
+            }
         except Exception as exc:  # a plugin bug: report it, keep the actor
             return {"state": "failed", "error": f"{generator} failed: {type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
         finally:
@@ -269,7 +273,16 @@ class RayJobQueue(JobQueue):
         """For ``GET /health``: each actor, its machine, device, models and current job."""
         with self._lock:
             return [
-                {"name": s.name, "node": s.node, "pid": s.pid, "device": s.device, "models": sorted(s.models), "job": s.job.id if s.job else None, "jobs_run": s.jobs_run, "alive": s.alive}
+                {
+                    "name": s.name,
+                    "node": s.node,
+                    "pid": s.pid,
+                    "device": s.device,
+                    "models": sorted(s.models),
+                    "job": s.job.id if s.job else None,
+                    "jobs_run": s.jobs_run,
+                    "alive": s.alive,
+                }
                 for s in self.slots
             ]
 
@@ -454,9 +467,14 @@ def use_ray(engine: Any, address: str | None = None, actors: int | None = None, 
     """Swap an engine's local job queue for a Ray one before it serves."""
     _ray()  # a clear message now when Ray is missing
     queue = RayJobQueue(
-        engine.config, engine.bus.publish, engine._on_plugin_failure, engine._plugin_timeout,
-        address=address, actors=actors, cpus_per_actor=cpus_per_actor, store=engine.store,
+        engine.config,
+        engine.bus.publish,
+        engine._on_plugin_failure,
+        engine._plugin_timeout,
+        address=address,
+        actors=actors,
+        cpus_per_actor=cpus_per_actor,
+        store=engine.store,
     )
     engine.jobs = queue
     return queue
-

@@ -45,7 +45,7 @@ def split_connection_string(text: str) -> tuple[str, str | None]:
     """``URL`` or ``URL#token=TOKEN`` → (url, token or None); a bad URL is an error."""
     text = text.strip()
     url, _, fragment = text.partition("#")
-    token = fragment[len("token="):] if fragment.startswith("token=") else None
+    token = fragment[len("token=") :] if fragment.startswith("token=") else None
     check_url(url)
     return url.rstrip("/"), token or None
 
@@ -100,8 +100,7 @@ def resolve_address(engine: str | None = None, token_file: str | Path | None = N
     token = file_token or os.environ.get("STUDIO_ENGINE_TOKEN") or inline_token
     if not token:
         raise EngineAddressError(
-            f"the engine at {url} needs its token: pass --engine-token-file (its remote.json or engine.json) "
-            "or set STUDIO_ENGINE_TOKEN"
+            f"the engine at {url} needs its token: pass --engine-token-file (its remote.json or engine.json) or set STUDIO_ENGINE_TOKEN"
         )
     return EngineAddress(url=url, token=token)
 

@@ -212,7 +212,10 @@ class LocalRunner:
             artifacts = []
             for index, output in enumerate(outputs):
                 artifact = encode_output(
-                    output, _record_for_file(record), index=index, count=len(outputs),
+                    output,
+                    _record_for_file(record),
+                    index=index,
+                    count=len(outputs),
                     include_paths=self.config.embed_model_paths,
                 )
                 self.store.put(artifact)
@@ -220,10 +223,7 @@ class LocalRunner:
             return JobResult(artifacts=artifacts, record=record, logs=ctx.logs)
 
     def _models_used(self) -> list[dict[str, str]]:
-        return [
-            {"path": key.path, "hash": key.content_hash, "dtype": key.dtype, "device": key.device}
-            for key in self.models.in_use()
-        ]
+        return [{"path": key.path, "hash": key.content_hash, "dtype": key.dtype, "device": key.device} for key in self.models.in_use()]
 
 
 def validate_request(

@@ -75,7 +75,9 @@ def sandbox_plan(config: EngineConfig, record: PluginRecord) -> SandboxPlan:
     )
 
 
-def start_sandboxed(config: EngineConfig, record: PluginRecord, config_data: dict[str, Any], device: dict[str, Any] | None = None) -> tuple[Connection, SandboxedProcess]:
+def start_sandboxed(
+    config: EngineConfig, record: PluginRecord, config_data: dict[str, Any], device: dict[str, Any] | None = None
+) -> tuple[Connection, SandboxedProcess]:
     """Start the sandboxed worker for ``record``; returns the engine's end of its pipe."""
     plan = sandbox_plan(config, record)
     parent, child = socket.socketpair()
@@ -83,7 +85,9 @@ def start_sandboxed(config: EngineConfig, record: PluginRecord, config_data: dic
     env.update(PYTHONDONTWRITEBYTECODE="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TMPDIR=plan.temp_dir)
     # The studio's own code must stay importable from the work folder the child runs in.
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *[p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]])
-    payload = json.dumps({"plan": plan.to_json(), "config": config_data, "folder": str(record.folder), "source": record.source, "device": device})
+    payload = json.dumps(
+        {"plan": plan.to_json(), "config": config_data, "folder": str(record.folder), "source": record.source, "device": device}
+    )
     try:
         popen = subprocess.Popen(
             [sys.executable, "-P", "-m", "studio.engine.sandbox_worker", str(child.fileno()), payload],

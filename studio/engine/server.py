@@ -140,9 +140,7 @@ class Engine:
             fcntl.flock(self._lock_handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             self._lock_handle.close()
-            raise EngineAlreadyRunning(
-                f"an engine is already running for {self.layout.root}; use it, or stop it first"
-            ) from None
+            raise EngineAlreadyRunning(f"an engine is already running for {self.layout.root}; use it, or stop it first") from None
         family = socket.AF_INET6 if ":" in self.config.host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -173,7 +171,14 @@ class Engine:
         )
 
     def write_connection_file(self) -> None:
-        data = {"url": self.url, "token": self.token, "pid": os.getpid(), "version": studio.__version__, "started": self.started, "started_by": self.lifecycle.policy.started_by}
+        data = {
+            "url": self.url,
+            "token": self.token,
+            "pid": os.getpid(),
+            "version": studio.__version__,
+            "started": self.started,
+            "started_by": self.lifecycle.policy.started_by,
+        }
         try:
             write_json_atomic(self.layout.engine_file, data, mode=0o600)
         except OSError as exc:
@@ -474,7 +479,11 @@ def create_app(engine: Engine) -> FastAPI:  # noqa: C901
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-        return JSONResponse({"detail": detail.encode("utf-8", "replace").decode("utf-8")}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+        return JSONResponse(
+            {"detail": detail.encode("utf-8", "replace").decode("utf-8")},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(StorageError)
     async def storage_error(_request: Request, exc: StorageError) -> JSONResponse:
@@ -571,7 +580,10 @@ def create_app(engine: Engine) -> FastAPI:  # noqa: C901
         "/artifacts/{artifact_id}",
         response_class=Response,
         responses={
-            200: {"description": "the artefact's bytes, with its content type; X-Studio-Kind says its kind", "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},
+            200: {
+                "description": "the artefact's bytes, with its content type; X-Studio-Kind says its kind",
+                "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+            },
             **_errors(404),
         },
     )
@@ -580,7 +592,9 @@ def create_app(engine: Engine) -> FastAPI:  # noqa: C901
             artifact = engine.store.get(artifact_id)
         except ArtifactNotFound:
             raise HTTPException(status_code=404, detail=f"no artefact {artifact_id}") from None
-        return Response(content=artifact.data, media_type=artifact.mime, headers={"X-Studio-Kind": artifact.kind, "X-Content-Type-Options": "nosniff"})
+        return Response(
+            content=artifact.data, media_type=artifact.mime, headers={"X-Studio-Kind": artifact.kind, "X-Content-Type-Options": "nosniff"}
+        )
 
     @app.post(
         "/artifacts",
@@ -589,12 +603,21 @@ def create_app(engine: Engine) -> FastAPI:  # noqa: C901
         responses=_errors(413, 507),
         openapi_extra={
             "parameters": [
-                {"name": "X-Studio-Kind", "in": "header", "required": True, "schema": {"type": "string", "enum": list(ARTIFACT_KINDS)}, "description": "what the bytes are"},
+                {
+                    "name": "X-Studio-Kind",
+                    "in": "header",
+                    "required": True,
+                    "schema": {"type": "string", "enum": list(ARTIFACT_KINDS)},
+                    "description": "what the bytes are",
+                },
             ],
             "requestBody": {
                 "required": True,
                 "description": f"the raw bytes (at most {MAX_UPLOAD_BYTES // 2**20} MiB), with their Content-Type",
-                "content": {mime: {"schema": {"type": "string", "format": "binary"}} for mime in ("application/octet-stream", *sorted({m for ms in UPLOAD_MIMES.values() for m in ms}))},
+                "content": {
+                    mime: {"schema": {"type": "string", "format": "binary"}}
+                    for mime in ("application/octet-stream", *sorted({m for ms in UPLOAD_MIMES.values() for m in ms}))
+                },
             },
         },
     )
@@ -676,7 +699,10 @@ def upload_mime(kind: str, declared: str) -> str:
     if base in ("", "application/octet-stream"):
         return MIME_BY_KIND[kind]
     if base not in UPLOAD_MIMES[kind]:
-        raise HTTPException(status_code=422, detail=f"Content-Type {base!r} does not fit X-Studio-Kind {kind!r}; send one of {', '.join(UPLOAD_MIMES[kind])}")
+        raise HTTPException(
+            status_code=422,
+            detail=f"Content-Type {base!r} does not fit X-Studio-Kind {kind!r}; send one of {', '.join(UPLOAD_MIMES[kind])}",
+        )
     return "text/plain; charset=utf-8" if base == "text/plain" else "text/markdown; charset=utf-8" if base == "text/markdown" else base
 
 

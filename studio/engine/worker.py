@@ -113,7 +113,12 @@ def worker_main(conn: Connection, config_data: dict[str, Any], runner: Any = Non
                 if event is not None:
                     event.set()
             elif isinstance(message, StatusRequest):
-                send(StatusReply(message.request_id, {"loaded": runner.models.loaded(), "usage": runner.models.usage(), "stats": runner.models.stats()}))
+                send(
+                    StatusReply(
+                        message.request_id,
+                        {"loaded": runner.models.loaded(), "usage": runner.models.usage(), "stats": runner.models.stats()},
+                    )
+                )
             elif isinstance(message, StopWorker):
                 jobs.put(None)
                 return
@@ -150,7 +155,9 @@ def worker_main(conn: Connection, config_data: dict[str, Any], runner: Any = Non
             send(JobFailed(job_id, str(exc), traceback.format_exc()))
         except MemoryError:
             runner.models.clear()
-            send(JobFailed(job_id, f"{generator} ran out of memory; the model cache was emptied, try a smaller size", traceback.format_exc()))
+            send(
+                JobFailed(job_id, f"{generator} ran out of memory; the model cache was emptied, try a smaller size", traceback.format_exc())
+            )
         except Exception as exc:  # a plugin bug: report it, keep the worker
             message_text = f"{generator} failed: {type(exc).__name__}: {exc}"
             hint = getattr(runner, "sandbox_hint", "")

@@ -138,7 +138,7 @@ class PluginArchive:
         for info in self.members:
             name = info.filename.rstrip("/")
             if self.kind == "folder":
-                name = name[len(self.prefix):] if self.prefix else name
+                name = name[len(self.prefix) :] if self.prefix else name
             else:
                 name = _wheel_install_path(name)
             yield name, info
@@ -195,7 +195,9 @@ def open_archive(path: Path, *, expected_sha256: str | None = None, limits: Arch
 
 def _check_members(archive_name: str, infos: list[zipfile.ZipInfo], limits: ArchiveLimits) -> list[zipfile.ZipInfo]:
     if len(infos) > limits.max_members:
-        raise ArchiveError(f"{archive_name}: {len(infos)} members is more than the limit of {limits.max_members}; refused as a possible zip bomb")
+        raise ArchiveError(
+            f"{archive_name}: {len(infos)} members is more than the limit of {limits.max_members}; refused as a possible zip bomb"
+        )
     kept: list[zipfile.ZipInfo] = []
     seen: dict[str, str] = {}
     total = 0
@@ -304,7 +306,9 @@ def _open_folder(path: Path, digest: str, members: list[zipfile.ZipInfo]) -> Plu
             f"{path.name}: no {MANIFEST_NAME} at the top of the archive (or inside its single top-level folder); "
             "pack a plugin with `python main.py plugins pack FOLDER`"
         )
-    archive = PluginArchive(path=path, sha256=digest, kind="folder", manifest_text="", manifest_member=manifest_member, members=members, prefix=prefix)
+    archive = PluginArchive(
+        path=path, sha256=digest, kind="folder", manifest_text="", manifest_member=manifest_member, members=members, prefix=prefix
+    )
     archive.manifest_text = _decode_manifest(path, archive.read_member(MANIFEST_NAME))
     return archive
 
@@ -330,7 +334,11 @@ def _open_wheel(path: Path, digest: str, members: list[zipfile.ZipInfo]) -> Plug
                 raise ArchiveError(
                     f"{path.name}: installs {parts[1]} files ({name!r}); a plugin wheel may contain only importable code and its data"
                 )
-    manifests = [name for name in names if name.count("/") == 1 and name.endswith(f"/{MANIFEST_NAME}") and not name.split("/")[0].endswith((".dist-info", ".data"))]
+    manifests = [
+        name
+        for name in names
+        if name.count("/") == 1 and name.endswith(f"/{MANIFEST_NAME}") and not name.split("/")[0].endswith((".dist-info", ".data"))
+    ]
     manifests += [name for name in names if re.fullmatch(rf"[^/]+\.data/(purelib|platlib)/[^/]+/{re.escape(MANIFEST_NAME)}", name)]
     if len(manifests) != 1:
         found = ", ".join(manifests) or "none"
@@ -404,7 +412,23 @@ def _size(count: int) -> str:
 # --------------------------------------------------------------------------- packing
 
 # Never packed: caches, version control, virtual environments, build output, installed deps.
-_PACK_SKIP_DIRS = {"__pycache__", ".git", ".hg", ".svn", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".venv", "venv", "dist", "build", "deps", "node_modules", ".idea", ".vscode"}
+_PACK_SKIP_DIRS = {
+    "__pycache__",
+    ".git",
+    ".hg",
+    ".svn",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".venv",
+    "venv",
+    "dist",
+    "build",
+    "deps",
+    "node_modules",
+    ".idea",
+    ".vscode",
+}
 _PACK_SKIP_SUFFIXES = (".pyc", ".pyo", ".egg-info")
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
@@ -425,7 +449,9 @@ def pack_folder(folder: Path, *, out: Path | None = None, limits: ArchiveLimits 
     for generator in manifest.generators:
         base = folder / generator.entry.partition(":")[0].replace(".", "/")
         if not (base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()):
-            raise ArchiveError(f"{folder}: generator {generator.id} has entry {generator.entry!r}, but there is no {base.relative_to(folder)}.py")
+            raise ArchiveError(
+                f"{folder}: generator {generator.id} has entry {generator.entry!r}, but there is no {base.relative_to(folder)}.py"
+            )
     out = Path(out) if out is not None else Path.cwd() / f"{manifest.id}-{manifest.version}.zip"
     out_resolved = out.resolve()
     files: list[tuple[str, Path]] = []

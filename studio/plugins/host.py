@@ -127,7 +127,9 @@ class PluginHost:
         return None
 
     @contextlib.contextmanager
-    def running(self, record: PluginRecord, scratch: Path | None = None, log: Callable[[str], None] | None = None) -> Iterator[Guard | None]:
+    def running(
+        self, record: PluginRecord, scratch: Path | None = None, log: Callable[[str], None] | None = None
+    ) -> Iterator[Guard | None]:
         """Plugin code runs inside this: its folders on sys.path, its permissions enforced."""
         allowed = self.allowed_dirs(scratch)
         data = self.data_dir(record)

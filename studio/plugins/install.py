@@ -228,7 +228,10 @@ class InstallPlan:
             ("generators", generators),
             ("permissions", permissions),
             ("dependencies", dependencies),
-            ("contents", f"{self.archive.file_count} files, {self.archive.unpacked_bytes / 1024:.0f} KiB unpacked ({self.archive.kind} archive)"),
+            (
+                "contents",
+                f"{self.archive.file_count} files, {self.archive.unpacked_bytes / 1024:.0f} KiB unpacked ({self.archive.kind} archive)",
+            ),
             ("installs to", str(self.target)),
         ]
 
@@ -272,7 +275,9 @@ def plan_install(
     where = f"{archive.path.name}:{archive.manifest_member}"
     manifest = parse_manifest_text(archive.manifest_text, root=archive.path, where=where, source="user")
     if manifest.id.startswith(RESERVED_PREFIX):
-        raise InstallError(f"{where}: plugin ids starting with '{RESERVED_PREFIX}' are reserved for the studio's first-party plugins; choose your own prefix, like 'yourname.'")
+        raise InstallError(
+            f"{where}: plugin ids starting with '{RESERVED_PREFIX}' are reserved for the studio's first-party plugins; choose your own prefix, like 'yourname.'"
+        )
     if not _SAFE_VERSION.match(manifest.version):
         raise InstallError(f"{where}: version {manifest.version!r} cannot name a folder; use a plain version like 1.2.0")
     _check_entry_modules(archive, manifest, where)
@@ -280,7 +285,9 @@ def plan_install(
     folders = list(plugin_folders) if plugin_folders is not None else default_plugin_folders(layout)
     installed = read_marker(layout.plugins_dir / manifest.id / CURRENT_MARKER)
     if installed is not None and installed == manifest.version and (layout.plugins_dir / manifest.id / installed / MANIFEST_NAME).is_file():
-        raise InstallError(f"{manifest.id} {manifest.version} is already installed; to reinstall it, remove it first (`plugins remove {manifest.id}`)")
+        raise InstallError(
+            f"{manifest.id} {manifest.version} is already installed; to reinstall it, remove it first (`plugins remove {manifest.id}`)"
+        )
     found = discover(folders, entry_points=True)
     _check_collisions(manifest, found, layout, where)
 
@@ -289,9 +296,13 @@ def plan_install(
     if archive.kind == "wheel":
         requirements += [(text, f"wheel {archive.path.name}") for text in archive.wheel_requires]
     dependencies, notes = resolve_dependencies(requirements, archive, host)
-    plan = InstallPlan(archive=archive, manifest=manifest, layout=layout, installed_version=installed, dependencies=dependencies, notes=notes)
+    plan = InstallPlan(
+        archive=archive, manifest=manifest, layout=layout, installed_version=installed, dependencies=dependencies, notes=notes
+    )
     if not manifest.permissions:
-        plan.notes.append("declares no permissions: the studio will refuse it the network, other programs and writes outside its folders (a safety net, not a sandbox)")
+        plan.notes.append(
+            "declares no permissions: the studio will refuse it the network, other programs and writes outside its folders (a safety net, not a sandbox)"
+        )
     return plan
 
 
@@ -304,7 +315,9 @@ def _check_entry_modules(archive: PluginArchive, manifest: Manifest, where: str)
             continue
         if any(name.startswith(f"{base}.") and name.endswith((".so", ".pyd")) for name in names):
             continue
-        raise InstallError(f"{where}: generator {generator.id} has entry {generator.entry!r}, but the archive has no {base}.py or {base}/__init__.py")
+        raise InstallError(
+            f"{where}: generator {generator.id} has entry {generator.entry!r}, but the archive has no {base}.py or {base}/__init__.py"
+        )
 
 
 def _top_packages(manifest: Manifest) -> set[str]:
@@ -420,7 +433,9 @@ def resolve_dependencies(  # noqa: C901
         candidates = [wheel for wheel in wheels.get(name, []) if requirement.specifier.contains(wheel.version, prereleases=True)]
         if candidates:
             best = max(candidates, key=lambda wheel: wheel.version)
-            dep = Dependency(requirement=text, name=best.name, source="bundled", version=str(best.version), required_by=by, wheel=best.relative)
+            dep = Dependency(
+                requirement=text, name=best.name, source="bundled", version=str(best.version), required_by=by, wheel=best.relative
+            )
             chosen[name] = dep
             result.append(dep)
             assert archive is not None
@@ -439,7 +454,9 @@ def resolve_dependencies(  # noqa: C901
     return result, notes
 
 
-def install_dependencies(plan: InstallPlan, folder: Path, *, host: dict[str, HostPackage] | None = None, step: Step | None = None) -> list[str]:
+def install_dependencies(
+    plan: InstallPlan, folder: Path, *, host: dict[str, HostPackage] | None = None, step: Step | None = None
+) -> list[str]:
     """Install the plan's non-studio dependencies into ``folder/deps`` with pip; returns name==version lines."""
     bundled = [dep for dep in plan.dependencies if dep.source == "bundled"]
     index = [dep for dep in plan.dependencies if dep.source == "index"]
@@ -461,14 +478,30 @@ def install_dependencies(plan: InstallPlan, folder: Path, *, host: dict[str, Hos
             if step:
                 step("resolving dependencies with pip")
             report = Path(scratch) / "report.json"
-            _pip(["install", "--dry-run", "--ignore-installed", "--report", str(report), "--target", str(Path(scratch) / "t"), *common, *wheel_files, *[dep.requirement for dep in index]], plan)
+            _pip(
+                [
+                    "install",
+                    "--dry-run",
+                    "--ignore-installed",
+                    "--report",
+                    str(report),
+                    "--target",
+                    str(Path(scratch) / "t"),
+                    *common,
+                    *wheel_files,
+                    *[dep.requirement for dep in index],
+                ],
+                plan,
+            )
             targets: list[str] = []
             for item in json.loads(report.read_text(encoding="utf-8")).get("install", []):
                 name = canonicalize_name(item["metadata"]["name"])
                 version = item["metadata"]["version"]
                 if name in host:
                     if Version(version) != Version(host[name].version):
-                        raise DependencyConflict(f"pip wanted {host[name].name} {version}, but the studio runs {host[name].version}; refused")
+                        raise DependencyConflict(
+                            f"pip wanted {host[name].name} {version}, but the studio runs {host[name].version}; refused"
+                        )
                     continue
                 url = item.get("download_info", {}).get("url", "")
                 targets.append(_file_url_path(url) or f"{item['metadata']['name']}=={version}")
@@ -522,7 +555,9 @@ def _check_deps_folder(deps_dir: Path, host: dict[str, HostPackage]) -> None:
         if entry.is_file() and not entry.name.endswith((".py", ".so", ".pyd")):
             continue
         if host_provides_module(module):
-            raise DependencyConflict(f"a dependency installs the module {module!r}, which would shadow the studio's own {module!r}; refused")
+            raise DependencyConflict(
+                f"a dependency installs the module {module!r}, which would shadow the studio's own {module!r}; refused"
+            )
 
 
 def _installed_dists(deps_dir: Path) -> list[str]:
@@ -620,7 +655,9 @@ def install(plan: InstallPlan, *, step: Step | None = None, trial: bool = True) 
         write_marker(plan.id_dir / CURRENT_MARKER, manifest.version)
         _prune_versions(plan.id_dir, layout)
     say(f"installed {manifest.id} {manifest.version}")
-    return InstallResult(manifest=read_manifest(plan.target, source="user"), path=plan.target, previous_version=previous, dependencies=installed_deps)
+    return InstallResult(
+        manifest=read_manifest(plan.target, source="user"), path=plan.target, previous_version=previous, dependencies=installed_deps
+    )
 
 
 # --------------------------------------------------------------------------- rollback, remove
@@ -661,11 +698,15 @@ def remove(plugin_id: str, layout: HomeLayout, plugin_folders: Iterable[tuple[Pa
                 raise InstallError(f"no plugin {plugin_id!r} is installed; see `python main.py plugins list`")
             folder = Path(record.folder).resolve()
             if record.source == "first-party":
-                raise InstallError(f"{plugin_id} is a first-party plugin and cannot be removed; disable it instead (`plugins disable {plugin_id}`)")
+                raise InstallError(
+                    f"{plugin_id} is a first-party plugin and cannot be removed; disable it instead (`plugins disable {plugin_id}`)"
+                )
             if record.source == "entry-point":
                 raise InstallError(f"{plugin_id} was installed with pip (from {record.folder}); uninstall its package with pip")
             if folder.parent != plugins_dir:
-                raise InstallError(f"{plugin_id} lives in {record.folder}, outside the studio's plugins folder; delete that folder yourself")
+                raise InstallError(
+                    f"{plugin_id} lives in {record.folder}, outside the studio's plugins folder; delete that folder yourself"
+                )
             target = folder
         _remove_tree(target, layout)
     settings = load_settings(layout)
@@ -694,7 +735,9 @@ def installed_versions(plugin_id: str, layout: HomeLayout) -> dict[str, Any]:
     return {"managed": current is not None, "current": current, "previous": previous, "install": record}
 
 
-def plugin_rows(layout: HomeLayout, *, plugin_folders: Iterable[tuple[Path, str]] | None = None, safe_mode: bool = False) -> list[dict[str, Any]]:
+def plugin_rows(
+    layout: HomeLayout, *, plugin_folders: Iterable[tuple[Path, str]] | None = None, safe_mode: bool = False
+) -> list[dict[str, Any]]:
     """Every plugin found, as dicts: manifest facts, state, and what can be done with it."""
     folders = list(plugin_folders) if plugin_folders is not None else default_plugin_folders(layout)
     settings = load_settings(layout)
@@ -704,7 +747,11 @@ def plugin_rows(layout: HomeLayout, *, plugin_folders: Iterable[tuple[Path, str]
     for record in found.records:
         row = record.to_dict()
         folder = Path(record.folder).resolve()
-        versions = installed_versions(record.id, layout) if record.manifest is not None else {"managed": False, "current": None, "previous": None, "install": {}}
+        versions = (
+            installed_versions(record.id, layout)
+            if record.manifest is not None
+            else {"managed": False, "current": None, "previous": None, "install": {}}
+        )
         row.update(versions)
         row["removable"] = record.source == "user" and (versions["managed"] or folder.parent == plugins_dir)
         row["can_rollback"] = bool(versions["previous"])

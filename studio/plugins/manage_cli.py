@@ -21,12 +21,20 @@ EXIT_OK, EXIT_FAILED = 0, 1
 
 def add_commands(plugin_commands: Any) -> None:
     """Register the install/remove/rollback/new/pack actions on the ``plugins`` sub-parser."""
-    install = plugin_commands.add_parser("install", help="install a plugin from a .zip archive, a wheel, or by id from the indexes (shows what it is first)")
+    install = plugin_commands.add_parser(
+        "install", help="install a plugin from a .zip archive, a wheel, or by id from the indexes (shows what it is first)"
+    )
     install.add_argument("archive", metavar="ARCHIVE|ID[==VERSION]")
     install.add_argument("--sha256", metavar="HEX", help="refuse the archive unless its SHA-256 is this (as published by its author)")
     install.add_argument("--yes", "-y", action="store_true", help="install without asking (after printing what it is)")
     install.add_argument("--json", action="store_true", help="print the facts as JSON")
-    install.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS", help="from an index: give up on a download that sends nothing for this long")
+    install.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="from an index: give up on a download that sends nothing for this long",
+    )
 
     remove = plugin_commands.add_parser("remove", help="delete an installed plugin (every kept version)")
     remove.add_argument("id")
@@ -96,7 +104,9 @@ def _install(args: argparse.Namespace, config: Any) -> int:
         print(plan.describe())
     if not args.yes:
         if not sys.stdin.isatty():
-            print(f"error: not installed; run again with --yes to {plan.action} {plan.manifest.id} {plan.manifest.version}", file=sys.stderr)
+            print(
+                f"error: not installed; run again with --yes to {plan.action} {plan.manifest.id} {plan.manifest.version}", file=sys.stderr
+            )
             return EXIT_FAILED
         answer = input(f"{plan.action.capitalize()} {plan.manifest.id} {plan.manifest.version}? [y/N] ").strip().lower()
         if answer not in ("y", "yes"):
@@ -107,7 +117,11 @@ def _install(args: argparse.Namespace, config: Any) -> int:
         print(f"  … {message}", file=sys.stderr, flush=True)
 
     result = install(plan, step=step)
-    what = f"upgraded {result.manifest.id} {result.previous_version} → {result.manifest.version}" if result.previous_version else f"installed {result.manifest.id} {result.manifest.version}"
+    what = (
+        f"upgraded {result.manifest.id} {result.previous_version} → {result.manifest.version}"
+        if result.previous_version
+        else f"installed {result.manifest.id} {result.manifest.version}"
+    )
     print(f"{what} in {result.path}")
     if result.previous_version:
         print(f"the previous version is kept: `python main.py plugins rollback {result.manifest.id}` restores it")
@@ -189,7 +203,9 @@ def scaffold(name: str, *, directory: Path | None = None, plugin_id: str | None 
         prefix = user if user and user[0].isalpha() and user != "studio" else "me"
         plugin_id = f"{prefix}.{package.replace('_', '-')}"
     if not re.fullmatch(r"[a-z][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)+", plugin_id) or plugin_id.startswith(RESERVED_PREFIX):
-        raise StudioError(f"--id {plugin_id!r}: a plugin id is reverse-dns style like 'yourname.pixel-sort' and does not start with 'studio.'")
+        raise StudioError(
+            f"--id {plugin_id!r}: a plugin id is reverse-dns style like 'yourname.pixel-sort' and does not start with 'studio.'"
+        )
     source = template_dir()
     if not (source / "plugin.toml").is_file():
         raise StudioError(f"the plugin template is missing ({source}); reinstall the studio")

@@ -46,7 +46,9 @@ def roles_of(generator: Any) -> list[dict[str, Any]]:
     roles = []
     for entry in raw or ():
         if isinstance(entry, Mapping):
-            roles.append({"role": str(entry.get("role", "")), "inputs": dict(entry.get("inputs") or {}), "fixed": dict(entry.get("fixed") or {})})
+            roles.append(
+                {"role": str(entry.get("role", "")), "inputs": dict(entry.get("inputs") or {}), "fixed": dict(entry.get("fixed") or {})}
+            )
         else:
             roles.append({"role": entry.role, "inputs": dict(entry.inputs), "fixed": dict(entry.fixed)})
     return roles
@@ -123,7 +125,10 @@ def neutral_params(generator: Any, role: str) -> dict[str, Any]:
     if entry is None:
         return {}
     mine = set(entry["inputs"].values())
-    defaults = {spec["name"] if isinstance(spec, Mapping) else spec.name: (spec.get("default") if isinstance(spec, Mapping) else spec.default) for spec in _params(generator)}
+    defaults = {
+        spec["name"] if isinstance(spec, Mapping) else spec.name: (spec.get("default") if isinstance(spec, Mapping) else spec.default)
+        for spec in _params(generator)
+    }
     values: dict[str, Any] = {}
     for other in roles_of(generator):
         if other["role"] == role:

@@ -16,8 +16,8 @@ from studio.core.paths import HomeLayout, studio_home
 from studio.ui.errors import ErrorReporter
 from studio.ui.main_window import MainWindow
 from studio.ui.qt_compat import guard_singleton_refcounts
-from studio.ui.timers import call_later
 from studio.ui.theme import apply_dark_theme
+from studio.ui.timers import call_later
 
 
 def make_application(argv: list[str] | None = None) -> QApplication:

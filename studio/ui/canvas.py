@@ -14,8 +14,9 @@ from __future__ import annotations
 import base64
 import math
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from PySide6.QtCore import QByteArray, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
@@ -32,16 +33,16 @@ from PySide6.QtGui import (
     QUndoStack,
 )
 from PySide6.QtWidgets import (
+    QFormLayout,
     QGraphicsItem,
-    QMenu,
     QGraphicsPixmapItem,
     QGraphicsRectItem,
     QGraphicsScene,
-    QFormLayout,
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QSpinBox,
     QSplitter,
     QToolBar,
@@ -58,7 +59,6 @@ from studio.ui.canvas_commands import (  # the edits; re-exported for callers th
     RemoveLayerCommand,
     SelectionCommand,
 )
-from studio.ui.result_layout import grid_spot
 
 # Layers and the view live in their own modules; re-exported for callers that import them from here.
 from studio.ui.canvas_layers import (  # noqa: F401 (re-exported)
@@ -72,7 +72,7 @@ from studio.ui.canvas_layers import (  # noqa: F401 (re-exported)
     image_to_png,
 )
 from studio.ui.canvas_view import CanvasView
-
+from studio.ui.result_layout import grid_spot
 
 # --------------------------------------------------------------------------- the widget
 
@@ -157,7 +157,11 @@ class CanvasWidget(QWidget):
             box.blockSignals(False)
         side_layout.addLayout(props)
         order = QHBoxLayout()
-        for text, tip, slot in (("▲", "Raise layer", lambda: self.move_active(+1)), ("▼", "Lower layer", lambda: self.move_active(-1)), ("✕", "Delete layer", self.delete_active)):
+        for text, tip, slot in (
+            ("▲", "Raise layer", lambda: self.move_active(+1)),
+            ("▼", "Lower layer", lambda: self.move_active(-1)),
+            ("✕", "Delete layer", self.delete_active),
+        ):
             button = QToolButton()
             button.setText(text)
             button.setToolTip(tip)
@@ -184,7 +188,12 @@ class CanvasWidget(QWidget):
         bar = self.toolbar
         group = QActionGroup(self)
         self.tool_actions: dict[str, QAction] = {}
-        for tool, text, key in ((CanvasView.MOVE, "Move", "V"), (CanvasView.SELECT, "Select", "M"), (CanvasView.BRUSH, "Mask brush", "B"), (CanvasView.ERASE, "Mask eraser", "E")):
+        for tool, text, key in (
+            (CanvasView.MOVE, "Move", "V"),
+            (CanvasView.SELECT, "Select", "M"),
+            (CanvasView.BRUSH, "Mask brush", "B"),
+            (CanvasView.ERASE, "Mask eraser", "E"),
+        ):
             action = QAction(text, self)
             action.setCheckable(True)
             action.setShortcut(QKeySequence(key))
@@ -301,7 +310,20 @@ class CanvasWidget(QWidget):
 
     # ------------------------------------------------------------------ layers (undoable API)
 
-    def add_image(self, data: bytes, *, name: str = "", blob: str | None = None, node: str | None = None, pos: QPointF | None = None, mime: str = "image/png", fit: QRectF | None = None, near: QRectF | None = None, image: QImage | None = None, icon: QImage | None = None) -> ImageLayer | None:
+    def add_image(
+        self,
+        data: bytes,
+        *,
+        name: str = "",
+        blob: str | None = None,
+        node: str | None = None,
+        pos: QPointF | None = None,
+        mime: str = "image/png",
+        fit: QRectF | None = None,
+        near: QRectF | None = None,
+        image: QImage | None = None,
+        icon: QImage | None = None,
+    ) -> ImageLayer | None:
         """Add an image as a new top layer (stored as a blob first); undoable.
 
         ``fit``: the region the image belongs to (an img2img result over its selection); the
@@ -322,8 +344,23 @@ class CanvasWidget(QWidget):
             if image.width() and abs(fit.width() - image.width()) >= 1:
                 scale = fit.width() / image.width()
         x, y = (pos.x(), pos.y()) if pos is not None else self._free_spot(image.size(), near)
-        state = {"id": uuid.uuid4().hex[:12], "name": name or f"Layer {len(self.layers) + 1}", "blob": blob, "node": node, "x": x, "y": y, "scale": scale, "opacity": 1.0, "visible": True, "z": top}
-        resize = (image.width(), image.height()) if not self.layers and fit is None and (image.width(), image.height()) != self.doc_size else None
+        state = {
+            "id": uuid.uuid4().hex[:12],
+            "name": name or f"Layer {len(self.layers) + 1}",
+            "blob": blob,
+            "node": node,
+            "x": x,
+            "y": y,
+            "scale": scale,
+            "opacity": 1.0,
+            "visible": True,
+            "z": top,
+        }
+        resize = (
+            (image.width(), image.height())
+            if not self.layers and fit is None and (image.width(), image.height()) != self.doc_size
+            else None
+        )
         if resize:
             state["x"], state["y"] = 0.0, 0.0
         if icon is not None:
@@ -438,7 +475,9 @@ class CanvasWidget(QWidget):
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEditable)
             item.setCheckState(Qt.CheckState.Checked if layer.isVisible() else Qt.CheckState.Unchecked)
             if layer.icon is None:
-                layer.icon = QPixmap.fromImage(self._icons.pop(layer.layer_id, None) or layer.image.scaled(32, 32, Qt.AspectRatioMode.KeepAspectRatio))
+                layer.icon = QPixmap.fromImage(
+                    self._icons.pop(layer.layer_id, None) or layer.image.scaled(32, 32, Qt.AspectRatioMode.KeepAspectRatio)
+                )
             item.setIcon(layer.icon)
             self.layer_list.addItem(item)
             if layer.layer_id == current:
@@ -660,7 +699,9 @@ class CanvasWidget(QWidget):
 
     def to_document(self) -> dict[str, Any]:
         mask = None if self.mask_is_empty() else base64.b64encode(image_to_png(self.mask_image)).decode("ascii")
-        selection = None if self.selection is None else [self.selection.x(), self.selection.y(), self.selection.width(), self.selection.height()]
+        selection = (
+            None if self.selection is None else [self.selection.x(), self.selection.y(), self.selection.width(), self.selection.height()]
+        )
         layers = sorted((layer.state() for layer in self.layers.values()), key=lambda state: state["z"])
         return {"version": 1, "size": list(self.doc_size), "layers": layers, "selection": selection, "mask": mask}
 
@@ -691,7 +732,9 @@ class CanvasWidget(QWidget):
         self._set_mask_image(mask)
         return problems
 
-    def export_png(self, path: Path, *, layer_only: bool = False, encode: Callable[[QImage, ImageLayer | None], bytes] | None = None) -> Path:
+    def export_png(
+        self, path: Path, *, layer_only: bool = False, encode: Callable[[QImage, ImageLayer | None], bytes] | None = None
+    ) -> Path:
         """Write the visible canvas (or the active layer) as PNG; ``encode`` adds the metadata."""
         layer = self.active_layer()
         if layer_only and layer is not None:

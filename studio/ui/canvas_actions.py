@@ -60,7 +60,7 @@ class OutpaintDialog(QDialog):
 
 
 class CanvasActions:
-    def __init__(self, window: "MainWindow") -> None:
+    def __init__(self, window: MainWindow) -> None:
         self.window = window
 
     @property

@@ -15,13 +15,13 @@ if TYPE_CHECKING:
 
 
 class _CanvasCommand(QUndoCommand):
-    def __init__(self, canvas: "CanvasWidget", text: str) -> None:
+    def __init__(self, canvas: CanvasWidget, text: str) -> None:
         super().__init__(text)
         self.canvas = canvas
 
 
 class AddLayerCommand(_CanvasCommand):
-    def __init__(self, canvas: "CanvasWidget", state: dict[str, Any], image: QImage, resize_to: tuple[int, int] | None) -> None:
+    def __init__(self, canvas: CanvasWidget, state: dict[str, Any], image: QImage, resize_to: tuple[int, int] | None) -> None:
         super().__init__(canvas, f"Add layer {state['name']}")
         self.state, self.image, self.resize_to = state, image, resize_to
         self.old_size = canvas.doc_size
@@ -38,7 +38,7 @@ class AddLayerCommand(_CanvasCommand):
 
 
 class RemoveLayerCommand(_CanvasCommand):
-    def __init__(self, canvas: "CanvasWidget", layer: ImageLayer) -> None:
+    def __init__(self, canvas: CanvasWidget, layer: ImageLayer) -> None:
         super().__init__(canvas, f"Delete layer {layer.name}")
         self.state, self.image = layer.state(), layer.image
 
@@ -54,7 +54,9 @@ class LayerStateCommand(_CanvasCommand):
 
     _merge_ids = itertools.count(1000)
 
-    def __init__(self, canvas: "CanvasWidget", text: str, before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]], merge_key: str = "") -> None:
+    def __init__(
+        self, canvas: CanvasWidget, text: str, before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]], merge_key: str = ""
+    ) -> None:
         super().__init__(canvas, text)
         self.before, self.after, self.merge_key = before, after, merge_key
         self._first = True
@@ -76,7 +78,7 @@ class LayerStateCommand(_CanvasCommand):
 
 
 class SelectionCommand(_CanvasCommand):
-    def __init__(self, canvas: "CanvasWidget", before: QRectF | None, after: QRectF | None) -> None:
+    def __init__(self, canvas: CanvasWidget, before: QRectF | None, after: QRectF | None) -> None:
         super().__init__(canvas, "Select region" if after is not None else "Clear selection")
         self.before, self.after = before, after
 
@@ -88,7 +90,7 @@ class SelectionCommand(_CanvasCommand):
 
 
 class MaskCommand(_CanvasCommand):
-    def __init__(self, canvas: "CanvasWidget", text: str, before: QImage, after: QImage) -> None:
+    def __init__(self, canvas: CanvasWidget, text: str, before: QImage, after: QImage) -> None:
         super().__init__(canvas, text)
         self.before, self.after = before, after
 
@@ -102,7 +104,7 @@ class MaskCommand(_CanvasCommand):
 class ExtendCanvasCommand(_CanvasCommand):
     """Grow the canvas by pixels on each side: layers, selection and mask move with it."""
 
-    def __init__(self, canvas: "CanvasWidget", left: int, top: int, right: int, bottom: int) -> None:
+    def __init__(self, canvas: CanvasWidget, left: int, top: int, right: int, bottom: int) -> None:
         super().__init__(canvas, "Extend canvas")
         self.shift = (float(left), float(top))
         self.before_size = canvas.doc_size

@@ -92,6 +92,15 @@ def encode_canvas_png(image: QImage, layer: ImageLayer | None, canvas: CanvasWid
     node = _node(history, layer.node)
     if node is None:
         return encode_png(picture, ai_generated=False)
-    fields = {key: value for key, value in node.params.items() if key not in ("prompt", "negative_prompt") and not isinstance(value, (dict, list))}
+    fields = {
+        key: value for key, value in node.params.items() if key not in ("prompt", "negative_prompt") and not isinstance(value, (dict, list))
+    }
     fields.update({"Seed": node.seed, "Generator": node.generator})
-    return encode_png(picture, prompt=str(node.params.get("prompt") or ""), negative_prompt=str(node.params.get("negative_prompt") or ""), parameters=fields, record=node.to_dict(), ai_generated=True)
+    return encode_png(
+        picture,
+        prompt=str(node.params.get("prompt") or ""),
+        negative_prompt=str(node.params.get("negative_prompt") or ""),
+        parameters=fields,
+        record=node.to_dict(),
+        ai_generated=True,
+    )

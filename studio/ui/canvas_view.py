@@ -21,7 +21,7 @@ class CanvasView(QGraphicsView):
     zoom_changed = Signal(float)
     files_dropped = Signal(list, QPointF)
 
-    def __init__(self, canvas: "CanvasWidget") -> None:
+    def __init__(self, canvas: CanvasWidget) -> None:
         super().__init__(canvas.scene)
         self.canvas = canvas
         self.tool = self.MOVE
@@ -137,7 +137,10 @@ class CanvasView(QGraphicsView):
         steps = max(1, int(distance / spacing))
         for index in range(1, steps + 1):
             t = index / steps
-            self.canvas.paint_dab(QPointF(start.x() + (scene_pos.x() - start.x()) * t, start.y() + (scene_pos.y() - start.y()) * t), erase=self.tool == self.ERASE)
+            self.canvas.paint_dab(
+                QPointF(start.x() + (scene_pos.x() - start.x()) * t, start.y() + (scene_pos.y() - start.y()) * t),
+                erase=self.tool == self.ERASE,
+            )
         self._last_dab = scene_pos
 
     def mouseReleaseEvent(self, event: Any) -> None:

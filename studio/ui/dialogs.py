@@ -7,7 +7,6 @@ modal dialog, so nothing blocks an event loop nobody is looking at.
 from __future__ import annotations
 
 from pathlib import Path
-
 from typing import Any
 
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QLineEdit, QMessageBox, QWidget
@@ -70,11 +69,13 @@ class Prompter:
         return buttons.get(box.clickedButton(), choices[-1][0])
 
     def ask(self, parent: QWidget | None, title: str, text: str) -> bool:
-        answer = QMessageBox.question(parent, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes)
+        answer = QMessageBox.question(
+            parent, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes
+        )
         return answer == QMessageBox.StandardButton.Yes
 
     def ask_save(self, parent: QWidget | None, text: str) -> str:
-        """"save", "discard" or "cancel"."""
+        """ "save", "discard" or "cancel"."""
         buttons = QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel
         answer = QMessageBox.warning(parent, "Unsaved changes", text, buttons, QMessageBox.StandardButton.Save)
         return {QMessageBox.StandardButton.Save: "save", QMessageBox.StandardButton.Discard: "discard"}.get(answer, "cancel")
@@ -117,7 +118,18 @@ class Prompter:
 class QuietPrompter(Prompter):
     """Answers every question with a fixed reply and records what would have been shown."""
 
-    def __init__(self, *, ask: bool = True, save: str = "discard", paths: list[Path] | None = None, folders: list[Path] | None = None, texts: list[str] | None = None, outpaint: dict[str, int] | None = None, choices: list[str] | None = None, actions: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        ask: bool = True,
+        save: str = "discard",
+        paths: list[Path] | None = None,
+        folders: list[Path] | None = None,
+        texts: list[str] | None = None,
+        outpaint: dict[str, int] | None = None,
+        choices: list[str] | None = None,
+        actions: list[str] | None = None,
+    ) -> None:
         self.answer, self.save_answer = ask, save
         self.choices = list(choices or [])  # answers to choose(): an item, or a substring of one
         self.paths = list(paths or [])

@@ -21,15 +21,26 @@ import itertools
 import queue
 import threading
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from pydantic import BaseModel
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from studio.core.engine_target import load_engine_target
 from studio.engine.client import EngineClient, EngineError, read_connection
-from studio.engine.protocol import FINAL_EVENTS, CancelledEvent, DoneEvent, EngineEvent, EventType, FailedEvent, JobState, JobStatus, parse_event
+from studio.engine.protocol import (
+    FINAL_EVENTS,
+    CancelledEvent,
+    DoneEvent,
+    EngineEvent,
+    EventType,
+    FailedEvent,
+    JobState,
+    JobStatus,
+    parse_event,
+)
 
 RECONNECT_SECONDS = 2.0  # between attempts to reach a remote engine after a drop
 
@@ -120,7 +131,7 @@ class _RequestWorkers:
 
 
 class _RequestThread(QThread):
-    def __init__(self, jobs: "queue.Queue[Callable[[], None] | None]") -> None:
+    def __init__(self, jobs: queue.Queue[Callable[[], None] | None]) -> None:
         super().__init__()
         self.jobs = jobs
 
@@ -271,7 +282,11 @@ class EngineLink(QObject):
             return
         self._stream_open = True
         self._was_connected = True
-        detail = f"remote engine at {self.client.url}: its model folders, plugins and settings are used" if self.client is not None and self.client.home is None else ""
+        detail = (
+            f"remote engine at {self.client.url}: its model folders, plugins and settings are used"
+            if self.client is not None and self.client.home is None
+            else ""
+        )
         self._set_state(READY, detail)
         self._pick_up_jobs()
         self.catalogue_changed.emit(self.catalogue)
@@ -456,7 +471,9 @@ class EngineLink(QObject):
     def cancel(self, job_id: str, on_error: Callable[[str], None] | None = None) -> None:
         self.call(lambda client: client.cancel(job_id), None, on_error)
 
-    def fetch_artifact(self, artifact_id: str, on_ok: Callable[[tuple[bytes, str]], None], on_error: Callable[[str], None] | None = None) -> None:
+    def fetch_artifact(
+        self, artifact_id: str, on_ok: Callable[[tuple[bytes, str]], None], on_error: Callable[[str], None] | None = None
+    ) -> None:
         self.call(lambda client: client.artifact(artifact_id), on_ok, on_error)
 
     def refresh_models(self) -> None:

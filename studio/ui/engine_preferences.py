@@ -46,7 +46,11 @@ def describe_remote(url: str, token: str, timeout: float = 10.0) -> dict[str, An
         "plugins": [record.get("id") for record in catalogue.get("plugins", []) if record.get("state", "enabled") == "enabled"],
         "generators": [generator["id"] for generator in catalogue.get("generators", [])],
         "models": [entry.get("name") or entry.get("path") for entry in models.get("found") or []],
-        "device": device.get("name") or device.get("kind") or device.get("type") or ", ".join(f"{k}={v}" for k, v in device.items() if isinstance(v, (str, int))) or "unknown",
+        "device": device.get("name")
+        or device.get("kind")
+        or device.get("type")
+        or ", ".join(f"{k}={v}" for k, v in device.items() if isinstance(v, (str, int)))
+        or "unknown",
     }
 
 

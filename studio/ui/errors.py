@@ -53,7 +53,9 @@ class ErrorReporter:
     def _dialog(self, error: BaseException, details: str) -> QMessageBox:
         box = QMessageBox(QMessageBox.Icon.Critical, "Studio: unexpected error", f"Something went wrong: {type(error).__name__}: {error}")
         where = f"The details are in {self.log_path}." if self.log_path else "The log folder could not be written; the details are below."
-        box.setInformativeText(f"Your project is unchanged on disk; save your work if you can. {where} Please include them if you report this.")
+        box.setInformativeText(
+            f"Your project is unchanged on disk; save your work if you can. {where} Please include them if you report this."
+        )
         box.setDetailedText(details)
         box.setStandardButtons(QMessageBox.StandardButton.Ok)
         box.setModal(False)

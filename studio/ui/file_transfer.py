@@ -28,7 +28,7 @@ PLUGIN_ARCHIVE_SUFFIXES = (".zip", ".whl")
 class FileTransfer:
     """Files in and out; ``host`` is the window (its canvas, timeline, prompter, status bar)."""
 
-    def __init__(self, host: "MainWindow") -> None:
+    def __init__(self, host: MainWindow) -> None:
         self.host = host
 
     def import_images(self, paths: list[str], pos: QPointF | None = None) -> None:
@@ -40,7 +40,9 @@ class FileTransfer:
             except OSError as exc:
                 self.host.prompter.error(self.host, "Cannot import", f"{path}: {exc}")
                 continue
-            mime = "image/png" if path.suffix.lower() == ".png" else "image/jpeg" if path.suffix.lower() in (".jpg", ".jpeg") else "image/webp"
+            mime = (
+                "image/png" if path.suffix.lower() == ".png" else "image/jpeg" if path.suffix.lower() in (".jpg", ".jpeg") else "image/webp"
+            )
             try:
                 blob = self.host.blobs.put(data, "image", mime, {"file": path.name})
             except ProjectError as exc:  # a read-only or full disk: say so, keep going
@@ -52,7 +54,10 @@ class FileTransfer:
                 continue
             layers = canvas_export.is_composite(data)
             if layers:
-                self.host.statusBar().showMessage(f"{path.name} is a canvas of {layers} layers: added as a picture; it records no single generation to restore (use History ▸ Restore on a layer's generation)", 15000)
+                self.host.statusBar().showMessage(
+                    f"{path.name} is a canvas of {layers} layers: added as a picture; it records no single generation to restore (use History ▸ Restore on a layer's generation)",
+                    15000,
+                )
                 continue
             self.host.restore_from_png(data, path.name)
 
@@ -105,7 +110,9 @@ class FileTransfer:
             self.host.statusBar().showMessage(f"{names}: not an image, MIDI, audio or model file this studio can use", 8000)
             return []
         listing = "\n".join(f"  {folder}" for folder in folders)
-        if not self.host.prompter.ask(self.host, "Add model folder", f"Add to the model folders?\n{listing}\n\nThe engine scans them for models when it starts."):
+        if not self.host.prompter.ask(
+            self.host, "Add model folder", f"Add to the model folders?\n{listing}\n\nThe engine scans them for models when it starts."
+        ):
             return []
         added = add_model_folders(self.host.home, folders)
         if not added:

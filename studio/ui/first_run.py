@@ -62,7 +62,7 @@ def open_path(path: Path) -> bool:
 
 
 class ModelEmptyState(QFrame):
-    """"Add a Stable Diffusion checkpoint": shown instead of a doomed Generate."""
+    """ "Add a Stable Diffusion checkpoint": shown instead of a doomed Generate."""
 
     add_folder_requested = Signal()
 
@@ -108,7 +108,9 @@ class ModelEmptyState(QFrame):
             return
         what = describe_kind(kind)
         self.title.setText(f"<b>Add {what.noun}</b>" + (f" to use {generator_name}" if generator_name else ""))
-        self.body.setText(f"Add folder… that holds {what.files},<br>or drop one on this window,<br>or put it in <code>{self.models_dir}</code>.")
+        self.body.setText(
+            f"Add folder… that holds {what.files},<br>or drop one on this window,<br>or put it in <code>{self.models_dir}</code>."
+        )
         self.body.setToolTip(f"{what.noun[0].upper()}{what.noun[1:]}: {what.files}. Always scanned: {self.models_dir}")
         self.show()
 

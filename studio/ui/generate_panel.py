@@ -45,7 +45,9 @@ def ready_without_a_model(generator: dict[str, Any]) -> bool:
 
 
 def _first_pick(generators: list[dict[str, Any]]) -> str | None:
-    ordered = sorted(generators, key=lambda g: (KIND_ORDER.index(g.get("kind")) if g.get("kind") in KIND_ORDER else 99, not ready_without_a_model(g)))
+    ordered = sorted(
+        generators, key=lambda g: (KIND_ORDER.index(g.get("kind")) if g.get("kind") in KIND_ORDER else 99, not ready_without_a_model(g))
+    )
     return ordered[0]["id"] if ordered else None
 
 

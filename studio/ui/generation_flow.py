@@ -24,7 +24,8 @@ from studio.core.history import HistoryNode
 from studio.ui import follow_results, labels, placement
 from studio.ui.history_panel import node_summary
 from studio.ui.image_decode import Decoded, ImageDecoder
-from studio.ui.jobs import CANCELLED, DONE, FAILED as JOB_FAILED, Job
+from studio.ui.jobs import CANCELLED, DONE, Job
+from studio.ui.jobs import FAILED as JOB_FAILED
 
 if TYPE_CHECKING:
     from PySide6.QtCore import QSettings, SignalInstance
@@ -48,23 +49,23 @@ INPUT_KINDS = {"image": "image", "mask": "image", "melody": "melody", "audio": "
 class FlowHost(Protocol):
     """What the flow uses of the window."""
 
-    link: "EngineLink"
-    tracker: "JobTracker"
-    session: "ProjectSession"
+    link: EngineLink
+    tracker: JobTracker
+    session: ProjectSession
     blobs: Any
-    canvas: "CanvasWidget"
-    timeline: "TimelineWidget"
-    generate_panel: "GeneratePanel"
-    history_panel: "HistoryPanel"
-    text_panel: "TextPanel"
-    docks: dict[str, "QDockWidget"]
-    settings: "QSettings"
-    workspaces: "Workspaces"
-    prompter: "Prompter"
+    canvas: CanvasWidget
+    timeline: TimelineWidget
+    generate_panel: GeneratePanel
+    history_panel: HistoryPanel
+    text_panel: TextPanel
+    docks: dict[str, QDockWidget]
+    settings: QSettings
+    workspaces: Workspaces
+    prompter: Prompter
     branch_parent: str | None
-    generation_landed: "SignalInstance"
+    generation_landed: SignalInstance
 
-    def statusBar(self) -> "QStatusBar": ...  # noqa: N802 (Qt's name)
+    def statusBar(self) -> QStatusBar: ...  # noqa: N802 (Qt's name)
 
     def show_error(self, message: str) -> None: ...
 
@@ -100,7 +101,9 @@ class GenerationFlow(QObject):
         seeds = self.host.generate_panel.take_seeds(self.host.generate_panel.batch.value())
         return [self.submit(generator, params, seed, uploads=uploads, parents=parents, placement=dict(where)) for seed in seeds]
 
-    def _resolve_inputs(self, generator: dict[str, Any], inputs: dict[str, dict[str, Any]]) -> tuple[dict[str, tuple[bytes, str, str]], list[str]]:
+    def _resolve_inputs(  # noqa: C901
+        self, generator: dict[str, Any], inputs: dict[str, dict[str, Any]]
+    ) -> tuple[dict[str, tuple[bytes, str, str]], list[str]]:
         specs = {spec["name"]: spec for spec in generator.get("params") or []}
         uploads: dict[str, tuple[bytes, str, str]] = {}
         parents: list[str] = []
@@ -137,7 +140,11 @@ class GenerationFlow(QObject):
             elif where == "clip":
                 clip = self._input_clip(source)
                 if clip is None:
-                    raise StudioError(f"{name}: select a clip on the timeline first" if not source.get("clip") else f"{name}: the clip “{source.get('name')}” is no longer on the timeline")
+                    raise StudioError(
+                        f"{name}: select a clip on the timeline first"
+                        if not source.get("clip")
+                        else f"{name}: the clip “{source.get('name')}” is no longer on the timeline"
+                    )
                 if kind == "melody":
                     from studio.core.midi import write_midi
                     from studio.ui.timeline_model import clipped_melody
@@ -166,12 +173,25 @@ class GenerationFlow(QObject):
         except KeyError:
             return None
 
-    def submit(self, generator: dict[str, Any], params: dict[str, Any], seed: int | None, *, uploads: dict[str, tuple[bytes, str, str]] | None = None, parents: list[str] | None = None, placement: dict[str, Any] | None = None) -> Job:
-        job = self.host.tracker.new_job(generator["id"], generator.get("name") or generator["id"], generator.get("kind", ""), params, seed, parents)
+    def submit(
+        self,
+        generator: dict[str, Any],
+        params: dict[str, Any],
+        seed: int | None,
+        *,
+        uploads: dict[str, tuple[bytes, str, str]] | None = None,
+        parents: list[str] | None = None,
+        placement: dict[str, Any] | None = None,
+    ) -> Job:
+        job = self.host.tracker.new_job(
+            generator["id"], generator.get("name") or generator["id"], generator.get("kind", ""), params, seed, parents
+        )
         job.placement = dict(placement or {})
         job.label = labels.generation_label(generator, params, seed, role=str(job.placement.get("role") or ""), fallback=job.generator_name)
         ticket = job.ticket
-        self.host.docks["jobs"].raise_() if generator.get("kind") != "text" or job.placement.get("title_clip") else self.host.docks["text"].raise_()
+        self.host.docks["jobs"].raise_() if generator.get("kind") != "text" or job.placement.get("title_clip") else self.host.docks[
+            "text"
+        ].raise_()
         self.host.link.submit(
             generator["id"],
             params,
@@ -227,7 +247,9 @@ class GenerationFlow(QObject):
             return
         if job.state != DONE:
             return
-        artifacts = job.artifacts or [{"id": artifact_id, "kind": job.kind, "mime": "application/octet-stream", "meta": {}} for artifact_id in job.outputs]
+        artifacts = job.artifacts or [
+            {"id": artifact_id, "kind": job.kind, "mime": "application/octet-stream", "meta": {}} for artifact_id in job.outputs
+        ]
         if not artifacts:
             return
         slots: list[tuple[dict[str, Any], bytes] | None] = [None] * len(artifacts)
@@ -266,7 +288,9 @@ class GenerationFlow(QObject):
             self.host.tracker.changed.emit(ticket)
         self.host.statusBar().showMessage(f"Could not fetch the output: {message}", 10000)
 
-    def land(self, job: Job, results: list[tuple[dict[str, Any], bytes]], *, decoded: list[Decoded | None] | None = None) -> HistoryNode | None:
+    def land(
+        self, job: Job, results: list[tuple[dict[str, Any], bytes]], *, decoded: list[Decoded | None] | None = None
+    ) -> HistoryNode | None:
         """Commit a finished job's outputs to the project and place them; returns its history node.
 
         ``decoded``: the image outputs, in order, already decoded off the UI thread.
@@ -276,7 +300,10 @@ class GenerationFlow(QObject):
             return None
         job.landed = True
         try:
-            ids = [store.put_blob(data, info.get("kind") or job.kind, info.get("mime") or "application/octet-stream", info.get("meta") or {}) for info, data in results]
+            ids = [
+                store.put_blob(data, info.get("kind") or job.kind, info.get("mime") or "application/octet-stream", info.get("meta") or {})
+                for info, data in results
+            ]
         except ProjectError as exc:  # a read-only or full disk: the output stays in the engine
             self.host.prompter.error(self.host, "Cannot save project", f"The output of {job.generator_name} could not be added: {exc}")
             return None
@@ -292,7 +319,15 @@ class GenerationFlow(QObject):
         node.finished = node.finished or time.time()
         output = (results[0][0].get("meta") or {}).get("output")
         generator = self.host.generate_panel.generators.get(job.plugin)
-        node.label = node.label or labels.generation_label(generator, job.params, job.seed, kind=job.kind, role=str(job.placement.get("role") or ""), output=output if isinstance(output, dict) else None, fallback=job.generator_name)
+        node.label = node.label or labels.generation_label(
+            generator,
+            job.params,
+            job.seed,
+            kind=job.kind,
+            role=str(job.placement.get("role") or ""),
+            output=output if isinstance(output, dict) else None,
+            fallback=job.generator_name,
+        )
         pictures = iter(decoded or [])
         per_output = [next(pictures, None) if (info.get("kind") or job.kind) == "image" else None for info, _data in results]
         thumbs = self.host.history_panel.thumbs
@@ -302,7 +337,9 @@ class GenerationFlow(QObject):
         try:
             history.add(node)
         except ProjectError as exc:
-            self.host.prompter.error(self.host, "Cannot save project", f"The generation of {job.generator_name} could not be recorded: {exc}")
+            self.host.prompter.error(
+                self.host, "Cannot save project", f"The generation of {job.generator_name} could not be recorded: {exc}"
+            )
             return None
         landed = follow_results.Landed()
         for (info, data), blob, picture in zip(results, ids, per_output):
@@ -316,7 +353,17 @@ class GenerationFlow(QObject):
         self.host.generation_landed.emit(node)
         return node
 
-    def place(self, node: HistoryNode, kind: str, data: bytes, blob: str, job: Job | None = None, info: dict[str, Any] | None = None, *, decoded: Decoded | None = None) -> Any:
+    def place(
+        self,
+        node: HistoryNode,
+        kind: str,
+        data: bytes,
+        blob: str,
+        job: Job | None = None,
+        info: dict[str, Any] | None = None,
+        *,
+        decoded: Decoded | None = None,
+    ) -> Any:
         """Put one output where it belongs; returns the new layer or clip id (None for text)."""
         name = node_summary(node)
         where = job.placement if job is not None else {}
@@ -366,4 +413,3 @@ class GenerationFlow(QObject):
                 self.host.text_panel.finish(f"send-{node.id}", "")
             self.host.docks["text"].raise_()
         return None
-

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPen, QPixmap, QUndoCommand, QUndoStack
@@ -94,7 +95,9 @@ class Thumbnails:
             if kind == "image":
                 image = QImage.fromData(data)
                 if not image.isNull():
-                    pixmap = QPixmap.fromImage(image.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))
+                    pixmap = QPixmap.fromImage(
+                        image.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+                    )
             elif kind == "melody":
                 pixmap = self._piano_roll(data)
             elif kind == "audio":
@@ -178,7 +181,12 @@ class CompareDialog(QDialog):
             column.addWidget(QLabel(node_summary(node)))
             pictures.addLayout(column)
         layout.addLayout(pictures)
-        fields = {"generator": (a.generator, b.generator), "seed": (a.seed, b.seed), "model": (a.model_id, b.model_id), "device": (a.device, b.device)}
+        fields = {
+            "generator": (a.generator, b.generator),
+            "seed": (a.seed, b.seed),
+            "model": (a.model_id, b.model_id),
+            "device": (a.device, b.device),
+        }
         for key in dict.fromkeys(list(a.params) + list(b.params)):
             fields[f"params.{key}"] = (a.params.get(key), b.params.get(key))
         self.table = QTableWidget(len(fields), 3)
@@ -254,8 +262,20 @@ class HistoryPanel(QWidget):
         layout.addWidget(self.tree, 1)
         buttons = QHBoxLayout()
         buttons.setSpacing(3)
-        tips = {"Restore": "Put its settings in the Generate panel", "Re-run": "Run it again with the same seed (Ctrl+R)", "Vary": "A variation: a new seed or a nearby latent (Ctrl+Shift+R)", "★": "Star / unstar", "Compare": "Compare two selected generations"}
-        for text, handler in (("Restore", lambda: self._with_selected(self.restore_requested.emit)), ("Re-run", lambda: self._with_selected(self.rerun_requested.emit)), ("Vary", lambda: self._with_selected(self.vary_requested.emit)), ("★", self.toggle_star), ("Compare", self.compare_selected)):
+        tips = {
+            "Restore": "Put its settings in the Generate panel",
+            "Re-run": "Run it again with the same seed (Ctrl+R)",
+            "Vary": "A variation: a new seed or a nearby latent (Ctrl+Shift+R)",
+            "★": "Star / unstar",
+            "Compare": "Compare two selected generations",
+        }
+        for text, handler in (
+            ("Restore", lambda: self._with_selected(self.restore_requested.emit)),
+            ("Re-run", lambda: self._with_selected(self.rerun_requested.emit)),
+            ("Vary", lambda: self._with_selected(self.vary_requested.emit)),
+            ("★", self.toggle_star),
+            ("Compare", self.compare_selected),
+        ):
             button = QPushButton(text)
             button.setToolTip(tips[text])
             # Narrow enough that the right-hand docks do not squeeze the canvas.

@@ -15,8 +15,9 @@ from __future__ import annotations
 import base64
 import itertools
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from PySide6.QtCore import QObject, Signal
@@ -97,8 +98,18 @@ class JobTracker(QObject):
 
     # ------------------------------------------------------------------ creating
 
-    def new_job(self, plugin: str, generator_name: str, kind: str, params: dict[str, Any], seed: int | None, parents: list[str] | None = None) -> Job:
-        job = Job(ticket=f"t{next(self._tickets)}", plugin=plugin, generator_name=generator_name, kind=kind, params=dict(params), seed=seed, parents=list(parents or []))
+    def new_job(
+        self, plugin: str, generator_name: str, kind: str, params: dict[str, Any], seed: int | None, parents: list[str] | None = None
+    ) -> Job:
+        job = Job(
+            ticket=f"t{next(self._tickets)}",
+            plugin=plugin,
+            generator_name=generator_name,
+            kind=kind,
+            params=dict(params),
+            seed=seed,
+            parents=list(parents or []),
+        )
         self.jobs[job.ticket] = job
         self.added.emit(job.ticket)
         return job
@@ -127,7 +138,7 @@ class JobTracker(QObject):
 
     # ------------------------------------------------------------------ engine events
 
-    def on_event(self, event: BaseModel | Mapping[str, Any]) -> None:
+    def on_event(self, event: BaseModel | Mapping[str, Any]) -> None:  # noqa: C901
         """One engine event (typed, or its JSON form); events for other jobs are held or ignored."""
         if not isinstance(event, BaseModel):
             try:

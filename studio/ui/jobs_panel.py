@@ -25,14 +25,14 @@ THUMB = 56
 MAX_ROWS = 200
 
 
-
 def status_text(job: Job) -> str:
-    """"queued (2 ahead)", "running — step 3/20": the state once, then what the message adds."""
+    """ "queued (2 ahead)", "running — step 3/20": the state once, then what the message adds."""
     state = str(getattr(job.state, "value", job.state))
     message = (job.message or "").strip()
     if not message or message.lower().startswith(state.lower()):
         return message or state
     return f"{state} — {message}"
+
 
 class JobRow(QWidget):
     cancel_clicked = Signal(str)
@@ -97,7 +97,11 @@ class JobRow(QWidget):
         self.details_button.setVisible(has_error and bool(job.traceback))
         self.details.setPlainText(job.traceback)
         if job.preview is not None:
-            self.thumb.setPixmap(QPixmap.fromImage(job.preview).scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))
+            self.thumb.setPixmap(
+                QPixmap.fromImage(job.preview).scaled(
+                    THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+                )
+            )
         elif job.kind == "text" and job.text:
             self.thumb.setText("T")
         if job.state == CANCELLED:

@@ -66,8 +66,10 @@ def melody_role(generator: Mapping[str, Any] | None, params: Mapping[str, Any], 
     return ""
 
 
-def melody_label(generator: Mapping[str, Any] | None, params: Mapping[str, Any], *, role: str = "", output: Mapping[str, Any] | None = None) -> str:
-    """"D dorian · continue · 8 bars": what the result is in (the output's record wins over
+def melody_label(
+    generator: Mapping[str, Any] | None, params: Mapping[str, Any], *, role: str = "", output: Mapping[str, Any] | None = None
+) -> str:
+    """ "D dorian · continue · 8 bars": what the result is in (the output's record wins over
     "auto" params), what was done, and how long it is."""
     output = output or {}
     roles = ("melody.new", "melody.continue")
@@ -90,7 +92,16 @@ def melody_label(generator: Mapping[str, Any] | None, params: Mapping[str, Any],
     return " · ".join(parts)
 
 
-def generation_label(generator: Mapping[str, Any] | None, params: Mapping[str, Any], seed: int | None, *, kind: str = "", role: str = "", output: Mapping[str, Any] | None = None, fallback: str = "") -> str:
+def generation_label(
+    generator: Mapping[str, Any] | None,
+    params: Mapping[str, Any],
+    seed: int | None,
+    *,
+    kind: str = "",
+    role: str = "",
+    output: Mapping[str, Any] | None = None,
+    fallback: str = "",
+) -> str:
     """The label of one generation (see the module docstring)."""
     kind = kind or str((generator or {}).get("kind") or "")
     melodic = generator is None or any(str(r.get("role", "")).startswith("melody.") for r in roles_of(generator)) or "key" in params

@@ -31,30 +31,29 @@ from studio.ui.canvas import CanvasWidget
 from studio.ui.canvas_actions import CanvasActions
 from studio.ui.dialogs import PROJECT_FILTER, Prompter
 from studio.ui.engine_link import FAILED, READY, RESTARTING, STARTING, EngineLink
+from studio.ui.file_transfer import PLUGIN_ARCHIVE_SUFFIXES, FileTransfer  # noqa: F401 (re-exported)
 from studio.ui.generate_panel import GeneratePanel
+from studio.ui.generation_flow import INPUT_KINDS, GenerationFlow
 from studio.ui.history_panel import HistoryPanel
+from studio.ui.image_decode import Decoded
 from studio.ui.jobs import Job, JobTracker
 from studio.ui.jobs_panel import JobBar, JobsPanel
 from studio.ui.melody_actions import MelodyActions
-from studio.ui.restore_actions import RestoreActions
 from studio.ui.melody_words import clean_title
-from studio.ui.window_actions import build_menus
-from studio.ui.workspaces import Workspaces
-from studio.ui.file_transfer import PLUGIN_ARCHIVE_SUFFIXES, FileTransfer  # noqa: F401 (re-exported)
-from studio.ui.generation_flow import INPUT_KINDS, GenerationFlow
-from studio.ui.image_decode import Decoded
 from studio.ui.message_bar import MessageBar, first_sentence
 from studio.ui.preferences import PreferencesDialog
 from studio.ui.project_flow import ProjectFlow
 from studio.ui.project_session import Documents, ProjectSession, find_recovery
 from studio.ui.prompt_routing import PromptRouting
+from studio.ui.restore_actions import RestoreActions
 from studio.ui.text_panel import TextPanel
-from studio.ui.timeline import TimelineWidget
 from studio.ui.theme import ACCENT, DANGER, OK, WARN
+from studio.ui.timeline import TimelineWidget
+from studio.ui.window_actions import build_menus
+from studio.ui.workspaces import Workspaces
 
 MAX_RECENT = 8
 STATE_COLOURS = {STARTING: WARN, READY: OK, RESTARTING: WARN, FAILED: DANGER}
-
 
 
 def ui_settings(home: Path) -> QSettings:
@@ -65,7 +64,7 @@ def ui_settings(home: Path) -> QSettings:
 class ProjectBlobs:
     """Blob access for the canvas and timeline, always through the window's current project."""
 
-    def __init__(self, window: "MainWindow") -> None:
+    def __init__(self, window: MainWindow) -> None:
         self.window = window
 
     def get(self, blob_id: str) -> bytes:
@@ -312,7 +311,12 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ engine state
 
     def _show_engine_state(self, state: str, detail: str) -> None:
-        text = {STARTING: "engine starting…", READY: "engine ready", RESTARTING: "engine restarting…", FAILED: f"engine failed: {detail}"}.get(state, state)
+        text = {
+            STARTING: "engine starting…",
+            READY: "engine ready",
+            RESTARTING: "engine restarting…",
+            FAILED: f"engine failed: {detail}",
+        }.get(state, state)
         self.engine_label.setText(f"● {text}")
         self.engine_label.setToolTip(detail or text)
         self.engine_label.setStyleSheet(f"color: {STATE_COLOURS.get(state, ACCENT)};")
@@ -426,10 +430,22 @@ class MainWindow(QMainWindow):
     def cancel_all(self) -> None:
         self.flow.cancel_all()
 
-    def land(self, job: Job, results: list[tuple[dict[str, Any], bytes]], *, decoded: list[Decoded | None] | None = None) -> HistoryNode | None:
+    def land(
+        self, job: Job, results: list[tuple[dict[str, Any], bytes]], *, decoded: list[Decoded | None] | None = None
+    ) -> HistoryNode | None:
         return self.flow.land(job, results, decoded=decoded)
 
-    def _place(self, node: HistoryNode, kind: str, data: bytes, blob: str, job: Job | None = None, info: dict[str, Any] | None = None, *, decoded: Decoded | None = None) -> Any:
+    def _place(
+        self,
+        node: HistoryNode,
+        kind: str,
+        data: bytes,
+        blob: str,
+        job: Job | None = None,
+        info: dict[str, Any] | None = None,
+        *,
+        decoded: Decoded | None = None,
+    ) -> Any:
         return self.flow.place(node, kind, data, blob, job, info, decoded=decoded)
 
     # ------------------------------------------------------------------ history actions
@@ -537,7 +553,9 @@ class MainWindow(QMainWindow):
     def send_latest_prompts(self) -> list[Job]:
         node = self.prompts.latest_prompts_node()
         if node is None:
-            self.prompter.info(self, "Send each prompt", "Generate prompts with the Prompt builder first (or select a text generation in the History).")
+            self.prompter.info(
+                self, "Send each prompt", "Generate prompts with the Prompt builder first (or select a text generation in the History)."
+            )
             return []
         return self.prompts.send_each_to_image_generator(node)
 
@@ -582,7 +600,11 @@ class MainWindow(QMainWindow):
     def offer_engine_restart(self, why: str) -> bool:
         busy = self.link.active_jobs
         if busy:
-            self.prompter.info(self, "Restart the engine", f"{why} The engine reads them when it starts; restart it (Tools ▸ Restart engine) when the running job{'s are' if busy != 1 else ' is'} done.")
+            self.prompter.info(
+                self,
+                "Restart the engine",
+                f"{why} The engine reads them when it starts; restart it (Tools ▸ Restart engine) when the running job{'s are' if busy != 1 else ' is'} done.",
+            )
             return False
         if self.prompter.ask(self, "Restart the engine", f"{why} The engine reads them when it starts. Restart it now?"):
             self.restart_engine()
@@ -592,13 +614,17 @@ class MainWindow(QMainWindow):
 
     def restart_engine(self) -> None:
         busy = self.link.active_jobs
-        if busy and not self.prompter.ask(self, "Restart the engine", f"{busy} job{'s are' if busy != 1 else ' is'} still running and will be lost. Restart the engine anyway?"):
+        if busy and not self.prompter.ask(
+            self,
+            "Restart the engine",
+            f"{busy} job{'s are' if busy != 1 else ' is'} still running and will be lost. Restart the engine anyway?",
+        ):
             return
         self.link.restart_engine()
 
     # ------------------------------------------------------------------ training
 
-    def train_melody_dialog(self) -> "melody_training.TrainingDialog | None":
+    def train_melody_dialog(self) -> melody_training.TrainingDialog | None:
         """Tools ▸ Train on my MIDI…: a folder of MIDI files and a name, then a training job.
 
         The trainer is whichever plugin declares a ``train`` command for melodies (the user
@@ -609,7 +635,11 @@ class MainWindow(QMainWindow):
             return self._training_dialog
         trainers = melody_training.midi_trainers(self.link.catalogue)
         if not trainers:
-            self.prompter.error(self, "Train on my MIDI", "No plugin here trains on MIDI files (none declares a train command for melodies): see Tools ▸ Plugins.")
+            self.prompter.error(
+                self,
+                "Train on my MIDI",
+                "No plugin here trains on MIDI files (none declares a train command for melodies): see Tools ▸ Plugins.",
+            )
             return None
         folder = self.prompter.open_folder(self, "Train on my MIDI: choose a folder of MIDI files")
         if folder is None:
@@ -626,12 +656,21 @@ class MainWindow(QMainWindow):
                 return None
             row, command = labels[picked]
         count = len(files)
-        typed = self.prompter.ask_text(self, "Train on my MIDI", f"{count} MIDI file{'s' if count != 1 else ''} found. Name the new model:", melody_training.model_name(folder.name) or "my-tunes")
+        typed = self.prompter.ask_text(
+            self,
+            "Train on my MIDI",
+            f"{count} MIDI file{'s' if count != 1 else ''} found. Name the new model:",
+            melody_training.model_name(folder.name) or "my-tunes",
+        )
         name = melody_training.model_name(typed or "")
         if not name:
             return None
         kind = str(command.get("models") or "")
-        known = [entry for entry in self.link.models.get("found") or [] if entry.get("kind") == kind and Path(str(entry.get("path", ""))).name == name]
+        known = [
+            entry
+            for entry in self.link.models.get("found") or []
+            if entry.get("kind") == kind and Path(str(entry.get("path", ""))).name == name
+        ]
         if known and not self.prompter.ask(self, "Train on my MIDI", f"A model “{name}” exists. Train it further on these files?"):
             return None
         dialog = melody_training.TrainingDialog(self.link, row["id"], name, files, self)
@@ -651,8 +690,22 @@ class MainWindow(QMainWindow):
         def pick(models: dict) -> None:
             self.link.models_changed.disconnect(pick)
             panel = self.generate_panel
-            editor = next((panel.editors.get(spec["name"]) for spec in (panel.current or {}).get("params") or [] if spec.get("type") == "model" and spec.get("model_kind") == kind), None)
-            path = next((entry.get("path") for entry in models.get("found") or [] if entry.get("kind") == kind and Path(str(entry.get("path", ""))).name == name), None)
+            editor = next(
+                (
+                    panel.editors.get(spec["name"])
+                    for spec in (panel.current or {}).get("params") or []
+                    if spec.get("type") == "model" and spec.get("model_kind") == kind
+                ),
+                None,
+            )
+            path = next(
+                (
+                    entry.get("path")
+                    for entry in models.get("found") or []
+                    if entry.get("kind") == kind and Path(str(entry.get("path", ""))).name == name
+                ),
+                None,
+            )
             if editor is not None and path:
                 editor.set_value(path)
 
@@ -680,7 +733,11 @@ class MainWindow(QMainWindow):
         try:
             from studio.ui.plugin_manager import PluginManagerDialog  # written alongside; may not exist yet
         except ImportError:
-            self.prompter.info(self, "Plugins", "The plugin manager is not available in this build yet. `python main.py plugins list` shows the installed plugins.")
+            self.prompter.info(
+                self,
+                "Plugins",
+                "The plugin manager is not available in this build yet. `python main.py plugins list` shows the installed plugins.",
+            )
             return None
         try:
             dialog = PluginManagerDialog(self.link, self, safe_mode=self.link.safe_mode)

@@ -39,7 +39,7 @@ def _pin(clip: dict[str, Any]) -> dict[str, Any]:
 
 
 class MelodyActions:
-    def __init__(self, window: "MainWindow") -> None:
+    def __init__(self, window: MainWindow) -> None:
         self.window = window
 
     def _say(self, title: str, text: str) -> None:
@@ -109,9 +109,15 @@ class MelodyActions:
         melody = clipped_melody(clip)
         assert melody is not None
         params = dict(panel.stored_values(generator["id"]))
-        ask = {"prompt": title_prompt(melody), "system_prompt": "You name pieces of music. Reply with a title only.", "max_tokens": TITLE_TOKENS}
+        ask = {
+            "prompt": title_prompt(melody),
+            "system_prompt": "You name pieces of music. Reply with a title only.",
+            "max_tokens": TITLE_TOKENS,
+        }
         params.update(params_for_role(generator, CHAT, ask)["params"])
         seed = random_seed() % INT_LIMIT
-        job = window.submit(generator, params, seed, parents=[clip["node"]] if clip.get("node") else [], placement={"title_clip": clip["id"]})
+        job = window.submit(
+            generator, params, seed, parents=[clip["node"]] if clip.get("node") else [], placement={"title_clip": clip["id"]}
+        )
         window.statusBar().showMessage(f"Asking the language model for a title for “{clip.get('name')}”…", 8000)
         return job

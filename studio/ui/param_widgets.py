@@ -37,7 +37,13 @@ from studio.ui.wheel_guard import wheel_only_when_focused
 INT_LIMIT = 2**31 - 1  # QSpinBox is 32-bit signed: fine for sizes and steps, never for seeds
 
 INPUT_SOURCES = {
-    "image": [("None", "none"), ("Canvas selection", "selection"), ("Active layer", "layer"), ("Whole canvas", "canvas"), ("File…", "file")],
+    "image": [
+        ("None", "none"),
+        ("Canvas selection", "selection"),
+        ("Active layer", "layer"),
+        ("Whole canvas", "canvas"),
+        ("File…", "file"),
+    ],
     "mask": [("None", "none"), ("Canvas mask", "mask")],
     "melody": [("None", "none"), ("Selected timeline clip", "clip"), ("File…", "file")],
     "audio": [("None", "none"), ("Selected timeline clip", "clip"), ("File…", "file")],

@@ -25,7 +25,7 @@ ROLL_PX = 36.0
 
 
 class NoteItem(QGraphicsRectItem):
-    def __init__(self, roll: "PianoRoll", index: int, note: Note) -> None:
+    def __init__(self, roll: PianoRoll, index: int, note: Note) -> None:
         self.roll, self.index, self.note = roll, index, note
         super().__init__(0, 0, max(3.0, note.duration * ROLL_PX - 1), ROW_H - 1)
         self.setPos(note.start * ROLL_PX, (PITCH_HIGH - note.pitch) * ROW_H)
@@ -65,13 +65,15 @@ class NoteItem(QGraphicsRectItem):
         if self._mode == "resize":
             changed = Note(self.note.pitch, self.note.start, round((self.rect().width() + 1) / ROLL_PX / SNAP) * SNAP, self.note.velocity)
         else:
-            changed = Note(PITCH_HIGH - int(round(self.pos().y() / ROW_H)), self.pos().x() / ROLL_PX, self.note.duration, self.note.velocity)
+            changed = Note(
+                PITCH_HIGH - int(round(self.pos().y() / ROW_H)), self.pos().x() / ROLL_PX, self.note.duration, self.note.velocity
+            )
         if changed != self.note:
             self.roll.replace_note(self.index, changed, "Resize note" if self._mode == "resize" else "Move note")
 
 
 class PianoRoll(QGraphicsView):
-    def __init__(self, timeline: "TimelineWidget") -> None:
+    def __init__(self, timeline: TimelineWidget) -> None:
         self.scene_ = QGraphicsScene()
         super().__init__(self.scene_)
         # Owned by the view, so it dies with the window on the GUI thread rather than whenever
@@ -105,7 +107,9 @@ class PianoRoll(QGraphicsView):
         for pitch in range(PITCH_LOW, PITCH_HIGH + 1):
             y = (PITCH_HIGH - pitch) * ROW_H
             black = pitch % 12 in (1, 3, 6, 8, 10)
-            self.scene_.addRect(QRectF(0, y, width, ROW_H), QPen(Qt.PenStyle.NoPen), QBrush(QColor("#18191c") if black else QColor("#1f2024")))
+            self.scene_.addRect(
+                QRectF(0, y, width, ROW_H), QPen(Qt.PenStyle.NoPen), QBrush(QColor("#18191c") if black else QColor("#1f2024"))
+            )
         beat = 0.0
         while beat <= length:
             self.scene_.addLine(beat * ROLL_PX, 0, beat * ROLL_PX, rows * ROW_H, QPen(QColor("#2b2d32"), 0))

@@ -36,7 +36,7 @@ IMAGE_ROLES = ("image.outpaint", "image.inpaint", "image.from_image", "image.fro
 MELODY_ROLES = ("melody.continue", "melody.vary", "melody.interpolate", "melody.harmonize", "melody.new")
 
 
-def image_source_rect(source: dict[str, Any], canvas: "CanvasWidget") -> QRectF | None:
+def image_source_rect(source: dict[str, Any], canvas: CanvasWidget) -> QRectF | None:
     """The canvas region an image input is taken from, or None (a file)."""
     where = source.get("source")
     if where == "region" and source.get("rect"):
@@ -68,7 +68,9 @@ def outpaint_extents(generator: dict[str, Any], params: dict[str, Any]) -> list[
     return extents if any(extents) else [0, 0, 0, 0]
 
 
-def plan(generator: dict[str, Any], params: dict[str, Any], inputs: dict[str, dict[str, Any]], *, canvas: "CanvasWidget", timeline: "TimelineWidget") -> dict[str, Any]:
+def plan(
+    generator: dict[str, Any], params: dict[str, Any], inputs: dict[str, dict[str, Any]], *, canvas: CanvasWidget, timeline: TimelineWidget
+) -> dict[str, Any]:
     specs = {spec["name"]: spec for spec in generator.get("params") or []}
     kind = generator.get("kind")
     placement: dict[str, Any] = {}
@@ -105,7 +107,7 @@ def plan(generator: dict[str, Any], params: dict[str, Any], inputs: dict[str, di
 # --------------------------------------------------------------------------- landing
 
 
-def land_image(canvas: "CanvasWidget", placement: dict[str, Any], data: bytes, *, name: str, blob: str, node: str, **decoded: Any) -> Any:
+def land_image(canvas: CanvasWidget, placement: dict[str, Any], data: bytes, *, name: str, blob: str, node: str, **decoded: Any) -> Any:
     """An image result over its source region (outpaint: around it, growing the canvas).
 
     ``decoded``: ``image`` / ``icon`` already decoded off the UI thread, passed to ``add_image``.
@@ -149,7 +151,7 @@ def new_bars_only(melody: Melody, meta: dict[str, Any]) -> Melody:
     return melody.copy(notes=moved, length=max(0.0, melody.length - offset))
 
 
-def land_melody(timeline: "TimelineWidget", placement: dict[str, Any], melody: Melody, *, name: str, node: str, blob: str) -> str | None:
+def land_melody(timeline: TimelineWidget, placement: dict[str, Any], melody: Melody, *, name: str, node: str, blob: str) -> str | None:
     """A melody after the clip it was made from (or after the job's previous output)."""
     clip_id = placement.get("after_clip")
     if not clip_id or not timeline._exists(clip_id):
@@ -164,7 +166,7 @@ def land_melody(timeline: "TimelineWidget", placement: dict[str, Any], melody: M
     return new_id
 
 
-def land_parts(timeline: "TimelineWidget", parts: list[tuple[str, Melody]], *, name: str, node: str, blob: str) -> list[str]:
+def land_parts(timeline: TimelineWidget, parts: list[tuple[str, Melody]], *, name: str, node: str, blob: str) -> list[str]:
     """A multi-voice output (Harmonize) as one clip per voice, each on its own melody track
     (tracks added as needed), all starting together after what those tracks hold."""
     from studio.ui.timeline import AddTrackCommand
@@ -177,7 +179,9 @@ def land_parts(timeline: "TimelineWidget", parts: list[tuple[str, Melody]], *, n
             tracks = [track for track in timeline.doc.tracks if track["kind"] == "melody"]
         tracks = tracks[: len(parts)]
         start = max(timeline._end_of(track) for track in tracks)
-        return [timeline.add_melody(melody, name=f"{name} {voice}", node=node, blob=blob, start=start, track_id=track["id"])
-                for (voice, melody), track in zip(parts, tracks)]
+        return [
+            timeline.add_melody(melody, name=f"{name} {voice}", node=node, blob=blob, start=start, track_id=track["id"])
+            for (voice, melody), track in zip(parts, tracks)
+        ]
     finally:
         timeline.undo.endMacro()

@@ -40,7 +40,16 @@ from PySide6.QtWidgets import (
 
 from studio.core.errors import StudioError
 from studio.core.paths import HomeLayout
-from studio.plugins.index.catalogue import Catalogue, Listing, Withdrawn, add_index, cached_catalogue, load_catalogue, managed_plugins, withdrawn_installed
+from studio.plugins.index.catalogue import (
+    Catalogue,
+    Listing,
+    Withdrawn,
+    add_index,
+    cached_catalogue,
+    load_catalogue,
+    managed_plugins,
+    withdrawn_installed,
+)
 from studio.plugins.index.download import TransferLimits
 from studio.plugins.index.fetch_install import ARCHIVE_LIMIT, IndexedPlan, complete_install, prepare_install
 from studio.plugins.index.signing import fingerprint
@@ -87,7 +96,14 @@ class _PrepareThread(QThread):
 
     def run(self) -> None:
         try:
-            indexed = prepare_install(self.layout_, self.spec, self.catalogue, limits=self.limits, progress=self.progress.emit, cancelled=self.isInterruptionRequested)
+            indexed = prepare_install(
+                self.layout_,
+                self.spec,
+                self.catalogue,
+                limits=self.limits,
+                progress=self.progress.emit,
+                cancelled=self.isInterruptionRequested,
+            )
         except Exception as exc:
             self.failed.emit(_message(exc))
             return
@@ -112,7 +128,9 @@ class _CompleteThread(QThread):
             self.failed.emit(_message(exc))
             return
         if result.previous_version:
-            self.succeeded.emit(f"Updated {result.manifest.id} from {result.previous_version} to {result.manifest.version} (the old version is kept for rollback).")
+            self.succeeded.emit(
+                f"Updated {result.manifest.id} from {result.previous_version} to {result.manifest.version} (the old version is kept for rollback)."
+            )
         else:
             self.succeeded.emit(f"Installed {result.manifest.id} {result.manifest.version}.")
 
@@ -427,7 +445,8 @@ class PluginBrowser(QWidget):
 
         plan = indexed.plan
         trust = "".join(
-            f"<tr><td style='padding-right:10px;color:{_MUTED}'>{html.escape(label)}</td><td>{html.escape(value)}</td></tr>" for label, value in indexed.trust_facts()
+            f"<tr><td style='padding-right:10px;color:{_MUTED}'>{html.escape(label)}</td><td>{html.escape(value)}</td></tr>"
+            for label, value in indexed.trust_facts()
         )
         box = QMessageBox(self)
         box.setWindowTitle(f"{plan.action.capitalize()} {plan.manifest.name}?")
@@ -490,7 +509,9 @@ def describe_listing(listing: Listing, installed: str | None) -> str:
         + f"<br><b>Installed:</b> {esc(installed or 'no')}</p>"
     )
     if installed and listing.advisory(installed):
-        parts.append(f"<p style='color:{_DANGER}'><b>Version {esc(installed)} was withdrawn:</b> {esc(listing.advisory(installed).reason)}</p>")
+        parts.append(
+            f"<p style='color:{_DANGER}'><b>Version {esc(installed)} was withdrawn:</b> {esc(listing.advisory(installed).reason)}</p>"
+        )
     if latest is not None and latest.permissions:
         items = "".join(f"<li><b>{esc(name)}</b>: {esc(PERMISSION_TEXT.get(name, name))}</li>" for name in latest.permissions)
         parts.append(f"<p style='color:{_DANGER}'><b>This plugin asks to:</b></p><ul>{items}</ul>")
@@ -500,7 +521,9 @@ def describe_listing(listing: Listing, installed: str | None) -> str:
     for item in entry.sorted_versions():
         advisory = listing.advisory(item.version)
         note = f"withdrawn: {advisory.reason}" if advisory else (item.incompatibility() or "")
-        rows.append(f"<li>{esc(item.version)} — {item.size / 1024:.0f} KiB, permissions: {esc(', '.join(item.permissions) or 'none')}{(' — ' + esc(note)) if note else ''}</li>")
+        rows.append(
+            f"<li>{esc(item.version)} — {item.size / 1024:.0f} KiB, permissions: {esc(', '.join(item.permissions) or 'none')}{(' — ' + esc(note)) if note else ''}</li>"
+        )
     parts.append(f"<p><b>Versions</b></p><ul>{''.join(rows)}</ul>")
     return "".join(parts)
 
@@ -513,7 +536,9 @@ def withdrawn_notice(layout: HomeLayout) -> str:
         return ""
     if not flagged:
         return ""
-    return "Withdrawn by their publisher: " + "; ".join(item.describe() for item in flagged) + ". Plugins ▸ Disable withdrawn turns them off."
+    return (
+        "Withdrawn by their publisher: " + "; ".join(item.describe() for item in flagged) + ". Plugins ▸ Disable withdrawn turns them off."
+    )
 
 
 def _newer(candidate: str, installed: str) -> bool:
@@ -521,4 +546,3 @@ def _newer(candidate: str, installed: str) -> bool:
         return Version(candidate) > Version(installed)
     except InvalidVersion:
         return False
-

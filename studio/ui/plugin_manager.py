@@ -30,9 +30,9 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QSplitter,
-    QTabWidget,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QTextBrowser,
     QVBoxLayout,
     QWidget,
@@ -71,7 +71,9 @@ class _InstallThread(QThread):
             self.failed.emit(f"{type(exc).__name__}: {exc}")
             return
         if result.previous_version:
-            self.succeeded.emit(f"Upgraded {result.manifest.id} from {result.previous_version} to {result.manifest.version} (the old version is kept for rollback).")
+            self.succeeded.emit(
+                f"Upgraded {result.manifest.id} from {result.previous_version} to {result.manifest.version} (the old version is kept for rollback)."
+            )
         else:
             self.succeeded.emit(f"Installed {result.manifest.id} {result.manifest.version}.")
 
@@ -199,7 +201,7 @@ class PluginManagerDialog(QDialog):
 
     def _engine_client(self) -> Any:
         """The EngineClient behind the source, if there is one connected."""
-        if hasattr(self._source, "plugins") and callable(getattr(self._source, "plugins")):
+        if hasattr(self._source, "plugins") and callable(self._source.plugins):
             return self._source
         return getattr(self._source, "client", None)
 
@@ -421,7 +423,9 @@ class PluginManagerDialog(QDialog):
         return box.clickedButton() is install_button
 
     def confirm(self, title: str, text: str) -> bool:
-        answer = QMessageBox.question(self, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+        answer = QMessageBox.question(
+            self, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No
+        )
         return answer == QMessageBox.StandardButton.Yes
 
     def show_error(self, title: str, text: str) -> None:
@@ -464,7 +468,9 @@ def describe_plan(plan: installer.InstallPlan) -> str:
         if label != "permissions"
     )
     if m.permissions:
-        permissions = "".join(f"<li><b>{html.escape(name)}</b>: {html.escape(installer.PERMISSION_TEXT.get(name, name))}</li>" for name in m.permissions)
+        permissions = "".join(
+            f"<li><b>{html.escape(name)}</b>: {html.escape(installer.PERMISSION_TEXT.get(name, name))}</li>" for name in m.permissions
+        )
         permission_html = f"<p style='color:{_DANGER}'><b>This plugin asks to:</b></p><ul>{permissions}</ul>"
     else:
         permission_html = "<p><b>Permissions:</b> none. It cannot use the network, start programs or write outside its folders.</p>"
@@ -480,7 +486,9 @@ def describe_row(row: dict[str, Any]) -> str:
     """The details pane for one plugin."""
     esc = html.escape
     parts = [f"<h3>{esc(row.get('name') or row['id'])} <span style='color:{_MUTED}'>{esc(row.get('version') or '')}</span></h3>"]
-    parts.append(f"<p><b>Id:</b> {esc(row['id'])}<br><b>Author:</b> {esc(row.get('author') or '—')}<br><b>Source:</b> {esc(row['source'])} ({esc(row.get('path', ''))})</p>")
+    parts.append(
+        f"<p><b>Id:</b> {esc(row['id'])}<br><b>Author:</b> {esc(row.get('author') or '—')}<br><b>Source:</b> {esc(row['source'])} ({esc(row.get('path', ''))})</p>"
+    )
     if row.get("description"):
         parts.append(f"<p>{esc(row['description'])}</p>")
     state = row["state"]
@@ -495,13 +503,18 @@ def describe_row(row: dict[str, Any]) -> str:
         parts.append("<p><b>Permissions:</b> none</p>")
     generators = row.get("generators") or []
     if generators:
-        items = "".join(f"<li>{esc(g.get('name') or g['id'])} <span style='color:{_MUTED}'>({esc(g['id'])}, {esc(g.get('kind', ''))})</span></li>" for g in generators)
+        items = "".join(
+            f"<li>{esc(g.get('name') or g['id'])} <span style='color:{_MUTED}'>({esc(g['id'])}, {esc(g.get('kind', ''))})</span></li>"
+            for g in generators
+        )
         parts.append(f"<p><b>Generators</b></p><ul>{items}</ul>")
     if row.get("dependencies"):
         parts.append(f"<p><b>Dependencies:</b> {esc(', '.join(row['dependencies']))}</p>")
     record = row.get("install") or {}
     if record:
-        parts.append(f"<p><b>Installed from:</b> {esc(record.get('archive', ''))}<br><b>SHA-256:</b> <code>{esc(record.get('sha256', ''))}</code><br><b>On:</b> {esc(record.get('installed', ''))}</p>")
+        parts.append(
+            f"<p><b>Installed from:</b> {esc(record.get('archive', ''))}<br><b>SHA-256:</b> <code>{esc(record.get('sha256', ''))}</code><br><b>On:</b> {esc(record.get('installed', ''))}</p>"
+        )
         if record.get("installed_dependencies"):
             parts.append(f"<p><b>In its own deps/ folder:</b> {esc(', '.join(record['installed_dependencies']))}</p>")
     if row.get("previous"):

@@ -105,7 +105,11 @@ class ProjectFlow:
         use_autosave = False
         if pending is not None and ask_recovery:
             when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(pending.saved_at))
-            use_autosave = window.prompter.ask(window, "Recover unsaved changes", f"{path.name} has unsaved changes from {when} (Studio did not close cleanly). Recover them?")
+            use_autosave = window.prompter.ask(
+                window,
+                "Recover unsaved changes",
+                f"{path.name} has unsaved changes from {when} (Studio did not close cleanly). Recover them?",
+            )
         if session.store is not None:
             session.close()
         try:
@@ -153,7 +157,12 @@ class ProjectFlow:
         if session.untitled:
             return self.save_as_dialog()
         if session.readonly:
-            answer = window.prompter.choose_action(window, READONLY_TITLE, f"{session.readonly_reason}\n\nSave to another folder?", [DAMAGED_SAVE_CHOICES[0], DAMAGED_SAVE_CHOICES[-1]])
+            answer = window.prompter.choose_action(
+                window,
+                READONLY_TITLE,
+                f"{session.readonly_reason}\n\nSave to another folder?",
+                [DAMAGED_SAVE_CHOICES[0], DAMAGED_SAVE_CHOICES[-1]],
+            )
             return self.save_as_dialog() if answer == SAVE_NEW_FILE else False
         choice: str | None = None
         force = False
@@ -162,7 +171,9 @@ class ProjectFlow:
                 session.save(choice=choice, force=force)
                 break
             except ProjectDamagedError as exc:
-                answer = window.prompter.choose_action(window, DAMAGED_TITLE, self._damaged_question(exc), DAMAGED_SAVE_CHOICES, exc.health.details() if exc.health else "")
+                answer = window.prompter.choose_action(
+                    window, DAMAGED_TITLE, self._damaged_question(exc), DAMAGED_SAVE_CHOICES, exc.health.details() if exc.health else ""
+                )
                 if answer == SAVE_NEW_FILE:
                     return self.save_as_dialog()
                 if answer != SAVE_INTACT:
@@ -189,7 +200,9 @@ class ProjectFlow:
         name = exc.path.name
         damaged = " and ".join(f"the {part}" for part in exc.parts)
         intact = [part for part in DOCUMENT_PARTS if part not in exc.parts]
-        summary = exc.health.summary() if exc.health is not None else f"{damaged} in {name} {'is' if len(exc.parts) == 1 else 'are'} damaged"
+        summary = (
+            exc.health.summary() if exc.health is not None else f"{damaged} in {name} {'is' if len(exc.parts) == 1 else 'are'} damaged"
+        )
         intact_text = " and ".join(f"the {part}" for part in intact) or "nothing"
         return (
             f"{summary[0].upper()}{summary[1:]}.\n\n"
@@ -220,7 +233,11 @@ class ProjectFlow:
         return True
 
     def save_as_dialog(self) -> bool:
-        suggested = "untitled.studio" if self.session.untitled or self.session.path is None else str(self.session.path.with_name(self.session.path.stem + " copy.studio"))
+        suggested = (
+            "untitled.studio"
+            if self.session.untitled or self.session.path is None
+            else str(self.session.path.with_name(self.session.path.stem + " copy.studio"))
+        )
         path = self.window.prompter.save_path(self.window, "Save project as", PROJECT_FILTER, suggested)
         if path is None:
             return False
@@ -240,4 +257,3 @@ class ProjectFlow:
         if health is not None and not health.ok:
             window.statusBar().showMessage(f"Saved {saved}; {health.summary()}")
         return True
-

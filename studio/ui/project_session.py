@@ -26,9 +26,10 @@ from __future__ import annotations
 import fcntl
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -85,7 +86,7 @@ class _Lock:
     def acquire(self) -> bool:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle = open(self.path, "a+")
+            handle = open(self.path, "a+")  # noqa: SIM115 (held open: the lock lasts as long as the session)
         except OSError as exc:
             raise write_error(self.path.parent, exc, what="keep a lock for the project in") from None
         try:
@@ -158,7 +159,12 @@ def find_recovery(recovery_dir: Path) -> list[RecoveryOffer]:
                 continue
             try:
                 try:
-                    has_work = store.node_count() > 0 or store.load_canvas() is not None or store.load_timeline() is not None or bool(store.load_text())
+                    has_work = (
+                        store.node_count() > 0
+                        or store.load_canvas() is not None
+                        or store.load_timeline() is not None
+                        or bool(store.load_text())
+                    )
                 except ProjectError:
                     has_work = True  # a damaged project is never discarded as empty
                 pending = store.pending_autosave()
@@ -256,7 +262,9 @@ class ProjectSession(QObject):
 
     # ------------------------------------------------------------------ opening
 
-    def _adopt(self, store: ProjectStore, documents: Documents, *, dirty: bool, health: ProjectHealth | None = None, readonly_reason: str = "") -> None:
+    def _adopt(
+        self, store: ProjectStore, documents: Documents, *, dirty: bool, health: ProjectHealth | None = None, readonly_reason: str = ""
+    ) -> None:
         lock = _lock_for(self.recovery_dir, store.autosave_path.name)
         try:
             acquired = lock.acquire()
@@ -314,8 +322,7 @@ class ProjectSession(QObject):
         readonly_reason = ""
         if not project_is_writable(path):
             readonly_reason = (
-                f"{path.name} is read-only: {path.parent} cannot be written. Changes can be saved "
-                "to another folder with File ▸ Save As."
+                f"{path.name} is read-only: {path.parent} cannot be written. Changes can be saved to another folder with File ▸ Save As."
             )
         try:
             store = ProjectStore.open(path, readonly=bool(readonly_reason), recovery_dir=self.recovery_dir)

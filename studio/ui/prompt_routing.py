@@ -30,7 +30,7 @@ IMAGE, MUSIC, PROMPTS = "image.from_text", "audio.from_text", "prompt.expand"
 
 
 class PromptRouting:
-    def __init__(self, window: "MainWindow") -> None:
+    def __init__(self, window: MainWindow) -> None:
         self.window = window
 
     @property
@@ -84,7 +84,11 @@ class PromptRouting:
     def use_as_music_prompt(self, text: str) -> bool:
         generator = choose_generator(self.window, MUSIC, "Use as music prompt")
         if generator is None or not self._takes_prompt(generator, MUSIC):
-            self.window.prompter.info(self.window, "Use as music prompt", f"No audio generator here takes a text prompt (none fills the role {MUSIC}): see Tools ▸ Plugins.")
+            self.window.prompter.info(
+                self.window,
+                "Use as music prompt",
+                f"No audio generator here takes a text prompt (none fills the role {MUSIC}): see Tools ▸ Plugins.",
+            )
             return False
         return self._fill(generator, text, MUSIC)
 
@@ -97,14 +101,17 @@ class PromptRouting:
         self.window.docks["generate"].raise_()
         wanted = self.panel.missing_model_kind(generator["id"])
         if wanted:
-            self._status(f"The prompt is in {generator.get('name') or generator['id']}, but no {wanted} model was found yet: add one in Preferences ▸ Model folders.", 12000)
+            self._status(
+                f"The prompt is in {generator.get('name') or generator['id']}, but no {wanted} model was found yet: add one in Preferences ▸ Model folders.",
+                12000,
+            )
         else:
             self._status(f"The prompt is in {generator.get('name') or generator['id']}: press Generate (Ctrl+Enter).")
         return True
 
     # ------------------------------------------------------------------ image → music
 
-    def layer_prompt(self, layer: "ImageLayer | None") -> str:
+    def layer_prompt(self, layer: ImageLayer | None) -> str:
         """The prompt an image was made with, from its PNG metadata ("" when it has none)."""
         if layer is None:
             return ""
@@ -124,7 +131,7 @@ class PromptRouting:
             return ""
         return str(found.params.get("prompt") or found.inputs.get("prompt") or "").strip()
 
-    def music_for_image(self, layer: "ImageLayer | None" = None) -> bool:
+    def music_for_image(self, layer: ImageLayer | None = None) -> bool:
         layer = layer or self.window.canvas.active_layer()
         if layer is None:
             self.window.prompter.info(self.window, "Music for this image", "Select an image on the canvas first.")
@@ -173,7 +180,10 @@ class PromptRouting:
         prompt_param = role_param(generator, IMAGE, "prompt")
         panel.set_values(generator["id"], dict(neutral_params(generator, IMAGE), **{prompt_param: prompts[-1]}))
         seeds = panel.take_seeds(len(prompts))
-        jobs = [self.window.submit(generator, dict(params, **{prompt_param: prompt}), seed, parents=[node.id]) for prompt, seed in zip(prompts, seeds)]
+        jobs = [
+            self.window.submit(generator, dict(params, **{prompt_param: prompt}), seed, parents=[node.id])
+            for prompt, seed in zip(prompts, seeds)
+        ]
         self._status(f"Queued {len(jobs)} {generator.get('name') or generator['id']} job{'s' if len(jobs) != 1 else ''}, one per prompt.")
         return jobs
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 class RestoreActions:
-    def __init__(self, window: "MainWindow") -> None:
+    def __init__(self, window: MainWindow) -> None:
         self.window = window
 
     def _catalogue(self) -> list[dict[str, Any]]:
@@ -41,7 +41,7 @@ class RestoreActions:
         return self.apply(restore, name)
 
     def from_layer(self, layer: Any) -> Restore | None:
-        """"Use these settings" on a canvas layer: the settings its image records."""
+        """ "Use these settings" on a canvas layer: the settings its image records."""
         if layer is None or not getattr(layer, "blob", None):
             self.window.statusBar().showMessage("Select an image layer first", 6000)
             return None

@@ -19,15 +19,15 @@ if TYPE_CHECKING:
 SETTINGS_PREFIX = "roles/"
 
 
-def remembered(window: "MainWindow", role: str) -> str:
+def remembered(window: MainWindow, role: str) -> str:
     return str(window.settings.value(SETTINGS_PREFIX + role, "") or "")
 
 
-def remember(window: "MainWindow", role: str, generator_id: str) -> None:
+def remember(window: MainWindow, role: str, generator_id: str) -> None:
     window.settings.setValue(SETTINGS_PREFIX + role, generator_id)
 
 
-def choose_generator(window: "MainWindow", role: str, title: str) -> dict[str, Any] | None:
+def choose_generator(window: MainWindow, role: str, title: str) -> dict[str, Any] | None:
     """The generator to run ``role`` with (None: none fills it, or the user cancelled)."""
     panel = window.generate_panel
     candidates = generators_with_role(panel.generators, role)

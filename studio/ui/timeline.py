@@ -69,7 +69,7 @@ class Blobs(Protocol):
 
 
 class ClipItem(QGraphicsRectItem):
-    def __init__(self, view: "TimelineView", track_index: int, track: dict[str, Any], clip: dict[str, Any]) -> None:
+    def __init__(self, view: TimelineView, track_index: int, track: dict[str, Any], clip: dict[str, Any]) -> None:
         self.view, self.track, self.clip = view, track, clip
         width = max(MIN_CLIP, float(clip["length"])) * PX_PER_BEAT
         super().__init__(0, 0, width, TRACK_H - 8)
@@ -112,7 +112,10 @@ class ClipItem(QGraphicsRectItem):
             count = int(body.width())
             for index in range(count):
                 peak = float(self._peaks[min(len(self._peaks) - 1, int(index / max(1, count) * len(self._peaks)))])
-                painter.drawLine(QPointF(body.left() + index, mid - peak * body.height() / 2), QPointF(body.left() + index, mid + peak * body.height() / 2))
+                painter.drawLine(
+                    QPointF(body.left() + index, mid - peak * body.height() / 2),
+                    QPointF(body.left() + index, mid + peak * body.height() / 2),
+                )
 
     def hoverMoveEvent(self, event: Any) -> None:
         near_edge = event.pos().x() >= self.rect().right() - EDGE
@@ -156,7 +159,11 @@ class ClipItem(QGraphicsRectItem):
         track_id, start, length = self._origin
         if self._mode == "trim":
             wanted = self.rect().width() / PX_PER_BEAT
-            later = [float(c["start"]) for c in self.view.timeline.doc.track(track_id)["clips"] if c["id"] != self.clip["id"] and float(c["start"]) >= start + 1e-9]
+            later = [
+                float(c["start"])
+                for c in self.view.timeline.doc.track(track_id)["clips"]
+                if c["id"] != self.clip["id"] and float(c["start"]) >= start + 1e-9
+            ]
             # A longer clip stops where the next one begins rather than running under it.
             after = (track_id, start, max(MIN_CLIP, min([wanted] + [begin - start for begin in later])))
             text = "Trim clip"
@@ -165,7 +172,9 @@ class ClipItem(QGraphicsRectItem):
             target = self.view.timeline.doc.tracks[lane]["id"] if lane is not None else track_id
             timeline = self.view.timeline
             wanted = self.pos().x() / PX_PER_BEAT
-            start = timeline._free_or_say(timeline.doc.track(target), wanted, length, str(self.clip.get("name") or "Clip"), ignore=self.clip["id"])
+            start = timeline._free_or_say(
+                timeline.doc.track(target), wanted, length, str(self.clip.get("name") or "Clip"), ignore=self.clip["id"]
+            )
             after = (target, start, length)
             text = "Move clip"
         self._mode = None
@@ -176,7 +185,7 @@ class ClipItem(QGraphicsRectItem):
 class TimelineView(QGraphicsView):
     files_dropped = Signal(list, float, int)  # paths, beat, track index
 
-    def __init__(self, timeline: "TimelineWidget") -> None:
+    def __init__(self, timeline: TimelineWidget) -> None:
         self.scene_ = QGraphicsScene()
         super().__init__(self.scene_)
         # Owned by the view, so it dies with the window on the GUI thread rather than whenever
@@ -215,7 +224,9 @@ class TimelineView(QGraphicsView):
         bar = 1
         while beat <= bars * doc.beats_per_bar:
             is_bar = abs(beat / doc.beats_per_bar - round(beat / doc.beats_per_bar)) < 1e-6
-            self.scene_.addLine(beat * PX_PER_BEAT, RULER_H if not is_bar else 0, beat * PX_PER_BEAT, height, grid_bar if is_bar else grid_beat)
+            self.scene_.addLine(
+                beat * PX_PER_BEAT, RULER_H if not is_bar else 0, beat * PX_PER_BEAT, height, grid_bar if is_bar else grid_beat
+            )
             if is_bar:
                 label = QGraphicsSimpleTextItem(str(bar))
                 label.setFont(font)
@@ -522,15 +533,41 @@ class TimelineWidget(QWidget):
                 self.view.ensureVisible(item.sceneBoundingRect(), 24, 8)
                 break
 
-    def add_melody(self, melody: Melody, *, name: str = "Melody", node: str | None = None, blob: str | None = None, start: float | None = None, track_id: str | None = None) -> str:
+    def add_melody(
+        self,
+        melody: Melody,
+        *,
+        name: str = "Melody",
+        node: str | None = None,
+        blob: str | None = None,
+        start: float | None = None,
+        track_id: str | None = None,
+    ) -> str:
         track = self.doc.track(track_id) if track_id else self.doc.first_track("melody")
         length = max(MIN_CLIP, melody.padded_to_bars().length if melody.notes else melody.length or self.doc.beats_per_bar)
         start = self._end_of(track) if start is None else self._free_or_say(track, start, length, name)
-        clip = {"id": new_id(), "name": name, "start": float(start), "length": float(length), "melody": melody.to_dict(), "blob": blob, "node": node}
+        clip = {
+            "id": new_id(),
+            "name": name,
+            "start": float(start),
+            "length": float(length),
+            "melody": melody.to_dict(),
+            "blob": blob,
+            "node": node,
+        }
         self.undo.push(AddClipCommand(self, track["id"], clip, f"Add {name}"))
         return clip["id"]
 
-    def add_audio(self, blob: str, seconds: float, *, name: str = "Audio", node: str | None = None, start: float | None = None, track_id: str | None = None) -> str:
+    def add_audio(
+        self,
+        blob: str,
+        seconds: float,
+        *,
+        name: str = "Audio",
+        node: str | None = None,
+        start: float | None = None,
+        track_id: str | None = None,
+    ) -> str:
         track = self.doc.track(track_id) if track_id else self.doc.first_track("audio")
         length = max(MIN_CLIP, seconds * self.doc.tempo / 60.0)
         start = self._end_of(track) if start is None else self._free_or_say(track, start, length, name)

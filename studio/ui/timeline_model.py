@@ -9,7 +9,8 @@ from __future__ import annotations
 import copy
 import io
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -211,7 +212,9 @@ def timeline_midi(doc: TimelineDoc, only_clip: str | None = None) -> bytes:
 # --------------------------------------------------------------------------- audio out
 
 
-def mix_timeline(doc: TimelineDoc, load_audio: Callable[[str], tuple[np.ndarray, int]], *, sample_rate: int = SAMPLE_RATE, only_clip: str | None = None) -> np.ndarray:
+def mix_timeline(
+    doc: TimelineDoc, load_audio: Callable[[str], tuple[np.ndarray, int]], *, sample_rate: int = SAMPLE_RATE, only_clip: str | None = None
+) -> np.ndarray:
     """Mono float32 mix of the timeline (melodies through the built-in synth, audio clips resampled)."""
     from studio.core import synth
 
@@ -238,7 +241,7 @@ def mix_timeline(doc: TimelineDoc, load_audio: Callable[[str], tuple[np.ndarray,
     total = max((start + len(samples) for start, samples in parts), default=0)
     out = np.zeros(total, dtype=np.float32)
     for start, samples in parts:
-        out[start:start + len(samples)] += samples
+        out[start : start + len(samples)] += samples
     peak = float(np.max(np.abs(out))) if len(out) else 0.0
     if peak > 1.0:
         out /= peak

@@ -8,7 +8,7 @@ one-shot QTimer's ``timeout`` signal instead.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer
 

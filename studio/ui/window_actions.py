@@ -44,12 +44,12 @@ class ActionSpec:
     id: str  # the QAction's object name
     menu: str  # a key of MENUS
     title: str = ""
-    run: Callable[["MainWindow"], Any] | None = None
+    run: Callable[[MainWindow], Any] | None = None
     keys: Sequence[Key] = ()
     tip: str = ""
     checkable: bool = False
-    checked: Callable[["MainWindow"], bool] | None = None
-    toggled: Callable[["MainWindow", bool], Any] | None = None
+    checked: Callable[[MainWindow], bool] | None = None
+    toggled: Callable[[MainWindow, bool], Any] | None = None
     kind: str = "action"  # action | separator | recent | undo | redo | docks | workspaces
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -65,8 +65,22 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("actionSave", "file", "&Save", lambda w: w.save(), (QKeySequence.StandardKey.Save,), "Save the project"),
     ActionSpec("actionSaveAs", "file", "Save &As…", lambda w: w.save_as_dialog(), ("Ctrl+Shift+S",), "Save the project under a new name"),
     _sep("file"),
-    ActionSpec("actionExportCanvas", "file/export", "Canvas as PNG…", lambda w: w.export_canvas_dialog(layer_only=False), ("Ctrl+E",), "All visible layers as one PNG (a composite record)"),
-    ActionSpec("actionExportLayer", "file/export", "Active layer as PNG…", lambda w: w.export_canvas_dialog(layer_only=True), (), "The active layer with its generation's parameters"),
+    ActionSpec(
+        "actionExportCanvas",
+        "file/export",
+        "Canvas as PNG…",
+        lambda w: w.export_canvas_dialog(layer_only=False),
+        ("Ctrl+E",),
+        "All visible layers as one PNG (a composite record)",
+    ),
+    ActionSpec(
+        "actionExportLayer",
+        "file/export",
+        "Active layer as PNG…",
+        lambda w: w.export_canvas_dialog(layer_only=True),
+        (),
+        "The active layer with its generation's parameters",
+    ),
     ActionSpec("actionExportMidi", "file/export", "Timeline as MIDI…", lambda w: w.export_timeline_dialog("mid")),
     ActionSpec("actionExportAudio", "file/export", "Timeline as WAV/FLAC…", lambda w: w.export_timeline_dialog("wav")),
     ActionSpec("actionExportClip", "file/export", "Selected clip as MIDI…", lambda w: w.export_timeline_dialog("mid", clip_only=True)),
@@ -77,13 +91,41 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("actionRedo", "edit", "&Redo", keys=("Ctrl+Shift+Z", "Ctrl+Y"), kind="redo"),
     _sep("edit"),
     ActionSpec("actionDeleteGeneration", "edit", "Delete selected generation", lambda w: w.history_panel.delete_selected()),
-    ActionSpec("actionPreferences", "edit", "&Preferences…", lambda w: w.preferences(), (QKeySequence.StandardKey.Preferences, "Ctrl+,"), "Model folders, device, pickle checkpoints"),
-    ActionSpec("actionGenerate", "generate", "&Generate", lambda w: w.generate(), ("Ctrl+Return", "Ctrl+Enter"), "Run the Generate panel's generator"),
+    ActionSpec(
+        "actionPreferences",
+        "edit",
+        "&Preferences…",
+        lambda w: w.preferences(),
+        (QKeySequence.StandardKey.Preferences, "Ctrl+,"),
+        "Model folders, device, pickle checkpoints",
+    ),
+    ActionSpec(
+        "actionGenerate",
+        "generate",
+        "&Generate",
+        lambda w: w.generate(),
+        ("Ctrl+Return", "Ctrl+Enter"),
+        "Run the Generate panel's generator",
+    ),
     ActionSpec("actionCancel", "generate", "&Cancel current job", lambda w: w.cancel_current(), (Qt.Key.Key_Escape,)),
     ActionSpec("actionCancelAll", "generate", "Cancel &all jobs", lambda w: w.cancel_all()),
     _sep("generate"),
-    ActionSpec("actionRerun", "generate", "&Re-run selected generation", lambda w: w._on_history_target(w.rerun_node), ("Ctrl+R",), "Same settings, same seed: the History's selection, else the latest"),
-    ActionSpec("actionVary", "generate", "&Vary selected generation", lambda w: w._on_history_target(w.vary_node), ("Ctrl+Shift+R",), "A variation of the History's selection, else of the latest"),
+    ActionSpec(
+        "actionRerun",
+        "generate",
+        "&Re-run selected generation",
+        lambda w: w._on_history_target(w.rerun_node),
+        ("Ctrl+R",),
+        "Same settings, same seed: the History's selection, else the latest",
+    ),
+    ActionSpec(
+        "actionVary",
+        "generate",
+        "&Vary selected generation",
+        lambda w: w._on_history_target(w.vary_node),
+        ("Ctrl+Shift+R",),
+        "A variation of the History's selection, else of the latest",
+    ),
     _sep("generate"),
     ActionSpec("actionSendPrompts", "generate", "Send each prompt to image generator", lambda w: w.send_latest_prompts()),
     ActionSpec("menuDocks", "view", kind="docks"),
@@ -91,20 +133,40 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("actionFitCanvas", "view", "Fit canvas", lambda w: w.canvas.view.fit(), ("Ctrl+0",)),
     ActionSpec("actionCanvas100", "view", "Canvas at 100%", lambda w: w.canvas.view.set_zoom(1.0), ("Ctrl+1",)),
     ActionSpec("menuWorkspaces", "view/workspace", kind="workspaces"),
-    ActionSpec("actionResetLayout", "view", "Reset layout", lambda w: w.reset_layout(), (), "Every panel back in its place for this workspace"),
+    ActionSpec(
+        "actionResetLayout", "view", "Reset layout", lambda w: w.reset_layout(), (), "Every panel back in its place for this workspace"
+    ),
     _sep("view"),
     ActionSpec(
-        "actionFollowResults", "view", "Show each new result", tip="Scroll to each new result and select it; off: results land without moving the view",
-        checkable=True, checked=lambda w: follow_results.follows(w.settings), toggled=lambda w, on: follow_results.set_follows(w.settings, on),
+        "actionFollowResults",
+        "view",
+        "Show each new result",
+        tip="Scroll to each new result and select it; off: results land without moving the view",
+        checkable=True,
+        checked=lambda w: follow_results.follows(w.settings),
+        toggled=lambda w, on: follow_results.set_follows(w.settings, on),
     ),
     ActionSpec("actionPlugins", "tools", "&Plugins…", lambda w: w.show_plugins()),
     ActionSpec("actionTrainMelody", "tools", "Train on my MIDI…", lambda w: w.train_melody_dialog()),
     _sep("tools"),
     ActionSpec("actionRetryEngine", "tools", "Restart engine connection", lambda w: w.link.retry()),
     ActionSpec("actionRestartEngine", "tools", "Restart engine (apply settings)", lambda w: w.restart_engine()),
-    ActionSpec("actionDocs", "help", "Documentation", lambda w: first_run.open_path(help_text.docs_entry()), (QKeySequence.StandardKey.HelpContents,)),
+    ActionSpec(
+        "actionDocs",
+        "help",
+        "Documentation",
+        lambda w: first_run.open_path(help_text.docs_entry()),
+        (QKeySequence.StandardKey.HelpContents,),
+    ),
     ActionSpec("actionModelsHelp", "help", "Where to find models", lambda w: first_run.open_path(first_run.MODELS_PAGE)),
-    ActionSpec("actionLogs", "help", "Open log folder", lambda w: first_run.open_path(HomeLayout(w.home).logs_dir), (), "The log files a bug report needs"),
+    ActionSpec(
+        "actionLogs",
+        "help",
+        "Open log folder",
+        lambda w: first_run.open_path(HomeLayout(w.home).logs_dir),
+        (),
+        "The log files a bug report needs",
+    ),
     _sep("help"),
     ActionSpec("actionAbout", "help", "About Studio", lambda w: w.prompter.info(w, "About Studio", help_text.about_text(w.home))),
 )
@@ -121,7 +183,7 @@ def _keys(keys: Sequence[Key]) -> list[QKeySequence]:
     return found
 
 
-def _make(window: "MainWindow", spec: ActionSpec) -> QAction:
+def _make(window: MainWindow, spec: ActionSpec) -> QAction:
     action = QAction(spec.title, window)
     action.setObjectName(spec.id)
     if spec.keys:
@@ -141,7 +203,7 @@ def _make(window: "MainWindow", spec: ActionSpec) -> QAction:
     return action
 
 
-def build_menus(window: "MainWindow", actions: Sequence[ActionSpec] = ACTIONS) -> dict[str, QAction]:
+def build_menus(window: MainWindow, actions: Sequence[ActionSpec] = ACTIONS) -> dict[str, QAction]:
     """Menus and actions from the table; returns the actions by id."""
     menus: dict[str, QMenu] = {}
     for key, title in MENUS:
@@ -155,7 +217,11 @@ def build_menus(window: "MainWindow", actions: Sequence[ActionSpec] = ACTIONS) -
         elif spec.kind == "recent":
             window.recent_menu = menu.addMenu(spec.title)
         elif spec.kind in ("undo", "redo"):
-            action = window.undo.createUndoAction(window, spec.title) if spec.kind == "undo" else window.undo.createRedoAction(window, spec.title)
+            action = (
+                window.undo.createUndoAction(window, spec.title)
+                if spec.kind == "undo"
+                else window.undo.createRedoAction(window, spec.title)
+            )
             action.setObjectName(spec.id)
             action.setShortcuts(_keys(spec.keys))
             menu.addAction(action)
@@ -168,7 +234,17 @@ def build_menus(window: "MainWindow", actions: Sequence[ActionSpec] = ACTIONS) -
             group = QActionGroup(window)
             window.workspace_actions = {}
             for space in WORKSPACES.values():
-                action = _make(window, ActionSpec(f"actionWorkspace-{space.name}", spec.menu, space.title, (lambda w, name=space.name: w.workspaces.switch(name)), (space.shortcut,), f"Arrange the window for {space.name}"))
+                action = _make(
+                    window,
+                    ActionSpec(
+                        f"actionWorkspace-{space.name}",
+                        spec.menu,
+                        space.title,
+                        (lambda w, name=space.name: w.workspaces.switch(name)),
+                        (space.shortcut,),
+                        f"Arrange the window for {space.name}",
+                    ),
+                )
                 action.setCheckable(True)
                 group.addAction(action)
                 menu.addAction(action)

@@ -119,7 +119,12 @@ def main() -> None:
         runner.run("studio.patterns", {"width": args.size, "height": args.size}, seed)
         direct.append(time.perf_counter() - started)
     engine_home = Path(tempfile.mkdtemp(prefix="bench-remote-")) / "home"
-    process = subprocess.Popen([sys.executable, "-m", "studio", "engine", "--port", "0"], env=dict(os.environ, STUDIO_HOME=str(engine_home), PYTHONPATH=str(REPO)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "studio", "engine", "--port", "0"],
+        env=dict(os.environ, STUDIO_HOME=str(engine_home), PYTHONPATH=str(REPO)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         while not (engine_home / "remote.json").exists():
             time.sleep(0.1)
@@ -154,7 +159,9 @@ def main() -> None:
     print(f"Ray overhead per job: {100 * (statistics.median(ray_job) / statistics.median(local_job) - 1):+.1f}% (target <= 5%)")
     print(f"per job, LocalRunner in-process  : {_spread(direct)}")
     print(f"per job, engine over loopback API: {_spread(remote)} (submit, events, output download)")
-    print(f"remote path overhead on loopback: {100 * (statistics.median(remote) / statistics.median(direct) - 1):+.1f}%, {1000 * (statistics.median(remote) - statistics.median(direct)):+.0f} ms per job")
+    print(
+        f"remote path overhead on loopback: {100 * (statistics.median(remote) / statistics.median(direct) - 1):+.1f}%, {1000 * (statistics.median(remote) - statistics.median(direct)):+.0f} ms per job"
+    )
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
 
 

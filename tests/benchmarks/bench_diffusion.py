@@ -57,8 +57,13 @@ def main() -> None:
     runner = LocalRunner(EngineConfig(home=root / "home", plugin_dirs=[REPO / "plugins"], model_paths=[tiny.models_dir]))
     prompt, seed, guidance = "a red cat", 1234, 7.0
     params = {
-        "model": str(tiny.folder), "prompt": prompt, "steps": args.steps, "width": args.size, "height": args.size,
-        "scheduler": "Euler", "guidance": guidance,
+        "model": str(tiny.folder),
+        "prompt": prompt,
+        "steps": args.steps,
+        "width": args.size,
+        "height": args.size,
+        "scheduler": "Euler",
+        "guidance": guidance,
     }
 
     # ---- cold loads (first job through the engine vs diffusers' loaders), before anything is cached
@@ -104,8 +109,13 @@ def main() -> None:
         direct.scheduler = EulerDiscreteScheduler.from_config(direct.scheduler.config)
         with torch.inference_mode():
             direct(
-                prompt, num_inference_steps=args.steps, guidance_scale=guidance, width=args.size, height=args.size,
-                generator=[torch.Generator("cpu").manual_seed(seed)], callback_on_step_end=on_step,
+                prompt,
+                num_inference_steps=args.steps,
+                guidance_scale=guidance,
+                width=args.size,
+                height=args.size,
+                generator=[torch.Generator("cpu").manual_seed(seed)],
+                callback_on_step_end=on_step,
             )
         return _gaps(stamps), time.perf_counter() - started
 
@@ -150,7 +160,7 @@ def main() -> None:
 
     plugin_generator._Job._on_step_end = original_callback
     plugin_generator._Job._call = original_call
-    outside = statistics.median(job - inside for job, inside in zip(studio_jobs, pipeline_seconds[-len(studio_jobs):]))
+    outside = statistics.median(job - inside for job, inside in zip(studio_jobs, pipeline_seconds[-len(studio_jobs) :]))
     s_step, d_step = statistics.median(studio_steps), statistics.median(direct_steps)
     callback = statistics.median(callback_seconds)
     s_job, d_job = statistics.median(studio_jobs), statistics.median(direct_jobs)
@@ -163,16 +173,20 @@ def main() -> None:
         ("cold load, single-file .safetensors", studio_file_load, None),
         ("switch back to a cached model", statistics.median(hits), None),
     ]
-    print(f"\nstudio.diffusion vs diffusers {_version('diffusers')}, torch {torch.__version__}, "
-          f"CPU threads {torch.get_num_threads()}, runs {args.runs}")
+    print(
+        f"\nstudio.diffusion vs diffusers {_version('diffusers')}, torch {torch.__version__}, "
+        f"CPU threads {torch.get_num_threads()}, runs {args.runs}"
+    )
     print(f"{'measure':<52} {'studio':>12} {'diffusers':>12} {'ratio':>8}")
     for label, studio, plain in rows:
         ratio = f"{studio / plain:8.3f}" if plain else f"{'':>8}"
         plain_text = f"{plain:12.5f}" if plain is not None else f"{'-':>12}"
         print(f"{label:<52} {studio:12.5f} {plain_text} {ratio}")
-    print(f"\nper-step ratio {s_step / d_step:.3f} (target <= 1.03); the studio's own per-step work is "
-          f"{1000 * callback:.2f} ms = {100 * callback / d_step:.1f}% of a step; cached switch "
-          f"{1000 * statistics.median(hits):.2f} ms vs cold load {studio_folder_load:.3f} s")
+    print(
+        f"\nper-step ratio {s_step / d_step:.3f} (target <= 1.03); the studio's own per-step work is "
+        f"{1000 * callback:.2f} ms = {100 * callback / d_step:.1f}% of a step; cached switch "
+        f"{1000 * statistics.median(hits):.2f} ms vs cold load {studio_folder_load:.3f} s"
+    )
 
 
 def _gaps(stamps: list[float]) -> list[float]:

@@ -123,9 +123,12 @@ def sd15_table(args: argparse.Namespace, work: Path) -> None:
         derive_fp32(fp16, fp32)
     if not folder.exists():
         make_folder(fp16, folder)
-    print(f"wrote SD 1.5-size files in {time.perf_counter() - started:.0f}s: fp16 {fp16.stat().st_size / GIB:.2f} GiB, "
-          f"fp32 {fp32.stat().st_size / GIB:.2f} GiB, folder "
-          f"{sum(p.stat().st_size for p in folder.rglob('*') if p.is_file()) / GIB:.2f} GiB", flush=True)
+    print(
+        f"wrote SD 1.5-size files in {time.perf_counter() - started:.0f}s: fp16 {fp16.stat().st_size / GIB:.2f} GiB, "
+        f"fp32 {fp32.stat().st_size / GIB:.2f} GiB, folder "
+        f"{sum(p.stat().st_size for p in folder.rglob('*') if p.is_file()) / GIB:.2f} GiB",
+        flush=True,
+    )
 
     step = ("--step", str(args.step))
     rows = {
@@ -146,8 +149,10 @@ def sd15_table(args: argparse.Namespace, work: Path) -> None:
     hash_seconds = statistics.median(sha256_seconds(fp16) for _ in range(args.runs))
 
     reference = statistics.median(r["peak_rss"] for r in results["diffusers folder (from_pretrained)"])
-    print(f"\nloading an SD 1.5-size model on the CPU (float32), torch {torch.__version__}, 1 thread, "
-          f"runs {args.runs} (previous path {args.old_runs}); peak = load + one {args.step}x{args.step} step")
+    print(
+        f"\nloading an SD 1.5-size model on the CPU (float32), torch {torch.__version__}, 1 thread, "
+        f"runs {args.runs} (previous path {args.old_runs}); peak = load + one {args.step}x{args.step} step"
+    )
     print(f"{'path':<52} {'load s':>8} {'peak GiB':>9} {'vs folder':>10} {'step s':>8}")
     for label, measured in results.items():
         if not measured:
@@ -173,8 +178,10 @@ def sdxl_rows(args: argparse.Namespace, work: Path) -> None:
     measured = probe("studio", xl, "--dtype", "bfloat16", "--step", str(args.step))
     print(f"\nSDXL-size single file ({weights / 1e9:.2f} billion weights, file {xl.stat().st_size / GIB:.2f} GiB), 1 run")
     print(f"{'':<52} {'load s':>8} {'peak GiB':>9} {'step s':>8}")
-    print(f"{'studio, bfloat16, measured (load + one step)':<52} {measured['seconds']:8.2f} "
-          f"{measured['peak_rss'] / GIB:9.2f} {measured['step_seconds'] or 0:8.2f}")
+    print(
+        f"{'studio, bfloat16, measured (load + one step)':<52} {measured['seconds']:8.2f} "
+        f"{measured['peak_rss'] / GIB:9.2f} {measured['step_seconds'] or 0:8.2f}"
+    )
     print(f"{'float32 weights alone (computed)':<52} {'':>8} {weights * 4 / GIB:9.2f}")
     print(f"{'previous path, float32: file + cast copy (computed)':<52} {'':>8} {(xl.stat().st_size + weights * 4) / GIB:9.2f}")
 

@@ -42,7 +42,14 @@ def direct_call(seed: int) -> float:
         _specs = _runner.plugins.describe("studio.patterns")[0].params
     values = validate_params(_specs, PARAMS)
     started = time.perf_counter()
-    ctx = JobContext(runner=_runner, seed=seed, device=_runner.device, emit=lambda e: None, cancel=threading.Event(), scratch_dir=Path(tempfile.gettempdir()))
+    ctx = JobContext(
+        runner=_runner,
+        seed=seed,
+        device=_runner.device,
+        emit=lambda e: None,
+        cancel=threading.Event(),
+        scratch_dir=Path(tempfile.gettempdir()),
+    )
     outputs = _generator.generate(Request("studio.patterns", values, seed), ctx)
     encode_output(outputs[0], {"seed": seed})
     return time.perf_counter() - started
@@ -79,14 +86,24 @@ def main() -> None:
     for index in range(5):
         out = home / f"cli-{index}.png"
         t = time.perf_counter()
-        subprocess.run([sys.executable, str(ROOT / "main.py"), "generate", "studio.patterns", "--seed", str(index), "--out", str(out)], env=env, check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, str(ROOT / "main.py"), "generate", "studio.patterns", "--seed", str(index), "--out", str(out)],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         cli_warm.append(time.perf_counter() - t)
     client.shutdown()
     time.sleep(1.0)
 
     cold_home = Path(tempfile.mkdtemp(prefix="bench-cold-"))
     t = time.perf_counter()
-    subprocess.run([sys.executable, str(ROOT / "main.py"), "generate", "studio.patterns", "--seed", "7", "--out", str(cold_home / "a.png")], env=dict(env, STUDIO_HOME=str(cold_home)), check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "generate", "studio.patterns", "--seed", "7", "--out", str(cold_home / "a.png")],
+        env=dict(env, STUDIO_HOME=str(cold_home)),
+        check=True,
+        capture_output=True,
+    )
     cli_cold = time.perf_counter() - t
     EngineClient.connect(cold_home, start=False).shutdown()
 

@@ -140,7 +140,9 @@ def main(argv: list[str] | None = None) -> int:
         rows["studio.llm (LocalRunner)"].append(studio())
 
     summary = {}
-    print(f"model: {model_dir.name}  device: {args.device}  threads: {args.threads}  repeats: {args.repeats}  max new tokens: {args.tokens}")
+    print(
+        f"model: {model_dir.name}  device: {args.device}  threads: {args.threads}  repeats: {args.repeats}  max new tokens: {args.tokens}"
+    )
     print(f"{'path':<26} {'tokens':>7} {'median s':>9} {'tokens/s':>9} {'TTFT ms':>8}")
     for name, runs in rows.items():
         tokens = statistics.median(run[2] for run in runs)

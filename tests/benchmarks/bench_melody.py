@@ -47,9 +47,17 @@ def main() -> int:
     torch_model = load_model(args.model)
 
     def direct(stepper, seed: int) -> tuple[float, int]:
-        constraints = Constraints(scale=frozenset(SCALES["major"]), low=55, high=84, passing=0.2,
-                                  durations=numpy_model.config.durations, temperature=1.0, top_p=0.95,
-                                  start_with_note=True, end_on_tonic=True)
+        constraints = Constraints(
+            scale=frozenset(SCALES["major"]),
+            low=55,
+            high=84,
+            passing=0.2,
+            durations=numpy_model.config.durations,
+            temperature=1.0,
+            top_p=0.95,
+            start_with_note=True,
+            end_on_tonic=True,
+        )
         started = time.perf_counter()
         decoder = Decoder(stepper, constraints, np.random.default_rng(seed), 48)
         decoder.start(tk.header("4/4", "major"))
@@ -77,8 +85,10 @@ def main() -> int:
         rows.append(("LocalRunner", times, [token_counts[s] for s in seeds]))
 
     base = statistics.median(rows[0][1])
-    print(f"{args.bars}-bar melody, 4/4, C major, {args.runs} runs, medians "
-          f"({numpy_model.config.layers}x{numpy_model.config.hidden} LSTM, {numpy_model.parameter_count:,} parameters)")
+    print(
+        f"{args.bars}-bar melody, 4/4, C major, {args.runs} runs, medians "
+        f"({numpy_model.config.layers}x{numpy_model.config.hidden} LSTM, {numpy_model.parameter_count:,} parameters)"
+    )
     print(f"{'path':<26}{'seconds':>10}{'tokens':>9}{'tokens/s':>11}{'vs direct':>11}")
     for name, times, counts in rows:
         median = statistics.median(times)

@@ -79,7 +79,7 @@ def first_paint_once() -> dict[str, float]:
     _stop_engine(home)
     if line is None:
         raise RuntimeError(f"the window process did not report (exit {result.returncode}): {result.stderr[-2000:]}")
-    marks = json.loads(line[len("MARKS "):])
+    marks = json.loads(line[len("MARKS ") :])
     return {name: (value - start) * 1000 for name, value in marks.items()}
 
 
@@ -175,7 +175,12 @@ def stalls(size: int) -> dict[str, dict[str, float]]:
     def summary(gaps: list[float]) -> dict[str, float]:
         stall = [max(0.0, gap - 5.0) for gap in gaps]
         ordered = sorted(stall)
-        return {"ticks": len(gaps), "max_stall_ms": max(stall, default=0.0), "p99_stall_ms": ordered[int(0.99 * (len(ordered) - 1))] if ordered else 0.0, "mean_gap_ms": statistics.fmean(gaps) if gaps else 0.0}
+        return {
+            "ticks": len(gaps),
+            "max_stall_ms": max(stall, default=0.0),
+            "p99_stall_ms": ordered[int(0.99 * (len(ordered) - 1))] if ordered else 0.0,
+            "mean_gap_ms": statistics.fmean(gaps) if gaps else 0.0,
+        }
 
     return {"idle": summary(idle), "generating": summary(busy), "job_seconds": {"value": job_seconds}}
 

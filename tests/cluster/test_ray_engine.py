@@ -20,7 +20,13 @@ pytestmark = pytest.mark.slow
 def test_an_engine_with_ray_serves_the_same_api_and_lists_its_actors(tmp_path):
     home = tmp_path / "home"
     env = dict(os.environ, STUDIO_HOME=str(home))
-    process = subprocess.Popen([sys.executable, "-m", "studio", "engine", "--port", "0", "--ray", "--ray-actors", "2"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "studio", "engine", "--port", "0", "--ray", "--ray-actors", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while not (home / "engine.json").exists():

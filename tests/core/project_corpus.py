@@ -28,7 +28,20 @@ def make_good_project(path: Path) -> dict[str, Any]:
         canvas = {
             "version": 1,
             "size": [512, 512],
-            "layers": [{"id": "l1", "name": "art", "blob": image, "node": "n1", "x": 1.0, "y": 2.0, "scale": 1.0, "opacity": 1.0, "visible": True, "z": 0.0}],
+            "layers": [
+                {
+                    "id": "l1",
+                    "name": "art",
+                    "blob": image,
+                    "node": "n1",
+                    "x": 1.0,
+                    "y": 2.0,
+                    "scale": 1.0,
+                    "opacity": 1.0,
+                    "visible": True,
+                    "z": 0.0,
+                }
+            ],
             "selection": None,
             "mask": None,
         }
@@ -37,8 +50,28 @@ def make_good_project(path: Path) -> dict[str, Any]:
             "tempo": 96.0,
             "time_signature": [4, 4],
             "tracks": [
-                {"id": "t1", "name": "Melody 1", "kind": "melody", "clips": [{"id": "c1", "name": "tune", "start": 0.0, "length": 4.0, "melody": {"notes": [[60, 0.0, 1.0, 80], [62, 1.0, 1.0, 80]], "tempo": 96.0}, "blob": None, "node": None}]},
-                {"id": "t2", "name": "Audio 1", "kind": "audio", "clips": [{"id": "c2", "name": "loop", "start": 4.0, "length": 8.0, "melody": None, "blob": audio, "node": "n2"}]},
+                {
+                    "id": "t1",
+                    "name": "Melody 1",
+                    "kind": "melody",
+                    "clips": [
+                        {
+                            "id": "c1",
+                            "name": "tune",
+                            "start": 0.0,
+                            "length": 4.0,
+                            "melody": {"notes": [[60, 0.0, 1.0, 80], [62, 1.0, 1.0, 80]], "tempo": 96.0},
+                            "blob": None,
+                            "node": None,
+                        }
+                    ],
+                },
+                {
+                    "id": "t2",
+                    "name": "Audio 1",
+                    "kind": "audio",
+                    "clips": [{"id": "c2", "name": "loop", "start": 4.0, "length": 8.0, "melody": None, "blob": audio, "node": "n2"}],
+                },
             ],
         }
         store.save_documents({"canvas": canvas, "timeline": timeline, "text": "# Notes\nkeep me"})
@@ -79,21 +112,56 @@ def raw_rows(path: Path) -> dict[str, bytes]:
 # name → (how to damage it, the damaged parts check() must report)
 PART_DAMAGE: dict[str, tuple[Callable[[Path, dict[str, Any]], None], set[str]]] = {
     "canvas bad JSON": (lambda p, g: sql(p, ("UPDATE documents SET data = ? WHERE name = 'canvas'", ('{"layers": [',))), {"canvas"}),
-    "canvas layers is a string": (lambda p, g: sql(p, ("UPDATE documents SET data = ? WHERE name = 'canvas'", ('{"layers":"x"}',))), {"canvas"}),
-    "canvas bad UTF-8": (lambda p, g: sql(p, ("UPDATE documents SET data = CAST(? AS TEXT) WHERE name = 'canvas'", (b'{"layers": [], "name": "\xff\xfe"}',))), {"canvas"}),
+    "canvas layers is a string": (
+        lambda p, g: sql(p, ("UPDATE documents SET data = ? WHERE name = 'canvas'", ('{"layers":"x"}',))),
+        {"canvas"},
+    ),
+    "canvas bad UTF-8": (
+        lambda p, g: sql(
+            p, ("UPDATE documents SET data = CAST(? AS TEXT) WHERE name = 'canvas'", (b'{"layers": [], "name": "\xff\xfe"}',))
+        ),
+        {"canvas"},
+    ),
     "canvas is a list": (lambda p, g: sql(p, ("UPDATE documents SET data = ? WHERE name = 'canvas'", ("[1, 2]",))), {"canvas"}),
-    "canvas mask not base64": (lambda p, g: sql(p, ("UPDATE documents SET data = ? WHERE name = 'canvas'", ('{"layers": [], "mask": "@@not base64@@"}',))), {"canvas"}),
-    "canvas absurd size": (lambda p, g: sql(p, ("UPDATE documents SET data = ? WHERE name = 'canvas'", ('{"layers": [], "size": [1000000000, -5]}',))), {"canvas"}),
-    "timeline time signature 4/0": (lambda p, g: sql(p, ("UPDATE documents SET data = ? WHERE name = 'timeline'", ('{"time_signature": [4, 0], "tracks": []}',))), {"timeline"}),
-    "timeline tracks wrong type": (lambda p, g: sql(p, ("UPDATE documents SET data = ? WHERE name = 'timeline'", ('{"tempo": "fast", "tracks": {"a": 1}}',))), {"timeline"}),
-    "timeline clip without start": (lambda p, g: sql(p, ("UPDATE documents SET data = ? WHERE name = 'timeline'", ('{"tracks": [{"id": "t", "kind": "melody", "clips": [{"id": "c", "length": 1}]}]}',))), {"timeline"}),
-    "text not a string": (lambda p, g: sql(p, ("UPDATE kv SET value = ? WHERE key = ?", ("{\"a\": 1}", TEXT_KEY))), {"text"}),
+    "canvas mask not base64": (
+        lambda p, g: sql(p, ("UPDATE documents SET data = ? WHERE name = 'canvas'", ('{"layers": [], "mask": "@@not base64@@"}',))),
+        {"canvas"},
+    ),
+    "canvas absurd size": (
+        lambda p, g: sql(p, ("UPDATE documents SET data = ? WHERE name = 'canvas'", ('{"layers": [], "size": [1000000000, -5]}',))),
+        {"canvas"},
+    ),
+    "timeline time signature 4/0": (
+        lambda p, g: sql(p, ("UPDATE documents SET data = ? WHERE name = 'timeline'", ('{"time_signature": [4, 0], "tracks": []}',))),
+        {"timeline"},
+    ),
+    "timeline tracks wrong type": (
+        lambda p, g: sql(p, ("UPDATE documents SET data = ? WHERE name = 'timeline'", ('{"tempo": "fast", "tracks": {"a": 1}}',))),
+        {"timeline"},
+    ),
+    "timeline clip without start": (
+        lambda p, g: sql(
+            p,
+            (
+                "UPDATE documents SET data = ? WHERE name = 'timeline'",
+                ('{"tracks": [{"id": "t", "kind": "melody", "clips": [{"id": "c", "length": 1}]}]}',),
+            ),
+        ),
+        {"timeline"},
+    ),
+    "text not a string": (lambda p, g: sql(p, ("UPDATE kv SET value = ? WHERE key = ?", ('{"a": 1}', TEXT_KEY))), {"text"}),
     "text bad JSON": (lambda p, g: sql(p, ("UPDATE kv SET value = ? WHERE key = ?", ('"unterminated', TEXT_KEY))), {"text"}),
     "text bad UTF-8": (lambda p, g: sql(p, ("UPDATE kv SET value = CAST(? AS TEXT) WHERE key = ?", (b'"\xc3\x28"', TEXT_KEY))), {"text"}),
     "history row bad JSON": (lambda p, g: sql(p, ("UPDATE nodes SET data = ? WHERE id = 'n2'", ("{not json",))), {"history"}),
     "history row without id": (lambda p, g: sql(p, ("UPDATE nodes SET data = ? WHERE id = 'n2'", ('{"parents": "n1"}',))), {"history"}),
-    "blob fails its hash": (lambda p, g: sql(p, ("UPDATE blobs SET data = ? WHERE id = ?", (b"tampered" + IMAGE[8:], g["image"]))), {"artefacts", "canvas"}),
-    "audio blob fails its hash": (lambda p, g: sql(p, ("UPDATE blobs SET data = ? WHERE id = ?", (b"tampered", g["audio"]))), {"artefacts", "timeline"}),
+    "blob fails its hash": (
+        lambda p, g: sql(p, ("UPDATE blobs SET data = ? WHERE id = ?", (b"tampered" + IMAGE[8:], g["image"]))),
+        {"artefacts", "canvas"},
+    ),
+    "audio blob fails its hash": (
+        lambda p, g: sql(p, ("UPDATE blobs SET data = ? WHERE id = ?", (b"tampered", g["audio"]))),
+        {"artefacts", "timeline"},
+    ),
     "documents table missing": (lambda p, g: sql(p, ("DROP TABLE documents", ())), {"canvas", "timeline"}),
     "nodes table missing": (lambda p, g: sql(p, ("DROP TABLE nodes", ())), {"history"}),
     "kv table missing": (lambda p, g: sql(p, ("DROP TABLE kv", ())), {"text"}),

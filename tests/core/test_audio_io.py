@@ -52,7 +52,7 @@ def test_same_inputs_give_identical_bytes(fmt):
 
 def test_wav_record_lives_in_the_info_icmt_chunk():
     data = encode_audio(_stereo(), RATE, format="wav", record={"seed": 1})
-    assert b"LIST" in data and b"INFO" in data and b'ICMT' in data
+    assert b"LIST" in data and b"INFO" in data and b"ICMT" in data
     assert wav_comment(data) == '{"seed":1}'
 
 

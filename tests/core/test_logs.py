@@ -47,7 +47,9 @@ def test_log_files_rotate_instead_of_growing(tmp_path):
 def test_an_unwritable_log_folder_does_not_stop_the_process(tmp_path):
     blocker = tmp_path / "logs"
     blocker.write_text("a file where the folder should be")
-    code = "from pathlib import Path; from studio.core.logs import configure_logging; print(configure_logging(Path(%r), 'cli'))" % str(blocker)
+    code = "from pathlib import Path; from studio.core.logs import configure_logging; print(configure_logging(Path(%r), 'cli'))" % str(
+        blocker
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and result.stdout.strip() == "None"
     assert "cannot write logs" in result.stderr

@@ -20,8 +20,7 @@ def _accelerating_prime() -> Melody:
     """4 bars of 4/4 quarter notes: 40 bpm for the first bar, then 240 bpm (like a rubato
     intro before the tune): 6 s + 3 s."""
     notes = [Note(60 + (i % 5), i, 1) for i in range(16)]
-    return Melody(notes, tempo=40, time_signature=(4, 4), key="C", mode="major", length=16,
-                  tempo_changes=[(4.0, 240.0)])
+    return Melody(notes, tempo=40, time_signature=(4, 4), key="C", mode="major", length=16, tempo_changes=[(4.0, 240.0)])
 
 
 def _seconds(data: bytes) -> float:
@@ -29,8 +28,14 @@ def _seconds(data: bytes) -> float:
 
 
 def test_tempo_and_metre_maps_survive_a_write_and_read():
-    melody = Melody([Note(60, 0, 1), Note(62, 4, 1), Note(64, 7, 2)], tempo=90, time_signature=(4, 4),
-                    length=10, tempo_changes=[(2.5, 120.0), (7.0, 60.0)], meter_changes=[(4.0, (3, 4))])
+    melody = Melody(
+        [Note(60, 0, 1), Note(62, 4, 1), Note(64, 7, 2)],
+        tempo=90,
+        time_signature=(4, 4),
+        length=10,
+        tempo_changes=[(2.5, 120.0), (7.0, 60.0)],
+        meter_changes=[(4.0, (3, 4))],
+    )
     data = write_midi(melody)
     back = read_midi(data)
     assert back.melody.tempo == 90
@@ -108,7 +113,7 @@ def test_continue_after_a_metre_change_writes_on_in_the_last_metre(generate_melo
     melody = read_midi(output.midi).melody
     assert melody.time_signature == (4, 4) and melody.meter_changes == [(8.0, (3, 4))]
     assert melody.notes[: len(notes)] == prime.notes
-    new = melody.notes[len(notes):]
+    new = melody.notes[len(notes) :]
     assert new and all(n.start >= 14 for n in new)
     assert melody.length == pytest.approx(14 + 2 * 3), "two more bars of 3/4"
     assert output.parameters["metre"] == "3/4"
@@ -124,4 +129,4 @@ def test_the_timeline_takes_only_the_new_bars_after_a_metre_change(generate_melo
     melody = read_midi(output.midi).melody
     new = new_bars_only(melody, output.parameters)
     assert new.length == pytest.approx(6.0)
-    assert [n.pitch for n in new.notes] == [n.pitch for n in melody.notes[len(notes):]]
+    assert [n.pitch for n in new.notes] == [n.pitch for n in melody.notes[len(notes) :]]

@@ -17,8 +17,13 @@ RECORD = {"generator": "studio.test", "params": {"n": 1}, "seed": 2**64 - 1}
 
 @pytest.mark.parametrize("extension, fmt", [(".jpg", "jpeg"), (".webp", "webp")])
 def test_png_becomes_jpeg_or_webp_with_user_comment_and_xmp_record(extension, fmt):
-    png = encode_png(Image.new("RGB", (24, 16), (10, 200, 30)), prompt="a kite", negative_prompt="rain",
-                     parameters={"Steps": 4, "Seed": 2**64 - 1, "Size": "24x16"}, record=RECORD)
+    png = encode_png(
+        Image.new("RGB", (24, 16), (10, 200, 30)),
+        prompt="a kite",
+        negative_prompt="rain",
+        parameters={"Steps": 4, "Seed": 2**64 - 1, "Size": "24x16"},
+        record=RECORD,
+    )
     data = convert(png, "image/png", extension)
     kind, size, texts = read_image_texts(data)
     assert (kind, size) == (fmt, (24, 16))
@@ -46,6 +51,8 @@ def test_check_out_refuses_a_format_the_kind_cannot_write(tmp_path):
 def test_folders_and_relative_paths(tmp_path):
     target = check_out("sub/", "image", cwd=tmp_path)
     assert target.folder and target.paths_for(2, stem="patterns-7", default_extension=".png") == [
-        tmp_path / "sub" / "patterns-7-1.png", tmp_path / "sub" / "patterns-7-2.png"]
+        tmp_path / "sub" / "patterns-7-1.png",
+        tmp_path / "sub" / "patterns-7-2.png",
+    ]
     plain = check_out("art", "image", cwd=tmp_path)
     assert plain.paths_for(1, stem="x", default_extension=".png") == [tmp_path / "art.png"]

@@ -152,9 +152,7 @@ def test_reads_a_png_written_the_way_a1111_writes_it(tmp_path):
 
     meta = read_png_metadata(path)
 
-    assert meta["prompt"] == (
-        "masterpiece, best quality, a lighthouse on a cliff at dusk,\ndramatic clouds, <lora:detail_tweaker:0.6>"
-    )
+    assert meta["prompt"] == ("masterpiece, best quality, a lighthouse on a cliff at dusk,\ndramatic clouds, <lora:detail_tweaker:0.6>")
     assert meta["negative_prompt"] == "lowres, bad anatomy, (worst quality:1.4),\neasynegative"
     assert meta["parameters"] == {
         "Steps": 28,

@@ -70,12 +70,20 @@ def test_each_damaged_part_is_named_and_the_intact_parts_load_whole(tmp_path: Pa
             assert set(refused.value.parts) == damaged_docs
             assert raw_rows(path) == before
         # Saving only the intact parts keeps every damaged byte and shrinks nothing intact.
-        intact_docs = {name: value for name, value in (("canvas", health.canvas), ("timeline", health.timeline), ("text", health.text)) if name not in expected}
+        intact_docs = {
+            name: value
+            for name, value in (("canvas", health.canvas), ("timeline", health.timeline), ("text", health.text))
+            if name not in expected
+        }
         if intact_docs and case != "documents table missing" and case != "kv table missing":
             store.save_documents(intact_docs, base_revision=store.revision)
             after = raw_rows(path)
             for key, value in before.items():
-                if key.startswith(("node:", "blob:")) or key.removeprefix("doc:").removeprefix("kv:") in {"canvas", "timeline", TEXT_KEY} - {n if n != "text" else TEXT_KEY for n in intact_docs}:
+                if key.startswith(("node:", "blob:")) or key.removeprefix("doc:").removeprefix("kv:") in {
+                    "canvas",
+                    "timeline",
+                    TEXT_KEY,
+                } - {n if n != "text" else TEXT_KEY for n in intact_docs}:
                     assert after[key] == value, key  # damaged (and untouched) rows: byte for byte
                 else:
                     assert len(after[key]) >= len(value) * 0.9, key

@@ -25,7 +25,12 @@ from studio.core.project_store import (
 )
 
 CANVAS = {"size": [1024, 768], "layers": [{"id": "l1", "name": "art", "blob": "b" * 64, "x": 10, "y": 20, "opacity": 0.5}]}
-TIMELINE = {"tempo": 96, "tracks": [{"id": "t1", "name": "lead", "kind": "melody", "clips": [{"id": "c1", "start": 0, "length": 4, "melody": {"notes": [[60, 0, 1]]}}]}]}
+TIMELINE = {
+    "tempo": 96,
+    "tracks": [
+        {"id": "t1", "name": "lead", "kind": "melody", "clips": [{"id": "c1", "start": 0, "length": 4, "melody": {"notes": [[60, 0, 1]]}}]}
+    ],
+}
 
 
 def _node(node_id: str, parents=(), generator: str = "studio.patterns", **extra):
@@ -247,9 +252,7 @@ KILLED_WRITER = textwrap.dedent(
 
 def test_kill_9_during_writes_leaves_a_consistent_project_with_every_printed_commit(tmp_path):
     path = tmp_path / "killed.studio"
-    process = subprocess.Popen(
-        [sys.executable, "-c", KILLED_WRITER, str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    process = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     last_printed = 0
     deadline = time.monotonic() + 120
     try:

@@ -35,7 +35,9 @@ from studio.core.restore import LocalModel, restore_file
 from studio.plugins.manifest import read_manifest
 
 REPO = Path(__file__).resolve().parents[2]
-_IMAGE_INPUTS = {name: name for name in ("prompt", "negative_prompt", "steps", "guidance", "width", "height", "clip_skip", "model", "batch_size")}
+_IMAGE_INPUTS = {
+    name: name for name in ("prompt", "negative_prompt", "steps", "guidance", "width", "height", "clip_skip", "model", "batch_size")
+}
 
 
 def _generator(folder: str) -> dict:
@@ -50,14 +52,24 @@ def catalogue() -> list[dict]:
     diffusion = _generator("diffusion")
     # The roles block as ROLES.md specifies it (helper `contrib` adds it to the manifests).
     diffusion["roles"] = [
-        {"role": "image.from_text", "inputs": {**_IMAGE_INPUTS, "sampler": "scheduler", "schedule": "schedule"}, "fixed": {"mode": "txt2img"}},
-        {"role": "image.from_image", "inputs": {**_IMAGE_INPUTS, "sampler": "scheduler", "schedule": "schedule", "image": "image", "strength": "strength"}, "fixed": {"mode": "img2img"}},
+        {
+            "role": "image.from_text",
+            "inputs": {**_IMAGE_INPUTS, "sampler": "scheduler", "schedule": "schedule"},
+            "fixed": {"mode": "txt2img"},
+        },
+        {
+            "role": "image.from_image",
+            "inputs": {**_IMAGE_INPUTS, "sampler": "scheduler", "schedule": "schedule", "image": "image", "strength": "strength"},
+            "fixed": {"mode": "img2img"},
+        },
     ]
     return [patterns, diffusion]
 
 
 MODELS = [
-    LocalModel("v1-5-pruned-emaonly", "/models/v1-5-pruned-emaonly.safetensors", "6ce0161689b3853acaa03779ec93eafe75a02f4ced659bee03f50797806fa2fa"),
+    LocalModel(
+        "v1-5-pruned-emaonly", "/models/v1-5-pruned-emaonly.safetensors", "6ce0161689b3853acaa03779ec93eafe75a02f4ced659bee03f50797806fa2fa"
+    ),
     LocalModel("dreamshaper_8", "/models/dreamshaper_8.safetensors", "879db523c30d3b9017143d56705015e15a2cb5628762c11d086fed9538abd7fd"),
 ]
 
@@ -137,10 +149,15 @@ def test_a_disabled_generator_is_not_chosen(tmp_path, catalogue):
 
 
 def test_a_community_generator_with_the_role_restores_the_same_file(tmp_path):
-    community = {"id": "someone.sdxl", "kind": "image", "params": [
-        {"name": "text", "type": "text", "default": ""},
-        {"name": "cfg", "type": "float", "default": 5.0, "min": 0, "max": 50},
-    ], "roles": [{"role": "image.from_text", "inputs": {"prompt": "text", "guidance": "cfg"}, "fixed": {}}]}
+    community = {
+        "id": "someone.sdxl",
+        "kind": "image",
+        "params": [
+            {"name": "text", "type": "text", "default": ""},
+            {"name": "cfg", "type": "float", "default": 5.0, "min": 0, "max": 50},
+        ],
+        "roles": [{"role": "image.from_text", "inputs": {"prompt": "text", "guidance": "cfg"}, "fixed": {}}],
+    }
     restore = restore_file(a1111_image(tmp_path / "a.png", A1111_TEXT), [community])
     assert restore.generator == "someone.sdxl"
     assert restore.params == {"text": "masterpiece, a lighthouse at dusk, (dramatic sky:1.2)", "cfg": 6.5}
@@ -170,14 +187,43 @@ def test_comfyui_two_sampler_graph_restores_the_first_stage_and_lists_the_second
     assert "texts" in info and "prompt" in info["texts"]
 
 
-@pytest.mark.parametrize("key, data, expected", [
-    ("invokeai_metadata", INVOKE_33, {"prompt": "landscape", "negative_prompt": "low quality", "steps": 50, "guidance": 7.5,
-                                      "width": 768, "height": 432, "scheduler": "DPM++ 2M SDE", "schedule": "Karras", "clip_skip": 1}),
-    ("invokeai_metadata", INVOKE_5, {"prompt": "a cabin in the woods, snow", "steps": 30, "guidance": 5.5, "width": 1024,
-                                     "scheduler": "Euler a", "clip_skip": 2}),
-    ("sd-metadata", INVOKE_2, {"prompt": "a cat on a sofa", "negative_prompt": "dog, blurry", "steps": 40, "width": 576, "height": 512,
-                               "scheduler": "Euler a"}),
-])
+@pytest.mark.parametrize(
+    "key, data, expected",
+    [
+        (
+            "invokeai_metadata",
+            INVOKE_33,
+            {
+                "prompt": "landscape",
+                "negative_prompt": "low quality",
+                "steps": 50,
+                "guidance": 7.5,
+                "width": 768,
+                "height": 432,
+                "scheduler": "DPM++ 2M SDE",
+                "schedule": "Karras",
+                "clip_skip": 1,
+            },
+        ),
+        (
+            "invokeai_metadata",
+            INVOKE_5,
+            {"prompt": "a cabin in the woods, snow", "steps": 30, "guidance": 5.5, "width": 1024, "scheduler": "Euler a", "clip_skip": 2},
+        ),
+        (
+            "sd-metadata",
+            INVOKE_2,
+            {
+                "prompt": "a cat on a sofa",
+                "negative_prompt": "dog, blurry",
+                "steps": 40,
+                "width": 576,
+                "height": 512,
+                "scheduler": "Euler a",
+            },
+        ),
+    ],
+)
 def test_invokeai_metadata_of_each_generation(tmp_path, catalogue, key, data, expected):
     restore = restore_file(png_with_texts(tmp_path / "i.png", {key: json.dumps(data)}), catalogue)
     assert restore.source == "invokeai" and restore.generator == "studio.diffusion"
@@ -226,8 +272,11 @@ def test_ruinedfooocus_and_stability_matrix(tmp_path, catalogue):
     ruined = restore_file(png_with_texts(tmp_path / "r.png", {"parameters": json.dumps(RUINED)}), catalogue)
     assert ruined.source == "ruinedfooocus" and ruined.seed == 3456789012
     assert (ruined.params["prompt"], ruined.params["guidance"], ruined.params["scheduler"]) == ("castle on a hill", 8.0, "Euler a")
-    texts = {"parameters": "a ship in a bottle\nNegative prompt: text\nSteps: 25, Sampler: Euler a, CFG scale: 7, Seed: 987654321, Size: 512x512",
-             "parameters-json": json.dumps(STABILITY_MATRIX), "smproj": "{}"}
+    texts = {
+        "parameters": "a ship in a bottle\nNegative prompt: text\nSteps: 25, Sampler: Euler a, CFG scale: 7, Seed: 987654321, Size: 512x512",
+        "parameters-json": json.dumps(STABILITY_MATRIX),
+        "smproj": "{}",
+    }
     matrix = restore_file(png_with_texts(tmp_path / "m.png", texts), catalogue, MODELS)
     assert matrix.source == "stability-matrix" and matrix.seed == 987654321
     assert (matrix.params["prompt"], matrix.params["steps"], matrix.params["model"]) == ("a ship in a bottle", 25, "dreamshaper_8")
@@ -251,8 +300,21 @@ _json = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5),
     max_leaves=30,
 )
-_keys = st.sampled_from(["parameters", "prompt", "workflow", "invokeai_metadata", "sd-metadata", "Dream", "Comment", "Software",
-                         "parameters-json", "fooocus_scheme", "studio"])
+_keys = st.sampled_from(
+    [
+        "parameters",
+        "prompt",
+        "workflow",
+        "invokeai_metadata",
+        "sd-metadata",
+        "Dream",
+        "Comment",
+        "Software",
+        "parameters-json",
+        "fooocus_scheme",
+        "studio",
+    ]
+)
 
 
 @settings(max_examples=300, deadline=None, database=None)
@@ -265,10 +327,52 @@ def test_readers_never_raise_on_malformed_metadata(texts):
 
 
 @settings(max_examples=150, deadline=None, database=None)
-@given(graph=st.dictionaries(st.sampled_from(["1", "2", "3", "4"]), st.fixed_dictionaries(
-    {"class_type": st.sampled_from(["KSampler", "KSamplerAdvanced", "CLIPTextEncode", "CheckpointLoaderSimple", "EmptyLatentImage", "LoraLoader", "VAEEncode", "CLIPSetLastLayer"]),
-     "inputs": st.dictionaries(st.sampled_from(["seed", "steps", "cfg", "positive", "negative", "model", "latent_image", "clip", "text", "width", "height", "samples", "stop_at_clip_layer", "sampler_name", "scheduler", "denoise"]),
-                               st.one_of(_json, st.tuples(st.sampled_from(["1", "2", "3", "4", "9"]), st.integers(0, 2)).map(list)), max_size=8)}), max_size=4))
+@given(
+    graph=st.dictionaries(
+        st.sampled_from(["1", "2", "3", "4"]),
+        st.fixed_dictionaries(
+            {
+                "class_type": st.sampled_from(
+                    [
+                        "KSampler",
+                        "KSamplerAdvanced",
+                        "CLIPTextEncode",
+                        "CheckpointLoaderSimple",
+                        "EmptyLatentImage",
+                        "LoraLoader",
+                        "VAEEncode",
+                        "CLIPSetLastLayer",
+                    ]
+                ),
+                "inputs": st.dictionaries(
+                    st.sampled_from(
+                        [
+                            "seed",
+                            "steps",
+                            "cfg",
+                            "positive",
+                            "negative",
+                            "model",
+                            "latent_image",
+                            "clip",
+                            "text",
+                            "width",
+                            "height",
+                            "samples",
+                            "stop_at_clip_layer",
+                            "sampler_name",
+                            "scheduler",
+                            "denoise",
+                        ]
+                    ),
+                    st.one_of(_json, st.tuples(st.sampled_from(["1", "2", "3", "4", "9"]), st.integers(0, 2)).map(list)),
+                    max_size=8,
+                ),
+            }
+        ),
+        max_size=4,
+    )
+)
 def test_comfyui_graphs_with_cycles_and_bad_links_never_raise(graph):
     found = read_generation({"prompt": json.dumps(graph)})
     if found is not None:

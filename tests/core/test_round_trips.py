@@ -54,9 +54,20 @@ seeds = st.one_of(st.integers(0, 2**32 - 1), st.integers(2**32, SEED_MAX), st.sa
     variation=st.sampled_from([0.0, 0.1, 0.5]),
     variation_seed=seeds,
 )
-def test_patterns_output_reruns_to_the_same_pixels(runner, tmp_path, seed, width, height, palette, style, depth, zoom, variation, variation_seed):
-    params = {"width": width, "height": height, "palette": palette, "style": style, "depth": depth, "zoom": zoom,
-              "variation": variation, "variation_seed": variation_seed, "neurons": 8}
+def test_patterns_output_reruns_to_the_same_pixels(
+    runner, tmp_path, seed, width, height, palette, style, depth, zoom, variation, variation_seed
+):
+    params = {
+        "width": width,
+        "height": height,
+        "palette": palette,
+        "style": style,
+        "depth": depth,
+        "zoom": zoom,
+        "variation": variation,
+        "variation_seed": variation_seed,
+        "neurons": 8,
+    }
     first = runner.run("studio.patterns", params, seed=seed).artifacts[0]
     restore, again = rerun(runner, first, tmp_path, "studio.patterns")
     assert restore.seed == seed
@@ -100,8 +111,12 @@ def test_melody_output_reruns_to_the_same_notes(runner, tmp_path, seed, bars, ke
 
 
 @settings(max_examples=10, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(seed=seeds, count=st.integers(1, 4), mode=st.sampled_from(["random", "combinatorial"]),
-       template=st.sampled_from(["a {red|blue} {cat|dog}", "{big|small} {house|tree|boat} at {dawn|dusk}"]))
+@given(
+    seed=seeds,
+    count=st.integers(1, 4),
+    mode=st.sampled_from(["random", "combinatorial"]),
+    template=st.sampled_from(["a {red|blue} {cat|dog}", "{big|small} {house|tree|boat} at {dawn|dusk}"]),
+)
 def test_prompt_builder_output_reruns_to_the_same_text(runner, tmp_path_factory, seed, count, mode, template):
     """Plain text has no metadata of its own: text restores from the project file's history node."""
     from studio.core.history import History, HistoryNode
@@ -111,7 +126,9 @@ def test_prompt_builder_output_reruns_to_the_same_text(runner, tmp_path_factory,
     path = tmp_path_factory.mktemp("text") / "p.studio"
     with ProjectStore.create(path) as store:
         blobs = [store.put_blob(a.data, a.kind, a.mime) for a in result.artifacts]
-        History(store).add(HistoryNode(generator=result.record["generator"], params=result.record["params"], seed=result.record["seed"], outputs=blobs))
+        History(store).add(
+            HistoryNode(generator=result.record["generator"], params=result.record["params"], seed=result.record["seed"], outputs=blobs)
+        )
     restore = restore_file(path, catalogue(runner, "studio.prompts"))
     assert restore.generator == "studio.prompts" and restore.seed == seed and restore.unmapped == {}
     again = runner.run(restore.generator, restore.params, restore.seed)

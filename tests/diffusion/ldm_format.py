@@ -120,8 +120,13 @@ def open_clip_to_ldm(state: dict[str, Any], prefix: str) -> dict[str, Any]:
 
     out: dict[str, Any] = {}
     fused: dict[str, dict[str, Any]] = {}
-    names = {"layer_norm1": "ln_1", "layer_norm2": "ln_2", "mlp.fc1": "mlp.c_fc", "mlp.fc2": "mlp.c_proj",
-             "self_attn.out_proj": "attn.out_proj"}
+    names = {
+        "layer_norm1": "ln_1",
+        "layer_norm2": "ln_2",
+        "mlp.fc1": "mlp.c_fc",
+        "mlp.fc2": "mlp.c_proj",
+        "self_attn.out_proj": "attn.out_proj",
+    }
     for key, tensor in state.items():
         name = key.removeprefix("text_model.")
         if name.endswith("position_ids"):
@@ -167,8 +172,11 @@ def write_safetensors_streamed(path, tensors: dict[str, Any], dtype: Any, fill, 
     offset = 0
     for name, tensor in tensors.items():
         size = math.prod(tensor.shape) * element
-        header[name] = {"dtype": _SAFETENSORS_DTYPES[str(dtype).removeprefix("torch.")],
-                        "shape": list(tensor.shape), "data_offsets": [offset, offset + size]}
+        header[name] = {
+            "dtype": _SAFETENSORS_DTYPES[str(dtype).removeprefix("torch.")],
+            "shape": list(tensor.shape),
+            "data_offsets": [offset, offset + size],
+        }
         offset += size
     raw = json.dumps(header, separators=(",", ":")).encode()
     raw += b" " * (-len(raw) % 8)  # the data starts 8-byte aligned, as safetensors writes it

@@ -88,8 +88,9 @@ def main() -> None:
                 index = json.loads((args.config / "model_index.json").read_text())
                 cls = getattr(diffusers, index["_class_name"])
                 family = "sdxl" if "text_encoder_2" in index else "sd1"
-                pipe = cls.from_single_file(str(args.path), config=str(args.config), torch_dtype=dtype,
-                                            local_files_only=True, **tokenizers_for(args.config, family))
+                pipe = cls.from_single_file(
+                    str(args.path), config=str(args.config), torch_dtype=dtype, local_files_only=True, **tokenizers_for(args.config, family)
+                )
     seconds = time.perf_counter() - started
     load_peak = peak_rss()
     step_seconds = None
@@ -99,11 +100,19 @@ def main() -> None:
         with torch.inference_mode():
             pipe("a cat", num_inference_steps=1, width=args.step, height=args.step, output_type="np")
         step_seconds = time.perf_counter() - started
-    print(json.dumps({
-        "seconds": seconds, "peak_rss": peak_rss(),
-        "load_peak_rss": load_peak, "baseline_rss": baseline, "rss_after": rss_now(), "dtype": dtype_used,
-        "step_seconds": step_seconds,
-    }))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "peak_rss": peak_rss(),
+                "load_peak_rss": load_peak,
+                "baseline_rss": baseline,
+                "rss_after": rss_now(),
+                "dtype": dtype_used,
+                "step_seconds": step_seconds,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -20,8 +20,12 @@ HERE = Path(__file__).resolve().parent
 
 
 def _state(pipe) -> dict[str, torch.Tensor]:
-    return {f"{name}.{key}": value for name in ("unet", "vae", "text_encoder")
-            for key, value in getattr(pipe, name).state_dict().items() if "position_ids" not in key}
+    return {
+        f"{name}.{key}": value
+        for name in ("unet", "vae", "text_encoder")
+        for key, value in getattr(pipe, name).state_dict().items()
+        if "position_ids" not in key
+    }
 
 
 def _copy_sidecar(tiny, target: Path) -> None:
@@ -102,7 +106,8 @@ def test_low_ram_load_uses_bfloat16_and_still_generates(tiny):
     from studio_diffusion.loading import load_model, weight_count
 
     assert weight_count(tiny.single_file) == sum(
-        p.numel() for name in ("unet", "vae", "text_encoder")
+        p.numel()
+        for name in ("unet", "vae", "text_encoder")
         for p in getattr(load_model(tiny.folder, device="cpu", dtype="float32", allow_pickle=False).pipe, name).parameters()
     )
     messages: list[str] = []
@@ -119,7 +124,12 @@ def _probe(how: str, path: Path, tmp_path: Path) -> dict:
     env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
     result = subprocess.run(
         [sys.executable, str(HERE / "load_probe.py"), how, str(path), "--step", "32"],
-        check=False, capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path,
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -172,8 +182,16 @@ def test_sdxl_single_file_streams_both_text_encoders_and_generates(tmp_path):
     single = tmp_path / "tiny-xl.safetensors"
     save_file(sdxl_pipeline_to_ldm(pipe), str(single))
     config = tmp_path / "tiny-xl.config"
-    for item in ("model_index.json", "unet/config.json", "vae/config.json", "text_encoder/config.json",
-                 "text_encoder_2/config.json", "scheduler", "tokenizer", "tokenizer_2"):
+    for item in (
+        "model_index.json",
+        "unet/config.json",
+        "vae/config.json",
+        "text_encoder/config.json",
+        "text_encoder_2/config.json",
+        "scheduler",
+        "tokenizer",
+        "tokenizer_2",
+    ):
         (config / item).parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if (folder / item).is_dir() else shutil.copy2)(folder / item, config / item)
     assert inspect_checkpoint(single).family == "sdxl"

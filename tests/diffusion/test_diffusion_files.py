@@ -66,11 +66,21 @@ def write_header_only(path: Path, shapes: dict[str, tuple[int, ...]], *, data: b
         (SDXL_KEYS, ("sdxl", "")),
         ({**SDXL_KEYS, U + "input_blocks.0.0.weight": (320, 9, 3, 3)}, ("sdxl", "inpainting")),
         (REFINER_KEYS, ("sdxl-refiner", "")),
-        ({"lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight": (4, 320),
-          "lora_unet_down_blocks_0_attentions_0_proj_in.lora_up.weight": (320, 4),
-          "lora_unet_down_blocks_0_attentions_0_proj_in.alpha": ()}, ("lora", "")),
-        ({"unet.down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_q.lora_A.weight": (4, 64),
-          "unet.down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_q.lora_B.weight": (64, 4)}, ("lora", "")),
+        (
+            {
+                "lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight": (4, 320),
+                "lora_unet_down_blocks_0_attentions_0_proj_in.lora_up.weight": (320, 4),
+                "lora_unet_down_blocks_0_attentions_0_proj_in.alpha": (),
+            },
+            ("lora", ""),
+        ),
+        (
+            {
+                "unet.down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_q.lora_A.weight": (4, 64),
+                "unet.down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_q.lora_B.weight": (64, 4),
+            },
+            ("lora", ""),
+        ),
         ({"encoder.conv_in.weight": (128, 3, 3, 3), "decoder.conv_out.weight": (3, 128, 3, 3)}, ("vae", "")),
         ({U + "double_blocks.0.img_attn.norm.key_norm.scale": (128,), U + "img_in.weight": (3072, 64)}, ("flux-schnell", "")),
         ({"some.random.tensor": (3, 3)}, ("unknown", "")),
@@ -160,7 +170,7 @@ def test_single_files_map_to_the_shipped_configs(tmp_path):
     assert config_name(SD1_KEYS) == "sd1"
     assert config_name({**SD1_KEYS, U + "input_blocks.0.0.weight": (320, 9, 3, 3)}) == "sd1-inpainting"
     assert config_name(SD2_KEYS) == "sd2-v"
-    assert config_name(SD2_KEYS, yaml="model:\n  params:\n    parameterization: \"v\"\n") == "sd2-v"
+    assert config_name(SD2_KEYS, yaml='model:\n  params:\n    parameterization: "v"\n') == "sd2-v"
     assert config_name(SD2_KEYS, yaml="model:\n  params:\n    linear_start: 0.00085\n") == "sd2-base"
     assert config_name(SDXL_KEYS) == "sdxl"
     assert config_name(REFINER_KEYS) == "sdxl-refiner"
@@ -169,7 +179,9 @@ def test_single_files_map_to_the_shipped_configs(tmp_path):
         config_for(inspect_checkpoint(flux))
 
 
-@pytest.mark.parametrize("name", ["sd1", "sd1-inpainting", "sd2-v", "sd2-base", "sd2-inpainting", "sdxl", "sdxl-inpainting", "sdxl-refiner"])
+@pytest.mark.parametrize(
+    "name", ["sd1", "sd1-inpainting", "sd2-v", "sd2-base", "sd2-inpainting", "sdxl", "sdxl-inpainting", "sdxl-refiner"]
+)
 def test_shipped_config_folders_are_complete(name):
     import diffusers
 

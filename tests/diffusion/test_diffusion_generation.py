@@ -128,7 +128,9 @@ def test_img2img_follows_the_input_more_at_low_strength(runner, tiny):
     for strength in (0.3, 1.0):
         outs = []
         for image_id in inputs:
-            artifact = runner.run("studio.diffusion", base_params(tiny.folder, image=image_id, strength=strength, steps=10), seed=4).artifacts[0]
+            artifact = runner.run(
+                "studio.diffusion", base_params(tiny.folder, image=image_id, strength=strength, steps=10), seed=4
+            ).artifacts[0]
             assert png_image(artifact).size == (SIZE, SIZE)
             assert fields_of(artifact)["Denoising strength"] == strength
             outs.append(pixels(artifact))

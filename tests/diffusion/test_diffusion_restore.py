@@ -78,7 +78,10 @@ def test_every_a1111_sampler_and_schedule_builds_a_scheduler_or_says_why(tiny):
             make_scheduler("Euler", config, schedule=schedule)
 
 
-@pytest.mark.parametrize("sampler, schedule", [("Heun", "Karras"), ("DPM++ 2M SDE", "Exponential"), ("LMS", "Automatic"), ("DPM++ SDE", "Karras"), ("DPM2 a", "Beta")])
+@pytest.mark.parametrize(
+    "sampler, schedule",
+    [("Heun", "Karras"), ("DPM++ 2M SDE", "Exponential"), ("LMS", "Automatic"), ("DPM++ SDE", "Karras"), ("DPM2 a", "Beta")],
+)
 def test_samplers_beyond_the_old_list_generate_and_record_their_names(runner, tiny, sampler, schedule):
     artifact = runner.run("studio.diffusion", base_params(tiny.folder, scheduler=sampler, schedule=schedule, steps=2), seed=4).artifacts[0]
     fields = read_png_chunks(artifact.data)[1]["parameters"]
@@ -150,12 +153,18 @@ def test_an_a1111_png_restores_into_a_job_that_writes_the_same_settings(runner, 
 
     from studio.core.png_metadata import parse_a1111
 
-    text = (f"a red cat\nNegative prompt: blurry\nSteps: 3, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 5.5, "
-            f"Seed: 3000000000, Size: {SIZE}x{SIZE}, Model hash: 0000000000, Model: {tiny.folder.name}, Version: v1.10.1")
+    text = (
+        f"a red cat\nNegative prompt: blurry\nSteps: 3, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 5.5, "
+        f"Seed: 3000000000, Size: {SIZE}x{SIZE}, Model hash: 0000000000, Model: {tiny.folder.name}, Version: v1.10.1"
+    )
     path = a1111_image(tmp_path / "a1111.png", text)
     generator = runner.plugins.describe("studio.diffusion")[0].to_dict()
-    inputs = {name: name for name in ("prompt", "negative_prompt", "steps", "guidance", "width", "height", "clip_skip", "model", "batch_size")}
-    generator["roles"] = [{"role": "image.from_text", "inputs": {**inputs, "sampler": "scheduler", "schedule": "schedule"}, "fixed": {"mode": "txt2img"}}]
+    inputs = {
+        name: name for name in ("prompt", "negative_prompt", "steps", "guidance", "width", "height", "clip_skip", "model", "batch_size")
+    }
+    generator["roles"] = [
+        {"role": "image.from_text", "inputs": {**inputs, "sampler": "scheduler", "schedule": "schedule"}, "fixed": {"mode": "txt2img"}}
+    ]
     from studio.core.restore import LocalModel
 
     restore = restore_file(path, [generator], [LocalModel(tiny.folder.name, str(tiny.folder))])
@@ -165,4 +174,10 @@ def test_an_a1111_png_restores_into_a_job_that_writes_the_same_settings(runner, 
     fields = written["parameters"]
     assert (written["prompt"], written["negative_prompt"]) == ("a red cat", "blurry")
     assert (fields["Steps"], fields["Sampler"], fields["Schedule type"], fields["CFG scale"], fields["Seed"], fields["Size"]) == (
-        3, "DPM++ 2M", "Karras", 5.5, 3000000000, f"{SIZE}x{SIZE}")
+        3,
+        "DPM++ 2M",
+        "Karras",
+        5.5,
+        3000000000,
+        f"{SIZE}x{SIZE}",
+    )

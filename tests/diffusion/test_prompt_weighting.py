@@ -53,8 +53,17 @@ def sdxl():
         ("(unnecessary)(parens)", [("unnecessaryparens", 1.1)]),
         (
             "a (((house:1.3)) [on] a (hill:0.5), sun, (((sky))).",
-            [("a ", 1.0), ("house", 1.5730000000000004), (" ", 1.1), ("on", 1.0), (" a ", 1.1),
-             ("hill", 0.55), (", sun, ", 1.1), ("sky", 1.4641000000000006), (".", 1.1)],
+            [
+                ("a ", 1.0),
+                ("house", 1.5730000000000004),
+                (" ", 1.1),
+                ("on", 1.0),
+                (" a ", 1.1),
+                ("hill", 0.55),
+                (", sun, ", 1.1),
+                ("sky", 1.4641000000000006),
+                (".", 1.1),
+            ],
         ),
         ("((word))", [("word", 1.2100000000000002)]),
         ("[word]", [("word", 1 / 1.1)]),
@@ -226,8 +235,9 @@ def test_sdxl_concatenates_both_encoders_and_pools_the_first_chunk(sdxl):
     # an empty negative is zeros for SDXL (A1111 and diffusers both do this)
     empty = prompt_embeddings(sdxl, LONG, "", clip_skip=1, with_negative=True)
     assert not empty["negative_prompt_embeds"].any() and not empty["negative_pooled_prompt_embeds"].any()
-    _, zeros, _, zero_pooled = sdxl.encode_prompt("a cat", device="cpu", num_images_per_prompt=1,
-                                                  do_classifier_free_guidance=True, negative_prompt=None)
+    _, zeros, _, zero_pooled = sdxl.encode_prompt(
+        "a cat", device="cpu", num_images_per_prompt=1, do_classifier_free_guidance=True, negative_prompt=None
+    )
     assert not zeros.any() and not zero_pooled.any()
 
     # short prompt: exactly what diffusers' SDXL encoder gives (penultimate layers, pooled from encoder 2)
@@ -264,7 +274,12 @@ def test_sdxl_pipeline_runs_on_chunked_weighted_embeddings(sdxl):
     call = prompt_embeddings(sdxl, "(" + LONG + ":1.2) BREAK [a dog]", "blurry", clip_skip=2, with_negative=True)
     with torch.inference_mode():
         image = sdxl(
-            **call, num_inference_steps=1, width=32, height=32, guidance_scale=5.0, output_type="np",
+            **call,
+            num_inference_steps=1,
+            width=32,
+            height=32,
+            guidance_scale=5.0,
+            output_type="np",
             generator=torch.Generator("cpu").manual_seed(0),
         ).images[0]
     assert image.shape == (32, 32, 3)

@@ -48,7 +48,11 @@ def main() -> None:
         return {k: torch.full(tuple(v.shape), VALUE, dtype=torch.float16) for k, v in module.state_dict().items()}
 
     def not_from_file(module):
-        return [n for n, p in module.named_parameters() if p.is_meta or not torch.allclose(p.float(), torch.full_like(p.float(), VALUE), atol=1e-4)]
+        return [
+            n
+            for n, p in module.named_parameters()
+            if p.is_meta or not torch.allclose(p.float(), torch.full_like(p.float(), VALUE), atol=1e-4)
+        ]
 
     config = configs_root() / "sd1"
     with init_empty_weights():
@@ -81,7 +85,9 @@ def main() -> None:
         path = work / "sdxl-unet-shaped.safetensors"
         save_file(state, str(path))
         del state, unet
-        unet = UNet2DConditionModel.from_single_file(str(path), config=str(config), subfolder="unet", torch_dtype=torch.float16, local_files_only=True)
+        unet = UNet2DConditionModel.from_single_file(
+            str(path), config=str(config), subfolder="unet", torch_dtype=torch.float16, local_files_only=True
+        )
         missing = not_from_file(unet)
         print(f"SDXL unet: {'all weights from the file' if not missing else f'{len(missing)} NOT from the file'}")
         path.unlink()

@@ -42,11 +42,15 @@ def my_tunes(folder: Path, count: int = 4) -> Path:
     return folder
 
 
-def test_train_through_the_cli_alias_runs_as_a_job_and_the_model_is_a_choice(engine, engine_home: Path, tiny_melody_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_train_through_the_cli_alias_runs_as_a_job_and_the_model_is_a_choice(
+    engine, engine_home: Path, tiny_melody_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from studio.cli import main
 
     data = my_tunes(tmp_path / "my tunes")
-    code = main(["train", "melody", "--data", str(data), "--from", str(tiny_melody_model), "--name", "my tunes", "--epochs", "2", "--lr", "0.01"])
+    code = main(
+        ["train", "melody", "--data", str(data), "--from", str(tiny_melody_model), "--name", "my tunes", "--epochs", "2", "--lr", "0.01"]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     out = engine_home / "models" / "melody" / "my-tunes"
@@ -61,10 +65,23 @@ def test_train_through_the_cli_alias_runs_as_a_job_and_the_model_is_a_choice(eng
     assert found[str(out)]["kind"] == "melody"
 
 
-def test_a_training_job_reports_progress_and_cancel_stops_it_leaving_a_checkpoint(engine, engine_home: Path, tiny_melody_model: Path, tmp_path: Path) -> None:
+def test_a_training_job_reports_progress_and_cancel_stops_it_leaving_a_checkpoint(
+    engine, engine_home: Path, tiny_melody_model: Path, tmp_path: Path
+) -> None:
     folder = my_tunes(tmp_path / "tunes", 6)
     ids = [engine.upload(path.read_bytes(), kind="melody", mime="audio/midi") for path in sorted(folder.glob("*.mid"))]
-    args = ["--data", "@artifacts:" + ",".join(ids), "--from", str(tiny_melody_model), "--name", "long", "--epochs", "500", "--batch-size", "1"]
+    args = [
+        "--data",
+        "@artifacts:" + ",".join(ids),
+        "--from",
+        str(tiny_melody_model),
+        "--name",
+        "long",
+        "--epochs",
+        "500",
+        "--batch-size",
+        "1",
+    ]
     progress: list[float] = []
     with engine.events() as receive:
         job_id = engine.submit_command("studio.melody", "train", args)

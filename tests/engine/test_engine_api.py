@@ -66,7 +66,9 @@ def test_websocket_refuses_foreign_origin_and_missing_token(engine):
         connect(url, open_timeout=5).close()
     assert no_token.value.response.status_code == 401
     with pytest.raises(InvalidStatus) as foreign:
-        connect(url, additional_headers={"Authorization": f"Bearer {engine.token}", "Origin": "https://evil.example"}, open_timeout=5).close()
+        connect(
+            url, additional_headers={"Authorization": f"Bearer {engine.token}", "Origin": "https://evil.example"}, open_timeout=5
+        ).close()
     assert foreign.value.response.status_code == 403
 
 
@@ -133,7 +135,10 @@ def test_malformed_requests_get_422_with_the_reason(engine, body, reason):
 
 def test_unknown_job_and_artifact_are_404(engine):
     assert httpx.get(engine.url + "/jobs/nope", headers={"Authorization": f"Bearer {engine.token}"}, trust_env=False).status_code == 404
-    assert httpx.get(engine.url + "/artifacts/" + "0" * 64, headers={"Authorization": f"Bearer {engine.token}"}, trust_env=False).status_code == 404
+    assert (
+        httpx.get(engine.url + "/artifacts/" + "0" * 64, headers={"Authorization": f"Bearer {engine.token}"}, trust_env=False).status_code
+        == 404
+    )
 
 
 def test_uploaded_image_is_passed_to_the_plugin(engine):
@@ -229,7 +234,9 @@ def test_a_plugin_exception_fails_the_job_with_its_traceback(engine):
 
 def test_a_broken_manifest_is_listed_as_failed_with_the_reason(engine):
     plugins = {row["id"]: row for row in engine.plugins()["plugins"]}
-    broken = plugins["test.broken"] if "test.broken" in plugins else next(row for row in plugins.values() if "broken_manifest" in row["path"])
+    broken = (
+        plugins["test.broken"] if "test.broken" in plugins else next(row for row in plugins.values() if "broken_manifest" in row["path"])
+    )
     assert broken["state"] == "failed"
     assert "plugin.colour: unknown key" in broken["error"]
     assert plugins["test.slow"]["state"] == "enabled"

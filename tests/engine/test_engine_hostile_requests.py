@@ -145,7 +145,13 @@ def test_a_json_body_over_the_limit_is_413_before_it_is_read(engine):
             yield b"x" * 2**20
         yield b'"}}'
 
-    chunked = httpx.post(engine.url + "/jobs", content=chunks(), headers={"Authorization": f"Bearer {engine.token}", "Content-Type": "application/json"}, trust_env=False, timeout=60)
+    chunked = httpx.post(
+        engine.url + "/jobs",
+        content=chunks(),
+        headers={"Authorization": f"Bearer {engine.token}", "Content-Type": "application/json"},
+        trust_env=False,
+        timeout=60,
+    )
     assert chunked.status_code == 413
 
 
@@ -263,7 +269,9 @@ def test_websocket_frames_are_bounded(engine):
     from websockets.exceptions import ConnectionClosed
     from websockets.sync.client import connect
 
-    with connect(engine.events_url(), additional_headers={"Authorization": f"Bearer {engine.token}"}, open_timeout=10, max_size=None) as socket:
+    with connect(
+        engine.events_url(), additional_headers={"Authorization": f"Bearer {engine.token}"}, open_timeout=10, max_size=None
+    ) as socket:
         assert json.loads(socket.recv(timeout=10))["type"] == "hello"
         socket.send("x" * (2 * 2**20))
         with pytest.raises(ConnectionClosed) as closed:
@@ -341,7 +349,9 @@ def _param_values():
     edge_numbers = st.sampled_from([float("nan"), float("inf"), float("-inf"), 2**64, -(2**63), 2**70, 1e308, -0.0, 0, 1])
     texts = st.one_of(st.text(max_size=50), st.sampled_from(["\ud800", "a\udfffb", "x" * 120_000, "\x00", "💥" * 10]))
     scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True), edge_numbers, texts)
-    return st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(texts, inner, max_size=3)), max_leaves=6)
+    return st.recursive(
+        scalars, lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(texts, inner, max_size=3)), max_leaves=6
+    )
 
 
 @pytest.mark.slow
@@ -352,8 +362,17 @@ def test_fuzzed_params_for_real_generators_never_cause_a_server_error(engine):
     names = {"test.slow": ["steps", "step_seconds", "image"], "test.echo": ["note"], "test.stubborn": []}
     bodies = st.sampled_from(sorted(names)).flatmap(
         lambda plugin: st.fixed_dictionaries(
-            {"plugin": st.just(plugin), "params": st.dictionaries(st.one_of(st.sampled_from(names[plugin] or ["x"]), st.text(max_size=5), st.just("\ud800")), _param_values(), max_size=3)},
-            optional={"seed": st.one_of(st.integers(), _param_values()), "priority": st.integers(min_value=-2000, max_value=2000), "timeout": st.floats()},
+            {
+                "plugin": st.just(plugin),
+                "params": st.dictionaries(
+                    st.one_of(st.sampled_from(names[plugin] or ["x"]), st.text(max_size=5), st.just("\ud800")), _param_values(), max_size=3
+                ),
+            },
+            optional={
+                "seed": st.one_of(st.integers(), _param_values()),
+                "priority": st.integers(min_value=-2000, max_value=2000),
+                "timeout": st.floats(),
+            },
         )
     )
     statuses: list[int] = []

@@ -57,7 +57,9 @@ def test_an_engine_started_on_demand_exits_after_its_idle_time_but_not_while_a_c
 def test_an_engine_started_by_hand_stays_and_says_so(tmp_path):
     home = tmp_path / "home"
     env = dict(os.environ, STUDIO_HOME=str(home), STUDIO_ENGINE_IDLE_EXIT="1")
-    process = subprocess.Popen([sys.executable, "-m", "studio", "engine", "--port", "0"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "studio", "engine", "--port", "0"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         assert _wait_for(lambda: (home / "engine.json").exists(), 60)
         data = json.loads((home / "engine.json").read_text())
@@ -89,6 +91,7 @@ def test_models_stay_for_the_keep_alive_and_go_after_a_requests_own_keep_alive(t
     monkeypatch.setenv("STUDIO_ENGINE_IDLE_EXIT", "0")
     client = EngineClient.connect(home, start=True, timeout=120)
     try:
+
         def loaded() -> list:
             return [entry for entry in client.models()["loaded"] if entry["path"] == str(model.resolve())]
 

@@ -65,7 +65,9 @@ def make_certificate(folder: Path) -> tuple[Path, Path]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
@@ -79,7 +81,9 @@ def make_certificate(folder: Path) -> tuple[Path, Path]:
 def start_engine(home: Path, *args: str) -> tuple[subprocess.Popen, dict]:
     home.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, STUDIO_HOME=str(home), PYTHONUNBUFFERED="1")
-    process = subprocess.Popen([sys.executable, "-m", "studio", "engine", "--port", "0", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "studio", "engine", "--port", "0", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True
+    )
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -126,7 +130,11 @@ def test_an_engine_beyond_loopback_serves_tls_warns_and_accepts_its_own_origin(t
         with pytest.raises(httpx.TransportError):  # plain HTTP clients cannot talk to it
             httpx.get(f"http://127.0.0.1:{port}/health", trust_env=False, timeout=5)
         with EngineClient(url, connection["token"], verify=str(cert)) as client:
-            job = client.run("test.slow", {"steps": 1, "step_seconds": 0}, seed=1, timeout=60) if _has_slow(client) else client.run("studio.patterns", {"width": 16, "height": 16}, seed=1, timeout=60)
+            job = (
+                client.run("test.slow", {"steps": 1, "step_seconds": 0}, seed=1, timeout=60)
+                if _has_slow(client)
+                else client.run("studio.patterns", {"width": 16, "height": 16}, seed=1, timeout=60)
+            )
             assert job.state == JobState.DONE
     finally:
         err = stop_engine(process)
@@ -156,6 +164,12 @@ def test_an_engine_beyond_loopback_without_tls_warns_that_the_token_travels_in_c
 def test_tls_needs_both_files_and_says_so(tmp_path):
     cert, _key = make_certificate(tmp_path)
     env = dict(os.environ, STUDIO_HOME=str(tmp_path / "home"))
-    result = subprocess.run([sys.executable, "-m", "studio", "engine", "--port", "0", "--ssl-certfile", str(cert)], capture_output=True, text=True, env=env, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "studio", "engine", "--port", "0", "--ssl-certfile", str(cert)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert result.returncode != 0
     assert "--ssl-keyfile" in result.stderr and "Traceback" not in result.stderr

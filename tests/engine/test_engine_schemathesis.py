@@ -49,17 +49,27 @@ def test_schemathesis_finds_no_server_errors_and_no_schema_mismatches(engine, tm
     command = schemathesis_command() + [
         "run",
         engine.url + "/openapi.json",
-        "--header", f"Authorization: Bearer {engine.token}",
-        "--checks", CHECKS,
-        "--exclude-path", "/shutdown",
-        "--exclude-path", "/plugins/reload",
-        "--max-examples", "6",
-        "--seed", "20261130",
-        "--workers", "1",  # hypothesis' lambda descriptions are not thread-safe on 3.11
+        "--header",
+        f"Authorization: Bearer {engine.token}",
+        "--checks",
+        CHECKS,
+        "--exclude-path",
+        "/shutdown",
+        "--exclude-path",
+        "/plugins/reload",
+        "--max-examples",
+        "6",
+        "--seed",
+        "20261130",
+        "--workers",
+        "1",  # hypothesis' lambda descriptions are not thread-safe on 3.11
         "--no-shrink",
-        "--request-timeout", "20",
-        "--report", "ndjson",
-        "--report-ndjson-path", str(report),
+        "--request-timeout",
+        "20",
+        "--report",
+        "ndjson",
+        "--report-ndjson-path",
+        str(report),
     ]
     env = dict(os.environ, SCHEMATHESIS_HOOKS="", NO_COLOR="1")
     started = time.monotonic()
@@ -91,7 +101,9 @@ def test_openapi_documents_every_error_status_with_a_body_and_the_upload_body(en
     assert "delete" in schema["paths"]["/jobs"]
     # WS /events has no OpenAPI operation; its event models are published as components.
     assert {"Event", "QueuedEvent", "ProgressEvent", "DoneEvent", "FailedEvent", "CancelledEvent"} <= set(schema["components"]["schemas"])
-    assert schema["paths"]["/jobs/{job_id}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/JobStatus")
+    assert schema["paths"]["/jobs/{job_id}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/JobStatus"
+    )
 
 
 def test_a_422_body_matches_its_documented_schema(engine):
@@ -99,7 +111,12 @@ def test_a_422_body_matches_its_documented_schema(engine):
 
     from studio.engine.protocol import ErrorBody
 
-    response = httpx.post(engine.url + "/jobs", content=b'{"plugin": 5, "seed": "x"}', headers={"Authorization": f"Bearer {engine.token}", "Content-Type": "application/json"}, trust_env=False)
+    response = httpx.post(
+        engine.url + "/jobs",
+        content=b'{"plugin": 5, "seed": "x"}',
+        headers={"Authorization": f"Bearer {engine.token}", "Content-Type": "application/json"},
+        trust_env=False,
+    )
     assert response.status_code == 422
     body = ErrorBody.model_validate(response.json())
     assert isinstance(body.detail, list) and {tuple(error.loc) for error in body.detail} >= {("body", "plugin"), ("body", "seed")}

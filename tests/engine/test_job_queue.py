@@ -42,8 +42,10 @@ def per_op_seconds(queue: JobQueue, backlog: int, ops: int = 300) -> tuple[float
 def test_submit_and_cancel_cost_does_not_grow_with_the_queue(tmp_path):
     small_submit, small_cancel = per_op_seconds(make_queue(tmp_path / "a"), 100)
     big_submit, big_cancel = per_op_seconds(make_queue(tmp_path / "b"), 15_000)
-    print(f"submit: {small_submit * 1e6:.1f} µs at 100 queued, {big_submit * 1e6:.1f} µs at 15,000; "
-          f"cancel: {small_cancel * 1e6:.1f} µs / {big_cancel * 1e6:.1f} µs")
+    print(
+        f"submit: {small_submit * 1e6:.1f} µs at 100 queued, {big_submit * 1e6:.1f} µs at 15,000; "
+        f"cancel: {small_cancel * 1e6:.1f} µs / {big_cancel * 1e6:.1f} µs"
+    )
     # O(n) per operation measured ~380x (submit) and ~850x (cancel) before; a heap's log n
     # and a busy shared machine stay far below 10x.
     assert big_submit / small_submit < 10

@@ -129,7 +129,9 @@ def test_the_runner_evicts_under_the_configured_budget_and_records_model_hashes(
     from studio.engine.runner import LocalRunner
 
     fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "plugins"
-    runner = LocalRunner(EngineConfig(home=tmp_path / "home", plugin_dirs=[fixtures / "modelload"], ram_budget=6000, device="cpu", include_first_party=False))
+    runner = LocalRunner(
+        EngineConfig(home=tmp_path / "home", plugin_dirs=[fixtures / "modelload"], ram_budget=6000, device="cpu", include_first_party=False)
+    )
     a, b = (write_model(tmp_path, f"{name}.npy", 1000) for name in "ab")
     first = runner.run("test.modelload", {"model": str(a)}, seed=1)
     runner.run("test.modelload", {"model": str(b)}, seed=1)

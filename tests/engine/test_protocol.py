@@ -32,7 +32,9 @@ def test_job_states_are_defined_once_and_shared_by_the_window():
 
 
 def test_events_round_trip_through_their_json_form():
-    done = DoneEvent(job="j1", outputs=["a" * 64], artifacts=[{"id": "a" * 64, "kind": "image", "mime": "image/png", "size": 3, "meta": {"seed": 1}}])
+    done = DoneEvent(
+        job="j1", outputs=["a" * 64], artifacts=[{"id": "a" * 64, "kind": "image", "mime": "image/png", "size": 3, "meta": {"seed": 1}}]
+    )
     wire = json.loads(json.dumps(event_json(done)))
     assert wire["type"] == "done"
     again = parse_event(wire)
@@ -96,6 +98,8 @@ def test_the_window_tracker_consumes_typed_events():
     tracker.on_event({"type": "preview", "job": "j1", "text": "world"})  # the JSON form is parsed
     tracker.on_event({"type": "from-a-newer-engine", "job": "j1"})  # unknown: ignored
     assert job.text == "hello world"
-    tracker.on_event(DoneEvent(job="j1", outputs=["b" * 64], artifacts=[ArtifactInfo(id="b" * 64, kind="text", mime="text/plain", size=11)]))
+    tracker.on_event(
+        DoneEvent(job="j1", outputs=["b" * 64], artifacts=[ArtifactInfo(id="b" * 64, kind="text", mime="text/plain", size=11)])
+    )
     assert job.state == JobState.DONE and not job.active and finished == [job.ticket]
     assert job.artifacts[0].id == "b" * 64 and job.artifacts[0]["kind"] == "text"

@@ -27,7 +27,9 @@ def remote(tmp_path_factory):
     """A hand-started engine ('another machine'): its own home, a fixed port."""
     home = tmp_path_factory.mktemp("remote") / "home"
     env = dict(os.environ, STUDIO_HOME=str(home))
-    process = subprocess.Popen([sys.executable, "-m", "studio", "engine", "--port", "0"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "studio", "engine", "--port", "0"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 90
     while not (home / "remote.json").exists() or not (home / "engine.json").exists():
         assert process.poll() is None and time.monotonic() < deadline, "the remote engine did not start"
@@ -59,7 +61,26 @@ def test_the_cli_generates_on_a_remote_engine_with_a_token_file_and_inspects_the
     token_file = tmp_path / "remote.json"
     token_file.write_text((remote_home / "remote.json").read_text())
     out = tmp_path / "out.png"
-    result = _cli(["generate", "studio.patterns", "--engine", data["url"], "--engine-token-file", str(token_file), "-p", "width=24", "-p", "height=16", "--seed", "7", "-o", str(out), "-q"], local)
+    result = _cli(
+        [
+            "generate",
+            "studio.patterns",
+            "--engine",
+            data["url"],
+            "--engine-token-file",
+            str(token_file),
+            "-p",
+            "width=24",
+            "-p",
+            "height=16",
+            "--seed",
+            "7",
+            "-o",
+            str(out),
+            "-q",
+        ],
+        local,
+    )
     assert result.returncode == 0, result.stderr
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not (local / "engine.json").exists()  # no local engine was started
@@ -69,7 +90,12 @@ def test_the_cli_generates_on_a_remote_engine_with_a_token_file_and_inspects_the
     assert "studio.patterns" in json.dumps(info) and '"seed": 7' in json.dumps(info)
     # the same seed on the same engine through the environment gives the same bytes
     again = tmp_path / "again.png"
-    result = _cli(["generate", "studio.patterns", "-p", "width=24", "-p", "height=16", "--seed", "7", "-o", str(again), "-q"], local, STUDIO_ENGINE_URL=data["url"], STUDIO_ENGINE_TOKEN=data["token"])
+    result = _cli(
+        ["generate", "studio.patterns", "-p", "width=24", "-p", "height=16", "--seed", "7", "-o", str(again), "-q"],
+        local,
+        STUDIO_ENGINE_URL=data["url"],
+        STUDIO_ENGINE_TOKEN=data["token"],
+    )
     assert result.returncode == 0, result.stderr
     assert again.read_bytes() == out.read_bytes()
 
@@ -77,7 +103,9 @@ def test_the_cli_generates_on_a_remote_engine_with_a_token_file_and_inspects_the
 def test_an_image_input_is_uploaded_to_the_remote_engine(remote, tmp_path):
     remote_home, data, client = remote
     catalogue = {g["id"]: g for g in client.plugins()["generators"]}
-    image_params = [(gid, p["name"]) for gid, g in catalogue.items() for p in g["params"] if p["type"] == "image" and not p.get("required", False)]
+    image_params = [
+        (gid, p["name"]) for gid, g in catalogue.items() for p in g["params"] if p["type"] == "image" and not p.get("required", False)
+    ]
     if not image_params:
         pytest.skip("no generator with an optional image input in this build")
     before = len(list((remote_home / "artifacts").rglob("*")))
@@ -96,11 +124,19 @@ def test_an_image_input_is_uploaded_to_the_remote_engine(remote, tmp_path):
 
 def test_a_wrong_token_or_missing_token_ends_with_a_clear_message(remote, tmp_path):
     _home, data, _client = remote
-    wrong = _cli(["generate", "studio.patterns", "--engine", data["url"], "-o", str(tmp_path / "x.png"), "-q"], tmp_path / "local", STUDIO_ENGINE_TOKEN="nope")
+    wrong = _cli(
+        ["generate", "studio.patterns", "--engine", data["url"], "-o", str(tmp_path / "x.png"), "-q"],
+        tmp_path / "local",
+        STUDIO_ENGINE_TOKEN="nope",
+    )
     assert wrong.returncode == 1 and "token" in wrong.stderr and "Traceback" not in wrong.stderr
     missing = _cli(["generate", "studio.patterns", "--engine", data["url"], "-o", str(tmp_path / "x.png"), "-q"], tmp_path / "local")
     assert missing.returncode == 1 and "--engine-token-file" in missing.stderr and "Traceback" not in missing.stderr
-    bad = _cli(["generate", "studio.patterns", "--engine", "ftp://x", "-o", str(tmp_path / "x.png"), "-q"], tmp_path / "local", STUDIO_ENGINE_TOKEN="t")
+    bad = _cli(
+        ["generate", "studio.patterns", "--engine", "ftp://x", "-o", str(tmp_path / "x.png"), "-q"],
+        tmp_path / "local",
+        STUDIO_ENGINE_TOKEN="t",
+    )
     assert bad.returncode == 1 and "not an engine URL" in bad.stderr
 
 
@@ -123,7 +159,13 @@ def test_connection_strings_and_token_files_round_trip(tmp_path, monkeypatch):
 def test_an_engine_bound_beyond_loopback_prints_how_to_connect(tmp_path):
     home = tmp_path / "home"
     env = dict(os.environ, STUDIO_HOME=str(home))
-    process = subprocess.Popen([sys.executable, "-m", "studio", "engine", "--host", "0.0.0.0", "--port", "0"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "studio", "engine", "--host", "0.0.0.0", "--port", "0"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 90
         while not (home / "remote.json").exists():

@@ -50,8 +50,7 @@ def generate(specs, tiny_model_dir) -> Callable[..., tuple[list, FakeContext]]:
 
     generator = MelodyGenerator()
 
-    def run(params: dict[str, Any] | None = None, *, seed: int = 0, ctx: FakeContext | None = None,
-            model: Path | str | None = None):
+    def run(params: dict[str, Any] | None = None, *, seed: int = 0, ctx: FakeContext | None = None, model: Path | str | None = None):
         ctx = ctx or FakeContext(seed)
         raw = dict(params or {})
         raw.setdefault("model", str(model or tiny_model_dir))

@@ -34,8 +34,14 @@ class FakeModels:
 class FakeContext(Context):
     """What the engine would hand the generator, recorded for assertions."""
 
-    def __init__(self, seed: int = 0, *, inputs: dict[str, Artifact] | None = None,
-                 cancel_after: int | None = None, model_paths: tuple[Path, ...] = ()) -> None:
+    def __init__(
+        self,
+        seed: int = 0,
+        *,
+        inputs: dict[str, Artifact] | None = None,
+        cancel_after: int | None = None,
+        model_paths: tuple[Path, ...] = (),
+    ) -> None:
         self.seed = seed
         self.device = "cpu"
         self.dtype = "float32"

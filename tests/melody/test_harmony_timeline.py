@@ -34,8 +34,10 @@ def test_each_voice_of_a_harmonization_gets_its_own_track(qtbot):
     undo = QUndoStack()
     timeline = TimelineWidget(undo, _Blobs())
     qtbot.addWidget(timeline)
-    voices = [Part(name, Melody([Note(pitch + i, i, 1) for i in range(4)], length=4))
-              for name, pitch in (("Soprano", 72), ("Alto", 65), ("Tenor", 57), ("Bass", 48))]
+    voices = [
+        Part(name, Melody([Note(pitch + i, i, 1) for i in range(4)], length=4))
+        for name, pitch in (("Soprano", 72), ("Alto", 65), ("Tenor", 57), ("Bass", 48))
+    ]
     data = write_parts(voices)
     parts = read_midi_parts(data)
     assert [name for name, _ in parts] == ["Soprano", "Alto", "Tenor", "Bass"]

@@ -35,8 +35,9 @@ def test_every_bar_is_exactly_full_in_every_metre(tiny_model_dir, meter):
     numerator, denominator = (int(x) for x in meter.split("/"))
     size = bar_ticks((numerator, denominator))
     for seed in range(12):
-        constraints = Constraints(scale=frozenset(SCALES["major"]), low=55, high=84, temperature=1.6, top_p=1.0,
-                                  durations=model.config.durations, passing=0.5)
+        constraints = Constraints(
+            scale=frozenset(SCALES["major"]), low=55, high=84, temperature=1.6, top_p=1.0, durations=model.config.durations, passing=0.5
+        )
         decoder = Decoder(NumpyStepper(model), constraints, np.random.default_rng(seed), size)
         decoder.start(tk.header(meter, "major"))
         body = decoder.run([BarPlan("sample") for _ in range(6)])
@@ -51,8 +52,20 @@ def test_scale_and_range_hold_over_many_seeds(generate, scale):
     key = "Eb"
     allowed = {(pitch_class(key) + step) % 12 for step in SCALES[scale]}
     for seed in SEEDS:
-        outputs, _ = generate({"bars": 4, "key": key, "scale": scale, "metre": "6/8", "temperature": 1.8,
-                               "top_p": 1.0, "passing_notes": 0.0, "lowest": 60, "highest": 79}, seed=seed)
+        outputs, _ = generate(
+            {
+                "bars": 4,
+                "key": key,
+                "scale": scale,
+                "metre": "6/8",
+                "temperature": 1.8,
+                "top_p": 1.0,
+                "passing_notes": 0.0,
+                "lowest": 60,
+                "highest": 79,
+            },
+            seed=seed,
+        )
         melody = read_midi(outputs[0].midi).melody
         assert melody.notes
         assert all(n.pitch % 12 in allowed for n in melody.notes), (seed, [n.pitch for n in melody.notes])
@@ -65,8 +78,20 @@ def test_passing_notes_step_in_and_out_and_stay_short(generate):
     allowed = set(SCALES["major"])
     chromatic_seen = 0
     for seed in SEEDS:
-        outputs, _ = generate({"bars": 6, "key": "C", "scale": "major", "metre": "4/4", "temperature": 1.8,
-                               "top_p": 1.0, "passing_notes": 1.0, "lowest": 48, "highest": 84}, seed=seed)
+        outputs, _ = generate(
+            {
+                "bars": 6,
+                "key": "C",
+                "scale": "major",
+                "metre": "4/4",
+                "temperature": 1.8,
+                "top_p": 1.0,
+                "passing_notes": 1.0,
+                "lowest": 48,
+                "highest": 84,
+            },
+            seed=seed,
+        )
         melody = read_midi(outputs[0].midi).melody
         notes = melody.notes
         last_bar_start = 5 * melody.bar_ticks
@@ -104,9 +129,21 @@ def test_passing_notes_in_variations_resolve_before_kept_bars(generate, what):
     for seed in range(15):
         ctx = FakeContext(seed)
         prime_id = ctx.add_midi(write_midi(prime))
-        outputs, _ = generate({"mode": "vary", "prime": prime_id, "keep_bars": 0, "variation": 0.5,
-                               "vary_what": what, "passing_notes": 1.0, "temperature": 1.8, "top_p": 1.0,
-                               "lowest": 48, "highest": 84}, ctx=ctx)
+        outputs, _ = generate(
+            {
+                "mode": "vary",
+                "prime": prime_id,
+                "keep_bars": 0,
+                "variation": 0.5,
+                "vary_what": what,
+                "passing_notes": 1.0,
+                "temperature": 1.8,
+                "top_p": 1.0,
+                "lowest": 48,
+                "highest": 84,
+            },
+            ctx=ctx,
+        )
         notes = read_midi(outputs[0].midi).melody.notes
         for index, note in enumerate(notes):
             if note.pitch % 12 in scale:
@@ -119,8 +156,10 @@ def test_passing_notes_in_variations_resolve_before_kept_bars(generate, what):
 @pytest.mark.parametrize("meter", ["4/4", "6/8", "3/4"])
 def test_tunes_end_on_the_tonic_when_asked(generate, meter):
     for seed in range(20):
-        outputs, _ = generate({"bars": 3, "key": "F", "scale": "mixolydian", "metre": meter, "temperature": 1.8,
-                               "top_p": 1.0, "passing_notes": 1.0}, seed=seed)
+        outputs, _ = generate(
+            {"bars": 3, "key": "F", "scale": "mixolydian", "metre": meter, "temperature": 1.8, "top_p": 1.0, "passing_notes": 1.0},
+            seed=seed,
+        )
         melody = read_midi(outputs[0].midi).melody
         last = melody.notes[-1]
         assert last.pitch % 12 == 5, (seed, last)
@@ -133,14 +172,28 @@ def test_forms_repeat_their_phrases_and_keep_every_guarantee(generate, form):
 
     allowed = set(SCALES["dorian"])
     for seed in range(10):
-        outputs, _ = generate({"bars": 8, "form": form, "key": "C", "scale": "dorian", "metre": "4/4",
-                               "temperature": 1.8, "top_p": 1.0, "passing_notes": 1.0, "lowest": 48,
-                               "highest": 84}, seed=seed)
+        outputs, _ = generate(
+            {
+                "bars": 8,
+                "form": form,
+                "key": "C",
+                "scale": "dorian",
+                "metre": "4/4",
+                "temperature": 1.8,
+                "top_p": 1.0,
+                "passing_notes": 1.0,
+                "lowest": 48,
+                "highest": 84,
+            },
+            seed=seed,
+        )
         melody = read_midi(outputs[0].midi).melody
         size = melody.bar_ticks
         # (pitch, onset, duration within the bar): a note tied over the bar line may differ after it
-        bars = [[(n.pitch, n.start_ticks % size, min(n.duration_ticks, size - n.start_ticks % size))
-                 for n in melody.notes_in_bar(b)] for b in range(8)]
+        bars = [
+            [(n.pitch, n.start_ticks % size, min(n.duration_ticks, size - n.start_ticks % size)) for n in melody.notes_in_bar(b)]
+            for b in range(8)
+        ]
         first_a = 0
         repeat_a = 2 * form.index("A", 1)
         assert bars[repeat_a] == bars[first_a], "the repeated A phrase starts like the first"
@@ -162,8 +215,10 @@ def test_auto_form_repeats_bars_as_a_learnt_pattern_says(generate, monkeypatch):
     assert parameters["form"] == "learnt" and parameters["form_asked"] == "auto"
     melody = read_midi(outputs[0].midi).melody
     size = melody.bar_ticks
-    bar = lambda b: [(n.pitch, n.start_ticks % size, min(n.duration_ticks, size - n.start_ticks % size))  # noqa: E731
-                     for n in melody.notes_in_bar(b)]
+    bar = lambda b: [
+        (n.pitch, n.start_ticks % size, min(n.duration_ticks, size - n.start_ticks % size))  # noqa: E731
+        for n in melody.notes_in_bar(b)
+    ]
     for index, source in enumerate(pattern[:-1]):
         if source >= 0:
             assert bar(index) == bar(source), (index, source)

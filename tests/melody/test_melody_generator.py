@@ -63,7 +63,7 @@ def test_continue_keeps_the_prime_bit_exact(generate):
     outputs, _ = generate({"mode": "continue", "prime": prime_id, "bars": 4}, ctx=ctx)
     melody = read_midi(outputs[0].midi).melody
     assert melody.notes[: len(prime.notes)] == prime.notes
-    assert all(n.start >= 12 for n in melody.notes[len(prime.notes):])
+    assert all(n.start >= 12 for n in melody.notes[len(prime.notes) :])
     assert melody.bars == 8 and melody.tempo == 100 and melody.time_signature == (3, 4)
     parameters = outputs[0].parameters
     assert parameters["priming_notes"][0] == [62, 0.0, 0.5] and parameters["priming_notes_total"] == len(prime.notes)
@@ -74,8 +74,7 @@ def test_vary_keeps_the_first_bars_and_changes_the_rest(generate):
     prime = _prime(6)
     ctx = FakeContext(4)
     prime_id = ctx.add_midi(write_midi(prime))
-    outputs, _ = generate({"mode": "vary", "prime": prime_id, "keep_bars": 2, "variation": 1.0,
-                           "temperature": 1.5}, ctx=ctx)
+    outputs, _ = generate({"mode": "vary", "prime": prime_id, "keep_bars": 2, "variation": 1.0, "temperature": 1.5}, ctx=ctx)
     varied = read_midi(outputs[0].midi).melody
     kept = [n for n in prime.notes if n.start < 6]
     assert varied.notes[: len(kept)] == kept
@@ -87,8 +86,18 @@ def test_vary_pitches_keeps_the_rhythm(generate):
     prime = _prime(4)
     ctx = FakeContext(4)
     prime_id = ctx.add_midi(write_midi(prime))
-    outputs, _ = generate({"mode": "vary", "prime": prime_id, "keep_bars": 0, "variation": 1.0,
-                           "vary_what": "pitches", "temperature": 1.5, "end_on_tonic": False}, ctx=ctx)
+    outputs, _ = generate(
+        {
+            "mode": "vary",
+            "prime": prime_id,
+            "keep_bars": 0,
+            "variation": 1.0,
+            "vary_what": "pitches",
+            "temperature": 1.5,
+            "end_on_tonic": False,
+        },
+        ctx=ctx,
+    )
     varied = read_midi(outputs[0].midi).melody
     assert [(n.start, n.duration) for n in varied.notes] == [(n.start, n.duration) for n in prime.notes]
     assert [n.pitch for n in varied.notes] != [n.pitch for n in prime.notes]

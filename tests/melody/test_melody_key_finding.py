@@ -38,8 +38,9 @@ def test_tonic_agrees_with_held_out_essen_labels():
 def _dorian() -> Melody:
     """D dorian, no key signature: D E F G A B C, the B natural and the final D say dorian."""
     line = [62, 64, 65, 67, 69, 71, 69, 67, 65, 64, 62, 60, 62, 65, 69, 71, 72, 71, 69, 67, 65, 64, 62, 62]
-    return Melody([Note(p, i * 0.5, 0.5 if i < 23 else 1.5) for i, p in enumerate(line)], time_signature=(4, 4),
-                  key="C", mode="major", length=13.0)
+    return Melody(
+        [Note(p, i * 0.5, 0.5 if i < 23 else 1.5) for i, p in enumerate(line)], time_signature=(4, 4), key="C", mode="major", length=13.0
+    )
 
 
 def _without_key_signature(melody: Melody) -> bytes:

@@ -62,12 +62,12 @@ def test_modes_are_written_with_their_relative_major_signature():
 def test_type0_file_with_running_status_and_tempo_changes():
     # One track: tempo 120, note on C4 (status 0x90), running status for E4 on and both offs
     events = (
-        b"\x00\xff\x51\x03\x07\xa1\x20"          # tempo 120 bpm
-        b"\x00\x90\x3c\x64"                      # C4 on
-        b"\x60\x3c\x00"                          # running status: C4 off (velocity 0) after a beat
-        b"\x00\x40\x50"                          # running status: E4 on
-        b"\x00\xff\x51\x03\x0f\x42\x40"          # tempo change to 60 bpm
-        b"\x60\x90\x40\x00"                      # E4 off
+        b"\x00\xff\x51\x03\x07\xa1\x20"  # tempo 120 bpm
+        b"\x00\x90\x3c\x64"  # C4 on
+        b"\x60\x3c\x00"  # running status: C4 off (velocity 0) after a beat
+        b"\x00\x40\x50"  # running status: E4 on
+        b"\x00\xff\x51\x03\x0f\x42\x40"  # tempo change to 60 bpm
+        b"\x60\x90\x40\x00"  # E4 off
         b"\x00\xff\x2f\x00"
     )
     data = _header(0, 1) + _chunk(b"MTrk", events)
@@ -87,8 +87,12 @@ def test_type1_polyphony_keeps_the_highest_voice_and_skips_drums():
             chords.append(mido.Message("note_on", note=p, velocity=80, time=0))
         for i, p in enumerate(pitches):
             chords.append(mido.Message("note_off", note=p, velocity=0, time=480 if i == 0 else 0))
-    drums = mido.MidiTrack([mido.Message("note_on", channel=9, note=36, velocity=100, time=0),
-                            mido.Message("note_off", channel=9, note=36, velocity=0, time=240)])
+    drums = mido.MidiTrack(
+        [
+            mido.Message("note_on", channel=9, note=36, velocity=100, time=0),
+            mido.Message("note_off", channel=9, note=36, velocity=0, time=240),
+        ]
+    )
     midi.tracks += [conductor, chords, drums]
     buffer = io.BytesIO()
     midi.save(file=buffer)

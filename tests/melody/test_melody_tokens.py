@@ -50,7 +50,7 @@ def test_corpus_tunes_round_trip_through_midi_exactly(corpus_melodies):
 def test_tokens_are_normalised_to_the_tonic():
     in_g = Melody([Note(67, 0, 1), Note(71, 1, 1), Note(74, 2, 2)], key="G", mode="major")
     in_c = in_g.transposed(5)  # G moves up a fourth to C (the nearer way)
-    assert tk.encode(in_g)[tk.HEADER:] == tk.encode(in_c)[tk.HEADER:]
+    assert tk.encode(in_g)[tk.HEADER :] == tk.encode(in_c)[tk.HEADER :]
 
 
 def test_a_note_over_the_bar_line_is_tied_and_comes_back_whole():
@@ -62,10 +62,12 @@ def test_a_note_over_the_bar_line_is_tied_and_comes_back_whole():
 
 def test_triplets_and_sixteenths_are_exact_on_the_grid():
     third = 1 / 3
-    melody = Melody([Note(60, 0, third), Note(62, third, third), Note(64, 2 * third, third),
-                     Note(65, 1, 0.25), Note(67, 1.25, 0.75)], time_signature=(2, 4))
+    melody = Melody(
+        [Note(60, 0, third), Note(62, third, third), Note(64, 2 * third, third), Note(65, 1, 0.25), Note(67, 1.25, 0.75)],
+        time_signature=(2, 4),
+    )
     assert _signature(tk.decode(tk.encode(melody))) == _signature(melody)
-    assert [tk.token_name(t) for t in tk.encode(melody)[tk.HEADER:tk.HEADER + 2]] == ["P60", "D4"]
+    assert [tk.token_name(t) for t in tk.encode(melody)[tk.HEADER : tk.HEADER + 2]] == ["P60", "D4"]
 
 
 def test_bar_positions_follow_the_metre():

@@ -29,8 +29,9 @@ def test_fine_tuning_lowers_validation_loss_on_my_midi(tmp_path, tiny_model_dir)
 
     _my_tunes(tmp_path / "mine")
     out = tmp_path / "my-style"
-    code = cli_main(["--data", str(tmp_path / "mine"), "--from", str(tiny_model_dir), "--out", str(out),
-                     "--epochs", "4", "--lr", "0.01", "--quiet"])
+    code = cli_main(
+        ["--data", str(tmp_path / "mine"), "--from", str(tiny_model_dir), "--out", str(out), "--epochs", "4", "--lr", "0.01", "--quiet"]
+    )
     assert code == 0
     log = json.loads((out / "training_log.json").read_text())
     assert log["best_val"] < log["initial_val"] - 0.3
@@ -44,8 +45,7 @@ def test_training_resumes_from_its_checkpoint_to_the_same_weights(tmp_path, tiny
     from studio_melody.train import cli_main
 
     _my_tunes(tmp_path / "mine", 4)
-    args = ["--data", str(tmp_path / "mine"), "--from", str(tiny_model_dir), "--epochs", "2", "--quiet",
-            "--batch-size", "1"]
+    args = ["--data", str(tmp_path / "mine"), "--from", str(tiny_model_dir), "--epochs", "2", "--quiet", "--batch-size", "1"]
     assert cli_main(args + ["--out", str(tmp_path / "straight")]) == 0
     # stop right away (after the first step), then run the same command again to finish
     assert cli_main(args + ["--out", str(tmp_path / "resumed"), "--max-minutes", "0.00001"]) == 0
@@ -89,8 +89,9 @@ def test_shipped_model_generates_through_the_engine_runner(tmp_path):
 
     runner = LocalRunner(EngineConfig(home=tmp_path / "home", plugin_dirs=[REPO / "plugins"], device="cpu"))
     events = []
-    result = runner.run("studio.melody", {"bars": 8, "key": "G", "scale": "major", "metre": "6/8",
-                                          "passing_notes": 0.0}, seed=42, on_event=events.append)
+    result = runner.run(
+        "studio.melody", {"bars": 8, "key": "G", "scale": "major", "metre": "6/8", "passing_notes": 0.0}, seed=42, on_event=events.append
+    )
     artifact = result.artifacts[0]
     assert artifact.kind == "melody" and artifact.mime == "audio/midi"
     melody = read_midi(artifact.data).melody
@@ -114,7 +115,6 @@ def test_training_on_a_folder_without_midi_says_so(tmp_path, tiny_model_dir, cap
     from studio_melody.train import cli_main
 
     (tmp_path / "empty").mkdir()
-    code = cli_main(["--data", str(tmp_path / "empty"), "--from", str(tiny_model_dir), "--out", str(tmp_path / "o"),
-                     "--quiet"])
+    code = cli_main(["--data", str(tmp_path / "empty"), "--from", str(tiny_model_dir), "--out", str(tmp_path / "o"), "--quiet"])
     assert code == 2
     assert "no .mid or .midi files" in capsys.readouterr().err

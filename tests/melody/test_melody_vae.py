@@ -31,8 +31,7 @@ DATA = Path(__file__).parent / "data" / "phrase_vae_val.json"
 MIN_NOTES_RECOVERED_PCT = 78.0
 MIN_EXACT_PHRASES_PCT = 48.0
 
-needs_shipped_vae = pytest.mark.skipif(not has_phrase_vae(shipped_model_dir()),
-                                       reason="the shipped phrase VAE is missing")
+needs_shipped_vae = pytest.mark.skipif(not has_phrase_vae(shipped_model_dir()), reason="the shipped phrase VAE is missing")
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +77,7 @@ def test_numpy_phrase_vae_matches_the_torch_model(tiny_vae_dir):
 
 
 def test_phrases_are_cut_at_bar_lines_without_a_leading_tie():
-    melody = Melody([Note(60, 0, 1), Note(62, 1, 4), Note(64, 5, 3)], time_signature=(4, 4), key="C", mode="major",
-                    length=8)
+    melody = Melody([Note(60, 0, 1), Note(62, 1, 4), Note(64, 5, 3)], time_signature=(4, 4), key="C", mode="major", length=8)
     phrases = tune_phrases(tk.encode(melody), stride=1, bars=1)
     assert len(phrases) == 2
     assert phrases[1][:2] == [tk.meter_token("4/4"), tk.mode_token("major")]
@@ -123,7 +121,7 @@ def test_phrase_stepper_restarts_from_each_phrase_code(shipped_vae):
     if second[0] == tk.TIE:  # cannot happen at a phrase start with no note before: kept for clarity
         second = second[1:]
     assert together[: len(first)] == first
-    assert together[len(first):] == second
+    assert together[len(first) :] == second
 
 
 def _tune(pitches: list[int], bars: int, *, key: str, mode: str) -> Melody:
@@ -161,8 +159,12 @@ def test_latent_interpolation_keeps_the_ends_and_the_guarantees_and_moves_in_bet
     first, second = _pair()
     ctx = FakeContext(3)
     a, b = ctx.add_midi(write_midi(first)), ctx.add_midi(write_midi(second))
-    outputs, _ = generate({"mode": "interpolate", "prime": a, "target": b, "count": 5, "passing_notes": 0.0,
-                           "lowest": 55, "highest": 84}, ctx=ctx, model=shipped_model_dir(), seed=3)
+    outputs, _ = generate(
+        {"mode": "interpolate", "prime": a, "target": b, "count": 5, "passing_notes": 0.0, "lowest": 55, "highest": 84},
+        ctx=ctx,
+        model=shipped_model_dir(),
+        seed=3,
+    )
     melodies = [read_midi(o.midi).melody for o in outputs]
     assert melodies[0].notes == first.notes
     assert melodies[-1].notes == second.notes
@@ -185,8 +187,7 @@ def test_latent_interpolation_is_deterministic_for_a_seed(generate):
     for _ in range(2):
         ctx = FakeContext(5)
         a, b = ctx.add_midi(write_midi(first)), ctx.add_midi(write_midi(second))
-        outputs, _ = generate({"mode": "interpolate", "prime": a, "target": b, "count": 3}, ctx=ctx,
-                              model=shipped_model_dir(), seed=5)
+        outputs, _ = generate({"mode": "interpolate", "prime": a, "target": b, "count": 3}, ctx=ctx, model=shipped_model_dir(), seed=5)
         runs.append([o.midi for o in outputs])
     assert runs[0] == runs[1]
 
@@ -199,14 +200,27 @@ def test_latent_variation_keeps_the_first_bars_and_every_guarantee(generate, key
     for seed in range(4):
         ctx = FakeContext(seed)
         a = ctx.add_midi(write_midi(prime))
-        outputs, _ = generate({"mode": "vary", "prime": a, "keep_bars": 1, "variation": 0.6, "key": key,
-                               "scale": scale, "lowest": 52, "highest": 81, "passing_notes": 0.0}, ctx=ctx,
-                              model=shipped_model_dir(), seed=seed)
+        outputs, _ = generate(
+            {
+                "mode": "vary",
+                "prime": a,
+                "keep_bars": 1,
+                "variation": 0.6,
+                "key": key,
+                "scale": scale,
+                "lowest": 52,
+                "highest": 81,
+                "passing_notes": 0.0,
+            },
+            ctx=ctx,
+            model=shipped_model_dir(),
+            seed=seed,
+        )
         assert outputs[0].parameters["variation_space"] == "latent"
         melody = read_midi(outputs[0].midi).melody
         kept = [n for n in prime.notes if n.start_ticks < melody.bar_ticks]
         assert melody.notes[: len(kept)] == kept
-        later = melody.copy(notes=melody.notes[len(kept):])
+        later = melody.copy(notes=melody.notes[len(kept) :])
         _check_guarantees(later, key, scale, 52, 81, 4)
 
 
@@ -220,8 +234,12 @@ def test_more_variation_moves_further_from_the_prime(generate):
         for seed in range(6):
             ctx = FakeContext(seed)
             a = ctx.add_midi(write_midi(first))
-            outputs, _ = generate({"mode": "vary", "prime": a, "keep_bars": 0, "variation": amount,
-                                   "passing_notes": 0.0}, ctx=ctx, model=shipped_model_dir(), seed=seed)
+            outputs, _ = generate(
+                {"mode": "vary", "prime": a, "keep_bars": 0, "variation": amount, "passing_notes": 0.0},
+                ctx=ctx,
+                model=shipped_model_dir(),
+                seed=seed,
+            )
             total += len(onsets(read_midi(outputs[0].midi).melody) & onsets(first))
         shared[amount] = total
     assert shared[0.1] > shared[1.0], shared
@@ -234,8 +252,7 @@ def test_latent_variation_is_deterministic_for_a_seed_and_differs_across_seeds(g
     def run(seed: int) -> bytes:
         ctx = FakeContext(seed)
         a = ctx.add_midi(write_midi(first))
-        outputs, _ = generate({"mode": "vary", "prime": a, "keep_bars": 0, "variation": 0.8}, ctx=ctx,
-                              model=shipped_model_dir(), seed=seed)
+        outputs, _ = generate({"mode": "vary", "prime": a, "keep_bars": 0, "variation": 0.8}, ctx=ctx, model=shipped_model_dir(), seed=seed)
         return outputs[0].midi
 
     assert run(11) == run(11)

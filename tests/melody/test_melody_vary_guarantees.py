@@ -21,10 +21,21 @@ from studio.core.midi import read_midi, write_midi
 
 def _tied_prime() -> Melody:
     """4/4 in G: bar 2 ends with a D held a half note over the bar line into bar 3."""
-    notes = [Note(67, 0, 1), Note(71, 1, 1), Note(74, 2, 1), Note(72, 3, 1),
-             Note(71, 4, 1), Note(69, 5, 1), Note(74, 6, 4),  # held from beat 3 of bar 2 into bar 3
-             Note(72, 10, 1), Note(71, 11, 1),
-             Note(69, 12, 0.5), Note(71, 12.5, 0.5), Note(69, 13, 1), Note(67, 14, 2)]
+    notes = [
+        Note(67, 0, 1),
+        Note(71, 1, 1),
+        Note(74, 2, 1),
+        Note(72, 3, 1),
+        Note(71, 4, 1),
+        Note(69, 5, 1),
+        Note(74, 6, 4),  # held from beat 3 of bar 2 into bar 3
+        Note(72, 10, 1),
+        Note(71, 11, 1),
+        Note(69, 12, 0.5),
+        Note(71, 12.5, 0.5),
+        Note(69, 13, 1),
+        Note(67, 14, 2),
+    ]
     return Melody(notes, tempo=110, time_signature=(4, 4), key="G", mode="major", length=16)
 
 
@@ -49,12 +60,14 @@ def test_a_kept_note_held_over_the_keep_bars_boundary_stays_whole(generate, what
     prime = _tied_prime()
     held = Note(74, 6, 4)
     for seed in range(8):
-        varied, _ = _vary(generate, prime, seed, keep_bars=2, vary_what=what, variation=amount,
-                          temperature=1.6, top_p=1.0, lowest=55, highest=84)
+        varied, _ = _vary(
+            generate, prime, seed, keep_bars=2, vary_what=what, variation=amount, temperature=1.6, top_p=1.0, lowest=55, highest=84
+        )
         at = [n for n in varied.notes if n.start_ticks == held.start_ticks]
         assert at and at[0].pitch == 74 and at[0].duration_ticks == held.duration_ticks, (seed, at)
-        assert not any(held.start_ticks < n.start_ticks < held.end_ticks for n in varied.notes), \
+        assert not any(held.start_ticks < n.start_ticks < held.end_ticks for n in varied.notes), (
             "nothing sounds over the held note, and its tail is no rest"
+        )
 
 
 @pytest.mark.parametrize("meter_prime", ["short", "tied"])
@@ -67,8 +80,20 @@ def test_vary_pitches_honours_every_constraint(generate, meter_prime):
     beat = 12
     bars = prime.bars
     for seed in range(25):
-        varied, _ = _vary(generate, prime, seed, keep_bars=0, vary_what="pitches", variation=0.7,
-                          passing_notes=1.0, temperature=1.8, top_p=1.0, lowest=57, highest=81, end_on_tonic=True)
+        varied, _ = _vary(
+            generate,
+            prime,
+            seed,
+            keep_bars=0,
+            vary_what="pitches",
+            variation=0.7,
+            passing_notes=1.0,
+            temperature=1.8,
+            top_p=1.0,
+            lowest=57,
+            highest=81,
+            end_on_tonic=True,
+        )
         last = varied.notes[-1]
         assert last.pitch % 12 == tonic, (seed, last)
         assert last.duration_ticks >= beat and last.end_ticks == bars * size, (seed, last)
@@ -87,8 +112,7 @@ def test_vary_pitches_honours_every_constraint(generate, meter_prime):
 def test_vary_ends_on_the_tonic_in_every_mode(generate, what):
     prime = _short_ending_prime()
     for seed in range(15):
-        varied, _ = _vary(generate, prime, seed, keep_bars=1, vary_what=what, variation=0.3,
-                          temperature=1.8, top_p=1.0, end_on_tonic=True)
+        varied, _ = _vary(generate, prime, seed, keep_bars=1, vary_what=what, variation=0.3, temperature=1.8, top_p=1.0, end_on_tonic=True)
         last = varied.notes[-1]
         assert last.pitch % 12 == pitch_class("D") and last.duration_ticks >= 12, (seed, last)
         assert last.end_ticks == prime.bars * prime.bar_ticks
@@ -99,14 +123,23 @@ def test_out_of_vocabulary_prime_notes_come_back_where_they_were(generate):
     pitches = [30, 100, 31, 98, 60, 62, 64, 65, 67, 69, 71, 72]
     prime = Melody([Note(p, i, 1) for i, p in enumerate(pitches)], time_signature=(4, 4), key="C", mode="major")
     for seed in range(10):
-        varied, _ = _vary(generate, prime, seed, keep_bars=0, vary_what="pitches", variation=0.5,
-                          temperature=1.6, top_p=1.0, lowest=48, highest=84, end_on_tonic=False)
-        assert [(n.start_ticks, n.duration_ticks) for n in varied.notes] == \
-            [(n.start_ticks, n.duration_ticks) for n in prime.notes]
+        varied, _ = _vary(
+            generate,
+            prime,
+            seed,
+            keep_bars=0,
+            vary_what="pitches",
+            variation=0.5,
+            temperature=1.6,
+            top_p=1.0,
+            lowest=48,
+            highest=84,
+            end_on_tonic=False,
+        )
+        assert [(n.start_ticks, n.duration_ticks) for n in varied.notes] == [(n.start_ticks, n.duration_ticks) for n in prime.notes]
         for new, old in zip(varied.notes, prime.notes):
             assert new.pitch == old.pitch or 48 <= new.pitch <= 84, (seed, old, new)
-        unchanged, _ = _vary(generate, prime, seed, keep_bars=0, vary_what="pitches", variation=0.0,
-                             end_on_tonic=False)
+        unchanged, _ = _vary(generate, prime, seed, keep_bars=0, vary_what="pitches", variation=0.0, end_on_tonic=False)
         assert [n.pitch for n in unchanged.notes] == pitches
 
 
@@ -117,7 +150,7 @@ class _RestLover:
     def feed(self, tokens):
         logits = np.zeros(tk.VOCAB_SIZE)
         logits[tk.REST] = 40.0
-        logits[tk.DUR_BASE:] = np.linspace(0, 20, tk.MAX_DURATION)  # and long durations
+        logits[tk.DUR_BASE :] = np.linspace(0, 20, tk.MAX_DURATION)  # and long durations
         return logits
 
 
@@ -138,13 +171,13 @@ def test_no_bar_the_decoder_writes_is_silent(meter):
 
 def test_interpolation_has_no_empty_step(generate):
     first = _short_ending_prime()
-    second = Melody([Note(60 + (i % 5), i * 0.5, 0.5) for i in range(0, 24, 3)] , time_signature=(3, 4),
-                    key="D", mode="minor", length=12)
+    second = Melody([Note(60 + (i % 5), i * 0.5, 0.5) for i in range(0, 24, 3)], time_signature=(3, 4), key="D", mode="minor", length=12)
     for seed in range(6):
         ctx = FakeContext(seed)
         a, b = ctx.add_midi(write_midi(first)), ctx.add_midi(write_midi(second))
-        outputs, _ = generate({"mode": "interpolate", "prime": a, "target": b, "count": 8,
-                               "temperature": 1.8, "top_p": 1.0}, ctx=ctx, seed=seed)
+        outputs, _ = generate(
+            {"mode": "interpolate", "prime": a, "target": b, "count": 8, "temperature": 1.8, "top_p": 1.0}, ctx=ctx, seed=seed
+        )
         for output in outputs:
             assert read_midi(output.midi).melody.notes, output.parameters["step"]
 
@@ -155,8 +188,9 @@ def test_interpolation_has_no_empty_step(generate):
 @pytest.mark.parametrize("low,high", [(21, 33), (28, 40), (40, 52), (96, 108), (21, 108), (100, 108)])
 def test_any_range_on_the_keyboard_is_written_there(generate, low, high):
     for seed in range(4):
-        outputs, _ = generate({"bars": 4, "key": "C", "scale": "major", "lowest": low, "highest": high,
-                               "temperature": 1.5, "top_p": 1.0}, seed=seed)
+        outputs, _ = generate(
+            {"bars": 4, "key": "C", "scale": "major", "lowest": low, "highest": high, "temperature": 1.5, "top_p": 1.0}, seed=seed
+        )
         notes = read_midi(outputs[0].midi).melody.notes
         assert notes
         assert all(low <= n.pitch <= high for n in notes), (low, high, [n.pitch for n in notes])
@@ -187,8 +221,9 @@ def test_one_octave_ranges_sound_like_the_test_tunes(generate, low):
 
     shares = []
     for seed in range(12):
-        outputs, _ = generate({"bars": 8, "key": "D", "scale": "major", "lowest": low, "highest": low + 12},
-                              seed=seed, model=shipped_model_dir())
+        outputs, _ = generate(
+            {"bars": 8, "key": "D", "scale": "major", "lowest": low, "highest": low + 12}, seed=seed, model=shipped_model_dir()
+        )
         melody = read_midi(outputs[0].midi).melody
         assert all(low <= n.pitch <= low + 12 for n in melody.notes)
         shares.append(_sounding_share(melody))

@@ -107,11 +107,16 @@ def example_folder(tmp: Path, version: str = "1.0.0", *, broken: bool = False) -
     return folder
 
 
-def small_plugin(tmp: Path, plugin_id: str = "acme.glow", version: str = "1.0.0", *, permissions: list[str] | None = None, description: str = "") -> Path:
+def small_plugin(
+    tmp: Path, plugin_id: str = "acme.glow", version: str = "1.0.0", *, permissions: list[str] | None = None, description: str = ""
+) -> Path:
     folder = make_plugin(tmp / f"{plugin_id}-{version}-src", plugin_id=plugin_id, version=version, permissions=permissions)
     if description:
         toml = folder / "plugin.toml"
-        toml.write_text(toml.read_text(encoding="utf-8").replace('author = "Tests"', f'author = "Tests"\ndescription = "{description}"'), encoding="utf-8")
+        toml.write_text(
+            toml.read_text(encoding="utf-8").replace('author = "Tests"', f'author = "Tests"\ndescription = "{description}"'),
+            encoding="utf-8",
+        )
     return folder
 
 

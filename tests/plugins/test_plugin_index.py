@@ -125,7 +125,12 @@ def test_update_installs_the_newer_version_and_rollback_returns_to_the_old_one(t
     publisher.build()
     catalogue = load_catalogue(layout)
     [outdated] = outdated_plugins(layout, catalogue)
-    assert (outdated.plugin_id, outdated.installed, outdated.latest, outdated.new_permissions) == ("acme.glow", "1.0.0", "1.1.0", ("files",))
+    assert (outdated.plugin_id, outdated.installed, outdated.latest, outdated.new_permissions) == (
+        "acme.glow",
+        "1.0.0",
+        "1.1.0",
+        ("files",),
+    )
 
     result = install_by_name(layout, "acme.glow")
     assert (result.previous_version, result.manifest.version) == ("1.0.0", "1.1.0")
@@ -213,7 +218,9 @@ def test_an_archive_whose_author_signature_is_wrong_is_refused(tmp_path, layout,
     index = json.loads((publisher.folder / "index.json").read_text())
     from studio.plugins.index.signing import canonical_json
 
-    index["signed"]["plugins"][0]["versions"][0]["signature"] = stranger.sign(archive_statement("acme.glow", "1.0.0", record["sha256"], record["size"]))
+    index["signed"]["plugins"][0]["versions"][0]["signature"] = stranger.sign(
+        archive_statement("acme.glow", "1.0.0", record["sha256"], record["size"])
+    )
     index["signature"] = publisher.key.sign(canonical_json(index["signed"]))
     (publisher.folder / "index.json").write_text(json.dumps(index))
     add_index(layout, server.url())
@@ -285,7 +292,9 @@ def test_a_withdrawn_version_is_flagged_when_installed_and_refused_when_asked_fo
     install_by_name(layout, "acme.glow==1.0.0")
     assert withdrawn_installed(layout) == []
 
-    (publisher.folder / "advisories.json").write_text(json.dumps([{"plugin": "acme.glow", "versions": ["1.0.0"], "reason": "writes outside its folder"}]))
+    (publisher.folder / "advisories.json").write_text(
+        json.dumps([{"plugin": "acme.glow", "versions": ["1.0.0"], "reason": "writes outside its folder"}])
+    )
     publisher.build()
     catalogue = load_catalogue(layout)  # refreshes the cached copy
     [flag] = withdrawn_installed(layout)  # start-up reads the cache only: no network
@@ -402,5 +411,9 @@ def test_categories_are_the_roles_a_manifest_declares_else_its_generator_kinds(t
     folder = small_plugin(tmp_path, "acme.glow")
     assert _roles_and_kinds(read_manifest(folder)) == ([], ["image"])
     toml = folder / "plugin.toml"  # [[generators.roles]] after the params still belong to the generator
-    toml.write_text(toml.read_text(encoding="utf-8") + '\n[[generators.roles]]\nrole = "image.from_text"\n\n[[generators.roles]]\nrole = "image.inpaint"\n', encoding="utf-8")
+    toml.write_text(
+        toml.read_text(encoding="utf-8")
+        + '\n[[generators.roles]]\nrole = "image.from_text"\n\n[[generators.roles]]\nrole = "image.inpaint"\n',
+        encoding="utf-8",
+    )
     assert _roles_and_kinds(read_manifest(folder)) == (["image.from_text", "image.inpaint"], ["image"])

@@ -41,7 +41,9 @@ def publish_example(home: Path, tmp_path: Path, folder: Path) -> Path:
     if not (tmp_path / "author.key").exists():
         ok(studio(home, "plugins", "keygen", "--out", str(tmp_path / "author.key")))
         ok(studio(home, "plugins", "keygen", "--out", str(tmp_path / "index.key")))
-    out = ok(studio(home, "plugins", "pack", str(folder), "--out", str(published / f"examples.pixelsort-{folder.name.rsplit('-', 1)[1]}.zip")))
+    out = ok(
+        studio(home, "plugins", "pack", str(folder), "--out", str(published / f"examples.pixelsort-{folder.name.rsplit('-', 1)[1]}.zip"))
+    )
     archive = Path(out.splitlines()[0])
     ok(studio(home, "plugins", "sign", str(archive), "--key", str(tmp_path / "author.key")))
     ok(studio(home, "plugins", "index", "build", str(published), "--key", str(tmp_path / "index.key"), "--name", "Loopback test index"))

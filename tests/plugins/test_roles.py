@@ -80,7 +80,7 @@ def test_roles_map_canonical_inputs_onto_the_generators_own_params_and_add_fixed
         (('prompt = "text"', 'prompt = "words"'), "input 'prompt' maps to 'words', which is not one of this generator's params"),
         (('prompt = "text"', 'promt = "text"'), "unknown input\\(s\\) promt"),
         (('fixed = { how = "fill" }', 'fixed = { how = "paint" }'), "fixed how: 'paint' is not one of fill, draw"),
-        (('fixed = { how = "fill" }', 'fixed = { colour = 1 }'), "fixed 'colour' is not one of this generator's params"),
+        (('fixed = { how = "fill" }', "fixed = { colour = 1 }"), "fixed 'colour' is not one of this generator's params"),
         (('role = "image.inpaint"', 'role = "Inpaint!"'), "not a role id"),
     ],
 )
@@ -114,7 +114,16 @@ def test_first_party_generators_fill_the_roles_the_window_uses():
     found = first_party()
     by_role = {
         role: sorted(g.id for g in generators_with_role(found, role))
-        for role in ("image.from_text", "image.inpaint", "image.outpaint", "melody.continue", "melody.interpolate", "text.chat", "prompt.expand", "audio.from_text")
+        for role in (
+            "image.from_text",
+            "image.inpaint",
+            "image.outpaint",
+            "melody.continue",
+            "melody.interpolate",
+            "text.chat",
+            "prompt.expand",
+            "audio.from_text",
+        )
     }
     assert by_role == {
         "image.from_text": ["studio.diffusion", "studio.patterns"],
@@ -127,7 +136,11 @@ def test_first_party_generators_fill_the_roles_the_window_uses():
         "audio.from_text": ["studio.musicgen"],
     }
     melody = found.generator("studio.melody")[0]
-    assert params_for_role(melody, "melody.interpolate", {"prime": "p", "target": "t"})["params"] == {"prime": "p", "target": "t", "mode": "interpolate"}
+    assert params_for_role(melody, "melody.interpolate", {"prime": "p", "target": "t"})["params"] == {
+        "prime": "p",
+        "target": "t",
+        "mode": "interpolate",
+    }
     assert found.plugin("studio.melody").manifest.command("train").entry == "studio_melody.train:run_command"
 
 

@@ -70,7 +70,7 @@ def _alive(pid: int) -> bool:
 
 # --------------------------------------------------------------------------- plugin folders
 
-IMAGE_GENERATOR = '''
+IMAGE_GENERATOR = """
 import numpy as np
 from PIL import Image
 from studio.plugins.api import Generator, ImageOutput
@@ -79,7 +79,7 @@ class Gen(Generator):
     def generate(self, request, ctx):
         {body}
         return [ImageOutput(image=Image.fromarray(np.full((8, 8, 3), 128, np.uint8), "RGB"))]
-'''
+"""
 
 
 def make_plugin(
@@ -120,7 +120,9 @@ def make_plugin(
             entry = "{package}.gen:Gen{index}"
             """
         )
-        code = IMAGE_GENERATOR.replace("class Gen(", f"class Gen{index}(").replace("{body}", textwrap.indent(textwrap.dedent(body), " " * 8).strip())
+        code = IMAGE_GENERATOR.replace("class Gen(", f"class Gen{index}(").replace(
+            "{body}", textwrap.indent(textwrap.dedent(body), " " * 8).strip()
+        )
         module_lines.append(code)
     (folder / "plugin.toml").write_text(toml, encoding="utf-8")
     (folder / package).mkdir(exist_ok=True)
@@ -149,7 +151,11 @@ def build_wheel(dest: Path, name: str, version: str, *, requires: list[str] = ()
     dest.mkdir(parents=True, exist_ok=True)
     dist = f"{name}-{version}.dist-info"
     contents = dict(files or {f"{name}/__init__.py": f"VERSION = {version!r}\n"})
-    contents[f"{dist}/METADATA"] = "Metadata-Version: 2.1\nName: %s\nVersion: %s\n%s" % (name, version, "".join(f"Requires-Dist: {r}\n" for r in requires))
+    contents[f"{dist}/METADATA"] = "Metadata-Version: 2.1\nName: %s\nVersion: %s\n%s" % (
+        name,
+        version,
+        "".join(f"Requires-Dist: {r}\n" for r in requires),
+    )
     contents[f"{dist}/WHEEL"] = "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     record = []
     for path, text in contents.items():

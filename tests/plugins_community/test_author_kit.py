@@ -20,12 +20,18 @@ def run_pytest(folder: Path, cwd: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", HF_HUB_OFFLINE="1")
     return subprocess.run(
         [sys.executable, "-m", "pytest", str(folder), "-q", "-p", "no:cacheprovider"],
-        capture_output=True, text=True, timeout=300, env=env, cwd=str(cwd),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=str(cwd),
     )
 
 
 def test_new_scaffolds_a_working_plugin_that_packs_installs_and_passes_its_own_tests(tmp_path, home):
-    result = studio(home, "plugins", "new", "Pixel Dust", "--id", "alice.pixel-dust", "--author", "Alice", "--dir", str(tmp_path / "pixel-dust"))
+    result = studio(
+        home, "plugins", "new", "Pixel Dust", "--id", "alice.pixel-dust", "--author", "Alice", "--dir", str(tmp_path / "pixel-dust")
+    )
     assert result.returncode == 0, result.stderr
     folder = tmp_path / "pixel-dust"
     manifest = check_manifest(folder)

@@ -40,7 +40,9 @@ def test_the_cli_refuses_the_torch_replacement_and_installs_nothing(tmp_path, ho
 def test_a_bundled_wheel_that_needs_an_older_numpy_is_refused(tmp_path, home):
     folder = make_plugin(tmp_path / "src", dependencies=["oldstuff"])
     build_wheel(folder / "wheels", "oldstuff", "1.0", requires=["numpy<1.0"])
-    with pytest.raises(DependencyConflict, match=rf"bundled wheel oldstuff-1.0-py3-none-any.whl needs numpy<1.0, but the studio runs numpy {NUMPY}"):
+    with pytest.raises(
+        DependencyConflict, match=rf"bundled wheel oldstuff-1.0-py3-none-any.whl needs numpy<1.0, but the studio runs numpy {NUMPY}"
+    ):
         plan(zip_folder(folder, tmp_path / "p.zip"), home)
 
 

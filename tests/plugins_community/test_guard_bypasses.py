@@ -153,7 +153,9 @@ def test_a_process_guard_is_never_lifted_so_atexit_code_runs_guarded(tmp_path):
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "-c", program], check=False, capture_output=True, text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(REPO)))
+    result = subprocess.run(
+        [sys.executable, "-c", program], check=False, capture_output=True, text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(REPO))
+    )
     assert not marker.exists()
     assert "PermissionRefused" in result.stderr and "tried to write to" in result.stderr
 
@@ -265,7 +267,10 @@ def test_every_listed_bypass_is_refused_through_the_engine(tmp_path, home, layer
         # import and when the worker exits.
         "atexit.register(lambda: open(os.path.join(HOME, 'after-exit.txt'), 'w').write('x'))\n"
     )
-    archive = zip_folder(make_plugin(tmp_path / "attacker", plugin_id="acme.attacker", generators=ATTEMPTS, module_prelude=prelude), tmp_path / "attacker.zip")
+    archive = zip_folder(
+        make_plugin(tmp_path / "attacker", plugin_id="acme.attacker", generators=ATTEMPTS, module_prelude=prelude),
+        tmp_path / "attacker.zip",
+    )
     env = {"STUDIO_SANDBOX": "audit" if layers == "audit" else ""}
     result = studio(home, "plugins", "install", str(archive), "--yes", env=env)
     assert result.returncode == 0, result.stderr
@@ -294,7 +299,7 @@ def test_every_listed_bypass_is_refused_through_the_engine(tmp_path, home, layer
             if layers == "kernel":
                 job = client.run("acme.disarmed", {}, 1, timeout=60)
                 assert job["state"] == "done", job["error"]
-                results = json.loads(next(line for line in job["logs"] if line.startswith("RESULTS "))[len("RESULTS "):])
+                results = json.loads(next(line for line in job["logs"] if line.startswith("RESULTS "))[len("RESULTS ") :])
                 assert len(results) == 13
                 # Each refused by the kernel (EACCES/EPERM; Landlock answers a link across its
                 # rules with EXDEV, though both paths are on one file system), not merely
@@ -321,7 +326,14 @@ def test_every_listed_bypass_is_refused_through_the_engine(tmp_path, home, layer
     assert json.loads(settings.read_text()) == {"device": "cpu"}
     assert not any((home / name).exists() for name in LEFT_BEHIND), [name for name in LEFT_BEHIND if (home / name).exists()]
     assert not (home / "gone.json").exists() and settings.exists()
-    for generator in ("acme.hardlink", "acme.dirfd-open", "acme.sqlite", "acme.mkfifo", "acme.fchmod", "acme.read-token", "acme.dirfd-rename"):
+    for generator in (
+        "acme.hardlink",
+        "acme.dirfd-open",
+        "acme.sqlite",
+        "acme.mkfifo",
+        "acme.fchmod",
+        "acme.read-token",
+        "acme.dirfd-rename",
+    ):
         assert ("files" in errors[generator]) or ("Permission denied" in errors[generator]), (generator, errors[generator])
     assert "subprocess" in errors["acme.pidfd"] or "not permitted" in errors["acme.pidfd"]
-

@@ -150,7 +150,9 @@ def test_a_refusal_inside_a_library_the_plugin_uses_is_raised_to_the_library_and
     # Libraries probe: urllib3 binds a socket to test for IPv6, matplotlib runs fc-list.
     # They carry on when refused, so the plugin's call goes on; the refusal is noted.
     library = tmp_path / "probing_library.py"
-    library.write_text("import subprocess\ndef probe():\n    try:\n        subprocess.run(['true'])\n    except OSError:\n        return 'carried on'\n")
+    library.write_text(
+        "import subprocess\ndef probe():\n    try:\n        subprocess.run(['true'])\n    except OSError:\n        return 'carried on'\n"
+    )
     namespace: dict = {}
     exec(compile(library.read_text(), str(library), "exec"), namespace)
     logged: list[str] = []
@@ -213,7 +215,9 @@ EVIL = {
     "acme.evil-ok": "(ctx.scratch_dir / 'work.txt').write_text('scratch is fine')\n(ctx.data_dir / 'state.txt').write_text('kept')",
     "acme.evil-read": "open(STOLEN_SOURCE, 'rb').read()",
 }
-HONEST = {"acme.honest": "import socket\nwith socket.create_connection(('127.0.0.1', PORT), timeout=2) as c:\n    c.sendall(b'hello')\n    ctx.log(c.recv(4).decode())"}
+HONEST = {
+    "acme.honest": "import socket\nwith socket.create_connection(('127.0.0.1', PORT), timeout=2) as c:\n    c.sendall(b'hello')\n    ctx.log(c.recv(4).decode())"
+}
 
 
 def test_plugins_without_permissions_get_a_clear_job_error_and_the_engine_keeps_serving(tmp_path, home, listener, input_png):
@@ -235,7 +239,10 @@ def test_plugins_without_permissions_get_a_clear_job_error_and_the_engine_keeps_
         # Through the command line: a one-line error naming the plugin, the action and the permission.
         result = studio(home, "generate", "acme.evil-net", "--out", str(tmp_path / "out.png"), env=env)
         assert result.returncode == 1
-        assert f"error: plugin acme.evil tried to connect to 127.0.0.1:{listener.port}, but it does not declare the 'network' permission" in result.stderr
+        assert (
+            f"error: plugin acme.evil tried to connect to 127.0.0.1:{listener.port}, but it does not declare the 'network' permission"
+            in result.stderr
+        )
         assert "Traceback" not in result.stderr
 
         from studio.engine.client import EngineClient
@@ -246,7 +253,10 @@ def test_plugins_without_permissions_get_a_clear_job_error_and_the_engine_keeps_
                 job = client.run(generator, {}, 1, timeout=60)
                 assert job["state"] == "failed", generator
                 failures[generator] = job["error"]
-            assert "tried to start the program 'touch'" in failures["acme.evil-proc"] and "'subprocess' permission" in failures["acme.evil-proc"]
+            assert (
+                "tried to start the program 'touch'" in failures["acme.evil-proc"]
+                and "'subprocess' permission" in failures["acme.evil-proc"]
+            )
             assert f"tried to write to {stolen}" in failures["acme.evil-write"] and "'files' permission" in failures["acme.evil-write"]
             assert "tried to connect to" in failures["acme.evil-hidden"]  # caught by the plugin, reported anyway
 

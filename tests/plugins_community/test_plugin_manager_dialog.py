@@ -136,7 +136,11 @@ class FakeClient:
         self.shut_down = threading.Event()
 
     def plugins(self):
-        return {"plugins": [{"id": "acme.thing", "state": "failed", "error": "ImportError: no module named wobble", "traceback": "Traceback ..."}]}
+        return {
+            "plugins": [
+                {"id": "acme.thing", "state": "failed", "error": "ImportError: no module named wobble", "traceback": "Traceback ..."}
+            ]
+        }
 
     def shutdown(self):
         self.shut_down.set()

@@ -23,11 +23,15 @@ def test_safe_mode_turns_community_plugins_off_and_leaves_first_party_ones_on(tm
         assert rows["studio.patterns"]["state"] == "enabled"
 
         # An engine started in safe mode refuses the community generator, with the reason ...
-        result = studio(home, "--safe-mode", "generate", "examples.pixelsort", "-p", f"image=@{input_png}", "--out", str(tmp_path / "x.png"))
+        result = studio(
+            home, "--safe-mode", "generate", "examples.pixelsort", "-p", f"image=@{input_png}", "--out", str(tmp_path / "x.png")
+        )
         assert result.returncode == 1
         assert "safe mode: community plugins are off" in result.stderr
         # ... and still runs first-party ones.
-        result = studio(home, "--safe-mode", "generate", "studio.patterns", "-p", "width=32", "-p", "height=32", "--out", str(tmp_path / "p.png"))
+        result = studio(
+            home, "--safe-mode", "generate", "studio.patterns", "-p", "width=32", "-p", "height=32", "--out", str(tmp_path / "p.png")
+        )
         assert result.returncode == 0, result.stderr
     finally:
         stop_engine(home)

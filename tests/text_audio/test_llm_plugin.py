@@ -48,9 +48,7 @@ def test_chat_mode_uses_the_models_own_chat_template(runner, llama_dir):
 
 def test_conversation_param_carries_earlier_turns_into_the_prompt(runner, llama_dir):
     earlier = json.dumps([{"role": "user", "content": "one"}, {"role": "assistant", "content": "two"}])
-    _text, output, _d, _ = run_llm(
-        runner, {"prompt": "three", "conversation": earlier, "model": str(llama_dir), "max_new_tokens": 4}
-    )
+    _text, output, _d, _ = run_llm(runner, {"prompt": "three", "conversation": earlier, "model": str(llama_dir), "max_new_tokens": 4})
     roles = [m["role"] for m in json.loads(output["Conversation"])]
     assert roles == ["user", "assistant", "user", "assistant"]
     # The earlier turns are in the prompt the model saw: more prompt tokens than without them.
@@ -72,7 +70,9 @@ def test_model_without_chat_template_falls_back_to_a_transcript_with_a_log_line(
 
 
 def test_completion_mode_on_gpt2_continues_the_prompt(runner, gpt2_dir):
-    text, output, deltas, _ = run_llm(runner, {"prompt": "once upon a time", "mode": "completion", "model": str(gpt2_dir), "max_new_tokens": 8})
+    text, output, deltas, _ = run_llm(
+        runner, {"prompt": "once upon a time", "mode": "completion", "model": str(gpt2_dir), "max_new_tokens": 8}
+    )
     assert output["Mode"] == "completion" and "Conversation" not in output
     assert "".join(deltas) == text and output["Tokens"] <= 8
 

@@ -83,7 +83,13 @@ def test_cancel_stops_between_frames(make_runner, musicgen_dir, monkeypatch):
 
     try:
         with pytest.raises(Cancelled):
-            runner.run("studio.musicgen", {"prompt": "drums", "duration": 4.0, "model": str(musicgen_dir)}, seed=1, on_event=on_event, cancel=cancel)
+            runner.run(
+                "studio.musicgen",
+                {"prompt": "drums", "duration": 4.0, "model": str(musicgen_dir)},
+                seed=1,
+                on_event=on_event,
+                cancel=cancel,
+            )
     finally:
         hook.remove()
     assert frames_seen[-1] == 5, "no frame is reported after the cancel"
@@ -149,4 +155,3 @@ def test_stereo_model_gives_two_channels(runner, tmp_path):
     assert config["decoder"]["audio_channels"] == 2
     samples, rate, _ = run_music(runner, {"prompt": "calm", "duration": 0.25, "model": str(folder)})
     assert rate == SAMPLE_RATE and samples.shape == (1000, 2)
-

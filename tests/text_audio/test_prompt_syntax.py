@@ -170,7 +170,12 @@ def test_wildcard_in_a_subfolder_and_glob(wildcards):
 
 def test_wildcard_lines_may_use_the_syntax_and_other_wildcards(wildcards):
     assert every("__pets__", wildcards) == [
-        "a small cat", "a small dog", "a small fox", "a big cat", "a big dog", "a big fox",
+        "a small cat",
+        "a small dog",
+        "a small fox",
+        "a big cat",
+        "a big dog",
+        "a big fox",
     ]
 
 

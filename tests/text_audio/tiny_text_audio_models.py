@@ -102,12 +102,27 @@ def build_gpt2(folder: Path, *, vocab_size: int = 320, seed: int = 1) -> Path:
     return folder
 
 
-MUSICGEN_WORDS = ["happy", "sad", "calm", "jazz", "piano", "drums", "lofi", "beat", "rock", "guitar", "slow", "fast", "folk", "fiddle", "ambient", "synth"]
+MUSICGEN_WORDS = [
+    "happy",
+    "sad",
+    "calm",
+    "jazz",
+    "piano",
+    "drums",
+    "lofi",
+    "beat",
+    "rock",
+    "guitar",
+    "slow",
+    "fast",
+    "folk",
+    "fiddle",
+    "ambient",
+    "synth",
+]
 
 
-def build_musicgen(
-    folder: Path, *, seed: int = 0, num_codebooks: int = 2, max_positions: int = 256, stereo: bool = False
-) -> Path:
+def build_musicgen(folder: Path, *, seed: int = 0, num_codebooks: int = 2, max_positions: int = 256, stereo: bool = False) -> Path:
     """A random MusicgenForConditionalGeneration: 4 kHz, 50 frames a second, mono unless ``stereo``.
 
     A stereo MusicGen interleaves the codebooks of its two channels, so it needs an even

@@ -140,7 +140,14 @@ def make_window(qtbot: Any, studio_home: Path) -> Iterator[Callable[..., Any]]:
     make_application()
     windows: list[Any] = []
 
-    def factory(*, prompter: QuietPrompter | None = None, project: Path | None = None, engine: bool = False, catalogue: dict[str, Any] | None = None, home: Path | None = None) -> Any:
+    def factory(
+        *,
+        prompter: QuietPrompter | None = None,
+        project: Path | None = None,
+        engine: bool = False,
+        catalogue: dict[str, Any] | None = None,
+        home: Path | None = None,
+    ) -> Any:
         window = MainWindow(home or studio_home, prompter=prompter or QuietPrompter())
         qtbot.addWidget(window)
         window.show()

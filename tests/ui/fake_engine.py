@@ -76,7 +76,9 @@ class FakeClient:
         self.uploads[artifact_id] = (bytes(data), kind, mime)
         return artifact_id
 
-    def submit(self, plugin: str, params: dict[str, Any] | None = None, seed: int | None = None, priority: int = 0, timeout: float | None = None) -> str:
+    def submit(
+        self, plugin: str, params: dict[str, Any] | None = None, seed: int | None = None, priority: int = 0, timeout: float | None = None
+    ) -> str:
         job_id = self._next("job")
         self.jobs.append(SubmittedJob(job_id, plugin, dict(params or {}), seed))
         return job_id

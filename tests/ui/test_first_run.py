@@ -35,7 +35,11 @@ def test_a_generator_without_its_model_shows_how_to_add_one(make_window: Any) ->
     assert empty.kind == "diffusion"  # read from the manifest's model param
     assert "Add a Stable Diffusion checkpoint" in empty.title.text()
     assert ".safetensors" in empty.body.text() and str(HomeLayout(window.home).models_dir) in empty.body.text()
-    assert {b.text() for b in (empty.add_button, empty.open_button, empty.help_button)} == {"Add folder…", "Open models folder", "Where to find models"}
+    assert {b.text() for b in (empty.add_button, empty.open_button, empty.help_button)} == {
+        "Add folder…",
+        "Open models folder",
+        "Where to find models",
+    }
     assert MODELS_PAGE.exists()
     # The built-in generator needs nothing: no panel.
     window.generate_panel.select_generator("studio.patterns")

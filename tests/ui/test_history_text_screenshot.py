@@ -15,7 +15,16 @@ from tests.ui.conftest import PATTERNS_CATALOGUE, png_bytes
 
 def _node(window: Any, seed: int, generator: str = "studio.patterns", parents: list[str] | None = None) -> HistoryNode:
     blob = window.session.store.put_blob(png_bytes(20 + seed, 20), "image", "image/png", {})
-    return window.session.history.add(HistoryNode(generator=generator, params={"width": 64, "height": 48, "palette": "pastel"}, seed=seed, outputs=[blob], kind="image", parents=parents or []))
+    return window.session.history.add(
+        HistoryNode(
+            generator=generator,
+            params={"width": 64, "height": 48, "palette": "pastel"},
+            seed=seed,
+            outputs=[blob],
+            kind="image",
+            parents=parents or [],
+        )
+    )
 
 
 def test_history_tree_star_filter_delete_and_undo(make_window: Any) -> None:

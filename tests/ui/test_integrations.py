@@ -32,7 +32,14 @@ from tests.ui.fake_engine import attach_fake_engine, finish_job, first_party_cat
 
 SD_MODEL = {"path": "/models/sd15.safetensors", "name": "sd15", "format": "safetensors", "kind": "diffusion", "detail": "", "bytes": 1}
 LLM_MODEL = {"path": "/models/tiny-llm", "name": "tiny-llm", "format": "transformers", "kind": "llm", "detail": "", "bytes": 1}
-MUSICGEN_MODEL = {"path": "/models/musicgen-small", "name": "musicgen-small", "format": "transformers", "kind": "musicgen", "detail": "", "bytes": 1}
+MUSICGEN_MODEL = {
+    "path": "/models/musicgen-small",
+    "name": "musicgen-small",
+    "format": "transformers",
+    "kind": "musicgen",
+    "detail": "",
+    "bytes": 1,
+}
 
 
 @pytest.fixture(autouse=True)
@@ -106,7 +113,9 @@ def test_continue_sends_the_clip_as_prime_with_the_panel_settings_and_lands_only
     new_bars = [Note(70, 8.0 + i * 2, 2.0, 80) for i in range(4)]
     output = Melody(notes=_tune([60, 62, 64, 65, 67, 65, 64, 62]).notes + new_bars, tempo=100.0)
     with qtbot.waitSignal(window.generation_landed, timeout=10000) as landed:
-        finish_job(window, client, submitted.id, [("melody", "audio/midi", write_midi(output), {"output": {"mode": "continue", "prime_bars": 2}})])
+        finish_job(
+            window, client, submitted.id, [("melody", "audio/midi", write_midi(output), {"output": {"mode": "continue", "prime_bars": 2}})]
+        )
     node = landed.args[0]
     track = timeline.doc.tracks[0]
     placed = [clip for clip in track["clips"] if clip.get("node") == node.id]
@@ -150,7 +159,9 @@ def test_vary_and_interpolate_pin_their_clips_and_results_follow_the_later_clip(
     _accepted(qtbot, job)
     steps = [write_midi(_tune([60 + step] * 4)) for step in range(3)]
     with qtbot.waitSignal(window.generation_landed, timeout=10000):
-        finish_job(window, client, interpolate.id, [("melody", "audio/midi", data, {"output": {"step": i + 1}}) for i, data in enumerate(steps)])
+        finish_job(
+            window, client, interpolate.id, [("melody", "audio/midi", data, {"output": {"step": i + 1}}) for i, data in enumerate(steps)]
+        )
     landed = sorted((clip for clip in timeline.doc.tracks[0]["clips"] if clip["id"] not in (first, second)), key=lambda c: c["start"])
     # One after another, right after B (which ends at beat 12).
     assert [clip["start"] for clip in landed] == [12.0, 16.0, 20.0]
@@ -229,7 +240,9 @@ def test_train_arguments_fine_tune_the_shipped_model_under_a_name() -> None:
     assert melody_training.model_name(" My reels / 2024 ") == "My-reels-2024"
 
 
-def test_train_on_my_midi_is_an_engine_job_with_progress_and_the_model_joins_the_melody_picker(make_window: Any, qtbot: Any, tmp_path: Path, studio_home: Path) -> None:
+def test_train_on_my_midi_is_an_engine_job_with_progress_and_the_model_joins_the_melody_picker(
+    make_window: Any, qtbot: Any, tmp_path: Path, studio_home: Path
+) -> None:
     prompter = QuietPrompter(folders=[_midi_folder(tmp_path)], texts=["Reels 2024"])
     window = make_window(prompter=prompter)
     client = attach_fake_engine(window)
@@ -439,7 +452,9 @@ def _safetensors(path: Path, keys: list[str]) -> Path:
     return path
 
 
-def test_dropping_a_checkpoint_or_diffusers_folder_adds_its_folder_and_offers_a_restart(make_window: Any, studio_home: Path, tmp_path: Path) -> None:
+def test_dropping_a_checkpoint_or_diffusers_folder_adds_its_folder_and_offers_a_restart(
+    make_window: Any, studio_home: Path, tmp_path: Path
+) -> None:
     from studio.core.paths import HomeLayout
     from studio.core.settings import load_settings
 
@@ -498,7 +513,9 @@ def test_preferences_edit_the_model_folders_list(make_window: Any, studio_home: 
 
 
 @pytest.mark.slow
-def test_a_dropped_checkpoint_is_in_the_model_picker_after_the_engine_restarts(make_window: Any, engine_home: Path, qtbot: Any, tmp_path: Path) -> None:
+def test_a_dropped_checkpoint_is_in_the_model_picker_after_the_engine_restarts(
+    make_window: Any, engine_home: Path, qtbot: Any, tmp_path: Path
+) -> None:
     window = make_window(prompter=QuietPrompter(ask=True), engine=True)
     wait_ready(qtbot, window)
     old_pid = engine_pid(engine_home)

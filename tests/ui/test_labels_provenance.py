@@ -57,7 +57,12 @@ def test_history_rows_layers_and_jobs_of_new_continue_and_vary_read_differently(
         assert job.title.startswith("D dorian · ")
         melody = Melody(notes=[Note(62, float(i), 1.0, 90) for i in range(8)], tempo=100.0)
         with qtbot.waitSignal(window.generation_landed, timeout=10000) as landed:
-            finish_job(window, client, client.jobs[-1].id, [("melody", "audio/midi", write_midi(melody), {"output": {"key": "D", "scale": "dorian", "bars": 8, "mode": mode}})])
+            finish_job(
+                window,
+                client,
+                client.jobs[-1].id,
+                [("melody", "audio/midi", write_midi(melody), {"output": {"key": "D", "scale": "dorian", "bars": 8, "mode": mode}})],
+            )
         node = landed.args[0]
         labels.append(node.label)
         clip = next(c for _t, c in window.timeline.doc.clips() if c.get("node") == node.id)
@@ -82,7 +87,9 @@ def test_an_image_layer_is_named_from_its_prompt_and_seed(make_window: Any, qtbo
     assert "#" not in layer.name
 
 
-def test_canvas_png_of_several_layers_records_a_composite_and_restores_no_single_generation(make_window: Any, tmp_path: Path, qtbot: Any) -> None:
+def test_canvas_png_of_several_layers_records_a_composite_and_restores_no_single_generation(
+    make_window: Any, tmp_path: Path, qtbot: Any
+) -> None:
     window = make_window(catalogue=PATTERNS_CATALOGUE)
     client = attach_fake_engine(window, PATTERNS_CATALOGUE)
     canvas = window.canvas

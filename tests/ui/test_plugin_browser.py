@@ -77,7 +77,9 @@ def cell(browser, plugin_id: str, column: str) -> str | None:
     return None
 
 
-def test_browse_searches_filters_by_category_and_shows_permissions_and_author_before_install(tmp_path, home, publisher, server, qtbot, open_dialog):
+def test_browse_searches_filters_by_category_and_shows_permissions_and_author_before_install(
+    tmp_path, home, publisher, server, qtbot, open_dialog
+):
     publisher.add(small_plugin(tmp_path, "acme.glow", description="Soft bloom"))
     publisher.add(small_plugin(tmp_path, "acme.net", permissions=["network"], description="Fetches palettes from the web"))
     publisher.build()
@@ -189,7 +191,9 @@ def test_a_withdrawn_installed_version_is_flagged_and_disabled_in_one_click(tmp_
     publisher.build()
     add_index(layout, server.url())
     complete_install(prepare_install(layout, "acme.glow", load_catalogue(layout)), trial=False)
-    (publisher.folder / "advisories.json").write_text(json.dumps([{"plugin": "acme.glow", "versions": ["1.0.0"], "reason": "leaks your prompts"}]))
+    (publisher.folder / "advisories.json").write_text(
+        json.dumps([{"plugin": "acme.glow", "versions": ["1.0.0"], "reason": "leaks your prompts"}])
+    )
     publisher.build()
     load_catalogue(layout)  # a refresh (the CLI, or the Browse tab) updates the cached copy
 
@@ -223,7 +227,9 @@ def test_the_main_window_flags_a_withdrawn_plugin_at_start_up(tmp_path, studio_h
     publisher.build()
     add_index(layout, server.url())
     complete_install(prepare_install(layout, "acme.glow", load_catalogue(layout)), trial=False)
-    (publisher.folder / "advisories.json").write_text(json.dumps([{"plugin": "acme.glow", "versions": ["1.0.0"], "reason": "crashes on large images"}]))
+    (publisher.folder / "advisories.json").write_text(
+        json.dumps([{"plugin": "acme.glow", "versions": ["1.0.0"], "reason": "crashes on large images"}])
+    )
     publisher.build()
     load_catalogue(layout)
     server.httpd.shutdown()  # start-up reads the cached copy: the server is not asked again
@@ -248,7 +254,12 @@ def test_categories_are_roles_when_the_index_lists_them(tmp_path, home, publishe
     dialog = open_dialog()
     browse(qtbot, dialog)
     browser = dialog.browser
-    assert [browser.category.itemText(i) for i in range(browser.category.count())] == ["All categories", "image", "image.inpaint", "image.outpaint"]
+    assert [browser.category.itemText(i) for i in range(browser.category.count())] == [
+        "All categories",
+        "image",
+        "image.inpaint",
+        "image.outpaint",
+    ]
     browser.category.setCurrentText("image.inpaint")
     assert browser.table.rowCount() == 1 and cell(browser, "acme.fill", "Id") == "acme.fill"
     browser.category.setCurrentText("image")  # acme.glow has no roles: filed under its kind

@@ -13,7 +13,9 @@ from studio.plugins.archive import pack_folder
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "pixelsort"
 
 
-def test_a_dropped_plugin_archive_is_shown_for_confirmation_and_declining_installs_nothing(make_window: Any, studio_home: Path, tmp_path: Path, monkeypatch: Any) -> None:
+def test_a_dropped_plugin_archive_is_shown_for_confirmation_and_declining_installs_nothing(
+    make_window: Any, studio_home: Path, tmp_path: Path, monkeypatch: Any
+) -> None:
     from studio.ui import plugin_manager
 
     archive, _sha = pack_folder(EXAMPLE, out=tmp_path / "pixelsort.zip")

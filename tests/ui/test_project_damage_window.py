@@ -249,7 +249,9 @@ def test_files_that_cannot_be_opened_end_in_the_cannot_open_dialog(make_window: 
     _assert_refused(window, prompter, path, words)
 
 
-def test_an_unexpected_failure_on_open_is_a_dialog_with_details_not_a_traceback(make_window: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unexpected_failure_on_open_is_a_dialog_with_details_not_a_traceback(
+    make_window: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "x.studio"
     make_good_project(path)
     prompter = QuietPrompter()
@@ -328,7 +330,9 @@ def small_recovery(studio_home: Path) -> Iterator[Path]:
     os.system(f"umount -l '{folder}'")
 
 
-def test_autosave_on_a_full_disk_shows_in_the_status_bar_and_keeps_the_changes(make_window: Any, small_recovery: Path, tmp_path: Path, qtbot: Any) -> None:
+def test_autosave_on_a_full_disk_shows_in_the_status_bar_and_keeps_the_changes(
+    make_window: Any, small_recovery: Path, tmp_path: Path, qtbot: Any
+) -> None:
     window = make_window()
     assert window.save_as(tmp_path / "a.studio")
     filler = _fill(small_recovery)

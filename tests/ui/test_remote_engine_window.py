@@ -34,7 +34,9 @@ def remote_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
     (home / "plugins").mkdir(parents=True)
     shutil.copytree(FIXTURE_PLUGINS / "slow", home / "plugins" / "slow")
     env = dict(os.environ, STUDIO_HOME=str(home))
-    process = subprocess.Popen([sys.executable, "-m", "studio", "engine", "--port", "0"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "studio", "engine", "--port", "0"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 90
     while not (home / "remote.json").exists():
         assert process.poll() is None and time.monotonic() < deadline, "the remote engine did not start"
@@ -54,7 +56,9 @@ def remote_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
     client.close()
 
 
-def test_preferences_connect_shows_the_remote_and_the_window_runs_its_loop_through_it(make_window: Any, studio_home: Path, remote_engine: dict, qtbot: Any) -> None:
+def test_preferences_connect_shows_the_remote_and_the_window_runs_its_loop_through_it(
+    make_window: Any, studio_home: Path, remote_engine: dict, qtbot: Any
+) -> None:
     window = make_window(engine=False)
     dialog = window.make_preferences()
     section = dialog.engine
@@ -92,7 +96,9 @@ def test_preferences_connect_shows_the_remote_and_the_window_runs_its_loop_throu
     dialog.deleteLater()
 
 
-def test_a_dropped_connection_mid_job_reconnects_and_picks_up_the_result(make_window: Any, studio_home: Path, remote_engine: dict, qtbot: Any) -> None:
+def test_a_dropped_connection_mid_job_reconnects_and_picks_up_the_result(
+    make_window: Any, studio_home: Path, remote_engine: dict, qtbot: Any
+) -> None:
     from studio.core.engine_target import EngineTarget, save_engine_target
 
     port = urlsplit(remote_engine["url"]).port

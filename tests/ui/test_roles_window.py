@@ -162,12 +162,17 @@ def test_harmonize_asks_the_generator_that_fills_the_role_and_lands_one_track_pe
     timeline.harmonize_action.trigger()
 
     submitted = _jobs(qtbot, client, 1)[0]
-    harmonizers = [g["id"] for g in first_party_catalogue("melody")["generators"] if any(r["role"] == "melody.harmonize" for r in g.get("roles", []))]
+    harmonizers = [
+        g["id"] for g in first_party_catalogue("melody")["generators"] if any(r["role"] == "melody.harmonize" for r in g.get("roles", []))
+    ]
     assert submitted.plugin in harmonizers
     data, kind, _mime = client.uploads[submitted.params["prime"]]
     assert kind == "melody" and [n.pitch for n in read_midi(data).melody.notes] == [67, 66, 65, 64]
 
-    voices = [Part(name, Melody(notes=[Note(pitch - i, float(i), 1.0, 80) for i in range(4)], tempo=90.0)) for name, pitch in (("soprano", 67), ("alto", 62), ("tenor", 57), ("bass", 48))]
+    voices = [
+        Part(name, Melody(notes=[Note(pitch - i, float(i), 1.0, 80) for i in range(4)], tempo=90.0))
+        for name, pitch in (("soprano", 67), ("alto", 62), ("tenor", 57), ("bass", 48))
+    ]
     tracks_before = len(timeline.doc.tracks)
     with qtbot.waitSignal(window.generation_landed, timeout=10000):
         finish_job(window, client, submitted.id, [("melody", "audio/midi", write_parts(voices), {})])

@@ -37,7 +37,9 @@ def test_window_is_interactive_before_the_engine_is_ready(make_window: Any, engi
     assert "studio.patterns" in window.generate_panel.generators
 
 
-def test_generation_lands_on_the_canvas_in_history_and_in_the_project(make_window: Any, engine_home: Path, qtbot: Any, tmp_path: Path) -> None:
+def test_generation_lands_on_the_canvas_in_history_and_in_the_project(
+    make_window: Any, engine_home: Path, qtbot: Any, tmp_path: Path
+) -> None:
     modules_before = set(sys.modules)  # earlier tests in this process may have loaded torch
     window = make_window(engine=True)
     wait_ready(qtbot, window)
@@ -74,7 +76,9 @@ def test_generation_lands_on_the_canvas_in_history_and_in_the_project(make_windo
     assert varied.args[0].parents == [node.id]
     assert len(window.session.history) == 2
     # The whole round trip happened without torch, diffusers or plugin code in this process.
-    assert not {"torch", "diffusers", "transformers", "studio_patterns"} & (set(sys.modules) - modules_before)  # the window loaded none of them
+    assert not {"torch", "diffusers", "transformers", "studio_patterns"} & (
+        set(sys.modules) - modules_before
+    )  # the window loaded none of them
 
 
 def test_cancel_from_the_jobs_view_stops_the_job(make_window: Any, engine_home: Path, qtbot: Any) -> None:

@@ -10,8 +10,22 @@ from studio.plugins.api import Context, Generator, ImageOutput, Request
 
 PALETTES: dict[str, list[tuple[int, int, int]]] = {
     "pico-8": [
-        (0, 0, 0), (29, 43, 83), (126, 37, 83), (0, 135, 81), (171, 82, 54), (95, 87, 79), (194, 195, 199), (255, 241, 232),
-        (255, 0, 77), (255, 163, 0), (255, 236, 39), (0, 228, 54), (41, 173, 255), (131, 118, 156), (255, 119, 168), (255, 204, 170),
+        (0, 0, 0),
+        (29, 43, 83),
+        (126, 37, 83),
+        (0, 135, 81),
+        (171, 82, 54),
+        (95, 87, 79),
+        (194, 195, 199),
+        (255, 241, 232),
+        (255, 0, 77),
+        (255, 163, 0),
+        (255, 236, 39),
+        (0, 228, 54),
+        (41, 173, 255),
+        (131, 118, 156),
+        (255, 119, 168),
+        (255, 204, 170),
     ],
     "game-boy": [(15, 56, 15), (48, 98, 48), (139, 172, 15), (155, 188, 15)],
     "cga": [(0, 0, 0), (85, 255, 255), (255, 85, 255), (255, 255, 255)],
@@ -53,4 +67,8 @@ class PaletteQuantise(Generator):
         ctx.progress(0, 1)
         image = quantise(source, palette=p["palette"], colours=int(p["colours"]), dither=bool(p["dither"]), pixel_size=int(p["pixel_size"]))
         ctx.progress(1, 1)
-        return [ImageOutput(image=image, parameters={"Palette": p["palette"], "Dither": "on" if p["dither"] else "off", "Pixel size": p["pixel_size"]})]
+        return [
+            ImageOutput(
+                image=image, parameters={"Palette": p["palette"], "Dither": "on" if p["dither"] else "off", "Pixel size": p["pixel_size"]}
+            )
+        ]

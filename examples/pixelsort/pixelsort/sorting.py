@@ -45,7 +45,9 @@ def sort_line(pixels: np.ndarray, keys: np.ndarray, low: float, high: float, rev
     return out
 
 
-def pixel_sort(image: Image.Image, *, key: str, low: float, high: float, reverse: bool, vertical: bool, ctx: Context | None = None) -> Image.Image:
+def pixel_sort(
+    image: Image.Image, *, key: str, low: float, high: float, reverse: bool, vertical: bool, ctx: Context | None = None
+) -> Image.Image:
     has_alpha = "A" in image.getbands()
     array = np.asarray(image.convert("RGBA" if has_alpha else "RGB"))
     if vertical:
@@ -74,5 +76,7 @@ class PixelSort(Generator):
         if low > high:
             raise ParamError(f"low ({low}) must not be above high ({high})")
         source = ctx.input_image(p["image"])
-        image = pixel_sort(source, key=p["key"], low=low, high=high, reverse=bool(p["reverse"]), vertical=p["direction"] == "vertical", ctx=ctx)
+        image = pixel_sort(
+            source, key=p["key"], low=low, high=high, reverse=bool(p["reverse"]), vertical=p["direction"] == "vertical", ctx=ctx
+        )
         return [ImageOutput(image=image, parameters={"Sort": f"{p['direction']} by {p['key']}", "Thresholds": f"{low:.2f}-{high:.2f}"})]

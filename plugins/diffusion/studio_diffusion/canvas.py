@@ -55,9 +55,7 @@ class OutpaintCanvas:
     crop_box: tuple[int, int, int, int]  # where the final area lies inside ``image``
 
 
-def outpaint_canvas(
-    image: Image.Image, *, left: int, right: int, top: int, bottom: int, multiple: int, overlap: int = 8
-) -> OutpaintCanvas:
+def outpaint_canvas(image: Image.Image, *, left: int, right: int, top: int, bottom: int, multiple: int, overlap: int = 8) -> OutpaintCanvas:
     """Extend ``image`` by the given pixels; the canvas is rounded up to ``multiple``.
 
     The new area starts as the image's edge pixels stretched outwards (colour continuity for

@@ -96,8 +96,7 @@ def read_safetensors_header(path: Path) -> tuple[dict[str, TensorInfo], dict[str
             head = handle.read(8)
             if len(head) < 8:
                 raise ModelFormatError(
-                    f"{name}: the file is empty or truncated ({size} bytes); it holds no safetensors header. "
-                    "Download it again."
+                    f"{name}: the file is empty or truncated ({size} bytes); it holds no safetensors header. Download it again."
                 )
             (length,) = struct.unpack("<Q", head)
             if length == 0 or length > _MAX_HEADER:
@@ -167,7 +166,9 @@ def detect_family(shapes: Mapping[str, tuple[int, ...]]) -> tuple[str, str]:
         cross = shapes.get(_SD2_CROSS_ATTN)
         if any(key.startswith("cond_stage_model.model.") for key in keys) or (cross is not None and cross[-1] == 1024):
             return SD2, variant
-        if (any(key.startswith("cond_stage_model.transformer.") for key in keys) or in_channels in (4, 9)) and not _is_other_sd_variant(shapes):
+        if (any(key.startswith("cond_stage_model.transformer.") for key in keys) or in_channels in (4, 9)) and not _is_other_sd_variant(
+            shapes
+        ):
             return SD1, variant
     elif any(key.startswith(_UNET) for key in keys):
         pass  # a transformer-based family: diffusers' detector below names it
@@ -184,9 +185,7 @@ def detect_family(shapes: Mapping[str, tuple[int, ...]]) -> tuple[str, str]:
 
 def _is_other_sd_variant(shapes: Mapping[str, tuple[int, ...]]) -> bool:
     # The x4 upscaler and ControlNets share the LDM UNet prefix but are not text-to-image models.
-    return (_UNET + "input_blocks.10.0.skip_connection.bias") in shapes or any(
-        key.startswith("control_model.") for key in shapes
-    )
+    return (_UNET + "input_blocks.10.0.skip_connection.bias") in shapes or any(key.startswith("control_model.") for key in shapes)
 
 
 def _looks_like_lora(keys: Any) -> bool:

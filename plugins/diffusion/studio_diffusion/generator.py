@@ -75,7 +75,9 @@ class DiffusionGenerator(Generator):
             if mode in ("inpaint", "outpaint"):
                 fields["Mask blur"] = job.mask_blur
             if mode == "outpaint":
-                fields["Outpaint"] = ", ".join(f"{side} {params.get('extend_' + side) or 0}" for side in _SIDES if params.get("extend_" + side))
+                fields["Outpaint"] = ", ".join(
+                    f"{side} {params.get('extend_' + side) or 0}" for side in _SIDES if params.get("extend_" + side)
+                )
             if lora_requests:
                 fields["Lora hashes"] = ", ".join(f"{r.name}: {r.hash[:12]}" for r in lora_requests)
                 fields["LoRAs"] = ", ".join(f"{r.name}: {r.weight:g}" for r in lora_requests)
@@ -178,8 +180,9 @@ class _Job:
                 from PIL import Image
 
                 task = "inpaint"
-                call.update(image=Image.new("RGB", (width, height), (128, 128, 128)),
-                            mask_image=Image.new("L", (width, height), 255), strength=1.0)
+                call.update(
+                    image=Image.new("RGB", (width, height), (128, 128, 128)), mask_image=Image.new("L", (width, height), 255), strength=1.0
+                )
             else:
                 task = "txt2img"
             call.update(width=width, height=height)
@@ -253,8 +256,9 @@ class _Job:
         )
         if has_clip_text_encoders(pipe):
             # A1111's prompt syntax (weights, BREAK, no 77-token limit) and its clip skip.
-            call.update(prompt_embeddings(pipe, self.prompt, self.negative_prompt, clip_skip=self.clip_skip,
-                                          with_negative=self.guidance > 1))
+            call.update(
+                prompt_embeddings(pipe, self.prompt, self.negative_prompt, clip_skip=self.clip_skip, with_negative=self.guidance > 1)
+            )
             call.pop("prompt")
             call.pop("negative_prompt")
         elif self.clip_skip > 1:

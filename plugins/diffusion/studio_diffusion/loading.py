@@ -410,9 +410,7 @@ def quiet_loading():
     from diffusers.utils import logging as diffusers_logging
     from transformers.utils import logging as transformers_logging
 
-    restore = [
-        (module, module.is_progress_bar_enabled()) for module in (diffusers_logging, transformers_logging)
-    ]
+    restore = [(module, module.is_progress_bar_enabled()) for module in (diffusers_logging, transformers_logging)]
     for module, _enabled in restore:
         module.disable_progress_bar()
     try:

@@ -160,12 +160,7 @@ def tokenize_chunks(text: str, tokenizer: Any, *, comma_backtrack: int = COMMA_B
         for token in piece_ids:
             if token == comma:
                 last_comma = len(tokens)
-            elif (
-                comma_backtrack
-                and len(tokens) == CHUNK_TOKENS
-                and last_comma != -1
-                and len(tokens) - last_comma <= comma_backtrack
-            ):
+            elif comma_backtrack and len(tokens) == CHUNK_TOKENS and last_comma != -1 and len(tokens) - last_comma <= comma_backtrack:
                 # Move the words after the last comma to the next chunk, so a phrase is not split.
                 cut = last_comma + 1
                 moved_tokens, moved_weights = tokens[cut:], weights[cut:]
@@ -197,8 +192,10 @@ class EncoderSpec:
 
 def has_clip_text_encoders(pipe: Any) -> bool:
     """True for the SD 1.x / 2.x / XL pipelines whose prompts are encoded here."""
-    pairs = [(getattr(pipe, "text_encoder", None), getattr(pipe, "tokenizer", None)),
-             (getattr(pipe, "text_encoder_2", None), getattr(pipe, "tokenizer_2", None))]
+    pairs = [
+        (getattr(pipe, "text_encoder", None), getattr(pipe, "tokenizer", None)),
+        (getattr(pipe, "text_encoder_2", None), getattr(pipe, "tokenizer_2", None)),
+    ]
     present = [(e, t) for e, t in pairs if e is not None]
     if not present or any(t is None for _e, t in present):
         return False

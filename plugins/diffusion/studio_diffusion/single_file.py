@@ -38,8 +38,16 @@ from studio_diffusion.checkpoint import (
 
 # safetensors dtype names -> torch dtype names
 _DTYPES = {
-    "F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16",
-    "I64": "int64", "I32": "int32", "I16": "int16", "I8": "int8", "U8": "uint8", "BOOL": "bool",
+    "F64": "float64",
+    "F32": "float32",
+    "F16": "float16",
+    "BF16": "bfloat16",
+    "I64": "int64",
+    "I32": "int32",
+    "I16": "int16",
+    "I8": "int8",
+    "U8": "uint8",
+    "BOOL": "bool",
 }
 _STREAMED_CLASSES = {"UNet2DConditionModel", "AutoencoderKL", "CLIPTextModel", "CLIPTextModelWithProjection"}
 # Load order: small components first, so the big UNet's file copy is never alive next to a
@@ -261,6 +269,8 @@ def _assign(module: Any, converted: dict[str, Any], dtype: Any, file_name: str, 
     missing = [name for name, param in module.named_parameters() if param.is_meta]
     if missing:
         shown = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
-        raise ModelFormatError(f"{file_name}: the checkpoint lacks {len(missing)} {component} weights ({shown}); it is incomplete or another model")
+        raise ModelFormatError(
+            f"{file_name}: the checkpoint lacks {len(missing)} {component} weights ({shown}); it is incomplete or another model"
+        )
     if unexpected:
         log(f"{file_name}: {len(unexpected)} {component} tensors not used by the model (e.g. {unexpected[0]})")

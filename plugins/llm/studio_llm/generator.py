@@ -57,9 +57,7 @@ def load_language_model(source: ModelSource, *, dtype: str, device: str) -> Load
         raise ModelFormatError(f"{source.name}: the model cannot be loaded: {_why(exc)}") from None
     model.to(device)
     model.eval()
-    size = sum(t.numel() * t.element_size() for t in model.parameters()) + sum(
-        t.numel() * t.element_size() for t in model.buffers()
-    )
+    size = sum(t.numel() * t.element_size() for t in model.parameters()) + sum(t.numel() * t.element_size() for t in model.buffers())
     context = getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", None)
     return LoadedLanguageModel(model, tokenizer, source.name, int(size), int(context) if context else None)
 
@@ -111,7 +109,9 @@ class LanguageModelGenerator(Generator):
             max_new_tokens=max_new_tokens,
         )
         started = time.perf_counter()
-        run_generate(lm.model, inputs, stream, seed=request.seed, device=ctx.device, max_new_tokens=max_new_tokens, pad_token_id=pad_id, **options)
+        run_generate(
+            lm.model, inputs, stream, seed=request.seed, device=ctx.device, max_new_tokens=max_new_tokens, pad_token_id=pad_id, **options
+        )
         text = stream.finish()
         ctx.check_cancelled()
         elapsed = max(time.perf_counter() - started, 1e-9)

@@ -113,8 +113,7 @@ def check_model(path: Path, settings: Mapping[str, Any]) -> ModelSource:
             )
         if not pickles:
             raise ModelFormatError(
-                f"{path.name} has no weights: model.safetensors (or sharded model-*.safetensors with their "
-                "index.json) is missing"
+                f"{path.name} has no weights: model.safetensors (or sharded model-*.safetensors with their index.json) is missing"
             )
     if not any((path / name).is_file() for name in TOKENIZER_FILES):
         raise ModelFormatError(

@@ -170,5 +170,4 @@ if __name__ == "__main__":
     counts: dict[str, int] = {}
     for item in items:
         counts[item.split] = counts.get(item.split, 0) + 1
-    print(json.dumps({"chorales": len(items), "by_split": counts,
-                      "beats": sum(len(c.beats) for c in items)}))
+    print(json.dumps({"chorales": len(items), "by_split": counts, "beats": sum(len(c.beats) for c in items)}))

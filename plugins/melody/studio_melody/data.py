@@ -195,8 +195,9 @@ def _parse_file_job(job: tuple[str, Path]) -> tuple[list[dict[str, Any]], dict[s
             key = f"error: {type(exc).__name__}"
             reasons[key] = reasons.get(key, 0) + 1
             continue
-        items.append(dict(id=tune_id, collection=collection, title=title, meter=melody.meter,
-                          key=melody.key, mode=melody.mode, tokens=tokens))
+        items.append(
+            dict(id=tune_id, collection=collection, title=title, meter=melody.meter, key=melody.key, mode=melody.mode, tokens=tokens)
+        )
     return items, reasons
 
 
@@ -252,9 +253,11 @@ def score_to_melody(score: Any, *, soprano_only: bool = False) -> tuple[Melody, 
     off_grid = 0
     total = 0
     for number, measure in enumerate(measures):
-        items = [el for el in measure.recurse().notesAndRests
-                 if not isinstance(el, harmony.Harmony) and el.duration.quarterLength > 0
-                 and not el.duration.isGrace]
+        items = [
+            el
+            for el in measure.recurse().notesAndRests
+            if not isinstance(el, harmony.Harmony) and el.duration.quarterLength > 0 and not el.duration.isGrace
+        ]
         if not items:
             continue
         length = _ticks(measure.duration.quarterLength)
@@ -269,7 +272,10 @@ def score_to_melody(score: Any, *, soprano_only: bool = False) -> tuple[Melody, 
             start = measure_start + _ticks(offset)
             end = measure_start + _ticks(offset + float(el.duration.quarterLength))
             total += 1
-            if abs(offset * GRID - round(offset * GRID)) > 1e-6 or abs(float(el.duration.quarterLength) * GRID - round(float(el.duration.quarterLength) * GRID)) > 1e-6:
+            if (
+                abs(offset * GRID - round(offset * GRID)) > 1e-6
+                or abs(float(el.duration.quarterLength) * GRID - round(float(el.duration.quarterLength) * GRID)) > 1e-6
+            ):
                 off_grid += 1
             if end <= start:
                 continue
@@ -309,8 +315,7 @@ def score_to_melody(score: Any, *, soprano_only: bool = False) -> tuple[Melody, 
     bars = -(-end // size)
     if bars > 200:
         raise RejectTune("too long")
-    melody = Melody(notes=notes, time_signature=(numerator, denominator), key=tonic, mode=mode,
-                    length=beats(bars * size))
+    melody = Melody(notes=notes, time_signature=(numerator, denominator), key=tonic, mode=mode, length=beats(bars * size))
     shift = tk.tonic_shift(tonic)
     low, high = melody.pitch_range
     if low - shift < tk.PITCH_LOW or high - shift > tk.PITCH_HIGH:
@@ -370,8 +375,17 @@ def load_midi_folder(folder: Path, *, log: Callable[[str], None] | None = None) 
             tonic, mode = estimate_key(melody.notes)
             melody = melody.copy(key=tonic, mode=mode)
         tokens = tk.encode(melody, fold=True)
-        tunes.append(Tune(id=str(path.relative_to(folder)), collection="user", title=path.stem,
-                          meter=melody.meter, key=melody.key, mode=melody.mode, tokens=tokens))
+        tunes.append(
+            Tune(
+                id=str(path.relative_to(folder)),
+                collection="user",
+                title=path.stem,
+                meter=melody.meter,
+                key=melody.key,
+                mode=melody.mode,
+                tokens=tokens,
+            )
+        )
     if not tunes:
         raise FileNotFoundError(f"{folder}: none of the MIDI files could be used")
     ordered = sorted(tunes, key=lambda t: hashlib.sha256(f"{SPLIT_SALT}:{t.id}".encode()).hexdigest())

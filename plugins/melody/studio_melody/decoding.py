@@ -104,8 +104,16 @@ class BarPlan:
 class Decoder:
     """Runs a ``Stepper`` through a plan of bars under ``Constraints``."""
 
-    def __init__(self, stepper: Stepper, constraints: Constraints, rng: np.random.Generator,
-                 bar_size: int, *, beat: int = GRID, on_bar: Callable[[int, int], None] | None = None) -> None:
+    def __init__(
+        self,
+        stepper: Stepper,
+        constraints: Constraints,
+        rng: np.random.Generator,
+        bar_size: int,
+        *,
+        beat: int = GRID,
+        on_bar: Callable[[int, int], None] | None = None,
+    ) -> None:
         self.stepper = stepper
         self.c = constraints
         self.rng = rng
@@ -209,13 +217,17 @@ class Decoder:
             allowed[tk.pitch_token(pitch)] = True
         if allow_rest:
             allowed[tk.REST] = True
-        if allow_tie and self.last_pitch is not None and self._in_scale(self.last_pitch) \
-                and c.low <= self.last_pitch <= c.high:
+        if allow_tie and self.last_pitch is not None and self._in_scale(self.last_pitch) and c.low <= self.last_pitch <= c.high:
             allowed[tk.TIE] = True
         remaining = self.size - self.position
-        if (c.passing > 0 and not last_bar and self.last_event_was_note and self.last_pitch is not None
-                and self._in_scale(self.last_pitch)
-                and any(d <= min(remaining, c.max_passing_duration) and self.fill[remaining - d] for d in self.durations)):
+        if (
+            c.passing > 0
+            and not last_bar
+            and self.last_event_was_note
+            and self.last_pitch is not None
+            and self._in_scale(self.last_pitch)
+            and any(d <= min(remaining, c.max_passing_duration) and self.fill[remaining - d] for d in self.durations)
+        ):
             bias = np.zeros(tk.VOCAB_SIZE)
             for pitch in range(max(c.low, self.last_pitch - 2), min(c.high, self.last_pitch + 2) + 1):
                 if pitch == self.last_pitch or self._in_scale(pitch):
@@ -260,19 +272,24 @@ class Decoder:
         remaining = self.size - self.position
         return any(d < remaining and self.fill[remaining - d] for d in self.durations)
 
-    def sample_bar(self, *, last_bar: bool, first_of_tune: bool = False, final: bool = False,
-                   lead: Sequence[int] = ()) -> None:
+    def sample_bar(self, *, last_bar: bool, first_of_tune: bool = False, final: bool = False, lead: Sequence[int] = ()) -> None:
         start_of_bar = True
         has_note = False
-        if (lead and self.last_event_was_note and self.body and self.body[-1] == tk.BAR
-                and len(lead) == 3 and tk.is_pitch(lead[1]) and tk.token_pitch(lead[1]) == self.last_pitch):
+        if (
+            lead
+            and self.last_event_was_note
+            and self.body
+            and self.body[-1] == tk.BAR
+            and len(lead) == 3
+            and tk.is_pitch(lead[1])
+            and tk.token_pitch(lead[1]) == self.last_pitch
+        ):
             self._feed(list(lead), generated=False)
             start_of_bar = False
             has_note = True
         while self.position < self.size:
             can_tie = start_of_bar and self.last_event_was_note and bool(self.body) and self.body[-1] == tk.BAR
-            allow_rest = not (first_of_tune and self.c.start_with_note and not self.body) \
-                and not self.last_generated_chromatic
+            allow_rest = not (first_of_tune and self.c.start_with_note and not self.body) and not self.last_generated_chromatic
             if self.c.no_silent_bars and not has_note and not self._rest_leaves_room():
                 allow_rest = False
             allowed, bias = self._pitch_mask(last_bar=last_bar, allow_rest=allow_rest, allow_tie=can_tie)
@@ -311,15 +328,26 @@ class Decoder:
         tokens = list(tokens)
         if tokens and tokens[0] == tk.TIE:
             # a tie continues the pitch before it; after a re-sampled bar that may differ
-            continues = (self.last_event_was_note and bool(self.body) and self.body[-1] == tk.BAR
-                         and len(tokens) > 1 and tk.is_pitch(tokens[1])
-                         and tk.token_pitch(tokens[1]) == self.last_pitch)
+            continues = (
+                self.last_event_was_note
+                and bool(self.body)
+                and self.body[-1] == tk.BAR
+                and len(tokens) > 1
+                and tk.is_pitch(tokens[1])
+                and tk.token_pitch(tokens[1]) == self.last_pitch
+            )
             if not continues:
                 tokens = tokens[1:]
         self._feed(tokens, generated=generated)
 
-    def pitches_bar(self, tokens: Sequence[int], resample: Sequence[bool], *, last_bar: bool,  # noqa: C901
-                    final: bool = False) -> None:
+    def pitches_bar(  # noqa: C901
+        self,
+        tokens: Sequence[int],
+        resample: Sequence[bool],
+        *,
+        last_bar: bool,
+        final: bool = False,
+    ) -> None:
         """Keep the bar's rhythm and re-sample the pitches of the flagged events.
 
         In the tune's last bar with ``end_on_tonic``, the closing tonic is placed on the
@@ -338,8 +366,7 @@ class Decoder:
             onset = self.bar_index * self.size + self.position
             if index == forced:
                 current = tk.token_pitch(pitch_tok) if tk.is_pitch(pitch_tok) else None
-                continues_tonic = (kind == "tie" and self.last_event_was_note and self.last_pitch is not None
-                                   and self.last_pitch % 12 == 0)
+                continues_tonic = kind == "tie" and self.last_event_was_note and self.last_pitch is not None and self.last_pitch % 12 == 0
                 if continues_tonic:
                     self._feed([tk.TIE, tk.pitch_token(self.last_pitch), duration_tok], generated=False)
                     continue
@@ -372,8 +399,13 @@ class Decoder:
                 self._feed([pitch_tok, duration_tok], generated=False)
                 continue
             following = events[index + 1] if index + 1 < len(events) else None
-            resolves = (following is not None and following[0] == "note" and index + 1 != forced
-                        and index + 1 < len(resample) and resample[index + 1])
+            resolves = (
+                following is not None
+                and following[0] == "note"
+                and index + 1 != forced
+                and index + 1 < len(resample)
+                and resample[index + 1]
+            )
             allowed, bias = self._pitch_mask(last_bar=last_bar or not resolves, allow_rest=False, allow_tie=False)
             # keep the rhythm: a passing note may not outlast its limit
             if tk.token_duration(duration_tok) > self.c.max_passing_duration:
@@ -397,7 +429,7 @@ class Decoder:
             # a passing note needs a written note after it to resolve to: none in the last
             # bar, nor just before a bar that is kept or copied as it was, nor in a bar that
             # will be copied (its copy may be followed by anything)
-            closing = (index == total - 1 or plan[index + 1].kind in ("keep", "copy") or index in sources)
+            closing = index == total - 1 or plan[index + 1].kind in ("keep", "copy") or index in sources
             if self.c.end_on_tonic and index == total - 2 and plan[-1].kind in ("sample", "pitches"):
                 closing = True  # the final bar may have to open with its closing tonic
             start = len(self.body)
@@ -410,8 +442,7 @@ class Decoder:
             elif bar.kind == "pitches":
                 self.pitches_bar(bar.tokens, bar.resample, last_bar=closing, final=index == total - 1)
             else:
-                self.sample_bar(last_bar=closing, first_of_tune=index == 0, final=index == total - 1,
-                                lead=bar.lead)
+                self.sample_bar(last_bar=closing, first_of_tune=index == 0, final=index == total - 1, lead=bar.lead)
             written.append(list(self.body[start:]))
             if self.on_bar is not None:
                 self.on_bar(index + 1, total)

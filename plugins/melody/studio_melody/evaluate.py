@@ -30,7 +30,7 @@ from . import tokens as tk
 
 def head_bars(sequence: Sequence[int], count: int) -> list[int]:
     """The header and the first ``count`` bars of a tune."""
-    bars = tk.split_bars(sequence[tk.HEADER:])[:count]
+    bars = tk.split_bars(sequence[tk.HEADER :])[:count]
     return list(sequence[: tk.HEADER]) + [t for bar in bars for t in bar]
 
 
@@ -62,7 +62,7 @@ def tune_stats(sequences: Sequence[Sequence[int]]) -> dict[str, Any]:
         meter, mode = tk.meter_of(sequence[1]), tk.mode_of(sequence[2])
         size = bar_ticks(tuple(int(x) for x in meter.split("/")))  # type: ignore[arg-type]
         scale = set(SCALES[mode])
-        bars = tk.split_bars(sequence[tk.HEADER:])
+        bars = tk.split_bars(sequence[tk.HEADER :])
         pitches = []
         seen_bars, seen_pairs = set(), set()
         previous_key = None
@@ -143,9 +143,21 @@ def compare(generated: dict[str, Any], reference: dict[str, Any]) -> dict[str, A
     return result
 
 
-def generate_like(stepper_factory, prompts: Sequence[Sequence[int]], *, model_durations, scale_mode: str,
-                  low: int, high: int, passing: float, temperature: float, top_p: float, seed: int,
-                  form: str = "free", patterns: list | None = None) -> list[list[int]]:
+def generate_like(
+    stepper_factory,
+    prompts: Sequence[Sequence[int]],
+    *,
+    model_durations,
+    scale_mode: str,
+    low: int,
+    high: int,
+    passing: float,
+    temperature: float,
+    top_p: float,
+    seed: int,
+    form: str = "free",
+    patterns: list | None = None,
+) -> list[list[int]]:
     from .decoding import BarPlan, Constraints, Decoder
     from .forms import pick_pattern
     from .plugin import form_plan
@@ -155,18 +167,28 @@ def generate_like(stepper_factory, prompts: Sequence[Sequence[int]], *, model_du
         meter, mode = tk.meter_of(prompt[1]), tk.mode_of(prompt[2])
         size = bar_ticks(tuple(int(x) for x in meter.split("/")))  # type: ignore[arg-type]
         scale = frozenset(range(12)) if scale_mode == "none" else frozenset(SCALES[mode])
-        constraints = Constraints(scale=scale, low=low, high=high, passing=passing, durations=model_durations,
-                                  temperature=temperature, top_p=top_p, start_with_note=scale_mode != "none",
-                                  end_on_tonic=scale_mode != "none")
-        bars = len(tk.split_bars(prompt[tk.HEADER:]))
+        constraints = Constraints(
+            scale=scale,
+            low=low,
+            high=high,
+            passing=passing,
+            durations=model_durations,
+            temperature=temperature,
+            top_p=top_p,
+            start_with_note=scale_mode != "none",
+            end_on_tonic=scale_mode != "none",
+        )
+        bars = len(tk.split_bars(prompt[tk.HEADER :]))
         signature = tuple(int(x) for x in meter.split("/"))
-        decoder = Decoder(stepper_factory(), constraints, np.random.default_rng([seed, index]), size,
-                          beat=beat_ticks(signature))  # type: ignore[arg-type]
+        decoder = Decoder(stepper_factory(), constraints, np.random.default_rng([seed, index]), size, beat=beat_ticks(signature))  # type: ignore[arg-type]
         decoder.start(list(prompt[: tk.HEADER]))
         if form == "auto":
             pattern = pick_pattern(bars, np.random.default_rng([seed, index, 31]), patterns or [])
-            plan = [BarPlan("copy", source=s) if s >= 0 else BarPlan("sample") for s in pattern] if pattern else \
-                [BarPlan("sample") for _ in range(bars)]
+            plan = (
+                [BarPlan("copy", source=s) if s >= 0 else BarPlan("sample") for s in pattern]
+                if pattern
+                else [BarPlan("sample") for _ in range(bars)]
+            )
         else:
             plan = form_plan(form, bars) or [BarPlan("sample") for _ in range(bars)]
         body = decoder.run(plan)
@@ -174,8 +196,9 @@ def generate_like(stepper_factory, prompts: Sequence[Sequence[int]], *, model_du
     return results
 
 
-def sounding_by_register(numpy_model, lows: Sequence[int], *, tunes: int = 20, bars: int = 8, seed: int = 0,
-                         key: str = "D", scale: str = "major") -> dict[str, dict[str, float]]:
+def sounding_by_register(
+    numpy_model, lows: Sequence[int], *, tunes: int = 20, bars: int = 8, seed: int = 0, key: str = "D", scale: str = "major"
+) -> dict[str, dict[str, float]]:
     """Sounding time (% of the bars' span) and notes inside the range (%) of new 4/4 tunes
     written in one-octave ranges ``low..low+12``, through the plugin's register window."""
     from .decoding import BarPlan, Constraints, Decoder
@@ -187,9 +210,17 @@ def sounding_by_register(numpy_model, lows: Sequence[int], *, tunes: int = 20, b
         window = register_window(low, low + 12, key, scale)
         shares, inside = [], []
         for index in range(tunes):
-            constraints = Constraints(scale=frozenset(SCALES[scale]), low=window.low, high=window.high, passing=0.2,
-                                      durations=numpy_model.config.durations, temperature=1.0, top_p=0.95,
-                                      start_with_note=True, end_on_tonic=True)
+            constraints = Constraints(
+                scale=frozenset(SCALES[scale]),
+                low=window.low,
+                high=window.high,
+                passing=0.2,
+                durations=numpy_model.config.durations,
+                temperature=1.0,
+                top_p=0.95,
+                start_with_note=True,
+                end_on_tonic=True,
+            )
             decoder = Decoder(NumpyStepper(numpy_model), constraints, np.random.default_rng([seed, index]), 48)
             decoder.start(tk.header("4/4", scale))
             body = decoder.run([BarPlan("sample") for _ in range(bars)])
@@ -197,8 +228,10 @@ def sounding_by_register(numpy_model, lows: Sequence[int], *, tunes: int = 20, b
             pitches = [n.pitch - window.octave for n in melody.notes]
             shares.append(sum(n.duration_ticks for n in melody.notes) / (bars * 48))
             inside.append(np.mean([low <= p <= low + 12 for p in pitches]) if pitches else 0.0)
-        out[f"{low}-{low + 12}"] = {"sounding_pct": round(100 * float(np.mean(shares)), 2),
-                                    "notes_in_range_pct": round(100 * float(np.mean(inside)), 2)}
+        out[f"{low}-{low + 12}"] = {
+            "sounding_pct": round(100 * float(np.mean(shares)), 2),
+            "notes_in_range_pct": round(100 * float(np.mean(inside)), 2),
+        }
     return out
 
 
@@ -249,8 +282,11 @@ def main(argv: list[str] | None = None) -> int:
     ngrams = {}
     if not args.skip_nll:
         model = load_model(args.model)
-        results["lstm"] = {"parameters": model.parameter_count(),
-                           "val_nll": round(evaluate(model, val), 4), "test_nll": round(evaluate(model, test), 4)}
+        results["lstm"] = {
+            "parameters": model.parameter_count(),
+            "val_nll": round(evaluate(model, val), 4),
+            "test_nll": round(evaluate(model, test), 4),
+        }
         log(f"lstm: {results['lstm']} ({time.time() - started:.0f}s)")
         results["ngram"] = {}
         for order in orders:
@@ -277,30 +313,46 @@ def main(argv: list[str] | None = None) -> int:
         "lstm_metre_only": dict(scale_mode="none", low=tk.PITCH_LOW, high=tk.PITCH_HIGH, passing=0.0),
         "lstm_plugin_defaults": dict(scale_mode="mode", low=55, high=84, passing=0.2),
         "lstm_plugin_defaults_form_AABB": dict(scale_mode="mode", low=55, high=84, passing=0.2, form="AABB"),
-        "lstm_plugin_defaults_form_auto": dict(scale_mode="mode", low=55, high=84, passing=0.2, form="auto",
-                                               patterns=load_patterns(args.model)),
+        "lstm_plugin_defaults_form_auto": dict(
+            scale_mode="mode", low=55, high=84, passing=0.2, form="auto", patterns=load_patterns(args.model)
+        ),
     }
     if args.only:
         configs = {name: config for name, config in configs.items() if name in args.only.split(",")}
     results["generation"] = {}
     for name, config in configs.items():
         t = time.time()
-        generated = generate_like(lambda: NumpyStepper(numpy_model), prompts, model_durations=numpy_model.config.durations,
-                                  temperature=1.0, top_p=0.95, seed=args.seed, **config)
+        generated = generate_like(
+            lambda: NumpyStepper(numpy_model),
+            prompts,
+            model_durations=numpy_model.config.durations,
+            temperature=1.0,
+            top_p=0.95,
+            seed=args.seed,
+            **config,
+        )
         results["generation"][name] = compare(tune_stats(generated), reference)
         results["generation"][name]["seconds"] = round(time.time() - t, 1)
         log(f"{name}: {results['generation'][name]}")
     if not args.skip_nll:
         ngram = ngrams[best]
         t = time.time()
-        generated = generate_like(lambda: NGramStepper(ngram), prompts, model_durations=numpy_model.config.durations,
-                                  temperature=1.0, top_p=0.95, seed=args.seed, scale_mode="none", low=tk.PITCH_LOW,
-                                  high=tk.PITCH_HIGH, passing=0.0)
+        generated = generate_like(
+            lambda: NGramStepper(ngram),
+            prompts,
+            model_durations=numpy_model.config.durations,
+            temperature=1.0,
+            top_p=0.95,
+            seed=args.seed,
+            scale_mode="none",
+            low=tk.PITCH_LOW,
+            high=tk.PITCH_HIGH,
+            passing=0.0,
+        )
         results["generation"][f"ngram{best}_metre_only"] = compare(tune_stats(generated), reference)
         results["generation"][f"ngram{best}_metre_only"]["seconds"] = round(time.time() - t, 1)
         log(f"ngram: {results['generation'][f'ngram{best}_metre_only']}")
-    results["settings"] = {"tunes": args.tunes, "max_bars": args.max_bars, "temperature": 1.0, "top_p": 0.95,
-                           "seed": args.seed}
+    results["settings"] = {"tunes": args.tunes, "max_bars": args.max_bars, "temperature": 1.0, "top_p": 0.95, "seed": args.seed}
     args.out.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
     log(f"wrote {args.out} ({time.time() - started:.0f}s)")
     return 0

@@ -85,12 +85,17 @@ def pick_pattern(bars: int, rng: np.random.Generator, patterns: list[tuple[list[
 
 
 def write_patterns(folder: Path, sequences: Sequence[Sequence[int]]) -> Path:
-    counts = Counter(tuple(copy_pattern(tk.split_bars(s[tk.HEADER:]))) for s in sequences)
+    counts = Counter(tuple(copy_pattern(tk.split_bars(s[tk.HEADER :]))) for s in sequences)
     items = [{"pattern": list(p), "tunes": n} for p, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
     path = Path(folder) / PATTERNS_NAME
-    path.write_text(json.dumps({"version": 1, "source": "first 16 bars of the training tunes",
-                                "tunes": len(sequences), "patterns": items}, separators=(",", ":")) + "\n",
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps(
+            {"version": 1, "source": "first 16 bars of the training tunes", "tunes": len(sequences), "patterns": items},
+            separators=(",", ":"),
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     return path
 
 
@@ -100,7 +105,7 @@ def letters(bars: Sequence[Sequence[int]]) -> str:
     if not count:
         return ""
     length = count // 4
-    phrases = [[tuple(bar) for bar in bars[i * length:(i + 1) * length]] for i in range(4)]
+    phrases = [[tuple(bar) for bar in bars[i * length : (i + 1) * length]] for i in range(4)]
     heads = [p[:-1] if length > 1 else p for p in phrases]
     names: list[str] = []
     firsts: dict[str, int] = {}
@@ -119,8 +124,7 @@ def form_of(bars: Sequence[Sequence[int]]) -> str:
 
 
 def count_forms(sequences: Sequence[Sequence[int]]) -> dict[str, float]:
-    counts = Counter(form_of(tk.split_bars(s[tk.HEADER:])) for s in sequences
-                     if len(tk.split_bars(s[tk.HEADER:])) >= 8)
+    counts = Counter(form_of(tk.split_bars(s[tk.HEADER :])) for s in sequences if len(tk.split_bars(s[tk.HEADER :])) >= 8)
     total = sum(counts.values()) or 1
     return {name: round(counts.get(name, 0) / total, 4) for name in ("free",) + FORMS}
 

@@ -32,8 +32,15 @@ from .harmony import HARMONY_NAME, RANGES, Harmonizer, HarmonyConstraints, Harmo
 #: the soprano's usual middle: a melody is moved by octaves to sit around here
 SOPRANO_CENTRE = 70
 CHORD_TEMPLATES = (
-    ("", (0, 4, 7)), ("m", (0, 3, 7)), ("dim", (0, 3, 6)), ("aug", (0, 4, 8)), ("7", (0, 4, 7, 10)),
-    ("maj7", (0, 4, 7, 11)), ("m7", (0, 3, 7, 10)), ("m7b5", (0, 3, 6, 10)), ("dim7", (0, 3, 6, 9)),
+    ("", (0, 4, 7)),
+    ("m", (0, 3, 7)),
+    ("dim", (0, 3, 6)),
+    ("aug", (0, 4, 8)),
+    ("7", (0, 4, 7, 10)),
+    ("maj7", (0, 4, 7, 11)),
+    ("m7", (0, 3, 7, 10)),
+    ("m7b5", (0, 3, 6, 10)),
+    ("dim7", (0, 3, 6, 9)),
     ("sus4", (0, 5, 7)),
 )
 _FLAT_NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
@@ -114,8 +121,9 @@ class HarmonyGenerator(Generator):
         params = dict(request.params)
         path = harmony_model_path(params.get("model"), tuple(getattr(ctx, "model_paths", ()) or ()))
         if not path.is_file():
-            raise ModelFormatError(f"{path}: no harmony model; reinstall the studio or run "
-                                   "`python main.py train melody --harmony --out DIR`")
+            raise ModelFormatError(
+                f"{path}: no harmony model; reinstall the studio or run `python main.py train melody --harmony --out DIR`"
+            )
         model = ctx.models.load(path, lambda p: _load(Path(p)), kind="melody") if ctx is not None else _load(path)
         runner = _Run(None, ctx, request.seed)
         imported = runner._input({**params, "mode": "harmonize"}, "prime", required=True)
@@ -143,40 +151,52 @@ class HarmonyGenerator(Generator):
         # voice ranges in the model's frame (normalised pitch + shift is the sounding pitch
         # after the octave move)
         ranges = {voice: (low - shift, high - shift) for voice, (low, high) in RANGES.items()}
-        scale_name = settings.scale if settings.scale in ("major", "minor", "dorian", "mixolydian", "phrygian",
-                                                            "lydian", "harmonic minor") else model_mode
+        scale_name = (
+            settings.scale
+            if settings.scale in ("major", "minor", "dorian", "mixolydian", "phrygian", "lydian", "harmonic minor")
+            else model_mode
+        )
         allowed = key_pitch_classes(tonic, "minor" if scale_name in ("minor", "harmonic minor") else scale_name)
-        constraints = HarmonyConstraints(allowed, tonic, ranges, no_crossing=bool(params.get("no_crossing", True)),
-                                         no_parallels=bool(params.get("no_parallels", True)),
-                                         end_on_tonic=bool(params.get("end_on_tonic", True)))
+        constraints = HarmonyConstraints(
+            allowed,
+            tonic,
+            ranges,
+            no_crossing=bool(params.get("no_crossing", True)),
+            no_parallels=bool(params.get("no_parallels", True)),
+            end_on_tonic=bool(params.get("end_on_tonic", True)),
+        )
         temperature = float(params.get("temperature", 0.0) or 0.0)
         rng = np.random.default_rng(request.seed)
         harmonizer = Harmonizer(model, log=ctx.log)
         ctx.progress(0, 2, "harmonizing")
         ctx.check_cancelled()
         try:
-            voicings = harmonizer.harmonize(normalised, shift=shift, mode=model_mode, constraints=constraints,
-                                            temperature=temperature, rng=rng)
+            voicings = harmonizer.harmonize(
+                normalised, shift=shift, mode=model_mode, constraints=constraints, temperature=temperature, rng=rng
+            )
         except ValueError as exc:
             raise ParamError(f"prime: {exc}") from None
         ctx.progress(1, 2, "writing voices")
         back = shift - octave
         lower = [[s - v[i] + back for s, v in zip(normalised, voicings)] for i in range(3)]
         flats = settings.key in ("F", "Bb", "Eb", "Ab", "Db") or (settings.key in ("C", "G", "D") and model_mode == "minor")
-        chords = [chord_name([s + back, a, t, b], flats=flats)
-                  for s, a, t, b in zip(normalised, lower[0], lower[1], lower[2])]
+        chords = [chord_name([s + back, a, t, b], flats=flats) for s, a, t, b in zip(normalised, lower[0], lower[1], lower[2])]
         length = beats(steps * step)
         frame = melody.copy(notes=[], length=length, key=settings.key, mode=settings.scale)
         soprano_part = Part("Melody" if style == "chords" else "Soprano", melody.copy(key=settings.key, mode=settings.scale))
-        markers = [(beats(index * step), name) for index, name in enumerate(chords)
-                   if index == 0 or name != chords[index - 1]]
+        markers = [(beats(index * step), name) for index, name in enumerate(chords) if index == 0 or name != chords[index - 1]]
         if style == "chords":
             block = [Note(p, beats(i * step), beats(step), 64) for i in range(steps) for p in (lower[0][i], lower[1][i])]
-            parts = [soprano_part, Part("Chords", frame.copy(notes=block), program=0, markers=markers),
-                     Part("Bass", frame.copy(notes=held(lower[2], step, 76)), program=32)]
+            parts = [
+                soprano_part,
+                Part("Chords", frame.copy(notes=block), program=0, markers=markers),
+                Part("Bass", frame.copy(notes=held(lower[2], step, 76)), program=32),
+            ]
         else:
-            parts = [soprano_part] + [Part(name, frame.copy(notes=held(lower[i], step)), program=52 if i < 2 else 52)
-                                      for i, name in enumerate(("Alto", "Tenor", "Bass"))]
+            parts = [soprano_part] + [
+                Part(name, frame.copy(notes=held(lower[i], step)), program=52 if i < 2 else 52)
+                for i, name in enumerate(("Alto", "Tenor", "Bass"))
+            ]
             parts[1].markers = markers
         parameters: dict[str, Any] = {
             "mode": "harmonize",

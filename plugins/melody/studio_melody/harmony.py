@@ -98,8 +98,9 @@ def sequences_of(chorale) -> list[list[tuple[int, Voicing]]]:
 class HarmonyModel:
     """Witten-Bell interpolated counts over voicings (see the module doc)."""
 
-    def __init__(self, counts: dict[str, dict[str, dict[str, int]]], contexts: Sequence[str] = CONTEXTS,
-                 info: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, counts: dict[str, dict[str, dict[str, int]]], contexts: Sequence[str] = CONTEXTS, info: dict[str, Any] | None = None
+    ) -> None:
         # counts[context name][context key][voicing "a,t,b"] = n
         self.contexts = tuple(contexts)
         self.info = info or {}
@@ -110,8 +111,7 @@ class HarmonyModel:
                 parsed = {_parse(v): n for v, n in followers.items()}
                 table[key] = (parsed, sum(parsed.values()), len(parsed))
             self.tables[name] = table
-        self.vocabulary: list[Voicing] = sorted({v for name in self.contexts for entry in self.tables[name].values()
-                                                 for v in entry[0]})
+        self.vocabulary: list[Voicing] = sorted({v for name in self.contexts for entry in self.tables[name].values() for v in entry[0]})
 
     # ------------------------------------------------------------------ training
 
@@ -159,8 +159,7 @@ class HarmonyModel:
             p = weight * np.array([followers.get(v, 0) for v in candidates]) / total + (1 - weight) * p
         return p
 
-    def transition_matrix(self, previous: list[Voicing], candidates: list[Voicing], degree: int, following: int,
-                          mode: str) -> np.ndarray:
+    def transition_matrix(self, previous: list[Voicing], candidates: list[Voicing], degree: int, following: int, mode: str) -> np.ndarray:
         """P(candidate | previous) for every pair, shape (len(previous), len(candidates))."""
         lower = self.lower_vector(candidates, degree, following, mode)
         index = {v: i for i, v in enumerate(candidates)}
@@ -195,15 +194,21 @@ class HarmonyModel:
                     following = run[index + 1][0] % 12 if index + 1 < len(run) else -1
                     total -= math.log(self.probability(v, prev, soprano % 12, following, chorale.mode))
                     beats += 1
-        return {"beats": beats, "nats_per_beat": round(total / max(1, beats), 4),
-                "nats_per_note": round(total / max(1, 3 * beats), 4)}
+        return {"beats": beats, "nats_per_beat": round(total / max(1, beats), 4), "nats_per_note": round(total / max(1, 3 * beats), 4)}
 
     # ------------------------------------------------------------------ files
 
     def to_json(self) -> dict[str, Any]:
-        return {"format": HARMONY_FORMAT, "version": 1, "contexts": list(self.contexts), "info": self.info,
-                "counts": {name: {key: {_format(v): n for v, n in entry[0].items()}
-                                  for key, entry in table.items()} for name, table in self.tables.items()}}
+        return {
+            "format": HARMONY_FORMAT,
+            "version": 1,
+            "contexts": list(self.contexts),
+            "info": self.info,
+            "counts": {
+                name: {key: {_format(v): n for v, n in entry[0].items()} for key, entry in table.items()}
+                for name, table in self.tables.items()
+            },
+        }
 
     def save(self, folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
@@ -285,16 +290,27 @@ class Harmonizer:
             a, t, b = soprano - v[0], soprano - v[1], soprano - v[2]
             if c.no_crossing and not (v[0] <= v[1] <= v[2]):
                 continue
-            if not (c.ranges["alto"][0] <= a <= c.ranges["alto"][1] and c.ranges["tenor"][0] <= t <= c.ranges["tenor"][1]
-                    and c.ranges["bass"][0] <= b <= c.ranges["bass"][1]):
+            if not (
+                c.ranges["alto"][0] <= a <= c.ranges["alto"][1]
+                and c.ranges["tenor"][0] <= t <= c.ranges["tenor"][1]
+                and c.ranges["bass"][0] <= b <= c.ranges["bass"][1]
+            ):
                 continue
             if strict and any((p + shift) % 12 not in c.key_pitch_classes for p in (a, t, b)):
                 continue
             out.append(v)
         return out
 
-    def harmonize(self, soprano: Sequence[int], *, shift: int, mode: str, constraints: HarmonyConstraints,
-                  temperature: float = 0.0, rng: np.random.Generator | None = None) -> list[Voicing]:
+    def harmonize(
+        self,
+        soprano: Sequence[int],
+        *,
+        shift: int,
+        mode: str,
+        constraints: HarmonyConstraints,
+        temperature: float = 0.0,
+        rng: np.random.Generator | None = None,
+    ) -> list[Voicing]:
         """The voicing for each beat of ``soprano`` (normalised pitches; ``shift`` moves
         them back to the key)."""
         attempts = [dict(parallels=constraints.no_parallels, tonic=constraints.end_on_tonic)]
@@ -303,21 +319,35 @@ class Harmonizer:
         if constraints.end_on_tonic:
             attempts.append(dict(parallels=False, tonic=False))
         for number, attempt in enumerate(attempts):
-            path = self._decode(soprano, shift, mode, constraints, attempt["parallels"], attempt["tonic"],
-                                temperature, rng)
+            path = self._decode(soprano, shift, mode, constraints, attempt["parallels"], attempt["tonic"], temperature, rng)
             if path is not None:
                 if number:
-                    dropped = [name for name, on in (("no parallel fifths or octaves", constraints.no_parallels
-                                                      and not attempt["parallels"]),
-                                                     ("a final chord on the tonic", constraints.end_on_tonic
-                                                      and not attempt["tonic"])) if on]
+                    dropped = [
+                        name
+                        for name, on in (
+                            ("no parallel fifths or octaves", constraints.no_parallels and not attempt["parallels"]),
+                            ("a final chord on the tonic", constraints.end_on_tonic and not attempt["tonic"]),
+                        )
+                        if on
+                    ]
                     self.log(f"harmony: no harmony keeps {' and '.join(dropped)} under this melody; wrote one without")
                 return path
-        raise ValueError("no four-part harmony fits this melody in the voice ranges and key; "
-                         "try the chords style, another key, or a melody nearer the soprano range (C4-A5)")
+        raise ValueError(
+            "no four-part harmony fits this melody in the voice ranges and key; "
+            "try the chords style, another key, or a melody nearer the soprano range (C4-A5)"
+        )
 
-    def _decode(self, soprano: Sequence[int], shift: int, mode: str, c: HarmonyConstraints, parallels: bool,
-                tonic: bool, temperature: float, rng: np.random.Generator | None) -> list[Voicing] | None:
+    def _decode(
+        self,
+        soprano: Sequence[int],
+        shift: int,
+        mode: str,
+        c: HarmonyConstraints,
+        parallels: bool,
+        tonic: bool,
+        temperature: float,
+        rng: np.random.Generator | None,
+    ) -> list[Voicing] | None:
         steps = len(soprano)
         layers: list[list[Voicing]] = []
         for index, s in enumerate(soprano):
@@ -335,8 +365,7 @@ class Harmonizer:
         scores.append(first)
         for index in range(1, steps):
             following = soprano[index + 1] % 12 if index + 1 < steps else -1
-            matrix = np.log(self.model.transition_matrix(layers[index - 1], layers[index], soprano[index] % 12,
-                                                         following, mode))
+            matrix = np.log(self.model.transition_matrix(layers[index - 1], layers[index], soprano[index] % 12, following, mode))
             if parallels:
                 matrix[parallel_mask(soprano[index - 1], layers[index - 1], soprano[index], layers[index])] = -np.inf
             weights.append(matrix)
@@ -359,8 +388,7 @@ class Harmonizer:
         return [layers[index][state] for index, state in enumerate(path)]
 
     @staticmethod
-    def _sample(first: np.ndarray, weights: list[np.ndarray], temperature: float,
-                rng: np.random.Generator) -> list[int] | None:
+    def _sample(first: np.ndarray, weights: list[np.ndarray], temperature: float, rng: np.random.Generator) -> list[int] | None:
         """Forward filtering, backward sampling over the tempered chain."""
         alphas = [first / temperature]
         for matrix in weights:
@@ -369,6 +397,7 @@ class Harmonizer:
             if not np.isfinite(top):
                 return None
             alphas.append(np.logaddexp.reduce(prev[:, None] - top + matrix / temperature, axis=0) + top)
+
         def draw(logits: np.ndarray) -> int:
             finite = np.isfinite(logits)
             if not finite.any():
@@ -376,6 +405,7 @@ class Harmonizer:
             p = np.exp(logits - np.max(logits[finite]))
             p[~finite] = 0
             return int(rng.choice(len(p), p=p / p.sum()))
+
         try:
             state = draw(alphas[-1])
             path = [state]
@@ -428,10 +458,22 @@ def voice_leading_stats(rows: Sequence[Sequence[Sequence[int]]]) -> dict[str, fl
             if previous is not None:
                 parallels += parallel_between(previous, row)
             previous = row
-    return {"beats": beats, "parallels_per_100_beats": round(100 * parallels / max(1, beats), 2),
-            "crossings_per_100_beats": round(100 * crossings / max(1, beats), 2),
-            "notes_out_of_range_percent": round(100 * outside / max(1, notes), 2)}
+    return {
+        "beats": beats,
+        "parallels_per_100_beats": round(100 * parallels / max(1, beats), 2),
+        "crossings_per_100_beats": round(100 * crossings / max(1, beats), 2),
+        "notes_out_of_range_percent": round(100 * outside / max(1, notes), 2),
+    }
 
 
-__all__ = ["HARMONY_NAME", "HarmonyConstraints", "HarmonyModel", "Harmonizer", "RANGES", "VOICES",
-           "key_pitch_classes", "parallel_between", "voice_leading_stats"]
+__all__ = [
+    "HARMONY_NAME",
+    "HarmonyConstraints",
+    "HarmonyModel",
+    "Harmonizer",
+    "RANGES",
+    "VOICES",
+    "key_pitch_classes",
+    "parallel_between",
+    "voice_leading_stats",
+]

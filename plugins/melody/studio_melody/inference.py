@@ -40,7 +40,7 @@ class NumpyLSTM:
         # The first layer's input is [token embedding, position embedding]: its share of the
         # gates is a lookup, computed once here instead of a matrix product per step.
         self.token_gates = np.ascontiguousarray(tok @ w_ih0[:, : config.embed].T)
-        self.position_gates = np.ascontiguousarray(pos @ w_ih0[:, config.embed:].T)
+        self.position_gates = np.ascontiguousarray(pos @ w_ih0[:, config.embed :].T)
         self.first_bias = (tensors["lstm.bias_ih_l0"] + tensors["lstm.bias_hh_l0"]).astype(np.float32)
         self.first_recurrent = np.ascontiguousarray(tensors["lstm.weight_hh_l0"].T, dtype=np.float32)
         self.layers: list[_Layer] = []
@@ -48,8 +48,9 @@ class NumpyLSTM:
             w_ih = tensors[f"lstm.weight_ih_l{index}"]
             w_hh = tensors[f"lstm.weight_hh_l{index}"]
             bias = tensors[f"lstm.bias_ih_l{index}"] + tensors[f"lstm.bias_hh_l{index}"]
-            self.layers.append(_Layer(np.ascontiguousarray(np.concatenate([w_ih, w_hh], axis=1).T, dtype=np.float32),
-                                      bias.astype(np.float32)))
+            self.layers.append(
+                _Layer(np.ascontiguousarray(np.concatenate([w_ih, w_hh], axis=1).T, dtype=np.float32), bias.astype(np.float32))
+            )
         self.head_w = np.ascontiguousarray(tensors["head.weight"].T, dtype=np.float32)
         self.head_b = tensors["head.bias"].astype(np.float32)
 
@@ -60,8 +61,9 @@ class NumpyLSTM:
     @property
     def studio_size_bytes(self) -> int:
         """What the engine's model cache counts against its memory budget."""
-        arrays = [self.token_gates, self.position_gates, self.first_bias, self.first_recurrent, self.head_w,
-                  self.head_b] + [a for layer in self.layers for a in (layer.w, layer.b)]
+        arrays = [self.token_gates, self.position_gates, self.first_bias, self.first_recurrent, self.head_w, self.head_b] + [
+            a for layer in self.layers for a in (layer.w, layer.b)
+        ]
         return int(sum(a.nbytes for a in arrays))
 
     def initial_state(self) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -77,8 +79,7 @@ class NumpyLSTM:
         """
         size = self.hidden
         h, c = state[0]
-        gates = self.token_gates[token] + self.position_gates[position] + self.first_bias \
-            + np.einsum("i,ij->j", h, self.first_recurrent)
+        gates = self.token_gates[token] + self.position_gates[position] + self.first_bias + np.einsum("i,ij->j", h, self.first_recurrent)
         h, c = _cell(gates, c, size)
         new_state = [(h, c)]
         x = h
@@ -92,9 +93,9 @@ class NumpyLSTM:
 
 def _cell(gates: np.ndarray, c: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     i = _sigmoid(gates[:size])
-    f = _sigmoid(gates[size:2 * size])
-    g = np.tanh(gates[2 * size:3 * size])
-    o = _sigmoid(gates[3 * size:])
+    f = _sigmoid(gates[size : 2 * size])
+    g = np.tanh(gates[2 * size : 3 * size])
+    o = _sigmoid(gates[3 * size :])
     c = f * c + i * g
     return o * np.tanh(c), c
 

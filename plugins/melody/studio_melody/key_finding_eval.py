@@ -50,7 +50,7 @@ def _signature(tonic_pc: int, minor: bool) -> dict[str, int]:
     sharps = {0: 0, 7: 1, 2: 2, 9: 3, 4: 4, 11: 5, 6: 6, 5: -1, 10: -2, 3: -3, 8: -4, 1: -5}[relative]
     if sharps >= 0:
         return {letter: 1 for letter in _SHARP_ORDER[:sharps]}
-    return {letter: -1 for letter in _SHARP_ORDER[::-1][: -sharps]}
+    return {letter: -1 for letter in _SHARP_ORDER[::-1][:-sharps]}
 
 
 def _length(number: str, slashes: str, denominator: str) -> float:
@@ -121,8 +121,7 @@ def essen_tunes(root: Path | None = None) -> Iterator[LabelledTune]:  # noqa: C9
             notes, downbeats = parse_abc_tune(body, unit, _signature(tonic, minor))
             if len(notes) < 4:
                 return None
-            return LabelledTune(f"{path.stem}:{fields.get('X', '?')}", name, "minor" if minor else "major", notes,
-                                downbeats)
+            return LabelledTune(f"{path.stem}:{fields.get('X', '?')}", name, "minor" if minor else "major", notes, downbeats)
 
         for raw in path.read_text(encoding="latin-1").splitlines():
             line = raw.strip()
@@ -172,8 +171,12 @@ def _design(tune: LabelledTune):
     rows, offsets = [], []
     for tonic in range(12):
         rows.append([features[name][(tonic + degree) % 12] for name in FEATURES for degree in range(12)])
-        offsets.append(max(_correlation(features["time"], [KEY_PROFILES[m][(pc - tonic) % 12] for pc in range(12)])
-                           + MODE_PRIOR[m] for m in ("major", "minor", "dorian", "mixolydian")))
+        offsets.append(
+            max(
+                _correlation(features["time"], [KEY_PROFILES[m][(pc - tonic) % 12] for pc in range(12)]) + MODE_PRIOR[m]
+                for m in ("major", "minor", "dorian", "mixolydian")
+            )
+        )
     return np.array(rows), np.array(offsets)
 
 
@@ -196,9 +199,9 @@ def fit_tonic_weights(tunes: list[LabelledTune], *, steps: int = 600, l2: float 
         probs[np.arange(len(y)), y] -= 1.0
         grad = np.einsum("nc,ncf->f", probs, x) / len(y) + l2 * w
         m = 0.9 * m + 0.1 * grad
-        v = 0.999 * v + 0.001 * grad ** 2
-        w -= 0.05 * (m / (1 - 0.9 ** step)) / (np.sqrt(v / (1 - 0.999 ** step)) + 1e-8)
-    return {name: [round(float(value), 3) for value in w[i * 12:(i + 1) * 12]] for i, name in enumerate(FEATURES)}
+        v = 0.999 * v + 0.001 * grad**2
+        w -= 0.05 * (m / (1 - 0.9**step)) / (np.sqrt(v / (1 - 0.999**step)) + 1e-8)
+    return {name: [round(float(value), 3) for value in w[i * 12 : (i + 1) * 12]] for i, name in enumerate(FEATURES)}
 
 
 def main(argv: list[str] | None = None) -> int:

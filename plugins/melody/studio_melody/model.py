@@ -19,8 +19,7 @@ from torch import nn
 
 from .config import CONFIG_NAME, MODEL_FORMAT, WEIGHTS_NAME, ModelConfig, is_model_folder, read_model_config
 
-__all__ = ["CONFIG_NAME", "MODEL_FORMAT", "WEIGHTS_NAME", "MelodyLSTM", "ModelConfig", "is_model_folder",
-           "load_model", "save_model"]
+__all__ = ["CONFIG_NAME", "MODEL_FORMAT", "WEIGHTS_NAME", "MelodyLSTM", "ModelConfig", "is_model_folder", "load_model", "save_model"]
 
 
 class MelodyLSTM(nn.Module):
@@ -29,13 +28,17 @@ class MelodyLSTM(nn.Module):
         self.config = config
         self.tok = nn.Embedding(config.vocab_size, config.embed)
         self.pos = nn.Embedding(config.positions, config.pos_embed)
-        self.lstm = nn.LSTM(config.embed + config.pos_embed, config.hidden, config.layers, batch_first=True,
-                            dropout=config.dropout if config.layers > 1 else 0.0)
+        self.lstm = nn.LSTM(
+            config.embed + config.pos_embed,
+            config.hidden,
+            config.layers,
+            batch_first=True,
+            dropout=config.dropout if config.layers > 1 else 0.0,
+        )
         self.drop = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.hidden, config.vocab_size)
 
-    def forward(self, tokens: torch.Tensor, positions: torch.Tensor,
-                state: tuple[torch.Tensor, torch.Tensor] | None = None):
+    def forward(self, tokens: torch.Tensor, positions: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None):
         x = torch.cat([self.tok(tokens), self.pos(positions)], dim=-1)
         out, state = self.lstm(self.drop(x), state)
         return self.head(self.drop(out)), state

@@ -35,7 +35,7 @@ class NGramModel:
                 for n in range(self.order):
                     if index - n < 0:
                         break
-                    context = tuple(sequence[index - n:index])
+                    context = tuple(sequence[index - n : index])
                     bucket = self.counts[n][context]
                     bucket[token] = bucket.get(token, 0) + 1
                     self.totals[n][context] += 1
@@ -46,7 +46,7 @@ class NGramModel:
         for n in range(self.order):
             if n > len(history):
                 break
-            context = tuple(history[len(history) - n:]) if n else ()
+            context = tuple(history[len(history) - n :]) if n else ()
             bucket = self.counts[n].get(context)
             if not bucket:
                 break
@@ -60,7 +60,7 @@ class NGramModel:
         for n in range(self.order):
             if n > len(history):
                 break
-            context = tuple(history[len(history) - n:]) if n else ()
+            context = tuple(history[len(history) - n :]) if n else ()
             bucket = self.counts[n].get(context)
             if not bucket:
                 break
@@ -76,7 +76,7 @@ class NGramModel:
         total, count = 0.0, 0
         for sequence in sequences:
             for index in range(start, len(sequence)):
-                total -= math.log(self.prob(sequence[max(0, index - self.order + 1):index], sequence[index]))
+                total -= math.log(self.prob(sequence[max(0, index - self.order + 1) : index], sequence[index]))
                 count += 1
         return total, count
 
@@ -90,4 +90,4 @@ class NGramStepper:
 
     def feed(self, tokens: Sequence[int]) -> np.ndarray:
         self.history.extend(tokens)
-        return np.log(self.model.distribution(self.history[-(self.model.order - 1):] if self.model.order > 1 else []))
+        return np.log(self.model.distribution(self.history[-(self.model.order - 1) :] if self.model.order > 1 else []))

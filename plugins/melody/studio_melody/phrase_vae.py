@@ -73,10 +73,10 @@ def tune_phrases(tokens: Sequence[int], *, stride: int = 1, bars: int = PHRASE_B
     if len(tokens) < tk.HEADER:
         return []
     meter, mode = tokens[1], tokens[2]
-    tune_bars = tk.split_bars(tokens[tk.HEADER:])
+    tune_bars = tk.split_bars(tokens[tk.HEADER :])
     out = []
     for start in range(0, len(tune_bars) - bars + 1, stride):
-        seq = phrase_sequence(meter, mode, tune_bars[start:start + bars])
+        seq = phrase_sequence(meter, mode, tune_bars[start : start + bars])
         if len(seq) <= MAX_PHRASE_TOKENS:
             out.append(seq)
     return out
@@ -125,8 +125,8 @@ class _GRU:
         size = self.hidden
         gh = np.einsum("i,ij->j", h, self.w_hh) + self.b_hh
         r = _sigmoid(gi[:size] + gh[:size])
-        u = _sigmoid(gi[size:2 * size] + gh[size:2 * size])
-        n = np.tanh(gi[2 * size:] + r * gh[2 * size:])
+        u = _sigmoid(gi[size : 2 * size] + gh[size : 2 * size])
+        n = np.tanh(gi[2 * size :] + r * gh[2 * size :])
         return (1 - u) * n + u * h
 
 
@@ -138,20 +138,22 @@ class NumpyPhraseVAE:
         self._count = int(sum(a.size for a in t.values()))
         f32 = lambda name: t[name].astype(np.float32)  # noqa: E731
         self.enc_tok, self.enc_pos = f32("enc_tok.weight"), f32("enc_pos.weight")
-        self.enc_fwd = _GRU(t["encoder.weight_ih_l0"], t["encoder.weight_hh_l0"], t["encoder.bias_ih_l0"],
-                            t["encoder.bias_hh_l0"])
-        self.enc_bwd = _GRU(t["encoder.weight_ih_l0_reverse"], t["encoder.weight_hh_l0_reverse"],
-                            t["encoder.bias_ih_l0_reverse"], t["encoder.bias_hh_l0_reverse"])
+        self.enc_fwd = _GRU(t["encoder.weight_ih_l0"], t["encoder.weight_hh_l0"], t["encoder.bias_ih_l0"], t["encoder.bias_hh_l0"])
+        self.enc_bwd = _GRU(
+            t["encoder.weight_ih_l0_reverse"],
+            t["encoder.weight_hh_l0_reverse"],
+            t["encoder.bias_ih_l0_reverse"],
+            t["encoder.bias_hh_l0_reverse"],
+        )
         self.mu_w, self.mu_b = f32("mu.weight"), f32("mu.bias")
         self.logvar_w, self.logvar_b = f32("logvar.weight"), f32("logvar.bias")
         self.init_w, self.init_b = f32("init.weight"), f32("init.bias")
-        self.decoder = _GRU(t["decoder.weight_ih_l0"], t["decoder.weight_hh_l0"], t["decoder.bias_ih_l0"],
-                            t["decoder.bias_hh_l0"])
+        self.decoder = _GRU(t["decoder.weight_ih_l0"], t["decoder.weight_hh_l0"], t["decoder.bias_ih_l0"], t["decoder.bias_hh_l0"])
         e, p = config.embed, config.pos_embed
         w_ih = self.decoder.w_ih  # (embed + pos + latent, 3H)
         self.dec_token_gates = np.ascontiguousarray(f32("dec_tok.weight") @ w_ih[:e])
-        self.dec_position_gates = np.ascontiguousarray(f32("dec_pos.weight") @ w_ih[e:e + p])
-        self.dec_latent_w = np.ascontiguousarray(w_ih[e + p:])
+        self.dec_position_gates = np.ascontiguousarray(f32("dec_pos.weight") @ w_ih[e : e + p])
+        self.dec_latent_w = np.ascontiguousarray(w_ih[e + p :])
         self.head_w = np.ascontiguousarray(t["head.weight"].T, dtype=np.float32)
         self.head_b = f32("head.bias")
 
@@ -220,8 +222,7 @@ def load_phrase_vae(folder: Path) -> NumpyPhraseVAE:
         raise ValueError(f"{config_path}: format is {data.get('format')!r}, expected {VAE_FORMAT!r}")
     config = VAEConfig.from_json(data)
     if config.tokens_version != tk.TOKENS_VERSION or config.vocab_size != tk.VOCAB_SIZE:
-        raise ValueError(f"{folder}: phrase model made for token scheme v{config.tokens_version}; "
-                         f"this plugin reads v{tk.TOKENS_VERSION}")
+        raise ValueError(f"{folder}: phrase model made for token scheme v{config.tokens_version}; this plugin reads v{tk.TOKENS_VERSION}")
     try:
         return NumpyPhraseVAE(config, load_file(str(folder / VAE_WEIGHTS)))
     except Exception as exc:  # a truncated or foreign file
@@ -290,16 +291,29 @@ class PhraseStepper:
         return np.asarray(self.logits, dtype=np.float64)
 
 
-__all__ = ["MAX_PHRASE_TOKENS", "NumpyPhraseVAE", "PHRASE_BARS", "PhraseStepper", "VAEConfig", "VAE_CONFIG",
-           "VAE_FORMAT", "VAE_WEIGHTS", "has_phrase_vae", "load_phrase_vae", "phrase_sequence", "slerp",
-           "tune_phrases", "decode_latent", "reconstruction_figures"]
+__all__ = [
+    "MAX_PHRASE_TOKENS",
+    "NumpyPhraseVAE",
+    "PHRASE_BARS",
+    "PhraseStepper",
+    "VAEConfig",
+    "VAE_CONFIG",
+    "VAE_FORMAT",
+    "VAE_WEIGHTS",
+    "has_phrase_vae",
+    "load_phrase_vae",
+    "phrase_sequence",
+    "slerp",
+    "tune_phrases",
+    "decode_latent",
+    "reconstruction_figures",
+]
 
 
 # --------------------------------------------------------------------------- figures
 
 
-def decode_latent(vae: NumpyPhraseVAE, z: np.ndarray, meter_token: int, mode_token: int, bars: int,
-                  constraints=None) -> list[int]:
+def decode_latent(vae: NumpyPhraseVAE, z: np.ndarray, meter_token: int, mode_token: int, bars: int, constraints=None) -> list[int]:
     """The tokens (bars, each ending in ``BAR``) that ``z`` decodes to under ``constraints``
     (default: any pitch, any duration: only the metre is enforced), most likely first."""
     from studio.core.melody import bar_ticks
@@ -340,6 +354,9 @@ def reconstruction_figures(vae: NumpyPhraseVAE, phrases: Sequence[Sequence[int]]
         notes_hit += len(want & got)
         notes_total += len(want)
     n = max(len(phrases), 1)
-    return {"phrases": len(phrases), "exact_phrases_pct": 100.0 * exact / n,
-            "notes_recovered_pct": 100.0 * notes_hit / max(notes_total, 1),
-            "token_accuracy_pct": 100.0 * tokens_hit / max(tokens_total, 1)}
+    return {
+        "phrases": len(phrases),
+        "exact_phrases_pct": 100.0 * exact / n,
+        "notes_recovered_pct": 100.0 * notes_hit / max(notes_total, 1),
+        "token_accuracy_pct": 100.0 * tokens_hit / max(tokens_total, 1),
+    }

@@ -213,8 +213,11 @@ class _Settings:
         self.tempo = tempo if tempo > 0 else (melody.tempo if melody is not None else 120.0)
         #: the prime's tempo map, kept unless a tempo was asked for (see ``with_timing_of``)
         self.tempo_changes = list(melody.tempo_changes) if melody is not None and tempo <= 0 else []
-        self.tempo_note = ("the prime's tempo changes were replaced by the tempo asked for"
-                           if melody is not None and tempo > 0 and melody.tempo_changes else "")
+        self.tempo_note = (
+            "the prime's tempo changes were replaced by the tempo asked for"
+            if melody is not None and tempo > 0 and melody.tempo_changes
+            else ""
+        )
         self.time_signature = _meter_tuple(self.meter)
         self.size = bar_ticks(self.time_signature)
         self.lowest, self.highest = int(params.get("lowest", 55)), int(params.get("highest", 84))
@@ -271,9 +274,11 @@ def register_window(lowest: int, highest: int, key: str, scale: str) -> Register
     inside = [p for p in range(lowest, highest + 1) if (p - tonic) % 12 in degrees]
     if len(inside) < MIN_RANGE_NOTES:
         held = ", ".join(pitch_name(p) for p in inside) or "none"
-        raise ParamError(f"range: {lowest}..{highest} ({pitch_name(lowest)}..{pitch_name(highest)}) holds "
-                         f"{len(inside)} note(s) of {key} {scale} ({held}); a melody needs at least "
-                         f"{MIN_RANGE_NOTES}: widen the range or choose another key or scale")
+        raise ParamError(
+            f"range: {lowest}..{highest} ({pitch_name(lowest)}..{pitch_name(highest)}) holds "
+            f"{len(inside)} note(s) of {key} {scale} ({held}); a melody needs at least "
+            f"{MIN_RANGE_NOTES}: widen the range or choose another key or scale"
+        )
     shift = tk.tonic_shift(key)
     low, high = lowest - shift, highest - shift
     note = ""
@@ -281,8 +286,7 @@ def register_window(lowest: int, highest: int, key: str, scale: str) -> Register
     if high - low > span:
         middle = (low + high) // 2
         low, high = middle - span // 2, middle - span // 2 + span
-        note = (f"the range {lowest}..{highest} is wider than the model's {span // 12} octaves; "
-                f"wrote within {low + shift}..{high + shift}")
+        note = f"the range {lowest}..{highest} is wider than the model's {span // 12} octaves; wrote within {low + shift}..{high + shift}"
     best: tuple[float, int] | None = None
     for octave in range(-96, 97, 12):
         if low + octave < tk.PITCH_LOW or high + octave > tk.PITCH_HIGH:
@@ -293,8 +297,7 @@ def register_window(lowest: int, highest: int, key: str, scale: str) -> Register
     if best is None:  # the range straddles the vocabulary's octave grid: clip its top
         octave = -12 * ((low - tk.PITCH_LOW) // 12)
         clipped_high = min(high, tk.PITCH_HIGH - octave)
-        note = note or (f"the range {lowest}..{highest} was narrowed to {lowest}..{clipped_high + shift} "
-                        "to fit the model's vocabulary")
+        note = note or (f"the range {lowest}..{highest} was narrowed to {lowest}..{clipped_high + shift} to fit the model's vocabulary")
         high = clipped_high
         best = (0.0, octave)
     octave = best[1]
@@ -361,8 +364,7 @@ class _Run:
         if not imported.melody.notes:
             raise ParamError(f"{name}: the MIDI file has no notes (outside the drum channel)")
         if imported.melody.meter not in tk.METERS and imported.melody.meter != "2/2":
-            raise ParamError(f"{name}: its metre {imported.melody.meter} is not supported; "
-                             f"use one of {', '.join(tk.METERS)}")
+            raise ParamError(f"{name}: its metre {imported.melody.meter} is not supported; use one of {', '.join(tk.METERS)}")
         return imported
 
     def _on_bar(self, done: int, total: int) -> None:
@@ -370,29 +372,42 @@ class _Run:
         self.ctx.progress(self.bars_done, self.bars_total, f"bar {self.bars_done} of {self.bars_total}")
         self.ctx.check_cancelled()
 
-    def _decode(self, settings: _Settings, constraints: Constraints, prefix: list[int], plan: list[BarPlan],
-                rng: np.random.Generator, stepper=None) -> list[int]:
+    def _decode(
+        self, settings: _Settings, constraints: Constraints, prefix: list[int], plan: list[BarPlan], rng: np.random.Generator, stepper=None
+    ) -> list[int]:
         self.ctx.check_cancelled()
-        decoder = Decoder(stepper or NumpyStepper(self.model), constraints, rng, settings.size,
-                          beat=beat_ticks(settings.time_signature), on_bar=self._on_bar)
+        decoder = Decoder(
+            stepper or NumpyStepper(self.model),
+            constraints,
+            rng,
+            settings.size,
+            beat=beat_ticks(settings.time_signature),
+            on_bar=self._on_bar,
+        )
         decoder.start(prefix)
         self.decoder = decoder
         return decoder.run(plan)
 
     def _melody(self, settings: _Settings, body: list[int]) -> Melody:
         """Decoded tokens as notes in the requested register (the window's octave undone)."""
-        melody = tk.decode_body(body, time_signature=settings.time_signature, key=settings.key,
-                                mode=settings.scale, tempo=settings.tempo)
+        melody = tk.decode_body(body, time_signature=settings.time_signature, key=settings.key, mode=settings.scale, tempo=settings.tempo)
         if settings.octave:
             melody = melody.copy(notes=[replace(n, pitch=n.pitch - settings.octave) for n in melody.notes])
         return melody
 
-    def _output(self, melody: Melody, settings: _Settings, params: dict[str, Any], kept: set[int] | None = None,
-                extra: dict[str, Any] | None = None, prime: Melody | None = None, seed: int | None = None) -> MelodyOutput:
+    def _output(
+        self,
+        melody: Melody,
+        settings: _Settings,
+        params: dict[str, Any],
+        kept: set[int] | None = None,
+        extra: dict[str, Any] | None = None,
+        prime: Melody | None = None,
+        seed: int | None = None,
+    ) -> MelodyOutput:
         seed = self.seed if seed is None else seed
         accents = accent_velocities(melody, seed=seed)
-        notes = [note if kept and index in kept else replace(note, velocity=accents[index])
-                 for index, note in enumerate(melody.notes)]
+        notes = [note if kept and index in kept else replace(note, velocity=accents[index]) for index, note in enumerate(melody.notes)]
         melody = melody.copy(notes=notes)
         parameters: dict[str, Any] = {
             "mode": params.get("mode", "new"),
@@ -459,9 +474,14 @@ class _Run:
         # the model reads the prime from its last metre change on (all of it when there is none)
         since = ticks(original.last_meter_start)
         tail = [replace(n, start=beats(n.start_ticks - since)) for n in original.notes if n.start_ticks >= since]
-        prime = original.copy(notes=tail, time_signature=settings.time_signature, key=settings.key,
-                              length=beats(max(0, ticks(original.length) - since)), meter_changes=[],
-                              tempo_changes=[])
+        prime = original.copy(
+            notes=tail,
+            time_signature=settings.time_signature,
+            key=settings.key,
+            length=beats(max(0, ticks(original.length) - since)),
+            meter_changes=[],
+            tempo_changes=[],
+        )
         constraints = settings.constraints(self.model.config, start_with_note=False)
         bars = int(params.get("bars") or 8)
         self.bars_total = bars
@@ -473,13 +493,25 @@ class _Run:
         offset = since + len(prime_bars) * settings.size
         moved = [replace(n, start=beats(n.start_ticks + offset)) for n in continuation.notes]
         notes = list(original.notes) + moved
-        melody = Melody(notes=notes, tempo=settings.tempo, time_signature=original.time_signature, key=settings.key,
-                        mode=settings.scale, length=beats(offset + bars * settings.size),
-                        tempo_changes=settings.tempo_changes, meter_changes=original.meter_changes)
+        melody = Melody(
+            notes=notes,
+            tempo=settings.tempo,
+            time_signature=original.time_signature,
+            key=settings.key,
+            mode=settings.scale,
+            length=beats(offset + bars * settings.size),
+            tempo_changes=settings.tempo_changes,
+            meter_changes=original.meter_changes,
+        )
         kept = set(range(len(original.notes)))
-        return self._output(melody, settings, params, kept=kept, prime=original,
-                            extra={"prime_bars": len(prime_bars), "new_bars": bars,
-                                   "new_bars_start": beats(offset)})
+        return self._output(
+            melody,
+            settings,
+            params,
+            kept=kept,
+            prime=original,
+            extra={"prime_bars": len(prime_bars), "new_bars": bars, "new_bars_start": beats(offset)},
+        )
 
     def vary(self, params: dict[str, Any]) -> MelodyOutput:
         imported = self._input(params, "prime", required=True)
@@ -502,7 +534,7 @@ class _Run:
             noise = np.random.default_rng([self.seed, 7])
             latents = []
             for start in range(keep, count, PHRASE_BARS):
-                z = self._encode_phrase(settings, bar_tokens[start:start + PHRASE_BARS])
+                z = self._encode_phrase(settings, bar_tokens[start : start + PHRASE_BARS])
                 latents.append(slerp(z, noise.standard_normal(z.shape), amount))
             bar_latents = [None] * keep + [(i - keep) // PHRASE_BARS for i in free]
             stepper = PhraseStepper(self.vae, latents, bar_latents)
@@ -527,8 +559,7 @@ class _Run:
             self.ctx.log("end_on_tonic: every bar is kept (keep_bars covers the melody), so the ending is the prime's")
         hold_ties_over(plan, bar_tokens)
         self.bars_total = count
-        body = self._decode(settings, constraints, tk.header(settings.meter, settings.scale), plan, rng,
-                            stepper=stepper)
+        body = self._decode(settings, constraints, tk.header(settings.meter, settings.scale), plan, rng, stepper=stepper)
         decoded = self._melody(settings, body)
         sources = [_source_of(bar, source) for bar in plan]
         melody, kept = _restore(decoded, sources, settings.size, self._resampled(settings))
@@ -549,8 +580,16 @@ class _Run:
         assert self.vae is not None
         return self.vae.encode(phrase_sequence(tk.meter_token(settings.meter), tk.mode_token(settings.scale), bars))
 
-    def _latent_step(self, settings: _Settings, constraints: Constraints, alpha: float, length: int,
-                     codes_a: list[np.ndarray], codes_b: list[np.ndarray], rng: np.random.Generator) -> Melody:
+    def _latent_step(
+        self,
+        settings: _Settings,
+        constraints: Constraints,
+        alpha: float,
+        length: int,
+        codes_a: list[np.ndarray],
+        codes_b: list[np.ndarray],
+        rng: np.random.Generator,
+    ) -> Melody:
         """One interpolation step written from slerped phrase codes (see the module doc)."""
         latents: list[np.ndarray] = []
         bar_latents: list[int | None] = []
@@ -565,9 +604,14 @@ class _Run:
             latents.append(z)
             bar_latents += [index] * min(PHRASE_BARS, length - start)
         stepper = PhraseStepper(self.vae, latents, bar_latents)
-        body = self._decode(settings, replace(constraints, temperature=LATENT_TEMPERATURE),
-                            tk.header(settings.meter, settings.scale), [BarPlan("sample") for _ in range(length)],
-                            rng, stepper=stepper)
+        body = self._decode(
+            settings,
+            replace(constraints, temperature=LATENT_TEMPERATURE),
+            tk.header(settings.meter, settings.scale),
+            [BarPlan("sample") for _ in range(length)],
+            rng,
+            stepper=stepper,
+        )
         return self._melody(settings, body)
 
     def interpolate(self, params: dict[str, Any]) -> list[MelodyOutput]:
@@ -575,18 +619,19 @@ class _Run:
         second = self._input(params, "target", required=True)
         assert first is not None and second is not None
         if first.melody.meter.replace("2/2", "4/4") != second.melody.meter.replace("2/2", "4/4"):
-            raise ParamError(f"interpolate needs two melodies in the same metre; got {first.melody.meter} "
-                             f"and {second.melody.meter}")
+            raise ParamError(f"interpolate needs two melodies in the same metre; got {first.melody.meter} and {second.melody.meter}")
         count = max(2, int(params.get("count") or 5))
         settings_a, settings_b = _Settings(params, first), _Settings(params, second)
         a = first.melody.copy(key=settings_a.key, time_signature=settings_a.time_signature)
         b = second.melody.copy(key=settings_b.key, time_signature=settings_b.time_signature)
         if settings_b.octave != settings_a.octave:  # one register for both, so their bars can mix
             settings_b.octave = settings_a.octave
-            settings_b.window = RegisterWindow(settings_a.octave,
-                                               max(tk.PITCH_LOW, settings_b.window.low - settings_b.window.octave + settings_a.octave),
-                                               min(tk.PITCH_HIGH, settings_b.window.high - settings_b.window.octave + settings_a.octave),
-                                               settings_b.window.note)
+            settings_b.window = RegisterWindow(
+                settings_a.octave,
+                max(tk.PITCH_LOW, settings_b.window.low - settings_b.window.octave + settings_a.octave),
+                min(tk.PITCH_HIGH, settings_b.window.high - settings_b.window.octave + settings_a.octave),
+                settings_b.window.note,
+            )
         bars_a = tk.encode_bars(settings_a.model_view(a), fold=True)
         bars_b = tk.encode_bars(settings_b.model_view(b), fold=True)
         order_rng = np.random.default_rng([self.seed, 0])
@@ -598,10 +643,8 @@ class _Run:
         codes_a: list[np.ndarray] = []
         codes_b: list[np.ndarray] = []
         if self.vae is not None:
-            codes_a = [self._encode_phrase(settings_a, bars_a[s:s + PHRASE_BARS])
-                       for s in range(0, len(bars_a), PHRASE_BARS)]
-            codes_b = [self._encode_phrase(settings_b, bars_b[s:s + PHRASE_BARS])
-                       for s in range(0, len(bars_b), PHRASE_BARS)]
+            codes_a = [self._encode_phrase(settings_a, bars_a[s : s + PHRASE_BARS]) for s in range(0, len(bars_a), PHRASE_BARS)]
+            codes_b = [self._encode_phrase(settings_b, bars_b[s : s + PHRASE_BARS]) for s in range(0, len(bars_b), PHRASE_BARS)]
         outputs = []
         for step in range(count):
             alpha = step / (count - 1)
@@ -610,17 +653,25 @@ class _Run:
             rng = np.random.default_rng([self.seed, step + 1])
             if self.vae is not None and 0 < alpha < 1:
                 melody = self._latent_step(settings, constraints, alpha, lengths[step], codes_a, codes_b, rng)
-                outputs.append(self._output(melody, settings, params, prime=first.melody, seed=self.seed,
-                                            extra={"interpolation": round(alpha, 4), "step": step + 1,
-                                                   "steps": count, "interpolation_space": "latent"}))
+                outputs.append(
+                    self._output(
+                        melody,
+                        settings,
+                        params,
+                        prime=first.melody,
+                        seed=self.seed,
+                        extra={"interpolation": round(alpha, 4), "step": step + 1, "steps": count, "interpolation_space": "latent"},
+                    )
+                )
                 continue
             smoothing = 2.0 * alpha * (1 - alpha)  # 0 at the ends, 0.5 half-way
             plan: list[BarPlan] = []
             sources: list[BarSource | None] = []
             for index in range(lengths[step]):
                 use_b = rank[index] < alpha if index < span else alpha >= 0.5
-                options = [(bars_b, b, settings_b), (bars_a, a, settings_a)] if use_b else \
-                    [(bars_a, a, settings_a), (bars_b, b, settings_b)]
+                options = (
+                    [(bars_b, b, settings_b), (bars_a, a, settings_a)] if use_b else [(bars_a, a, settings_a), (bars_b, b, settings_b)]
+                )
                 picked = next(((bars, mel, s) for bars, mel, s in options if index < len(bars)), None)
                 if picked is None:
                     plan.append(BarPlan("sample"))
@@ -640,9 +691,17 @@ class _Run:
             body = self._decode(settings, constraints, tk.header(settings.meter, settings.scale), plan, rng)
             decoded = self._melody(settings, body)
             melody, kept = _restore(decoded, sources, settings.size, self._resampled(settings))
-            outputs.append(self._output(melody, settings, params, kept=kept, prime=first.melody,
-                                        seed=self.seed, extra={"interpolation": round(alpha, 4), "step": step + 1,
-                                                               "steps": count}))
+            outputs.append(
+                self._output(
+                    melody,
+                    settings,
+                    params,
+                    kept=kept,
+                    prime=first.melody,
+                    seed=self.seed,
+                    extra={"interpolation": round(alpha, 4), "step": step + 1, "steps": count},
+                )
+            )
         return outputs
 
 
@@ -716,8 +775,7 @@ def _lead_fills_bar(lead: list[int], tokens: list[int]) -> bool:
     return sum(tk.token_duration(t) for t in tokens if tk.is_duration(t)) == tk.token_duration(lead[2])
 
 
-def _restore(decoded: Melody, sources: list[BarSource | None], size: int,
-             resampled: set[int] | None = None) -> tuple[Melody, set[int]]:
+def _restore(decoded: Melody, sources: list[BarSource | None], size: int, resampled: set[int] | None = None) -> tuple[Melody, set[int]]:
     """Put the inputs' exact notes back into the bars taken from them.
 
     ``sources[k]`` says where bar ``k`` comes from (``None``: the model wrote it). A kept
@@ -752,13 +810,11 @@ def _restore(decoded: Melody, sources: list[BarSource | None], size: int,
             held = decoded_at.get(note.start_ticks) if start <= note.start_ticks < end else decoded_at.get(start)
             if start <= note.start_ticks < end:
                 stop = min(note.end_ticks, held.end_ticks if held is not None else end, total)
-                notes.append((replace(note, pitch=note.pitch + source.transpose,
-                                      duration=beats(max(1, stop - note.start_ticks))), True))
+                notes.append((replace(note, pitch=note.pitch + source.transpose, duration=beats(max(1, stop - note.start_ticks))), True))
             elif note.start_ticks < start < note.end_ticks and held is not None:
                 # the note's start was re-written and its tie dropped: its tail sounds anew
                 stop = min(note.end_ticks, held.end_ticks, total)
-                notes.append((replace(note, pitch=note.pitch + source.transpose, start=beats(start),
-                                      duration=beats(stop - start)), True))
+                notes.append((replace(note, pitch=note.pitch + source.transpose, start=beats(start), duration=beats(stop - start)), True))
     notes.sort(key=lambda item: item[0].start_ticks)
     cleaned: list[tuple[Note, bool]] = []
     for note, kept in notes:

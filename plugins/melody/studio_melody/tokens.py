@@ -207,12 +207,12 @@ def decode(tokens: Sequence[int], *, key: str = "C", tempo: float = 120.0, veloc
         raise ValueError("a token sequence starts with BOS, a metre and a mode")
     meter, mode = meter_of(tokens[1]), mode_of(tokens[2])
     numerator, denominator = (int(part) for part in meter.split("/"))
-    return decode_body(tokens[HEADER:], time_signature=(numerator, denominator), key=key, mode=mode,
-                       tempo=tempo, velocity=velocity)
+    return decode_body(tokens[HEADER:], time_signature=(numerator, denominator), key=key, mode=mode, tempo=tempo, velocity=velocity)
 
 
-def decode_body(body: Iterable[int], *, time_signature: tuple[int, int], key: str, mode: str,
-                tempo: float = 120.0, velocity: int = 80) -> Melody:
+def decode_body(
+    body: Iterable[int], *, time_signature: tuple[int, int], key: str, mode: str, tempo: float = 120.0, velocity: int = 80
+) -> Melody:
     shift = tonic_shift(key)
     size = bar_ticks(time_signature)
     notes: list[Note] = []
@@ -242,8 +242,7 @@ def decode_body(body: Iterable[int], *, time_signature: tuple[int, int], key: st
                     notes.append(Note(pending, beats(position), beats(length), velocity))
             position += length
             pending, tie = None, False
-    return Melody(notes=notes, tempo=tempo, time_signature=time_signature, key=key, mode=mode,
-                  length=beats(max(position, bar_start)))
+    return Melody(notes=notes, tempo=tempo, time_signature=time_signature, key=key, mode=mode, length=beats(max(position, bar_start)))
 
 
 def bar_positions(tokens: Sequence[int], bar_size: int | None = None) -> list[int]:
@@ -287,9 +286,41 @@ def split_bars(body: Sequence[int]) -> list[list[int]]:
 
 __all__ = [
     "split_bars",
-    "BAR", "BOS", "CONT", "DUR_BASE", "EOS", "GRID", "HEADER", "MAX_DURATION", "METERS", "MODES",
-    "PAD", "PITCH_BASE", "PITCH_CLASSES", "PITCH_HIGH", "PITCH_LOW", "POSITIONS", "REST", "TIE",
-    "TOKENS_VERSION", "VOCAB_SIZE", "bar_positions", "decode", "decode_body", "describe",
-    "duration_token", "encode", "encode_bars", "header", "is_duration", "is_pitch", "meter_token",
-    "mode_token", "pitch_token", "token_duration", "token_name", "token_pitch", "tonic_shift",
+    "BAR",
+    "BOS",
+    "CONT",
+    "DUR_BASE",
+    "EOS",
+    "GRID",
+    "HEADER",
+    "MAX_DURATION",
+    "METERS",
+    "MODES",
+    "PAD",
+    "PITCH_BASE",
+    "PITCH_CLASSES",
+    "PITCH_HIGH",
+    "PITCH_LOW",
+    "POSITIONS",
+    "REST",
+    "TIE",
+    "TOKENS_VERSION",
+    "VOCAB_SIZE",
+    "bar_positions",
+    "decode",
+    "decode_body",
+    "describe",
+    "duration_token",
+    "encode",
+    "encode_bars",
+    "header",
+    "is_duration",
+    "is_pitch",
+    "meter_token",
+    "mode_token",
+    "pitch_token",
+    "token_duration",
+    "token_name",
+    "token_pitch",
+    "tonic_shift",
 ]

@@ -145,7 +145,7 @@ def make_windows(sequences: Sequence[Sequence[int]], window: int) -> list[list[i
     the tune's header, later ones starting with ``CONT`` instead of ``BOS``."""
     windows: list[list[int]] = []
     for sequence in sequences:
-        head, body = list(sequence[: tk.HEADER]), list(sequence[tk.HEADER:])
+        head, body = list(sequence[: tk.HEADER]), list(sequence[tk.HEADER :])
         limit = max(8, window - tk.HEADER)
         start = 0
         while start < len(body):
@@ -168,8 +168,8 @@ def _batches(windows: list[list[int]], batch_size: int, rng: random.Random) -> l
     pool = batch_size * 50
     batches: list[list[int]] = []
     for start in range(0, len(order), pool):
-        chunk = sorted(order[start:start + pool], key=lambda i: len(windows[i]))
-        batches.extend(chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size))
+        chunk = sorted(order[start : start + pool], key=lambda i: len(windows[i]))
+        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
     rng.shuffle(batches)
     return batches
 
@@ -199,8 +199,7 @@ def _loss_terms(model, sequences: Sequence[Sequence[int]], device: str):
     logits, _ = model(tokens[:, :-1], positions[:, :-1])
     targets = tokens[:, 1:].clone()
     targets[:, : tk.HEADER - 1] = tk.PAD
-    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
-                           ignore_index=tk.PAD, reduction="sum")
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=tk.PAD, reduction="sum")
     return loss, int((targets != tk.PAD).sum())
 
 
@@ -213,7 +212,7 @@ def evaluate(model, sequences: Sequence[Sequence[int]], *, device: str = "cpu", 
     ordered = sorted(sequences, key=len)
     with torch.inference_mode():
         for start in range(0, len(ordered), batch_size):
-            loss, n = _loss_terms(model, ordered[start:start + batch_size], device)
+            loss, n = _loss_terms(model, ordered[start : start + batch_size], device)
             total += float(loss)
             count += n
     return total / max(count, 1)
@@ -294,8 +293,10 @@ def _train(args: argparse.Namespace, bar: ProgressBar | None = None) -> int:  # 
     train_seqs = [t.tokens for t in train_tunes]
     val_seqs = [t.tokens for t in val_tunes]
     windows = make_windows(train_seqs, args.window)
-    bar.line(f"data: {len(train_tunes)} training tunes ({sum(map(len, train_seqs))} tokens, {len(windows)} windows), "
-             f"{len(val_tunes)} validation tunes")
+    bar.line(
+        f"data: {len(train_tunes)} training tunes ({sum(map(len, train_seqs))} tokens, {len(windows)} windows), "
+        f"{len(val_tunes)} validation tunes"
+    )
 
     # model
     torch.manual_seed(args.seed)
@@ -310,8 +311,9 @@ def _train(args: argparse.Namespace, bar: ProgressBar | None = None) -> int:  # 
         bar.line(f"fine-tuning {source} ({model.parameter_count():,} parameters)")
     else:
         durations = sorted({tk.token_duration(t) for s in train_seqs for t in s if tk.is_duration(t)})
-        config = ModelConfig(embed=args.embed, hidden=args.hidden, layers=args.layers, dropout=args.dropout,
-                             durations=_common_durations(train_seqs))
+        config = ModelConfig(
+            embed=args.embed, hidden=args.hidden, layers=args.layers, dropout=args.dropout, durations=_common_durations(train_seqs)
+        )
         model = MelodyLSTM(config)
         bar.line(f"new model: {model.parameter_count():,} parameters; {len(durations)} durations seen")
     model.to(args.device)
@@ -326,9 +328,18 @@ def _train(args: argparse.Namespace, bar: ProgressBar | None = None) -> int:  # 
         progress = (step - warmup) / max(1, total_steps - warmup)
         return lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
-    signature = {"seed": args.seed, "epochs": epochs, "lr": lr, "batch_size": args.batch_size, "window": args.window,
-                 "init": args.init or "", "data": str(args.data or "music21-corpus"), "hidden": config.hidden,
-                 "layers": config.layers, "limit_tunes": args.limit_tunes}
+    signature = {
+        "seed": args.seed,
+        "epochs": epochs,
+        "lr": lr,
+        "batch_size": args.batch_size,
+        "window": args.window,
+        "init": args.init or "",
+        "data": str(args.data or "music21-corpus"),
+        "hidden": config.hidden,
+        "layers": config.layers,
+        "limit_tunes": args.limit_tunes,
+    }
     state: dict[str, Any] = {"epoch": 0, "step_in_epoch": 0, "best_val": None, "history": [], "seconds": 0.0}
     checkpoint_path = out / CHECKPOINT_NAME
     if checkpoint_path.exists() and not args.fresh:
@@ -396,28 +407,30 @@ def _train(args: argparse.Namespace, bar: ProgressBar | None = None) -> int:  # 
                 raise Cancelled()
             if args.max_minutes and time.time() - started > args.max_minutes * 60:
                 save_checkpoint()
-                bar.line(f"stopped after {args.max_minutes} minutes at epoch {epoch + 1}, step {index + 1}; "
-                         "run the same command again to resume")
+                bar.line(
+                    f"stopped after {args.max_minutes} minutes at epoch {epoch + 1}, step {index + 1}; run the same command again to resume"
+                )
                 return 0
         val = evaluate(model, val_seqs, device=args.device) if val_seqs else running / max(running_n, 1)
         train_loss = running / max(running_n, 1)
-        state["history"].append({"epoch": epoch + 1, "train": round(train_loss, 5), "val": round(val, 5),
-                                 "seconds": round(state["seconds"], 1)})
+        state["history"].append(
+            {"epoch": epoch + 1, "train": round(train_loss, 5), "val": round(val, 5), "seconds": round(state["seconds"], 1)}
+        )
         improved = state["best_val"] is None or val < state["best_val"]
         if improved:
             state["best_val"] = val
             state["best_epoch"] = epoch + 1
             _write_model(out, model, config, args, dataset, state, signature, save_model)
-        bar.line(f"epoch {epoch + 1}/{epochs}: train {train_loss:.4f}, validation {val:.4f} nats/token"
-                 + (" (best, saved)" if improved else ""))
+        bar.line(
+            f"epoch {epoch + 1}/{epochs}: train {train_loss:.4f}, validation {val:.4f} nats/token" + (" (best, saved)" if improved else "")
+        )
         state["epoch"] = epoch + 1
         state["step_in_epoch"] = 0
         torch.manual_seed(args.seed * 1000 + epoch + 2)
         save_checkpoint()
         last_checkpoint = time.time()
     (out / LOG_NAME).write_text(json.dumps({"signature": signature, **state}, indent=2) + "\n", encoding="utf-8")
-    bar.line(f"done: best validation {state['best_val']:.4f} nats/token at epoch {state.get('best_epoch')}; "
-             f"model in {out}")
+    bar.line(f"done: best validation {state['best_val']:.4f} nats/token at epoch {state.get('best_epoch')}; model in {out}")
     return 0
 
 
@@ -455,8 +468,7 @@ def _write_model(out, model, config, args, dataset, state, signature, save_model
         "initial_val_nll": None if state.get("initial_val") is None else round(state["initial_val"], 5),
         "history": state["history"],
         "seconds": round(state["seconds"], 1),
-        "hardware": f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
-                    f"{args.threads} thread(s), {args.device}",
+        "hardware": f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} thread(s), {args.device}",
     }
     model.config = config
     save_model(out, model)

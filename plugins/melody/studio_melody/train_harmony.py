@@ -49,8 +49,7 @@ def harmonize_chorale(model: HarmonyModel, chorale, *, no_parallels: bool = True
         return None
     soprano = [row[0] for row in rows]
     ranges = {voice: (low - shift, high - shift) for voice, (low, high) in RANGES.items()}
-    constraints = HarmonyConstraints(key_pitch_classes(chorale.tonic, chorale.mode), chorale.tonic, ranges,
-                                     no_parallels=no_parallels)
+    constraints = HarmonyConstraints(key_pitch_classes(chorale.tonic, chorale.mode), chorale.tonic, ranges, no_parallels=no_parallels)
     try:
         voicings = Harmonizer(model).harmonize(soprano, shift=shift, mode=chorale.mode, constraints=constraints)
     except ValueError:
@@ -62,11 +61,13 @@ def evaluate(model: HarmonyModel, baseline: HarmonyModel, unigram: HarmonyModel,
     out: dict = {}
     for split in ("val", "test"):
         part = [c for c in chorales if c.split == split]
-        out[f"nll_{split}"] = {"model": model.nll(part), "baseline_no_voice_leading": baseline.nll(part),
-                               "baseline_voicing_frequencies": unigram.nll(part)}
+        out[f"nll_{split}"] = {
+            "model": model.nll(part),
+            "baseline_no_voice_leading": baseline.nll(part),
+            "baseline_voicing_frequencies": unigram.nll(part),
+        }
     test = [c for c in chorales if c.split == "test"]
-    bach = [[[p + (c.tonic if c.tonic <= 6 else c.tonic - 12) if p >= 0 else -1 for p in row] for row in c.beats]
-            for c in test]
+    bach = [[[p + (c.tonic if c.tonic <= 6 else c.tonic - 12) if p >= 0 else -1 for p in row] for row in c.beats] for c in test]
     ours, ours_free, same, bass_same, total, failed = [], [], 0, 0, 0, 0
     started = time.time()
     for chorale, original in zip(test, bach):
@@ -88,10 +89,13 @@ def evaluate(model: HarmonyModel, baseline: HarmonyModel, unigram: HarmonyModel,
         "model_test_sopranos": voice_leading_stats(ours),
         "model_test_sopranos_parallels_allowed": voice_leading_stats(ours_free),
     }
-    out["agreement_with_bach"] = {"beats": total, "same_voicing_percent": round(100 * same / max(1, total), 2),
-                                  "same_bass_pitch_class_percent": round(100 * bass_same / max(1, total), 2),
-                                  "chorales_without_a_harmony": failed,
-                                  "seconds": round(time.time() - started, 1)}
+    out["agreement_with_bach"] = {
+        "beats": total,
+        "same_voicing_percent": round(100 * same / max(1, total), 2),
+        "same_bass_pitch_class_percent": round(100 * bass_same / max(1, total), 2),
+        "chorales_without_a_harmony": failed,
+        "seconds": round(time.time() - started, 1),
+    }
     return out
 
 
@@ -102,9 +106,14 @@ def cli_main(argv: list[str]) -> int:
     train = [c for c in chorales if c.split == "train"]
     log(f"{len(chorales)} chorales: {len(train)} for training")
     model = HarmonyModel.fit(train, CONTEXTS)
-    model.info.update({"chorales": {s: sum(c.split == s for c in chorales) for s in ("train", "val", "test")},
-                       "contexts": list(CONTEXTS), "voicings": len(model.vocabulary),
-                       "tokens_version": tk.TOKENS_VERSION})
+    model.info.update(
+        {
+            "chorales": {s: sum(c.split == s for c in chorales) for s in ("train", "val", "test")},
+            "contexts": list(CONTEXTS),
+            "voicings": len(model.vocabulary),
+            "tokens_version": tk.TOKENS_VERSION,
+        }
+    )
     path = model.save(args.out)
     log(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB, {len(model.vocabulary)} voicings)")
     if args.no_eval:

@@ -126,7 +126,7 @@ def evaluate(model: PhraseVAE, seqs, batch_size: int = 256) -> dict[str, float]:
     correct = count = 0
     with torch.no_grad():
         for i in range(0, len(seqs), batch_size):
-            ce, kl, c, n = losses(model, seqs[i:i + batch_size], sample=False)
+            ce, kl, c, n = losses(model, seqs[i : i + batch_size], sample=False)
             ce_total += float(ce.sum())
             kl_total += float(kl.sum())
             correct += int(c)
@@ -179,7 +179,7 @@ def cli_main(argv: list[str]) -> int:
     best = math.inf
     step = 0
     total_steps = args.steps
-    val_probe = val[: 2000]
+    val_probe = val[:2000]
     while step < total_steps:
         if args.minutes and time.time() - started > args.minutes * 60:
             break
@@ -202,8 +202,12 @@ def cli_main(argv: list[str]) -> int:
         optim.step()
         step += 1
         if step % 50 == 0:
-            print(f"step {step} ce/tok {float(ce.detach().sum() / count):.3f} kl {float(kl_mean.detach()):.1f} acc "
-                  f"{int(correct) / int(count):.3f} lr {lr:.2e} {time.time() - started:.0f}s", file=sys.stderr, flush=True)
+            print(
+                f"step {step} ce/tok {float(ce.detach().sum() / count):.3f} kl {float(kl_mean.detach()):.1f} acc "
+                f"{int(correct) / int(count):.3f} lr {lr:.2e} {time.time() - started:.0f}s",
+                file=sys.stderr,
+                flush=True,
+            )
         if step % args.eval_every == 0:
             figures = evaluate(model, val_probe)
             figures.update(step=step, seconds=round(time.time() - started, 1))
@@ -227,13 +231,21 @@ def cli_main(argv: list[str]) -> int:
 
 def _write(args, model, config, step, started, log, n_train, n_val) -> None:
     config.training = {
-        "data": "music21 folk corpus (see the model card), training tunes; 2-bar phrases at every bar "
-                "+ 1-bar phrases every 4th bar",
-        "train_phrases": n_train, "val_phrases": n_val, "seed": args.seed, "steps": step,
-        "batch_size": args.batch_size, "lr": args.lr, "free_bits": args.free_bits, "beta": args.beta,
-        "word_dropout": args.word_dropout, "threads": args.threads,
-        "minutes": round((time.time() - started) / 60, 1), "torch": torch.__version__,
-        "parameters": model.parameter_count(), "log": log,
+        "data": "music21 folk corpus (see the model card), training tunes; 2-bar phrases at every bar + 1-bar phrases every 4th bar",
+        "train_phrases": n_train,
+        "val_phrases": n_val,
+        "seed": args.seed,
+        "steps": step,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "free_bits": args.free_bits,
+        "beta": args.beta,
+        "word_dropout": args.word_dropout,
+        "threads": args.threads,
+        "minutes": round((time.time() - started) / 60, 1),
+        "torch": torch.__version__,
+        "parameters": model.parameter_count(),
+        "log": log,
     }
     save_vae(args.out, model)
 

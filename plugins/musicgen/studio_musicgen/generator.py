@@ -194,5 +194,3 @@ class MusicgenGenerator(Generator):
             "Frames": frames,
         }
         return [AudioOutput(samples, mg.sample_rate, format=str(params.get("format") or "wav"), parameters=parameters)]
-
-

@@ -98,9 +98,7 @@ def check_musicgen(path: Path, settings: Mapping[str, Any]) -> MusicgenSource:
             f"{path.name} is not a usable MusicGen model: the text tokenizer (tokenizer.json or spiece.model) is missing"
         )
     if not any((path / name).is_file() for name in PROCESSOR_FILES):
-        raise ModelFormatError(
-            f"{path.name} is not a usable MusicGen model: the processor config (preprocessor_config.json) is missing"
-        )
+        raise ModelFormatError(f"{path.name} is not a usable MusicGen model: the processor config (preprocessor_config.json) is missing")
     return MusicgenSource(path, model_type, allow_pickle)
 
 

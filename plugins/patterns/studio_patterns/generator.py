@@ -45,7 +45,9 @@ class PatternsGenerator(Generator):
     def generate(self, request: Request, ctx: Context) -> list[ImageOutput]:
         p = request.params
         width, height = int(p["width"]), int(p["height"])
-        network = build_network(request.seed, depth=int(p["depth"]), neurons=int(p["neurons"]), style=str(p["style"]), colour=p["palette"] == "vivid")
+        network = build_network(
+            request.seed, depth=int(p["depth"]), neurons=int(p["neurons"]), style=str(p["style"]), colour=p["palette"] == "vivid"
+        )
         latent = blend_latents(request.seed, int(p["variation_seed"]), float(p["variation"]))
 
         zoom = float(p["zoom"])

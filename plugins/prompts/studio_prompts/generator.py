@@ -75,7 +75,4 @@ class PromptsGenerator(Generator):
         common = {"Template": template, "Mode": mode, "Seed": request.seed}
         if params.get("as_list"):
             return [TextOutput("\n".join(prompts), parameters={**common, "Prompts": len(prompts), "Format": "one prompt a line"})]
-        return [
-            TextOutput(prompt, parameters={**common, "Index": index, "Prompts": len(prompts)})
-            for index, prompt in enumerate(prompts)
-        ]
+        return [TextOutput(prompt, parameters={**common, "Index": index, "Prompts": len(prompts)}) for index, prompt in enumerate(prompts)]

@@ -88,8 +88,7 @@ class WildcardLibrary:
                 return [candidate]
         searched = ", ".join(str(folder) for folder in self.folders) or "no folders"
         raise ParamError(
-            f"{_where(source)}wildcard __{name}__ at position {position + 1}: no file {name}{SUFFIX} "
-            f"in the wildcard folders ({searched})"
+            f"{_where(source)}wildcard __{name}__ at position {position + 1}: no file {name}{SUFFIX} in the wildcard folders ({searched})"
         )
 
     def _glob(self, name: str, *, position: int, source: str) -> list[Path]:

@@ -18,8 +18,21 @@ from studio.core.samplers import A1111_SAMPLERS, SCHEDULES, normal_schedule, spl
 _RE_SIZE = re.compile(r"^\s*(\d+)\s*[x×]\s*(\d+)\s*$")
 
 # Fields that only describe the file or the tool, never a setting to restore.
-_INFORMATIONAL = {"Version", "Size", "Model", "Model hash", "Sampler", "Schedule type", "Seed", "Steps", "CFG scale",
-                  "Clip skip", "Denoising strength", "Batch size", "Batch pos"}
+_INFORMATIONAL = {
+    "Version",
+    "Size",
+    "Model",
+    "Model hash",
+    "Sampler",
+    "Schedule type",
+    "Seed",
+    "Steps",
+    "CFG scale",
+    "Clip skip",
+    "Denoising strength",
+    "Batch size",
+    "Batch pos",
+}
 
 _HIRES_PREFIX = ("Hires ", "Denoising strength")
 

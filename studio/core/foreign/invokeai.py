@@ -55,7 +55,12 @@ def _scheduler(found: Found, value: Any) -> None:
 def _read_v3(data: dict[str, Any]) -> Found:  # noqa: C901
     found = Found(source="invokeai")
     inputs = found.inputs
-    for key, name, integral in (("steps", "steps", True), ("cfg_scale", "guidance", False), ("width", "width", True), ("height", "height", True)):
+    for key, name, integral in (
+        ("steps", "steps", True),
+        ("cfg_scale", "guidance", False),
+        ("width", "width", True),
+        ("height", "height", True),
+    ):
         number = to_number(data.get(key), integral=integral)
         if number is not None:
             inputs[name] = number
@@ -117,7 +122,12 @@ def _read_v2(data: dict[str, Any]) -> Found:
     if isinstance(prompt, list):
         prompt = " ".join(str(part.get("prompt", "")) for part in prompt if isinstance(part, dict))
     found.inputs["prompt"], found.inputs["negative_prompt"] = _split_bracketed(str(prompt or ""))
-    for key, name, integral in (("steps", "steps", True), ("cfg_scale", "guidance", False), ("width", "width", True), ("height", "height", True)):
+    for key, name, integral in (
+        ("steps", "steps", True),
+        ("cfg_scale", "guidance", False),
+        ("width", "width", True),
+        ("height", "height", True),
+    ):
         number = to_number(image.get(key), integral=integral)
         if number is not None:
             found.inputs[name] = number

@@ -69,7 +69,17 @@ def read_swarmui(texts: dict[str, str]) -> Found | None:
     found = Found(source="swarmui")
     found.inputs["prompt"] = str(params.get("prompt") or "")
     found.inputs["negative_prompt"] = str(params.get("negativeprompt") or "")
-    _numbers(found, params, (("steps", "steps", True), ("cfgscale", "guidance", False), ("width", "width", True), ("height", "height", True), ("batchsize", "batch_size", True)))
+    _numbers(
+        found,
+        params,
+        (
+            ("steps", "steps", True),
+            ("cfgscale", "guidance", False),
+            ("width", "width", True),
+            ("height", "height", True),
+            ("batchsize", "batch_size", True),
+        ),
+    )
     found.seed = to_seed(params.get("seed"))
     _comfy_names(found, params.get("sampler"), params.get("scheduler"))
     stop = to_number(params.get("clipstopatlayer"), integral=True)
@@ -85,7 +95,9 @@ def read_swarmui(texts: dict[str, str]) -> Found | None:
             found.model_hash = str(model["hash"])
     if params.get("loras"):
         weights = params.get("loraweights") or []
-        found.unmapped["loras"] = f"LoRAs {', '.join(map(str, params['loras']))} (weights {', '.join(map(str, weights))}): add them with the LoRA parameters"
+        found.unmapped["loras"] = (
+            f"LoRAs {', '.join(map(str, params['loras']))} (weights {', '.join(map(str, weights))}): add them with the LoRA parameters"
+        )
     for key in params:
         if key.startswith("refiner"):
             found.unmapped["refiner"] = "the refiner / upscale pass is not restored"
@@ -147,9 +159,8 @@ def read_fooocus(texts: dict[str, str]) -> Found | None:
     if styles:
         full = data.get("full_prompt")
         shown = ", ".join(full) if isinstance(full, list) else None
-        found.unmapped["styles"] = (
-            f"Fooocus styles {', '.join(map(str, styles))} rewrite the prompt; "
-            + (f"the prompt Fooocus encoded was: {shown}" if shown else "they are not applied here")
+        found.unmapped["styles"] = f"Fooocus styles {', '.join(map(str, styles))} rewrite the prompt; " + (
+            f"the prompt Fooocus encoded was: {shown}" if shown else "they are not applied here"
         )
     if data.get("refiner_model") not in (None, "", "None"):
         found.unmapped["refiner_model"] = f"{data['refiner_model']}: the refiner pass is not restored"

@@ -35,7 +35,12 @@ def read(texts: dict[str, str]) -> Found | None:  # noqa: C901
     if isinstance(v4_negative, dict):
         negative = ((v4_negative.get("caption") or {}).get("base_caption")) or negative
     inputs["negative_prompt"] = str(negative or "")
-    for key, name, integral in (("steps", "steps", True), ("scale", "guidance", False), ("width", "width", True), ("height", "height", True)):
+    for key, name, integral in (
+        ("steps", "steps", True),
+        ("scale", "guidance", False),
+        ("width", "width", True),
+        ("height", "height", True),
+    ):
         number = to_number(data.get(key), integral=integral)
         if number is not None:
             inputs[name] = number
@@ -61,7 +66,9 @@ def read(texts: dict[str, str]) -> Found | None:  # noqa: C901
         found.unmapped["image"] = "the source image is not stored in the file; give it as the image input"
     source = texts.get("Source", "")
     found.model_name = source or None
-    found.unmapped["model"] = f"NovelAI's hosted model ({source or 'unnamed'}) is not a file you can have locally; the restore uses a local model"
+    found.unmapped["model"] = (
+        f"NovelAI's hosted model ({source or 'unnamed'}) is not a file you can have locally; the restore uses a local model"
+    )
     if data.get("uncond_scale") not in (None, 1, 1.0):
         found.unmapped["uncond_scale"] = f"{data.get('uncond_scale')}: NovelAI's negative prompt strength is not a setting here"
     if to_number(data.get("cfg_rescale")):

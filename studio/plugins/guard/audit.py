@@ -119,16 +119,69 @@ _CTYPES_EVENTS = frozenset({"ctypes.dlsym"})
 _WATCHED = _NETWORK_EVENTS | _PROCESS_EVENTS | frozenset(_FILE_EVENTS) | _CTYPES_EVENTS
 # libc functions that start programs or open connections; looking them up through ctypes
 # is the obvious way around the hook.
-_CTYPES_PROCESS = frozenset({"system", "popen", "fork", "vfork", "posix_spawn", "posix_spawnp", "execv", "execve", "execvp", "execvpe", "execl", "execle", "execlp", "fexecve", "clone", "clone3"})
+_CTYPES_PROCESS = frozenset(
+    {
+        "system",
+        "popen",
+        "fork",
+        "vfork",
+        "posix_spawn",
+        "posix_spawnp",
+        "execv",
+        "execve",
+        "execvp",
+        "execvpe",
+        "execl",
+        "execle",
+        "execlp",
+        "fexecve",
+        "clone",
+        "clone3",
+    }
+)
 _CTYPES_NETWORK = frozenset({"connect", "socket", "getaddrinfo", "gethostbyname", "sendto", "sendmsg", "bind"})
 # ...and the ones that change files or signal processes behind the hook's back. ``syscall``
 # reaches everything, so a guarded plugin may not look it up at all.
 _CTYPES_FILES = frozenset(
-    {"open", "open64", "openat", "openat64", "creat", "creat64", "rename", "renameat", "renameat2", "unlink", "unlinkat",
-     "link", "linkat", "symlink", "symlinkat", "mkdir", "mkdirat", "rmdir", "mkfifo", "mkfifoat", "mknod", "mknodat",
-     "chmod", "fchmod", "fchmodat", "chown", "fchown", "lchown", "fchownat", "truncate", "ftruncate", "fopen", "fopen64"}
+    {
+        "open",
+        "open64",
+        "openat",
+        "openat64",
+        "creat",
+        "creat64",
+        "rename",
+        "renameat",
+        "renameat2",
+        "unlink",
+        "unlinkat",
+        "link",
+        "linkat",
+        "symlink",
+        "symlinkat",
+        "mkdir",
+        "mkdirat",
+        "rmdir",
+        "mkfifo",
+        "mkfifoat",
+        "mknod",
+        "mknodat",
+        "chmod",
+        "fchmod",
+        "fchmodat",
+        "chown",
+        "fchown",
+        "lchown",
+        "fchownat",
+        "truncate",
+        "ftruncate",
+        "fopen",
+        "fopen64",
+    }
 )
-_CTYPES_SIGNALS = frozenset({"kill", "killpg", "tgkill", "tkill", "sigqueue", "pidfd_send_signal", "pidfd_open", "ptrace", "process_vm_writev"})
+_CTYPES_SIGNALS = frozenset(
+    {"kill", "killpg", "tgkill", "tkill", "sigqueue", "pidfd_send_signal", "pidfd_open", "ptrace", "process_vm_writev"}
+)
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 _HINT = {
@@ -484,7 +537,9 @@ def _judge(guard: Guard, event: str, args: tuple[Any, ...]) -> PermissionRefused
         if event == "socket.__new__":  # (socket, family, type, proto)
             family, kind = (args[1] if len(args) > 1 else -1), (args[2] if len(args) > 2 else -1)
             if family == getattr(socket_module, "AF_UNIX", 1) or (
-                family in (socket_module.AF_INET, socket_module.AF_INET6) and isinstance(kind, int) and kind & 0xF == socket_module.SOCK_STREAM
+                family in (socket_module.AF_INET, socket_module.AF_INET6)
+                and isinstance(kind, int)
+                and kind & 0xF == socket_module.SOCK_STREAM
             ):
                 return None  # unix sockets are local; a TCP socket is judged when it connects or binds
             return PermissionRefused(guard.plugin_id, NETWORK, f"open a network socket (family {family}, type {kind})")
@@ -508,7 +563,9 @@ def _judge(guard: Guard, event: str, args: tuple[Any, ...]) -> PermissionRefused
         if symbol in _CTYPES_FILES and FILES not in guard.granted:
             return PermissionRefused(guard.plugin_id, FILES, f"look up the C function {symbol}() through ctypes")
         if symbol == "syscall" and not set(GUARDED_PERMISSIONS) <= guard.granted:
-            return PermissionRefused(guard.plugin_id, FILES if FILES not in guard.granted else SUBPROCESS, "make raw system calls through ctypes")
+            return PermissionRefused(
+                guard.plugin_id, FILES if FILES not in guard.granted else SUBPROCESS, "make raw system calls through ctypes"
+            )
         return None
     if event in _FILE_EVENTS and guard.private:
         refusal = _judge_private(guard, event, args)

@@ -51,7 +51,19 @@ SCOPE_ABSTRACT_UNIX_SOCKET = 1 << 0  # ABI 6
 SCOPE_SIGNAL = 1 << 1
 
 _FS_BY_ABI = {
-    1: EXECUTE | WRITE_FILE | READ_FILE | READ_DIR | REMOVE_DIR | REMOVE_FILE | MAKE_CHAR | MAKE_DIR | MAKE_REG | MAKE_SOCK | MAKE_FIFO | MAKE_BLOCK | MAKE_SYM,
+    1: EXECUTE
+    | WRITE_FILE
+    | READ_FILE
+    | READ_DIR
+    | REMOVE_DIR
+    | REMOVE_FILE
+    | MAKE_CHAR
+    | MAKE_DIR
+    | MAKE_REG
+    | MAKE_SOCK
+    | MAKE_FIFO
+    | MAKE_BLOCK
+    | MAKE_SYM,
     2: REFER,
     3: TRUNCATE,
     5: IOCTL_DEV,
@@ -205,7 +217,16 @@ class Landlock:
             if not access:
                 return
             rule = _PathBeneathAttr(allowed_access=access, parent_fd=fd)
-            if libc.syscall(ctypes.c_long(_SYS_ADD_RULE), ctypes.c_int(ruleset), ctypes.c_int(_RULE_PATH_BENEATH), ctypes.byref(rule), ctypes.c_uint32(0)) != 0:
+            if (
+                libc.syscall(
+                    ctypes.c_long(_SYS_ADD_RULE),
+                    ctypes.c_int(ruleset),
+                    ctypes.c_int(_RULE_PATH_BENEATH),
+                    ctypes.byref(rule),
+                    ctypes.c_uint32(0),
+                )
+                != 0
+            ):
                 raise OSError(ctypes.get_errno(), f"landlock_add_rule({path}) failed: {os.strerror(ctypes.get_errno())}")
         finally:
             os.close(fd)

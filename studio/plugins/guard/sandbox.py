@@ -39,7 +39,18 @@ SANDBOX_ENV = "STUDIO_SANDBOX"
 _SYSTEM_READ = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "/opt", "/sys", "/run/nvidia-persistenced")
 # Of /proc, only the process's own folder and machine-wide facts: another process's
 # /proc/<pid>/environ (the engine's environment) stays unreadable.
-_PROC_READ = ("/proc/self", "/proc/cpuinfo", "/proc/meminfo", "/proc/stat", "/proc/loadavg", "/proc/uptime", "/proc/version", "/proc/filesystems", "/proc/sys", "/proc/driver")
+_PROC_READ = (
+    "/proc/self",
+    "/proc/cpuinfo",
+    "/proc/meminfo",
+    "/proc/stat",
+    "/proc/loadavg",
+    "/proc/uptime",
+    "/proc/version",
+    "/proc/filesystems",
+    "/proc/sys",
+    "/proc/driver",
+)
 # Devices a plugin may open: the usual character devices, and GPUs.
 _DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 _GPU_DEVICE_PREFIXES = ("nvidia", "dri", "kfd")
@@ -164,7 +175,15 @@ class Protection:
         return "audit" if self.audit else "process"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"level": self.level, "summary": self.summary, "landlock": self.landlock, "seccomp": self.seccomp, "audit_hook": self.audit, "own_process": self.process, "notes": list(self.notes)}
+        return {
+            "level": self.level,
+            "summary": self.summary,
+            "landlock": self.landlock,
+            "seccomp": self.seccomp,
+            "audit_hook": self.audit,
+            "own_process": self.process,
+            "notes": list(self.notes),
+        }
 
 
 def expected_protection(permissions: Iterable[str], *, source: str, kernel_layers: bool | None = None) -> Protection:

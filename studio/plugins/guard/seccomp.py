@@ -64,17 +64,39 @@ _ARCHES = {
         seccomp=317,
         x32_bit=0x40000000,
         calls={
-            "socket": 41, "clone": 56, "fork": 57, "vfork": 58, "execve": 59, "kill": 62, "ptrace": 101,
-            "tkill": 200, "tgkill": 234, "process_vm_writev": 311, "execveat": 322, "pidfd_send_signal": 424,
-            "pidfd_open": 434, "clone3": 435, "io_uring_setup": 425,
+            "socket": 41,
+            "clone": 56,
+            "fork": 57,
+            "vfork": 58,
+            "execve": 59,
+            "kill": 62,
+            "ptrace": 101,
+            "tkill": 200,
+            "tgkill": 234,
+            "process_vm_writev": 311,
+            "execveat": 322,
+            "pidfd_send_signal": 424,
+            "pidfd_open": 434,
+            "clone3": 435,
+            "io_uring_setup": 425,
         },
     ),
     "aarch64": _Arch(
         audit=0xC00000B7,
         seccomp=277,
         calls={
-            "socket": 198, "clone": 220, "execve": 221, "kill": 129, "tkill": 130, "tgkill": 131, "ptrace": 117,
-            "process_vm_writev": 271, "execveat": 281, "pidfd_send_signal": 424, "pidfd_open": 434, "clone3": 435,
+            "socket": 198,
+            "clone": 220,
+            "execve": 221,
+            "kill": 129,
+            "tkill": 130,
+            "tgkill": 131,
+            "ptrace": 117,
+            "process_vm_writev": 271,
+            "execveat": 281,
+            "pidfd_send_signal": 424,
+            "pidfd_open": 434,
+            "clone3": 435,
             "io_uring_setup": 425,
         },
     ),
@@ -209,7 +231,9 @@ def build_filter(*, allow_network: bool, allow_processes: bool, pid: int, tcp_by
 
 
 def describe(*, allow_network: bool, allow_processes: bool) -> str:
-    blocked = [what for what, allowed in (("network sockets", allow_network), ("new processes and signals", allow_processes)) if not allowed]
+    blocked = [
+        what for what, allowed in (("network sockets", allow_network), ("new processes and signals", allow_processes)) if not allowed
+    ]
     return "seccomp: " + " + ".join(blocked) if blocked else ""
 
 
@@ -226,7 +250,12 @@ def restrict_self(*, allow_network: bool, allow_processes: bool, tcp_by_landlock
     libc.syscall.restype = ctypes.c_long
     if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
-    result = libc.syscall(ctypes.c_long(arch.seccomp), ctypes.c_uint(_SECCOMP_SET_MODE_FILTER), ctypes.c_uint(_SECCOMP_FILTER_FLAG_TSYNC), ctypes.byref(program))
+    result = libc.syscall(
+        ctypes.c_long(arch.seccomp),
+        ctypes.c_uint(_SECCOMP_SET_MODE_FILTER),
+        ctypes.c_uint(_SECCOMP_FILTER_FLAG_TSYNC),
+        ctypes.byref(program),
+    )
     if result != 0:
         code = ctypes.get_errno()
         raise OSError(code, f"installing the seccomp filter failed: {os.strerror(code)}")

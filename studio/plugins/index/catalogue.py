@@ -127,7 +127,9 @@ def normalise_location(location: str) -> str:
     return str(path.resolve())
 
 
-def read_index(location: str, pinned: PublicKey | None, *, limits: TransferLimits = DEFAULT_INDEX_LIMITS) -> tuple[IndexContent, PublicKey, bytes]:
+def read_index(
+    location: str, pinned: PublicKey | None, *, limits: TransferLimits = DEFAULT_INDEX_LIMITS
+) -> tuple[IndexContent, PublicKey, bytes]:
     """Fetch and verify an index; with ``pinned``, the index must be signed by that key."""
     data = fetch_bytes(location, limits, what="index")
     signed, key, signature = parse_envelope(data, where=location)
@@ -140,7 +142,9 @@ def read_index(location: str, pinned: PublicKey | None, *, limits: TransferLimit
     return content, key, data
 
 
-def add_index(layout: HomeLayout, location: str, *, key: str | None = None, first: bool = False, limits: TransferLimits = DEFAULT_INDEX_LIMITS) -> tuple[IndexSource, IndexContent]:
+def add_index(
+    layout: HomeLayout, location: str, *, key: str | None = None, first: bool = False, limits: TransferLimits = DEFAULT_INDEX_LIMITS
+) -> tuple[IndexSource, IndexContent]:
     """Configure an index: fetch it, verify it, pin its key (or check it against ``key``)."""
     location = normalise_location(location)
     store = TrustStore.load(layout)

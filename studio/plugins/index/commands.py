@@ -39,7 +39,9 @@ def add_commands(plugin_commands: Any) -> None:
     update = plugin_commands.add_parser("update", help="install newer versions from the indexes (all, or one plugin)")
     update.add_argument("id", nargs="?", metavar="ID")
     update.add_argument("--yes", "-y", action="store_true", help="update without asking (after printing what changes)")
-    update.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS", help="give up on a download that sends nothing for this long")
+    update.add_argument(
+        "--timeout", type=float, default=30.0, metavar="SECONDS", help="give up on a download that sends nothing for this long"
+    )
 
     outdated = plugin_commands.add_parser("outdated", help="installed plugins with a newer version, and withdrawn versions")
     outdated.add_argument("--offline", action="store_true")
@@ -63,7 +65,9 @@ def add_commands(plugin_commands: Any) -> None:
     build.add_argument("--out", type=Path, default=None, help="where to write it (default: FOLDER/index.json)")
 
     keygen = plugin_commands.add_parser("keygen", help="create an Ed25519 key pair for signing archives and indexes")
-    keygen.add_argument("--out", type=Path, default=Path("studio-signing.key"), metavar="KEYFILE", help="private key file (default: ./studio-signing.key)")
+    keygen.add_argument(
+        "--out", type=Path, default=Path("studio-signing.key"), metavar="KEYFILE", help="private key file (default: ./studio-signing.key)"
+    )
 
     sign = plugin_commands.add_parser("sign", help="sign a plugin archive as its author (writes ARCHIVE.sig.json)")
     sign.add_argument("archive", type=Path, metavar="ARCHIVE")
@@ -124,7 +128,11 @@ def _search(args: argparse.Namespace, layout: Any) -> int:
         print(json.dumps([row for row in catalogue_json(catalogue) if row["id"] in wanted], indent=2))
         return EXIT_OK
     if not found:
-        print("no plugin matches" + (f" in category {args.category!r}" if args.category else "") + (f"; categories: {', '.join(catalogue.categories())}" if catalogue.categories() else ""))
+        print(
+            "no plugin matches"
+            + (f" in category {args.category!r}" if args.category else "")
+            + (f"; categories: {', '.join(catalogue.categories())}" if catalogue.categories() else "")
+        )
         return EXIT_OK
     installed = managed_plugins(layout)
     width = max(len(listing.id) for listing in found)
@@ -132,9 +140,13 @@ def _search(args: argparse.Namespace, layout: Any) -> int:
         latest = listing.latest
         state = ""
         if listing.id in installed:
-            state = f"  [installed {installed[listing.id]}" + (f", update {latest.version} available]" if latest and _newer(latest.version, installed[listing.id]) else "]")
+            state = f"  [installed {installed[listing.id]}" + (
+                f", update {latest.version} available]" if latest and _newer(latest.version, installed[listing.id]) else "]"
+            )
         permissions = ", ".join(latest.permissions) if latest and latest.permissions else "no permissions"
-        print(f"{listing.id:<{width}}  {latest.version if latest else '-':<8}  {listing.entry.name} — by {listing.entry.author} ({permissions}){state}")
+        print(
+            f"{listing.id:<{width}}  {latest.version if latest else '-':<8}  {listing.entry.name} — by {listing.entry.author} ({permissions}){state}"
+        )
         if listing.entry.description:
             print(f"{'':<{width}}  {listing.entry.description}")
     return EXIT_OK
@@ -154,7 +166,9 @@ def _info(args: argparse.Namespace, layout: Any) -> int:
         data = entry.model_dump()
         data["author_key_fingerprint"] = fingerprint(entry.author_key)
         data["index"] = {"name": listing.index.name, "url": listing.index.url, "fingerprint": listing.index.source.fingerprint}
-        data["withdrawn"] = {item.version: listing.advisory(item.version).reason for item in entry.versions if listing.advisory(item.version)}
+        data["withdrawn"] = {
+            item.version: listing.advisory(item.version).reason for item in entry.versions if listing.advisory(item.version)
+        }
         print(json.dumps(data, indent=2, default=list))
         return EXIT_OK
     installed = managed_plugins(layout).get(entry.id)
@@ -186,7 +200,11 @@ def _outdated(args: argparse.Namespace, layout: Any) -> int:
     newer = outdated_plugins(layout, catalogue)
     withdrawn = withdrawn_installed(layout, catalogue)
     if args.json:
-        print(json.dumps({"outdated": [item.__dict__ for item in newer], "withdrawn": [item.__dict__ for item in withdrawn]}, indent=2, default=list))
+        print(
+            json.dumps(
+                {"outdated": [item.__dict__ for item in newer], "withdrawn": [item.__dict__ for item in withdrawn]}, indent=2, default=list
+            )
+        )
         return EXIT_OK
     for item in withdrawn:
         print(f"WITHDRAWN {item.describe()}; disable it with `plugins disable {item.plugin_id}` or update")
@@ -219,7 +237,9 @@ class ProgressBar:
                 return
             self._last = now
             filled = int(fraction * 30)
-            self.stream.write(f"\r  {self.label} [{'#' * filled}{'.' * (30 - filled)}] {fraction * 100:3.0f}% {done / 2**20:.1f}/{total / 2**20:.1f} MiB")
+            self.stream.write(
+                f"\r  {self.label} [{'#' * filled}{'.' * (30 - filled)}] {fraction * 100:3.0f}% {done / 2**20:.1f}/{total / 2**20:.1f} MiB"
+            )
             if done >= total:
                 self.stream.write("\n")
             self.stream.flush()
@@ -239,7 +259,9 @@ def install_from_index(spec: str, config: Any, *, yes: bool, as_json: bool = Fal
     plugin_id, _version = parse_spec(spec)
     catalogue = _catalogue(layout)
     limits = TransferLimits(max_bytes=ARCHIVE_LIMIT, stall_timeout=timeout)
-    indexed = prepare_install(layout, spec, catalogue, limits=limits, progress=ProgressBar(f"downloading {plugin_id}"), plugin_folders=config.plugin_folders())
+    indexed = prepare_install(
+        layout, spec, catalogue, limits=limits, progress=ProgressBar(f"downloading {plugin_id}"), plugin_folders=config.plugin_folders()
+    )
     return _confirm_and_install(indexed, yes=yes, as_json=as_json)
 
 
@@ -256,7 +278,9 @@ def _confirm_and_install(indexed: Any, *, yes: bool, as_json: bool = False) -> i
     if not yes:
         if not sys.stdin.isatty():
             indexed.discard()
-            print(f"error: not installed; run again with --yes to {plan.action} {plan.manifest.id} {plan.manifest.version}", file=sys.stderr)
+            print(
+                f"error: not installed; run again with --yes to {plan.action} {plan.manifest.id} {plan.manifest.version}", file=sys.stderr
+            )
             return EXIT_FAILED
         answer = input(f"{plan.action.capitalize()} {plan.manifest.id} {plan.manifest.version}? [y/N] ").strip().lower()
         if answer not in ("y", "yes"):
@@ -291,7 +315,9 @@ def _update(args: argparse.Namespace, layout: Any, config: Any) -> int:
 
         pinned = TrustStore.load(layout).plugins
         for item in [item for item in todo if item.plugin_id not in pinned]:
-            print(f"note: {item.plugin_id} was not installed from an index; `plugins update {item.plugin_id}` takes {item.latest} from {item.index}")
+            print(
+                f"note: {item.plugin_id} was not installed from an index; `plugins update {item.plugin_id}` takes {item.latest} from {item.index}"
+            )
             todo.remove(item)
     if not todo:
         print(f"{args.id} is up to date" if args.id else "every plugin installed from an index is up to date")
@@ -301,7 +327,14 @@ def _update(args: argparse.Namespace, layout: Any, config: Any) -> int:
     for item in todo:
         print(f"{item.plugin_id}: {item.installed} → {item.latest}")
         try:
-            indexed = prepare_install(layout, f"{item.plugin_id}=={item.latest}", catalogue, limits=limits, progress=ProgressBar(f"downloading {item.plugin_id}"), plugin_folders=config.plugin_folders())
+            indexed = prepare_install(
+                layout,
+                f"{item.plugin_id}=={item.latest}",
+                catalogue,
+                limits=limits,
+                progress=ProgressBar(f"downloading {item.plugin_id}"),
+                plugin_folders=config.plugin_folders(),
+            )
             result = _confirm_and_install(indexed, yes=args.yes)
         except StudioError as exc:
             print(f"error: {exc}", file=sys.stderr)
@@ -343,7 +376,9 @@ def _index(args: argparse.Namespace, layout: Any) -> int:
         path, signed = build_index(args.folder, key, name=args.name, publisher=args.publisher, base_url=args.base_url, out=args.out)
         versions = sum(len(plugin["versions"]) for plugin in signed["plugins"])
         print(path)
-        print(f"{len(signed['plugins'])} plugin(s), {versions} version(s), {len(signed['advisories'])} advisory(ies); signed by {key.public.fingerprint}")
+        print(
+            f"{len(signed['plugins'])} plugin(s), {versions} version(s), {len(signed['advisories'])} advisory(ies); signed by {key.public.fingerprint}"
+        )
         print(f"publisher key (give it to users for `plugins index add URL --key …`): {key.public.text}")
         return EXIT_OK
     raise StudioError(f"unknown index action {action!r}")

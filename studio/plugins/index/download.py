@@ -131,7 +131,9 @@ def fetch_bytes(location: str, limits: TransferLimits, *, what: str = "index") -
                     raise DownloadError(f"{what} {location}: took longer than {limits.total_timeout:.0f}s; gave up")
                 chunks.append(chunk)
         except httpx.TimeoutException:
-            raise DownloadError(f"{what} {location}: the server stopped sending (nothing for {limits.stall_timeout:g}s); try again later") from None
+            raise DownloadError(
+                f"{what} {location}: the server stopped sending (nothing for {limits.stall_timeout:g}s); try again later"
+            ) from None
         except httpx.HTTPError as exc:
             raise DownloadError(f"{what} {location}: the transfer failed ({exc})") from None
     return b"".join(chunks)
@@ -187,7 +189,9 @@ def download_file(  # noqa: C901
             declared = _content_length(response)
             if declared is not None and offset + declared > size:
                 part.unlink(missing_ok=True)
-                raise IntegrityError(f"{destination.name}: the server sends {_size(offset + declared)}, but the signed index says the archive has {size} bytes; refused")
+                raise IntegrityError(
+                    f"{destination.name}: the server sends {_size(offset + declared)}, but the signed index says the archive has {size} bytes; refused"
+                )
             done = offset
             report(done, size)
             try:
@@ -197,22 +201,30 @@ def download_file(  # noqa: C901
                         if done > size:
                             handle.close()
                             part.unlink(missing_ok=True)
-                            raise IntegrityError(f"{destination.name}: the server sent more than the {size} bytes the signed index states; refused and deleted")
+                            raise IntegrityError(
+                                f"{destination.name}: the server sent more than the {size} bytes the signed index states; refused and deleted"
+                            )
                         handle.write(chunk)
                         report(done, size)
                         if cancelled is not None and cancelled():
                             raise DownloadError(f"{destination.name}: download cancelled ({_size(done)} of {_size(size)} kept to resume)")
                         if time.monotonic() > deadline:
-                            raise DownloadError(f"{destination.name}: the download took longer than {limits.total_timeout:.0f}s; run it again to resume")
+                            raise DownloadError(
+                                f"{destination.name}: the download took longer than {limits.total_timeout:.0f}s; run it again to resume"
+                            )
             except httpx.TimeoutException:
                 raise DownloadError(
                     f"{destination.name}: the server stopped sending after {_size(done)} of {_size(size)} (nothing for {limits.stall_timeout:g}s); "
                     "run the command again to resume"
                 ) from None
             except httpx.HTTPError as exc:
-                raise DownloadError(f"{destination.name}: the transfer broke off after {_size(done)} of {_size(size)} ({exc}); run the command again to resume") from None
+                raise DownloadError(
+                    f"{destination.name}: the transfer broke off after {_size(done)} of {_size(size)} ({exc}); run the command again to resume"
+                ) from None
         if done < size:
-            raise DownloadError(f"{destination.name}: the server ended the transfer after {_size(done)} of {_size(size)}; run the command again to resume")
+            raise DownloadError(
+                f"{destination.name}: the server ended the transfer after {_size(done)} of {_size(size)}; run the command again to resume"
+            )
         os.replace(part, destination)
         return destination
     raise DownloadError(f"{location}: the server refused to resume or restart the download")
@@ -240,7 +252,9 @@ def _client(limits: TransferLimits) -> httpx.Client:
     timeout = httpx.Timeout(limits.stall_timeout, connect=min(limits.stall_timeout, 15.0))
     # trust_env=False: no proxy or netrc from the environment changes where a plugin comes from.
     # identity encoding: byte counts, sizes and Range offsets all mean the file's own bytes.
-    return httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False, headers={"User-Agent": _USER_AGENT, "Accept-Encoding": "identity"})
+    return httpx.Client(
+        timeout=timeout, follow_redirects=False, trust_env=False, headers={"User-Agent": _USER_AGENT, "Accept-Encoding": "identity"}
+    )
 
 
 class _open:

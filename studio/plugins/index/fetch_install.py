@@ -98,7 +98,9 @@ def choose_version(listing: Listing, wanted: str | None) -> VersionEntry:
             for item in entry.sorted_versions():
                 advisory = listing.advisory(item.version)
                 reasons.append(f"{item.version}: {'withdrawn: ' + advisory.reason if advisory else item.incompatibility()}")
-            raise PluginIndexError(f"{entry.id}: no version in {listing.index.name} can be installed here ({'; '.join(reasons) or 'it lists none'})")
+            raise PluginIndexError(
+                f"{entry.id}: no version in {listing.index.name} can be installed here ({'; '.join(reasons) or 'it lists none'})"
+            )
         return latest
     version = entry.version(wanted)
     if version is None:
@@ -106,7 +108,9 @@ def choose_version(listing: Listing, wanted: str | None) -> VersionEntry:
         raise PluginIndexError(f"{entry.id} has no version {wanted} in {listing.index.name} (it lists {known})")
     advisory = listing.advisory(version.version)
     if advisory is not None:
-        raise WithdrawnVersion(f"{entry.id} {version.version} was withdrawn by {listing.index.name}: {advisory.reason}; refused. Install another version")
+        raise WithdrawnVersion(
+            f"{entry.id} {version.version} was withdrawn by {listing.index.name}: {advisory.reason}; refused. Install another version"
+        )
     problem = version.incompatibility()
     if problem:
         raise PluginIndexError(f"{entry.id} {version.version} {problem}")
@@ -137,7 +141,11 @@ def verify_author(entry: PluginEntry, version: VersionEntry, store: TrustStore) 
     """Check the author's archive signature and the author pins; True on first use."""
     key = PublicKey.parse(entry.author_key, what=f"{entry.id}: author_key")
     try:
-        key.verify(version.signature, archive_statement(entry.id, version.version, version.sha256, version.size), what=f"{entry.id} {version.version}: author signature")
+        key.verify(
+            version.signature,
+            archive_statement(entry.id, version.version, version.sha256, version.size),
+            what=f"{entry.id} {version.version}: author signature",
+        )
     except SignatureError as exc:
         raise TrustError(str(exc)) from None
     return store.check_author(entry.id, entry.author, key)
@@ -204,7 +212,9 @@ def complete_install(indexed: IndexedPlan, *, step: installer.Step | None = None
 def _check_matches_index(plan: installer.InstallPlan, entry: PluginEntry, version: VersionEntry) -> None:
     manifest = plan.manifest
     if manifest.id != entry.id or manifest.version != version.version:
-        raise IntegrityError(f"the archive is {manifest.id} {manifest.version}, but the index lists it as {entry.id} {version.version}; refused")
+        raise IntegrityError(
+            f"the archive is {manifest.id} {manifest.version}, but the index lists it as {entry.id} {version.version}; refused"
+        )
     extra = sorted(set(manifest.permissions) - set(version.permissions))
     if extra:
         raise IntegrityError(

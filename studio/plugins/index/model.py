@@ -211,7 +211,9 @@ def verify_envelope(signed: dict[str, Any], key: PublicKey, signature: str, *, w
 def parse_content(signed: dict[str, Any], *, where: str) -> IndexContent:
     fmt = signed.get("format", INDEX_FORMAT)
     if fmt != INDEX_FORMAT:
-        raise PluginIndexError(f"{where}: index format {fmt!r} is not one this studio reads (it reads format {INDEX_FORMAT}); update the studio")
+        raise PluginIndexError(
+            f"{where}: index format {fmt!r} is not one this studio reads (it reads format {INDEX_FORMAT}); update the studio"
+        )
     try:
         content = IndexContent.model_validate(signed)
     except ValidationError as exc:

@@ -46,7 +46,9 @@ class ArchiveFacts:
 def read_archive(path: Path) -> ArchiveFacts:
     archive = open_archive(path)
     manifest = parse_manifest_text(archive.manifest_text, root=archive.path, where=f"{path.name}:{archive.manifest_member}")
-    return ArchiveFacts(path=path, plugin_id=manifest.id, version=manifest.version, sha256=archive.sha256, size=path.stat().st_size, manifest=manifest)
+    return ArchiveFacts(
+        path=path, plugin_id=manifest.id, version=manifest.version, sha256=archive.sha256, size=path.stat().st_size, manifest=manifest
+    )
 
 
 def sign_archive(path: Path, key: SigningKey) -> Path:
@@ -82,7 +84,9 @@ def _read_signature(facts: ArchiveFacts) -> tuple[str, str] | None:
     try:
         key.verify(signature, archive_statement(facts.plugin_id, facts.version, facts.sha256, facts.size), what=sig_path.name)
     except SignatureError:
-        raise PluginIndexError(f"{sig_path.name}: the signature does not match {facts.path.name} as it is now (rebuilt or changed since it was signed?); sign it again") from None
+        raise PluginIndexError(
+            f"{sig_path.name}: the signature does not match {facts.path.name} as it is now (rebuilt or changed since it was signed?); sign it again"
+        ) from None
     return key.text, signature
 
 
@@ -104,7 +108,9 @@ def _roles_and_kinds(manifest: Any) -> tuple[list[str], list[str]]:
     return roles, kinds
 
 
-def build_index(folder: Path, key: SigningKey, *, name: str = "", publisher: str = "", base_url: str = "", out: Path | None = None) -> tuple[Path, dict[str, Any]]:
+def build_index(
+    folder: Path, key: SigningKey, *, name: str = "", publisher: str = "", base_url: str = "", out: Path | None = None
+) -> tuple[Path, dict[str, Any]]:
     """Write a signed ``index.json`` for every archive in ``folder``; returns (path, signed content)."""
     folder = Path(folder)
     if not folder.is_dir():
@@ -125,7 +131,9 @@ def build_index(folder: Path, key: SigningKey, *, name: str = "", publisher: str
         if any(other.version == facts.version for other, _k, _s in versions):
             raise PluginIndexError(f"{folder}: two archives are {facts.plugin_id} {facts.version}; keep one")
         if versions and versions[0][1] != author_key:
-            raise PluginIndexError(f"{path.name}: {facts.plugin_id} is archive_signature by another author key than its other versions; one plugin has one author key")
+            raise PluginIndexError(
+                f"{path.name}: {facts.plugin_id} is archive_signature by another author key than its other versions; one plugin has one author key"
+            )
         versions.append((facts, author_key, signature))
 
     prefix = base_url.rstrip("/") + "/" if base_url else ""
@@ -197,7 +205,9 @@ def _read_advisories(folder: Path) -> list[dict[str, Any]]:
         raw = json.loads(path.read_text(encoding="utf-8"))
         items = [Advisory.model_validate(item).model_dump() for item in raw]
     except (OSError, ValueError, TypeError) as exc:
-        raise PluginIndexError(f"{path}: {exc}; it holds a list like [{{\"plugin\": \"acme.x\", \"versions\": [\"1.0.0\"], \"reason\": \"…\"}}]") from None
+        raise PluginIndexError(
+            f'{path}: {exc}; it holds a list like [{{"plugin": "acme.x", "versions": ["1.0.0"], "reason": "…"}}]'
+        ) from None
     for item in items:
         item["versions"] = list(item["versions"])
     return items

@@ -64,7 +64,9 @@ class PublicKey:
         try:
             Ed25519PublicKey.from_public_bytes(self.raw).verify(sig, data)
         except InvalidSignature:
-            raise SignatureError(f"{what}: bad signature: it was not made by key {self.fingerprint} over this content (tampered with, or signed by someone else)") from None
+            raise SignatureError(
+                f"{what}: bad signature: it was not made by key {self.fingerprint} over this content (tampered with, or signed by someone else)"
+            ) from None
         except ValueError as exc:
             raise SignatureError(f"{what}: unusable signature ({exc})") from None
 
@@ -73,7 +75,7 @@ def _decode_key(text: str, what: str) -> bytes:
     if not isinstance(text, str) or not text.startswith(KEY_PREFIX):
         raise SignatureError(f"{what}: {text!r} is not an Ed25519 public key; keys look like 'ed25519:<base64>'")
     try:
-        raw = base64.b64decode(text[len(KEY_PREFIX):], validate=True)
+        raw = base64.b64decode(text[len(KEY_PREFIX) :], validate=True)
     except (binascii.Error, ValueError):
         raise SignatureError(f"{what}: {text!r} is not valid base64") from None
     if len(raw) != 32:
@@ -120,7 +122,9 @@ def generate_key(path: Path, *, overwrite: bool = False) -> SigningKey:
     """Create a new key pair and write the private key (PEM, mode 0600) to ``path``."""
     path = Path(path)
     if path.exists() and not overwrite:
-        raise SignatureError(f"{path} already exists; a signing key is never overwritten (choose another --out, or delete it if you really mean to)")
+        raise SignatureError(
+            f"{path} already exists; a signing key is never overwritten (choose another --out, or delete it if you really mean to)"
+        )
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -89,7 +89,9 @@ class TrustStore:
         except (OSError, ValueError) as exc:
             # Unlike settings, pins are not replaced by defaults: forgetting them would
             # silently re-trust whatever key shows up next.
-            raise PluginIndexError(f"{path} is unreadable ({exc}); fix or delete it (deleting forgets every configured index and pinned key)") from None
+            raise PluginIndexError(
+                f"{path} is unreadable ({exc}); fix or delete it (deleting forgets every configured index and pinned key)"
+            ) from None
         try:
             return cls(
                 path,
