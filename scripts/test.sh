@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
 export QT_QPA_PLATFORM=offscreen HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 set +e
-.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+# Spread over every core, a test file per worker so a module's engine starts once.
+.venv/bin/python -m pytest -q -p no:cacheprovider -n auto --dist loadfile "$@"
 status=$?
 set -e
 if [ "$status" -eq 5 ]; then

@@ -157,10 +157,13 @@ def test_single_file_peak_memory_is_within_15_percent_of_the_folder(tmp_path):
     model_bytes = sum(p.numel() * 4 for name in ("unet", "vae", "text_encoder") for p in getattr(pipe, name).parameters())
     del pipe
 
-    from_folder = _probe("studio", folder, tmp_path)
-    from_file = _probe("studio", single, tmp_path)
-    folder_peak = from_folder["peak_rss"] - from_folder["baseline_rss"]
-    file_peak = from_file["peak_rss"] - from_file["baseline_rss"]
+    def peak(path: Path) -> int:
+        # The lower of two fresh processes: one probe's RSS can catch a transient spike when
+        # the machine is busy (the suite runs in parallel), which is noise, not the loader.
+        probes = [_probe("studio", path, tmp_path) for _ in range(2)]
+        return min(probe["peak_rss"] - probe["baseline_rss"] for probe in probes)
+
+    folder_peak, file_peak = peak(folder), peak(single)
     assert folder_peak > 0.8 * model_bytes  # the measurement sees the model
     assert file_peak <= 1.15 * folder_peak, (file_peak / 2**20, folder_peak / 2**20)
 

@@ -52,6 +52,7 @@ class FakeClient:
     cancelled: list[str] = field(default_factory=list)
     shutdowns: int = 0
     model_folders: list[Path] = field(default_factory=list)  # scanned for real on GET /models
+    home: Path | None = None  # a local engine's STUDIO_HOME, as EngineClient has (None: a remote engine)
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(1)
@@ -105,7 +106,7 @@ class FakeClient:
 
 def attach_fake_engine(window: Any, catalogue: dict[str, Any] | None = None, found: list[dict[str, Any]] | None = None) -> FakeClient:
     """Make the window's link talk to a FakeClient, as if the engine were up and ready."""
-    client = FakeClient(catalogue or first_party_catalogue(), list(found or []))
+    client = FakeClient(catalogue or first_party_catalogue(), list(found or []), home=Path(window.home))
     link = window.link
     link.client = client
     link._stream_open = True
