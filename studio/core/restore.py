@@ -5,14 +5,10 @@ settings" all call ``restore_file`` (or ``build_restore``), so the three never d
 
 Our own files name their generator and its own params. Another tool's file is read into
 canonical role inputs (``studio.core.foreign``), and the generator is chosen by the role
-it fills (``image.from_text``, ``image.from_image``, see ROLES), never by a first-party id,
+it fills (``image.from_text``, ``image.from_image``; helpers in ``studio.core.roles``), never by a first-party id,
 so a community generator with the same role restores the same file. Its params come from
 the role's ``inputs`` mapping plus the role's ``fixed`` params. Whatever could not be
 carried over is in ``unmapped`` with the reason, and callers show it.
-
-The role helpers ``generators_with_role`` / ``params_for_role`` mirror the contract of
-``studio.plugins.roles`` on the catalogue dict shape (``"roles": [{"role", "inputs",
-"fixed"}]``); they are local here so that core stays independent of the plugins layer.
 """
 
 from __future__ import annotations
@@ -25,6 +21,7 @@ from typing import Any
 
 from studio.core.errors import FileFormatError
 from studio.core.foreign import Found, read_generation
+from studio.core.roles import generators_with_role, params_for_role
 
 # When no generator fills a file's role, try the next one (img2img -> txt2img: the
 # strength is then reported unmapped rather than the whole restore failing).
@@ -59,37 +56,6 @@ class LocalModel:
     name: str
     path: str = ""
     sha256: str | None = None
-
-
-# --------------------------------------------------------------------------- roles
-
-
-def generators_with_role(catalogue: Iterable[Mapping[str, Any]], role: str) -> list[Mapping[str, Any]]:
-    """Generators (catalogue dicts) that declare ``role``, in catalogue order (disabled or failed ones left out)."""
-    return [
-        g
-        for g in catalogue
-        if g.get("state", "enabled") not in ("disabled", "failed", "incompatible")
-        and any(entry.get("role") == role for entry in g.get("roles") or [])
-    ]
-
-
-def params_for_role(generator: Mapping[str, Any], role: str, inputs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(params, inputs the generator does not map) for canonical ``inputs`` under ``role``."""
-    entry = next((e for e in generator.get("roles") or [] if e.get("role") == role), None)
-    if entry is None:
-        return {}, dict(inputs)
-    mapping = entry.get("inputs") or {}
-    params: dict[str, Any] = {}
-    left: dict[str, Any] = {}
-    for name, value in inputs.items():
-        target = mapping.get(name)
-        if target:
-            params[target] = value
-        else:
-            left[name] = value
-    params.update(entry.get("fixed") or {})  # fixed wins: it is what makes the generator do this role
-    return params, left
 
 
 # --------------------------------------------------------------------------- restore
@@ -174,8 +140,9 @@ def build_restore(found: Found, catalogue: Sequence[Mapping[str, Any]], models: 
         unmapped["generator"] = f"no installed generator fills the role {found.role}; install or enable one (e.g. Stable Diffusion)"
         return Restore(None, {}, found.seed, found.source, unmapped, role=found.role)
     # The generator that takes the most of what the file says, first in the catalogue on a tie.
-    best = max(candidates, key=lambda g: (len(params_for_role(g, role, inputs)[0]), -candidates.index(g)))
-    params, left = params_for_role(best, role, inputs)
+    best = max(candidates, key=lambda g: (len(params_for_role(g, role, inputs)["params"]), -candidates.index(g)))
+    mapped = params_for_role(best, role, inputs)
+    params, left = mapped["params"], mapped["unmapped"]
     params = _checked(best, params, unmapped)
     for name, value in left.items():
         if name == "model":

@@ -19,8 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from studio.core.errors import ManifestError, ParamError
 from studio.core.params import ParamSpec, check_spec, coerce_value
+from studio.core.roles import ROLE_ID, ROLE_INPUTS
 from studio.plugins.api_version import API_VERSION
-from studio.plugins.roles import ROLE_ID, ROLE_INPUTS
 
 MANIFEST_NAME = "plugin.toml"
 GENERATOR_KINDS = ("image", "text", "music", "audio")
@@ -33,7 +33,7 @@ _ENTRY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 class RoleSpec(BaseModel):
     """``[[generators.roles]]``: a role the generator fills and how its params map onto it.
 
-    ``inputs`` maps the role's canonical input names (see ``studio.plugins.roles``) to this
+    ``inputs`` maps the role's canonical input names (see ``studio.core.roles``) to this
     generator's param names; ``fixed`` holds params the role always sets (``mode``, say).
     """
 

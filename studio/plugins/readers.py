@@ -1,7 +1,7 @@
 """Metadata readers contributed by plugins (``[[readers]]``): another tool's file → params.
 
 A reader is a function ``read(path: Path) -> dict | None`` named by the manifest; it returns
-``{"role", "inputs", "seed", "source"}`` in the role vocabulary (``studio.plugins.roles``) or
+``{"role", "inputs", "seed", "source"}`` in the role vocabulary (``studio.core.roles``) or
 None when the file is not its format. ``readers_for`` lists the readers declared for a
 file's suffix without importing anything; ``load_reader`` imports one (the plugin's folder
 on ``sys.path`` for the import only: first-party at the front, others at the end, as the

@@ -1,7 +1,7 @@
 """The canvas' image-edit actions: refine a selection, inpaint the mask, outpaint around it.
 
 Each action is a role (``image.from_image``, ``image.inpaint``, ``image.outpaint``): it
-asks which generators fill it (first-party or community, see ``studio.plugins.roles``),
+asks which generators fill it (first-party or community, see ``studio.core.roles``),
 lets the user choose when there are several (``role_choice``), fills the Generate panel
 through the role's input map (the canvas region as the image, the mask cropped to it, the
 role's fixed params) and submits at once with the panel's other settings, so one click
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QCheckBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QSpinBox, QWidget
 
-from studio.plugins.roles import neutral_params, params_for_role, role_of
+from studio.core.roles import neutral_params, params_for_role, role_of
 from studio.ui.jobs import Job
 from studio.ui.role_choice import choose_generator
 

@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from studio.plugins.roles import active_role, role_param, roles_of
+from studio.core.roles import active_role, role_param, roles_of
 
 MELODY_ACTIONS = ("melody.continue", "melody.vary", "melody.interpolate", "melody.harmonize", "melody.new")
 PROMPT_ROLES = ("image.from_text", "image.from_image", "image.inpaint", "image.outpaint", "audio.from_text", "text.chat")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from studio.plugins.roles import neutral_params, params_for_role, role_of
+from studio.core.roles import neutral_params, params_for_role, role_of
 from studio.ui.jobs import Job
 from studio.ui.melody_words import title_prompt
 from studio.ui.param_widgets import INT_LIMIT, random_seed

@@ -14,7 +14,7 @@ the first track). The plan is a small dict kept on the ``Job``:
 - ``role``: the melody role the job does (``melody.continue``…), which names its clips.
 
 Which params mean "outpaint by so much" or "a continuation" comes from the generator's
-roles (``studio.plugins.roles``), never from a plugin's own param names.
+roles (``studio.core.roles``), never from a plugin's own param names.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QRectF
 
 from studio.core.melody import Melody
-from studio.plugins.roles import active_role, role_of
+from studio.core.roles import active_role, role_of
 
 if TYPE_CHECKING:
     from studio.ui.canvas import CanvasWidget

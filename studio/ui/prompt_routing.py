@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from studio.core.errors import FileFormatError
 from studio.core.history import HistoryNode
-from studio.plugins.roles import generators_with_role, neutral_params, params_for_role, role_param
+from studio.core.roles import generators_with_role, neutral_params, params_for_role, role_param
 from studio.ui.generate_panel import ready_without_a_model
 from studio.ui.jobs import Job
 from studio.ui.role_choice import choose_generator

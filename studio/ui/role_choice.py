@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from studio.plugins.roles import generators_with_role
+from studio.core.roles import generators_with_role
 
 if TYPE_CHECKING:
     from studio.ui.main_window import MainWindow

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from studio.core.errors import ManifestError
+from studio.core.roles import generators_with_role, neutral_params, params_for_role, role_param
 from studio.plugins.discovery import discover
 from studio.plugins.manifest import parse_manifest_text
-from studio.plugins.roles import generators_with_role, neutral_params, params_for_role, role_param
 
 REPO = Path(__file__).resolve().parents[2]
 COMMUNITY = REPO / "tests" / "fixtures" / "plugins" / "community_roles"
