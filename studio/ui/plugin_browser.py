@@ -20,20 +20,15 @@ from packaging.version import InvalidVersion, Version
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QInputDialog,
     QLabel,
     QLineEdit,
     QMessageBox,
     QProgressBar,
     QPushButton,
-    QSplitter,
-    QTableWidget,
     QTableWidgetItem,
-    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
@@ -54,6 +49,7 @@ from studio.plugins.index.download import TransferLimits
 from studio.plugins.index.fetch_install import ARCHIVE_LIMIT, IndexedPlan, complete_install, prepare_install
 from studio.plugins.index.signing import fingerprint
 from studio.plugins.install import PERMISSION_TEXT
+from studio.ui.table_details import table_with_details
 
 BROWSE_COLUMNS = ("Plugin", "Id", "Version", "Author", "Permissions", "Status")
 ALL_CATEGORIES = "All categories"
@@ -180,23 +176,7 @@ class PluginBrowser(QWidget):
         bar.addWidget(self.add_index_button)
         outer.addLayout(bar)
 
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.table = QTableWidget(0, len(BROWSE_COLUMNS))
-        self.table.setObjectName("plugin-browse-table")
-        self.table.setHorizontalHeaderLabels(list(BROWSE_COLUMNS))
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.itemSelectionChanged.connect(self._show_selected)
-        splitter.addWidget(self.table)
-        self.details = QTextBrowser()
-        self.details.setObjectName("plugin-browse-details")
-        self.details.setOpenExternalLinks(False)
-        splitter.addWidget(self.details)
-        splitter.setSizes([560, 420])
+        splitter, self.table, self.details = table_with_details(BROWSE_COLUMNS, "plugin-browse", self._show_selected)
         outer.addWidget(splitter, 1)
 
         row = QHBoxLayout()

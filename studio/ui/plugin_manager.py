@@ -21,19 +21,14 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QDialog,
     QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QMessageBox,
     QPushButton,
-    QSplitter,
-    QTableWidget,
     QTableWidgetItem,
     QTabWidget,
-    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
@@ -43,6 +38,7 @@ from studio.core.paths import HomeLayout, studio_home
 from studio.core.settings import load_settings, save_settings
 from studio.plugins import install as installer
 from studio.ui.plugin_browser import PluginBrowser, WithdrawnBar
+from studio.ui.table_details import table_with_details
 
 COLUMNS = ("Plugin", "Id", "Version", "State", "Source", "Permissions")
 ARCHIVE_SUFFIXES = (".zip", ".whl")
@@ -116,23 +112,7 @@ class PluginManagerDialog(QDialog):
         self.withdrawn_bar.disable_clicked.connect(self.disable_withdrawn)
         outer.addWidget(self.withdrawn_bar)
 
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setObjectName("plugin-table")
-        self.table.setHorizontalHeaderLabels(list(COLUMNS))
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.itemSelectionChanged.connect(self._show_selected)
-        splitter.addWidget(self.table)
-        self.details = QTextBrowser()
-        self.details.setObjectName("plugin-details")
-        self.details.setOpenExternalLinks(False)
-        splitter.addWidget(self.details)
-        splitter.setSizes([560, 420])
+        splitter, self.table, self.details = table_with_details(COLUMNS, "plugin", self._show_selected)
         self.tabs = QTabWidget()
         self.tabs.addTab(splitter, "Installed")
         self.browser = PluginBrowser(self.layout_, self)
