@@ -358,6 +358,20 @@ class JobQueue:
 
     # ------------------------------------------------------------------ dispatch
 
+    def _pop_queued(self) -> Job | None:
+        """Take the heap's first entry (the caller holds the lock and saw a non-empty heap):
+        the job it names, no longer counted as queued, or None for a stale entry (a job
+        cancelled or forgotten while queued)."""
+        _, _, job_id = heapq.heappop(self._heap)
+        job = self._jobs.get(job_id)
+        if job is None or job.state != JobState.QUEUED:
+            self._stale = max(0, self._stale - 1)
+            return None
+        self._queued_by_priority[job.priority] -= 1
+        if self._queued_by_priority[job.priority] <= 0:
+            del self._queued_by_priority[job.priority]
+        return job
+
     def _dispatch_loop(self) -> None:
         while True:
             with self._lock:
@@ -365,14 +379,9 @@ class JobQueue:
                     self._wake.wait(timeout=1.0)
                 if self._closed:
                     return
-                _, _, job_id = heapq.heappop(self._heap)
-                job = self._jobs.get(job_id)
-                if job is None or job.state != JobState.QUEUED:
-                    self._stale = max(0, self._stale - 1)
+                job = self._pop_queued()
+                if job is None:
                     continue
-                self._queued_by_priority[job.priority] -= 1
-                if self._queued_by_priority[job.priority] <= 0:
-                    del self._queued_by_priority[job.priority]
                 job.state = JobState.RUNNING
                 job.started = time.time()
                 self._running = job

@@ -296,7 +296,6 @@ class RayJobQueue(JobQueue):
         return min(pool, key=lambda slot: (len(slot.models) if not holding else 0, slot.jobs_run, slot.name))
 
     def _dispatch_loop(self) -> None:
-        import heapq
 
         while True:
             with self._lock:
@@ -304,14 +303,9 @@ class RayJobQueue(JobQueue):
                     self._wake.wait(timeout=1.0)
                 if self._closed:
                     return
-                _, _, job_id = heapq.heappop(self._heap)
-                job = self._jobs.get(job_id)
-                if job is None or job.state != JobState.QUEUED:
-                    self._stale = max(0, self._stale - 1)
+                job = self._pop_queued()
+                if job is None:
                     continue
-                self._queued_by_priority[job.priority] -= 1
-                if self._queued_by_priority[job.priority] <= 0:
-                    del self._queued_by_priority[job.priority]
                 slot = self.choose(job, [s for s in self.slots if s.job is None and s.alive])
                 slot.job = job
                 first = job.started is None
