@@ -76,6 +76,14 @@ def to_seed(value: Any) -> int | None:
     return number if 0 <= number <= SEED_MAX else None
 
 
+def copy_numbers(found: Found, data: dict[str, Any], keys: tuple[tuple[str, str, bool], ...]) -> None:
+    """For each (key in ``data``, canonical input name, integral?) that holds a number, set it."""
+    for key, name, integral in keys:
+        number = to_number(data.get(key), integral=integral)
+        if number is not None:
+            found.inputs[name] = number
+
+
 def to_number(value: Any, *, integral: bool = False) -> int | float | None:
     if isinstance(value, bool) or value is None:
         return None

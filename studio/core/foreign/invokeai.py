@@ -12,7 +12,7 @@ import re
 import shlex
 from typing import Any
 
-from studio.core.foreign import Found, to_number, to_seed
+from studio.core.foreign import Found, copy_numbers, to_number, to_seed
 from studio.core.samplers import invoke_sampler
 
 _IMAGE_MODES = ("img2img", "inpaint", "outpaint")
@@ -55,15 +55,16 @@ def _scheduler(found: Found, value: Any) -> None:
 def _read_v3(data: dict[str, Any]) -> Found:  # noqa: C901
     found = Found(source="invokeai")
     inputs = found.inputs
-    for key, name, integral in (
-        ("steps", "steps", True),
-        ("cfg_scale", "guidance", False),
-        ("width", "width", True),
-        ("height", "height", True),
-    ):
-        number = to_number(data.get(key), integral=integral)
-        if number is not None:
-            inputs[name] = number
+    copy_numbers(
+        found,
+        data,
+        (
+            ("steps", "steps", True),
+            ("cfg_scale", "guidance", False),
+            ("width", "width", True),
+            ("height", "height", True),
+        ),
+    )
     inputs["prompt"] = str(data.get("positive_prompt") or "")
     inputs["negative_prompt"] = str(data.get("negative_prompt") or "")
     found.seed = to_seed(data.get("seed"))
@@ -122,15 +123,16 @@ def _read_v2(data: dict[str, Any]) -> Found:
     if isinstance(prompt, list):
         prompt = " ".join(str(part.get("prompt", "")) for part in prompt if isinstance(part, dict))
     found.inputs["prompt"], found.inputs["negative_prompt"] = _split_bracketed(str(prompt or ""))
-    for key, name, integral in (
-        ("steps", "steps", True),
-        ("cfg_scale", "guidance", False),
-        ("width", "width", True),
-        ("height", "height", True),
-    ):
-        number = to_number(image.get(key), integral=integral)
-        if number is not None:
-            found.inputs[name] = number
+    copy_numbers(
+        found,
+        image,
+        (
+            ("steps", "steps", True),
+            ("cfg_scale", "guidance", False),
+            ("width", "width", True),
+            ("height", "height", True),
+        ),
+    )
     found.seed = to_seed(image.get("seed"))
     _scheduler(found, image.get("sampler"))
     if image.get("type") == "img2img":

@@ -13,7 +13,7 @@ import json
 import re
 from typing import Any
 
-from studio.core.foreign import Found, to_number, to_seed
+from studio.core.foreign import Found, copy_numbers, to_number, to_seed
 from studio.core.samplers import A1111_SAMPLERS, comfy_sampler, normal_schedule, split_a1111_sampler
 
 
@@ -26,13 +26,6 @@ def _json_parameters(texts: dict[str, str], key: str = "parameters") -> dict[str
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
-
-
-def _numbers(found: Found, data: dict[str, Any], keys: tuple[tuple[str, str, bool], ...]) -> None:
-    for key, name, integral in keys:
-        number = to_number(data.get(key), integral=integral)
-        if number is not None:
-            found.inputs[name] = number
 
 
 def _comfy_names(found: Found, sampler: Any, scheduler: Any, *, sampler_key: str = "sampler", scheduler_key: str = "scheduler") -> None:
@@ -69,7 +62,7 @@ def read_swarmui(texts: dict[str, str]) -> Found | None:
     found = Found(source="swarmui")
     found.inputs["prompt"] = str(params.get("prompt") or "")
     found.inputs["negative_prompt"] = str(params.get("negativeprompt") or "")
-    _numbers(
+    copy_numbers(
         found,
         params,
         (
@@ -112,7 +105,7 @@ def read_ruinedfooocus(texts: dict[str, str]) -> Found | None:
     found = Found(source="ruinedfooocus")
     found.inputs["prompt"] = str(data.get("Prompt") or "")
     found.inputs["negative_prompt"] = str(data.get("Negative") or "")
-    _numbers(found, data, (("steps", "steps", True), ("cfg", "guidance", False), ("width", "width", True), ("height", "height", True)))
+    copy_numbers(found, data, (("steps", "steps", True), ("cfg", "guidance", False), ("width", "width", True), ("height", "height", True)))
     found.seed = to_seed(data.get("seed"))
     _comfy_names(found, data.get("sampler_name"), data.get("scheduler"), sampler_key="sampler_name")
     clip_skip = to_number(data.get("clip_skip"), integral=True)
@@ -139,7 +132,7 @@ def read_fooocus(texts: dict[str, str]) -> Found | None:
     found = Found(source="fooocus")
     found.inputs["prompt"] = str(data.get("prompt") or "")
     found.inputs["negative_prompt"] = str(data.get("negative_prompt") or "")
-    _numbers(found, data, (("steps", "steps", True), ("guidance_scale", "guidance", False)))
+    copy_numbers(found, data, (("steps", "steps", True), ("guidance_scale", "guidance", False)))
     match = _RE_RESOLUTION.fullmatch(str(data.get("resolution", "")).strip())
     if match:
         found.inputs["width"], found.inputs["height"] = int(match.group(1)), int(match.group(2))
@@ -180,7 +173,9 @@ def read_stability_matrix(texts: dict[str, str]) -> Found | None:
     found = Found(source="stability-matrix")
     found.inputs["prompt"] = str(data.get("PositivePrompt") or "")
     found.inputs["negative_prompt"] = str(data.get("NegativePrompt") or "")
-    _numbers(found, data, (("Steps", "steps", True), ("CfgScale", "guidance", False), ("Width", "width", True), ("Height", "height", True)))
+    copy_numbers(
+        found, data, (("Steps", "steps", True), ("CfgScale", "guidance", False), ("Width", "width", True), ("Height", "height", True))
+    )
     found.seed = to_seed(data.get("Seed"))
     _comfy_names(found, data.get("Sampler"), data.get("Scheduler"), sampler_key="Sampler", scheduler_key="Scheduler")
     found.model_name = data.get("ModelName")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from studio.core.foreign import Found, to_number, to_seed
+from studio.core.foreign import Found, copy_numbers, to_number, to_seed
 from studio.core.samplers import NOVELAI_SAMPLERS, NOVELAI_SCHEDULES
 
 
@@ -35,15 +35,16 @@ def read(texts: dict[str, str]) -> Found | None:  # noqa: C901
     if isinstance(v4_negative, dict):
         negative = ((v4_negative.get("caption") or {}).get("base_caption")) or negative
     inputs["negative_prompt"] = str(negative or "")
-    for key, name, integral in (
-        ("steps", "steps", True),
-        ("scale", "guidance", False),
-        ("width", "width", True),
-        ("height", "height", True),
-    ):
-        number = to_number(data.get(key), integral=integral)
-        if number is not None:
-            inputs[name] = number
+    copy_numbers(
+        found,
+        data,
+        (
+            ("steps", "steps", True),
+            ("scale", "guidance", False),
+            ("width", "width", True),
+            ("height", "height", True),
+        ),
+    )
     found.seed = to_seed(data.get("seed"))
     sampler = data.get("sampler")
     if sampler is not None:
