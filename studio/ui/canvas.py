@@ -1,9 +1,14 @@
-"""The canvas: image layers on a QGraphicsScene, a selection, a mask, all edits undoable.
+"""The canvas widget: a view over the canvas document, with the Layers panel and the toolbar.
 
-Layers keep their position, scale, opacity, visibility and order; a rectangular selection
-becomes the img2img / inpaint region; the mask layer is painted with a brush (size,
-hardness, erase). Every edit is a QUndoCommand on the window's undo stack. The canvas is
-saved as a JSON document whose layers point at content-addressed blobs in the project.
+The document (``studio.core.canvas_document.CanvasDoc``: size, layers, selection, saved mask)
+is plain data; this widget shows it on a QGraphicsScene (an ``ImageLayer`` item per layer,
+the paper, the mask overlay, the selection rectangle) and changes it only through undoable
+commands (``canvas_commands``) on the window's undo stack. The commands call the raw
+operations below (``_insert_layer``, ``_remove_layer``, ``_apply_states``, ``_set_selection``,
+``_set_mask_image``, ``set_doc_size``, ``shift_layers``), which update the document first
+and the items after. Pictures out (renders, PNGs, export) are in ``canvas_pictures``; the
+mask pixels and brush in ``canvas_mask``; the toolbar in ``canvas_toolbar``; the Layers list
+in ``canvas_layer_panel``; the view (zoom, tools, drops) in ``canvas_view``.
 
 The canvas offers the image actions (refine, inpaint, outpaint, music for an image) as
 QActions in its toolbar and context menu; the window decides what they do.
@@ -11,46 +16,28 @@ QActions in its toolbar and context menu; the window decides what they do.
 
 from __future__ import annotations
 
-import base64
-import math
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import (
-    QAction,
-    QActionGroup,
-    QBrush,
-    QColor,
-    QImage,
-    QKeySequence,
-    QPainter,
-    QPen,
-    QPixmap,
-    QRadialGradient,
-    QUndoStack,
-)
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPen, QPixmap, QUndoStack
 from PySide6.QtWidgets import (
-    QFormLayout,
     QGraphicsItem,
     QGraphicsPixmapItem,
     QGraphicsRectItem,
     QGraphicsScene,
-    QHBoxLayout,
-    QLabel,
     QListWidget,
-    QListWidgetItem,
     QMenu,
-    QSpinBox,
     QSplitter,
     QToolBar,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from studio.core.canvas_document import CanvasDoc, LayerState, clamp_size
+from studio.ui import canvas_pictures
 from studio.ui.canvas_commands import (  # the edits; re-exported for callers that import them from here
     AddLayerCommand,
     ExtendCanvasCommand,
@@ -61,6 +48,7 @@ from studio.ui.canvas_commands import (  # the edits; re-exported for callers th
 )
 
 # Layers and the view live in their own modules; re-exported for callers that import them from here.
+from studio.ui.canvas_layer_panel import LayerPanel
 from studio.ui.canvas_layers import (  # noqa: F401 (re-exported)
     DEFAULT_SIZE,
     IMAGE_SUFFIXES,
@@ -71,10 +59,13 @@ from studio.ui.canvas_layers import (  # noqa: F401 (re-exported)
     ImageLayer,
     image_to_png,
 )
+from studio.ui.canvas_mask import CanvasMask
+from studio.ui.canvas_toolbar import CanvasTools
 from studio.ui.canvas_view import CanvasView
-from studio.ui.result_layout import grid_spot
 
-# --------------------------------------------------------------------------- the widget
+
+def _rect(rect: tuple[float, float, float, float]) -> QRectF:
+    return QRectF(*rect)
 
 
 class CanvasWidget(QWidget):
@@ -87,24 +78,16 @@ class CanvasWidget(QWidget):
         super().__init__(parent)
         self.undo = undo
         self.blobs = blobs
+        self.document = CanvasDoc()
         self.scene = QGraphicsScene(self)
-        self.layers: dict[str, ImageLayer] = {}
-        self.doc_size = DEFAULT_SIZE
-        self.brush_size = 40
-        self.brush_hardness = 0.7
+        self.layers: dict[str, ImageLayer] = {}  # the document's layers as scene items, by id
         self.paper = QGraphicsRectItem()
         self.paper.setBrush(QColor("#2a2c30"))
         self.paper.setPen(QPen(QColor("#3a3d43"), 0))
         self.paper.setZValue(-1e9)
         self.scene.addItem(self.paper)
-        self.mask_image = QImage(*DEFAULT_SIZE, QImage.Format.Format_ARGB32_Premultiplied)
-        self.mask_image.fill(Qt.GlobalColor.transparent)
-        self.mask_item = QGraphicsPixmapItem()
-        self.mask_item.setZValue(MASK_Z)
-        self.mask_item.setOpacity(0.5)
-        self.scene.addItem(self.mask_item)
-        self.selection: QRectF | None = None
-        self._icons: dict[str, QImage] = {}  # layer id -> icon decoded off the UI thread, until used
+        self.mask = CanvasMask(self.scene, DEFAULT_SIZE)
+        self.mask_item = self.mask.item
         self._preview_item: QGraphicsPixmapItem | None = None
         self.selection_item = QGraphicsRectItem()
         pen = QPen(QColor("#4f8cff"), 0, Qt.PenStyle.DashLine)
@@ -123,142 +106,56 @@ class CanvasWidget(QWidget):
         self.view = CanvasView(self)
         self.view.files_dropped.connect(self.image_files_dropped)
         splitter.addWidget(self.view)
-        side = QWidget()
-        side_layout = QVBoxLayout(side)
-        side_layout.setContentsMargins(4, 4, 4, 4)
-        side_layout.addWidget(QLabel("Layers"))
-        self.layer_list = QListWidget()
-        self.layer_list.setObjectName("layerList")
-        self.layer_list.itemChanged.connect(self._list_item_changed)
-        self.layer_list.currentItemChanged.connect(self._list_current_changed)
-        self.layer_list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.layer_list.customContextMenuRequested.connect(self._layer_list_menu)
-        side_layout.addWidget(self.layer_list, 1)
-        # Two short rows, so the layers panel stays narrow and the picture gets the width.
-        props = QFormLayout()
-        props.setContentsMargins(0, 0, 0, 0)
-        self.opacity = QSpinBox()
-        self.opacity.setRange(0, 100)
-        self.opacity.setSuffix("%")
-        self.opacity.valueChanged.connect(self._opacity_edited)
-        self.opacity.setToolTip("Opacity of the selected layer")
-        props.addRow("Opacity", self.opacity)
-        self.scale_box = QSpinBox()
-        self.scale_box.setRange(1, 1600)
-        self.scale_box.setSuffix("%")
-        self.scale_box.valueChanged.connect(self._scale_edited)
-        self.scale_box.setToolTip("Scale of the selected layer")
-        props.addRow("Scale", self.scale_box)
-        # Until a layer is selected there is nothing to edit: neutral values, disabled.
-        for box in (self.opacity, self.scale_box):
-            box.blockSignals(True)
-            box.setValue(100)
-            box.setEnabled(False)
-            box.blockSignals(False)
-        side_layout.addLayout(props)
-        order = QHBoxLayout()
-        for text, tip, slot in (
-            ("▲", "Raise layer", lambda: self.move_active(+1)),
-            ("▼", "Lower layer", lambda: self.move_active(-1)),
-            ("✕", "Delete layer", self.delete_active),
-        ):
-            button = QToolButton()
-            button.setText(text)
-            button.setToolTip(tip)
-            button.clicked.connect(slot)
-            order.addWidget(button)
-        order.addStretch(1)
-        side_layout.addLayout(order)
-        side.setMinimumWidth(140)
-        side.setMaximumWidth(240)
-        splitter.addWidget(side)
+        self.layer_panel = LayerPanel(self, self.active_layer_changed.emit)
+        splitter.addWidget(self.layer_panel)
         splitter.setStretchFactor(0, 1)
         splitter.setStretchFactor(1, 0)
         splitter.setCollapsible(0, False)
         splitter.setSizes([800, 180])
         layout.addWidget(splitter, 1)
-        self._build_toolbar()
+        self.tools = CanvasTools(self, self.toolbar, self)
+        self.tool_actions = self.tools.tool_actions
+        self.refine_action = self.tools.refine_action
+        self.inpaint_action = self.tools.inpaint_action
+        self.outpaint_action = self.tools.outpaint_action
+        self.music_action = self.tools.music_action
+        self.settings_action = self.tools.settings_action
         self.scene.selectionChanged.connect(self.sync_list_selection)
         self.set_doc_size(DEFAULT_SIZE)
-        self._syncing = False
 
-    # ------------------------------------------------------------------ toolbar
+    # ------------------------------------------------------------------ what the parts share
 
-    def _build_toolbar(self) -> None:
-        bar = self.toolbar
-        group = QActionGroup(self)
-        self.tool_actions: dict[str, QAction] = {}
-        for tool, text, key in (
-            (CanvasView.MOVE, "Move", "V"),
-            (CanvasView.SELECT, "Select", "M"),
-            (CanvasView.BRUSH, "Mask brush", "B"),
-            (CanvasView.ERASE, "Mask eraser", "E"),
-        ):
-            action = QAction(text, self)
-            action.setCheckable(True)
-            action.setShortcut(QKeySequence(key))
-            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            action.setToolTip(f"{text} ({key})")
-            action.triggered.connect(lambda _c=False, t=tool: self.set_tool(t))
-            group.addAction(action)
-            bar.addAction(action)
-            self.tool_actions[tool] = action
-        self.tool_actions[CanvasView.MOVE].setChecked(True)
-        bar.addSeparator()
-        bar.addWidget(QLabel(" Brush "))
-        self.brush_box = QSpinBox()
-        self.brush_box.setRange(1, 500)
-        self.brush_box.setValue(self.brush_size)
-        self.brush_box.valueChanged.connect(lambda v: setattr(self, "brush_size", v))
-        bar.addWidget(self.brush_box)
-        bar.addWidget(QLabel(" Hardness "))
-        self.hardness_box = QSpinBox()
-        self.hardness_box.setRange(0, 100)
-        self.hardness_box.setSuffix("%")
-        self.hardness_box.setValue(int(self.brush_hardness * 100))
-        self.hardness_box.valueChanged.connect(lambda v: setattr(self, "brush_hardness", v / 100.0))
-        bar.addWidget(self.hardness_box)
-        clear_mask = QAction("Clear mask", self)
-        clear_mask.triggered.connect(self.clear_mask)
-        bar.addAction(clear_mask)
-        bar.addSeparator()
-        # What the window does with these is its business (see studio.ui.canvas_actions).
-        self.refine_action = QAction("Refine selection (img2img)", self)
-        self.refine_action.setIconText("Refine")
-        self.refine_action.setObjectName("canvasRefine")
-        self.refine_action.setToolTip("Refine the selection with Stable Diffusion img2img (the Generate panel's prompt and strength)")
-        self.inpaint_action = QAction("Inpaint masked area", self)
-        self.inpaint_action.setIconText("Inpaint")
-        self.inpaint_action.setObjectName("canvasInpaint")
-        self.inpaint_action.setToolTip("Repaint the masked area (paint it with the mask brush, B) with Stable Diffusion")
-        self.outpaint_action = QAction("Outpaint…", self)
-        self.outpaint_action.setObjectName("canvasOutpaint")
-        self.outpaint_action.setToolTip("Extend the picture beyond the selection's edges with Stable Diffusion")
-        self.music_action = QAction("Music for this image", self)
-        self.music_action.setObjectName("canvasMusic")
-        self.music_action.setToolTip("The image's prompt becomes the MusicGen prompt")
-        self.settings_action = QAction("Use these settings", self)
-        self.settings_action.setObjectName("canvasUseSettings")
-        self.settings_action.setToolTip("Restore the settings this image was made with into the Generate panel")
-        for action in (self.refine_action, self.inpaint_action, self.outpaint_action):
-            bar.addAction(action)
-        bar.addSeparator()
-        fit = QAction("Fit", self)
-        fit.setToolTip("Fit the canvas in the view")
-        fit.triggered.connect(self.view.fit)
-        bar.addAction(fit)
-        actual = QAction("100%", self)
-        actual.triggered.connect(lambda: self.view.set_zoom(1.0))
-        bar.addAction(actual)
-        self.zoom_label = QLabel(" 100% ")
-        self.zoom_label.setObjectName("muted")
-        self.view.zoom_changed.connect(lambda z: self.zoom_label.setText(f" {z * 100:.0f}% "))
-        bar.addWidget(self.zoom_label)
+    @property
+    def layer_list(self) -> QListWidget:
+        return self.layer_panel.layer_list
 
-    def _layer_list_menu(self, position: Any) -> None:
-        menu = self.build_context_menu(self)
-        menu.exec(self.layer_list.viewport().mapToGlobal(position))
-        menu.deleteLater()
+    @property
+    def doc_size(self) -> tuple[int, int]:
+        return self.document.size
+
+    @property
+    def selection(self) -> QRectF | None:
+        return _rect(self.document.selection) if self.document.selection is not None else None
+
+    @property
+    def mask_image(self) -> QImage:
+        return self.mask.image
+
+    @property
+    def brush_size(self) -> int:
+        return self.mask.brush_size
+
+    @brush_size.setter
+    def brush_size(self, value: int) -> None:
+        self.mask.brush_size = value
+
+    @property
+    def brush_hardness(self) -> float:
+        return self.mask.brush_hardness
+
+    @brush_hardness.setter
+    def brush_hardness(self, value: float) -> None:
+        self.mask.brush_hardness = value
 
     def build_context_menu(self, parent: QWidget) -> QMenu:
         menu = QMenu(parent)
@@ -283,28 +180,16 @@ class CanvasWidget(QWidget):
     # ------------------------------------------------------------------ document geometry
 
     def doc_rect(self) -> QRectF:
-        return QRectF(0, 0, *self.doc_size)
+        return _rect(self.document.rect())
 
     def content_rect(self) -> QRectF:
-        """The canvas plus every visible layer (a batch lies side by side beyond the first image)."""
-        rect = self.doc_rect()
-        for layer in self.layers.values():
-            if layer.isVisible():
-                size = layer.pixmap().size()
-                rect = rect.united(QRectF(layer.pos().x(), layer.pos().y(), size.width() * layer.scale(), size.height() * layer.scale()))
-        return rect
+        """The canvas plus every visible layer (results lie in a grid around the first image)."""
+        return _rect(self.document.content_rect())
 
     def set_doc_size(self, size: tuple[int, int]) -> None:
-        size = (max(1, int(size[0])), max(1, int(size[1])))
-        if size != tuple(self.mask_image.size().toTuple()):
-            mask = QImage(*size, QImage.Format.Format_ARGB32_Premultiplied)
-            mask.fill(Qt.GlobalColor.transparent)
-            painter = QPainter(mask)
-            painter.drawImage(0, 0, self.mask_image)
-            painter.end()
-            self.mask_image = mask
-            self.mask_item.setPixmap(QPixmap.fromImage(mask))
-        self.doc_size = size
+        size = clamp_size(size)
+        self.mask.resize(size)
+        self.document.size = size
         self.paper.setRect(self.doc_rect())
         self.scene.setSceneRect(self.doc_rect().adjusted(-2000, -2000, 2000, 2000))
 
@@ -329,7 +214,7 @@ class CanvasWidget(QWidget):
         ``fit``: the region the image belongs to (an img2img result over its selection); the
         layer lies there, scaled to its width when the sizes differ. Otherwise, without a
         ``pos``, it takes the first free cell of a grid around ``near`` (the picture it came
-        from; the first layer when not given): see ``result_layout``.
+        from; the first layer when not given): see ``CanvasDoc.free_spot``.
         """
         # ``image`` / ``icon``: already decoded off the UI thread (``image_decode``).
         image = image if image is not None and not image.isNull() else QImage.fromData(data)
@@ -337,48 +222,33 @@ class CanvasWidget(QWidget):
             return None
         if blob is None:
             blob = self.blobs.put(data, "image", mime, {})
-        top = max((layer.zValue() for layer in self.layers.values()), default=0.0) + 1
         scale = 1.0
         if fit is not None:
             pos = fit.topLeft()
             if image.width() and abs(fit.width() - image.width()) >= 1:
                 scale = fit.width() / image.width()
-        x, y = (pos.x(), pos.y()) if pos is not None else self._free_spot(image.size(), near)
-        state = {
-            "id": uuid.uuid4().hex[:12],
-            "name": name or f"Layer {len(self.layers) + 1}",
-            "blob": blob,
-            "node": node,
-            "x": x,
-            "y": y,
-            "scale": scale,
-            "opacity": 1.0,
-            "visible": True,
-            "z": top,
-        }
-        resize = (
-            (image.width(), image.height())
-            if not self.layers and fit is None and (image.width(), image.height()) != self.doc_size
-            else None
+        x, y = (pos.x(), pos.y()) if pos is not None else self._free_spot(image.width(), image.height(), near)
+        layer = LayerState(
+            id=uuid.uuid4().hex[:12],
+            name=name or f"Layer {len(self.layers) + 1}",
+            blob=blob,
+            node=node,
+            x=x,
+            y=y,
+            scale=scale,
+            z=self.document.top_z(),
         )
+        size = (image.width(), image.height())
+        resize = size if not self.layers and fit is None and size != self.doc_size else None
         if resize:
-            state["x"], state["y"] = 0.0, 0.0
+            layer.x, layer.y = 0.0, 0.0
         if icon is not None:
-            self._icons[state["id"]] = icon
-        self.undo.push(AddLayerCommand(self, state, image, resize))
-        return self.layers.get(state["id"])
+            self.layer_panel.icons[layer.id] = icon
+        self.undo.push(AddLayerCommand(self, layer.state(), image, resize))
+        return self.layers.get(layer.id)
 
-    def _free_spot(self, size: QSize, near: QRectF | None = None) -> tuple[float, float]:
-        if not self.layers:
-            return 0.0, 0.0
-        if near is None:
-            # No source: the grid grows from the first picture, so results stay one block.
-            first = min(self.layers.values(), key=lambda layer: layer.zValue())
-            near = self.layer_rect(first)
-        occupied = [self.layer_rect(layer).getRect() for layer in self.layers.values()]
-        anchor = near.getRect() if near is not None else None
-        x, y = grid_spot((size.width(), size.height()), occupied, anchor)
-        return float(math.ceil(x)), float(math.ceil(y))
+    def _free_spot(self, width: int, height: int, near: QRectF | None = None) -> tuple[float, float]:
+        return self.document.free_spot((width, height), near.getRect() if near is not None else None)
 
     def extend_canvas(self, left: int, top: int, right: int, bottom: int) -> None:
         """Grow the canvas (undoable); what was there moves right / down by ``left`` / ``top``."""
@@ -386,8 +256,7 @@ class CanvasWidget(QWidget):
             self.undo.push(ExtendCanvasCommand(self, max(0, left), max(0, top), max(0, right), max(0, bottom)))
 
     def layer_rect(self, layer: ImageLayer) -> QRectF:
-        size = layer.pixmap().size()
-        return QRectF(layer.pos().x(), layer.pos().y(), size.width() * layer.scale(), size.height() * layer.scale())
+        return _rect(self.document.layers[layer.layer_id].rect())
 
     def delete_active(self) -> None:
         layer = self.active_layer()
@@ -396,50 +265,48 @@ class CanvasWidget(QWidget):
 
     def move_active(self, direction: int) -> None:
         layer = self.active_layer()
-        if layer is None:
-            return
-        ordered = sorted(self.layers.values(), key=lambda item: item.zValue())
-        index = ordered.index(layer)
-        other_index = index + direction
-        if not 0 <= other_index < len(ordered):
-            return
-        other = ordered[other_index]
-        before = {layer.layer_id: layer.state(), other.layer_id: other.state()}
-        after = {layer.layer_id: dict(layer.state(), z=other.zValue()), other.layer_id: dict(other.state(), z=layer.zValue())}
-        self.undo.push(LayerStateCommand(self, "Raise layer" if direction > 0 else "Lower layer", before, after))
+        swap = self.document.reorder(layer.layer_id, direction) if layer is not None else None
+        if swap is not None:
+            self.undo.push(LayerStateCommand(self, "Raise layer" if direction > 0 else "Lower layer", *swap))
 
     def set_layer_property(self, layer_id: str, key: str, value: Any, *, merge: bool = False) -> None:
-        layer = self.layers[layer_id]
-        before = {layer_id: layer.state()}
-        after = {layer_id: dict(layer.state(), **{key: value})}
+        state = self.document.layers[layer_id].state()
+        before, after = {layer_id: state}, {layer_id: dict(state, **{key: value})}
         if before == after:
             return
         self.undo.push(LayerStateCommand(self, f"Layer {key}", before, after, merge_key=f"{layer_id}:{key}" if merge else ""))
 
     def commit_move(self, before: dict[str, dict[str, Any]]) -> None:
-        after = self.layer_states()
+        """A drag in the view ended: the items' new positions become an undoable move."""
+        after = {
+            layer_id: dict(state, x=self.layers[layer_id].pos().x(), y=self.layers[layer_id].pos().y())
+            for layer_id, state in self.document.states().items()
+        }
         moved = {key for key in before if key in after and (before[key]["x"], before[key]["y"]) != (after[key]["x"], after[key]["y"])}
         if moved:
             command = LayerStateCommand(self, "Move layer", {k: before[k] for k in moved}, {k: after[k] for k in moved})
             self.undo.push(command)
 
     def layer_states(self) -> dict[str, dict[str, Any]]:
-        return {layer_id: layer.state() for layer_id, layer in self.layers.items()}
+        return self.document.states()
 
     def active_layer(self) -> ImageLayer | None:
         selected = [item for item in self.scene.selectedItems() if isinstance(item, ImageLayer)]
         if selected:
             return selected[0]
-        item = self.layer_list.currentItem()
-        if item is not None:
-            return self.layers.get(item.data(Qt.ItemDataRole.UserRole))
-        return max(self.layers.values(), key=lambda layer: layer.zValue(), default=None)
+        current = self.layer_panel.current_id()
+        if current is not None:
+            return self.layers.get(current)
+        top = self.document.topmost()
+        return self.layers.get(top.id) if top is not None else None
 
-    # ---- raw operations the commands call (no undo entries)
+    # ---- raw operations the commands call (no undo entries): the document first, then the items
 
     def _insert_layer(self, state: dict[str, Any], image: QImage) -> None:
-        layer = ImageLayer(state["id"], state["name"], state["blob"], image, state.get("node"))
-        layer.apply(state)
+        layer_state = LayerState.from_state(state, width=image.width(), height=image.height())
+        self.document.add(layer_state)
+        layer = ImageLayer(layer_state.id, layer_state.name, layer_state.blob, image, layer_state.node)
+        layer.apply(layer_state.state())
         layer.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsMovable, self.view.tool == CanvasView.MOVE)
         self.scene.addItem(layer)
         self.layers[layer.layer_id] = layer
@@ -447,6 +314,7 @@ class CanvasWidget(QWidget):
         self.changed.emit()
 
     def _remove_layer(self, layer_id: str) -> None:
+        self.document.remove(layer_id)
         layer = self.layers.pop(layer_id, None)
         if layer is not None:
             self.scene.removeItem(layer)
@@ -454,96 +322,24 @@ class CanvasWidget(QWidget):
         self.changed.emit()
 
     def _apply_states(self, states: dict[str, dict[str, Any]]) -> None:
-        for layer_id, state in states.items():
-            layer = self.layers.get(layer_id)
-            if layer is not None:
-                layer.apply(state)
+        for layer_id in self.document.apply(states):
+            self.layers[layer_id].apply(self.document.layers[layer_id].state())
         self._refresh_list()
         self.changed.emit()
 
-    # ------------------------------------------------------------------ layer list
+    def shift_layers(self, dx: float, dy: float) -> None:
+        """Move every layer (the canvas grew on the left / top)."""
+        self.document.shift(dx, dy)
+        for layer_id, layer in self.layers.items():
+            layer.apply(self.document.layers[layer_id].state())
+
+    # ------------------------------------------------------------------ layer list (``canvas_layer_panel``)
 
     def _refresh_list(self, select: str | None = None) -> None:
-        self._syncing = True
-        current = select
-        if current is None and self.layer_list.currentItem() is not None:
-            current = self.layer_list.currentItem().data(Qt.ItemDataRole.UserRole)
-        self.layer_list.clear()
-        for layer in sorted(self.layers.values(), key=lambda item: -item.zValue()):
-            item = QListWidgetItem(layer.name)
-            item.setData(Qt.ItemDataRole.UserRole, layer.layer_id)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEditable)
-            item.setCheckState(Qt.CheckState.Checked if layer.isVisible() else Qt.CheckState.Unchecked)
-            if layer.icon is None:
-                layer.icon = QPixmap.fromImage(
-                    self._icons.pop(layer.layer_id, None) or layer.image.scaled(32, 32, Qt.AspectRatioMode.KeepAspectRatio)
-                )
-            item.setIcon(layer.icon)
-            self.layer_list.addItem(item)
-            if layer.layer_id == current:
-                self.layer_list.setCurrentItem(item)
-        self._syncing = False
-        self._show_properties()
-
-    def _list_item_changed(self, item: QListWidgetItem) -> None:
-        if self._syncing:
-            return
-        layer = self.layers.get(item.data(Qt.ItemDataRole.UserRole))
-        if layer is None:
-            return
-        visible = item.checkState() == Qt.CheckState.Checked
-        if visible != layer.isVisible():
-            self.set_layer_property(layer.layer_id, "visible", visible)
-        elif item.text() != layer.name:
-            self.set_layer_property(layer.layer_id, "name", item.text())
-
-    def _list_current_changed(self, current: QListWidgetItem | None, _previous: Any) -> None:
-        if self._syncing or current is None:
-            self._show_properties()
-            return
-        layer = self.layers.get(current.data(Qt.ItemDataRole.UserRole))
-        if layer is not None:
-            self._syncing = True
-            self.scene.clearSelection()
-            layer.setSelected(True)
-            self._syncing = False
-        self._show_properties()
+        self.layer_panel.refresh(select)
 
     def sync_list_selection(self) -> None:
-        if self._syncing:
-            return
-        selected = [item for item in self.scene.selectedItems() if isinstance(item, ImageLayer)]
-        if not selected:
-            return
-        for row in range(self.layer_list.count()):
-            item = self.layer_list.item(row)
-            if item.data(Qt.ItemDataRole.UserRole) == selected[0].layer_id:
-                self._syncing = True
-                self.layer_list.setCurrentItem(item)
-                self._syncing = False
-        self._show_properties()
-
-    def _show_properties(self) -> None:
-        layer = self.active_layer()
-        self.opacity.blockSignals(True)
-        self.scale_box.blockSignals(True)
-        self.opacity.setEnabled(layer is not None)
-        self.scale_box.setEnabled(layer is not None)
-        self.opacity.setValue(int(round(layer.opacity() * 100)) if layer is not None else 100)
-        self.scale_box.setValue(int(round(layer.scale() * 100)) if layer is not None else 100)
-        self.opacity.blockSignals(False)
-        self.scale_box.blockSignals(False)
-        self.active_layer_changed.emit(layer)
-
-    def _opacity_edited(self, value: int) -> None:
-        layer = self.active_layer()
-        if layer is not None:
-            self.set_layer_property(layer.layer_id, "opacity", value / 100.0, merge=True)
-
-    def _scale_edited(self, value: int) -> None:
-        layer = self.active_layer()
-        if layer is not None:
-            self.set_layer_property(layer.layer_id, "scale", value / 100.0, merge=True)
+        self.layer_panel.sync_selection()
 
     def reveal_layers(self, layers: list[ImageLayer]) -> None:
         """New results: the last one becomes the active layer, and they all come into view."""
@@ -567,7 +363,7 @@ class CanvasWidget(QWidget):
             self._preview_item.setZValue(MASK_Z - 1)
             self._preview_item.setOpacity(0.85)
             self.scene.addItem(self._preview_item)
-            x, y = self._free_spot(image.size())
+            x, y = self._free_spot(image.width(), image.height())
             self._preview_item.setPos(x, y)
         self._preview_item.setPixmap(QPixmap.fromImage(image))
 
@@ -576,7 +372,7 @@ class CanvasWidget(QWidget):
             self.scene.removeItem(self._preview_item)
             self._preview_item = None
 
-    # ------------------------------------------------------------------ selection and mask
+    # ------------------------------------------------------------------ selection and mask (``canvas_mask``)
 
     def select_region(self, rect: QRectF | None) -> None:
         if rect == self.selection:
@@ -584,7 +380,7 @@ class CanvasWidget(QWidget):
         self.undo.push(SelectionCommand(self, self.selection, QRectF(rect) if rect is not None else None))
 
     def _set_selection(self, rect: QRectF | None) -> None:
-        self.selection = QRectF(rect) if rect is not None else None
+        self.document.selection = rect.getRect() if rect is not None else None
         if rect is None:
             self.selection_item.hide()
         else:
@@ -593,22 +389,7 @@ class CanvasWidget(QWidget):
         self.changed.emit()
 
     def paint_dab(self, pos: QPointF, *, erase: bool) -> None:
-        radius = max(0.5, self.brush_size / 2.0)
-        painter = QPainter(self.mask_image)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        gradient = QRadialGradient(pos, radius)
-        gradient.setColorAt(0.0, MASK_COLOUR)
-        gradient.setColorAt(max(0.0, min(0.999, self.brush_hardness)), MASK_COLOUR)
-        transparent = QColor(MASK_COLOUR)
-        transparent.setAlpha(0)
-        gradient.setColorAt(1.0, transparent)
-        if erase:
-            painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_DestinationOut)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QBrush(gradient))
-        painter.drawEllipse(pos, radius, radius)
-        painter.end()
-        self.mask_item.setPixmap(QPixmap.fromImage(self.mask_image))
+        self.mask.paint_dab(pos, erase=erase)
 
     def commit_stroke(self, before: QImage, *, erase: bool) -> None:
         after = self.mask_image.copy()
@@ -620,13 +401,11 @@ class CanvasWidget(QWidget):
         self.undo.push(MaskCommand(self, "Clear mask", self.mask_image.copy(), empty))
 
     def _set_mask_image(self, image: QImage) -> None:
-        self.mask_image = image.copy()
-        self.mask_item.setPixmap(QPixmap.fromImage(self.mask_image))
+        self.mask.set_image(image)
         self.changed.emit()
 
     def mask_is_empty(self) -> bool:
-        alpha = self.mask_image.convertToFormat(QImage.Format.Format_Alpha8)
-        return not any(bytes(alpha.constBits()))
+        return self.mask.is_empty()
 
     def selection_rect(self) -> QRectF | None:
         """The selection on whole pixels (what a crop of it covers), or None."""
@@ -637,44 +416,16 @@ class CanvasWidget(QWidget):
 
     def mask_bounds(self, padding: int = 0) -> QRectF | None:
         """The painted part of the mask, grown by ``padding`` pixels of context, inside the canvas."""
-        import numpy as np
+        return self.mask.bounds(padding)
 
-        alpha = self.mask_image.convertToFormat(QImage.Format.Format_Alpha8)
-        width, height = alpha.width(), alpha.height()
-        rows = np.frombuffer(bytes(alpha.constBits()), dtype=np.uint8).reshape(height, alpha.bytesPerLine())[:, :width]
-        ys, xs = np.nonzero(rows)
-        if not len(xs):
-            return None
-        left, top = max(0, int(xs.min()) - padding), max(0, int(ys.min()) - padding)
-        right, bottom = min(width, int(xs.max()) + 1 + padding), min(height, int(ys.max()) + 1 + padding)
-        return QRectF(left, top, right - left, bottom - top)
-
-    def region_png(self, rect: QRectF) -> bytes:
-        return image_to_png(self.render_region(rect))
-
-    # ------------------------------------------------------------------ pictures out
+    # ------------------------------------------------------------------ pictures out (``canvas_pictures``)
 
     def render_region(self, rect: QRectF | None = None, *, layers_only: bool = True) -> QImage:
         """The visible layers inside ``rect`` (default: the whole canvas) as an RGBA image."""
-        rect = QRectF(rect) if rect is not None else self.content_rect().toAlignedRect().toRectF()
-        image = QImage(max(1, int(rect.width())), max(1, int(rect.height())), QImage.Format.Format_ARGB32)
-        image.fill(Qt.GlobalColor.transparent)
-        hidden = [self.paper, self.mask_item, self.selection_item] if layers_only else []
-        visibility = [item.isVisible() for item in hidden]
-        selected = self.scene.selectedItems()
-        for item in selected:
-            item.setSelected(False)
-        for item in hidden:
-            item.setVisible(False)
-        painter = QPainter(image)
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        self.scene.render(painter, QRectF(0, 0, image.width(), image.height()), rect)
-        painter.end()
-        for item, was in zip(hidden, visibility):
-            item.setVisible(was)
-        for item in selected:
-            item.setSelected(True)
-        return image
+        return canvas_pictures.render_region(self, rect, layers_only=layers_only)
+
+    def region_png(self, rect: QRectF) -> bytes:
+        return image_to_png(self.render_region(rect))
 
     def selection_png(self) -> bytes | None:
         return image_to_png(self.render_region(self.selection)) if self.selection is not None else None
@@ -688,63 +439,34 @@ class CanvasWidget(QWidget):
 
     def mask_png(self, rect: QRectF | None = None) -> bytes:
         """The mask as a white-on-black grayscale PNG (inside the selection when there is one)."""
-        alpha = self.mask_image.convertToFormat(QImage.Format.Format_Alpha8)
-        gray = QImage(alpha.constBits(), alpha.width(), alpha.height(), alpha.bytesPerLine(), QImage.Format.Format_Grayscale8).copy()
-        region = rect if rect is not None else self.selection
-        if region is not None:
-            gray = gray.copy(region.toRect())
-        return image_to_png(gray)
+        return self.mask.png(rect if rect is not None else self.selection)
 
-    # ------------------------------------------------------------------ document
+    def export_png(
+        self, path: Path, *, layer_only: bool = False, encode: Callable[[QImage, ImageLayer | None], bytes] | None = None
+    ) -> Path:
+        """Write the visible canvas (or the active layer) as PNG; ``encode`` adds the metadata."""
+        return canvas_pictures.export_png(self, Path(path), layer_only=layer_only, encode=encode)
+
+    # ------------------------------------------------------------------ the project's ``canvas`` part
 
     def to_document(self) -> dict[str, Any]:
-        mask = None if self.mask_is_empty() else base64.b64encode(image_to_png(self.mask_image)).decode("ascii")
-        selection = (
-            None if self.selection is None else [self.selection.x(), self.selection.y(), self.selection.width(), self.selection.height()]
-        )
-        layers = sorted((layer.state() for layer in self.layers.values()), key=lambda state: state["z"])
-        return {"version": 1, "size": list(self.doc_size), "layers": layers, "selection": selection, "mask": mask}
+        self.document.mask = self.mask.saved()
+        return self.document.to_dict()
 
     def load_document(self, doc: dict[str, Any] | None) -> list[str]:
         """Replace the canvas with ``doc`` (no undo entry); returns problems (missing blobs)."""
         problems: list[str] = []
         for layer_id in list(self.layers):
             self._remove_layer(layer_id)
-        doc = doc or {}
-        self.set_doc_size(tuple(doc.get("size") or DEFAULT_SIZE))  # type: ignore[arg-type]
-        for state in doc.get("layers") or []:
+        loaded = CanvasDoc.from_dict(doc)
+        self.set_doc_size(loaded.size)
+        for layer in loaded.layers.values():  # in the saved order (bottom to top)
             try:
-                image = QImage.fromData(self.blobs.get(state["blob"]))
+                image = QImage.fromData(self.blobs.get(layer.blob))
             except KeyError:
-                problems.append(f"layer {state.get('name')}: its image is missing from the project")
+                problems.append(f"layer {layer.name}: its image is missing from the project")
                 continue
-            self._insert_layer(state, image)
-        selection = doc.get("selection")
-        self._set_selection(QRectF(*selection) if selection else None)
-        mask = QImage(*self.doc_size, QImage.Format.Format_ARGB32_Premultiplied)
-        mask.fill(Qt.GlobalColor.transparent)
-        if doc.get("mask"):
-            loaded = QImage.fromData(QByteArray(base64.b64decode(doc["mask"])))
-            if not loaded.isNull():
-                painter = QPainter(mask)
-                painter.drawImage(0, 0, loaded)
-                painter.end()
-        self._set_mask_image(mask)
+            self._insert_layer(layer.state(), image)
+        self._set_selection(_rect(loaded.selection) if loaded.selection else None)
+        self._set_mask_image(CanvasMask.from_saved(loaded.mask, self.doc_size))
         return problems
-
-    def export_png(
-        self, path: Path, *, layer_only: bool = False, encode: Callable[[QImage, ImageLayer | None], bytes] | None = None
-    ) -> Path:
-        """Write the visible canvas (or the active layer) as PNG; ``encode`` adds the metadata."""
-        layer = self.active_layer()
-        if layer_only and layer is not None:
-            data = self.blobs.get(layer.blob)
-            if encode is not None and not data.startswith(b"\x89PNG"):
-                data = encode(layer.image, layer)
-        else:
-            image = self.render_region()
-            # The whole canvas is no one layer's generation: ``encode`` gets no layer.
-            data = encode(image, None) if encode is not None else image_to_png(image)
-        path = Path(path)
-        path.write_bytes(data)
-        return path

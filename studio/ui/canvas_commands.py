@@ -40,7 +40,7 @@ class AddLayerCommand(_CanvasCommand):
 class RemoveLayerCommand(_CanvasCommand):
     def __init__(self, canvas: CanvasWidget, layer: ImageLayer) -> None:
         super().__init__(canvas, f"Delete layer {layer.name}")
-        self.state, self.image = layer.state(), layer.image
+        self.state, self.image = canvas.document.layers[layer.layer_id].state(), layer.image
 
     def redo(self) -> None:
         self.canvas._remove_layer(self.state["id"])
@@ -112,10 +112,6 @@ class ExtendCanvasCommand(_CanvasCommand):
         self.before_mask = canvas.mask_image.copy()
         self.before_selection = QRectF(canvas.selection) if canvas.selection is not None else None
 
-    def _move_layers(self, dx: float, dy: float) -> None:
-        for layer in self.canvas.layers.values():
-            layer.setPos(layer.pos().x() + dx, layer.pos().y() + dy)
-
     def redo(self) -> None:
         dx, dy = self.shift
         mask = QImage(*self.after_size, QImage.Format.Format_ARGB32_Premultiplied)
@@ -124,13 +120,13 @@ class ExtendCanvasCommand(_CanvasCommand):
         painter.drawImage(int(dx), int(dy), self.before_mask)
         painter.end()
         self.canvas.set_doc_size(self.after_size)
-        self._move_layers(dx, dy)
+        self.canvas.shift_layers(dx, dy)
         self.canvas._set_mask_image(mask)
         self.canvas._set_selection(self.before_selection.translated(dx, dy) if self.before_selection is not None else None)
 
     def undo(self) -> None:
         dx, dy = self.shift
-        self._move_layers(-dx, -dy)
+        self.canvas.shift_layers(-dx, -dy)
         self.canvas.set_doc_size(self.before_size)
         self.canvas._set_mask_image(self.before_mask)
         self.canvas._set_selection(self.before_selection)
