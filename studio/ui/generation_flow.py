@@ -26,6 +26,7 @@ from studio.ui.history_panel import node_summary
 from studio.ui.image_decode import Decoded, ImageDecoder
 from studio.ui.jobs import CANCELLED, DONE, Job
 from studio.ui.jobs import FAILED as JOB_FAILED
+from studio.ui.melody_words import clean_title
 
 if TYPE_CHECKING:
     from PySide6.QtCore import QSettings, SignalInstance
@@ -62,14 +63,11 @@ class FlowHost(Protocol):
     settings: QSettings
     workspaces: Workspaces
     prompter: Prompter
-    branch_parent: str | None
     generation_landed: SignalInstance
 
     def statusBar(self) -> QStatusBar: ...  # noqa: N802 (Qt's name)
 
     def show_error(self, message: str) -> None: ...
-
-    def _title_landed(self, clip_id: str, reply: str) -> None: ...
 
 
 class GenerationFlow(QObject):
@@ -80,6 +78,8 @@ class GenerationFlow(QObject):
         self.decoder = ImageDecoder(self)
         host.tracker.finished.connect(self._job_finished)
         host.tracker.preview_image.connect(self._preview)
+        host.tracker.text_delta.connect(self._text_delta)
+        self.branch_parent: str | None = None  # Use as input: the next generation is this node's child
 
     def close(self) -> None:
         self.decoder.close()
@@ -95,8 +95,8 @@ class GenerationFlow(QObject):
         except StudioError as exc:
             self.host.prompter.error(self.host, "Cannot generate", str(exc))
             return []
-        if self.host.branch_parent and self.host.branch_parent not in parents:
-            parents.insert(0, self.host.branch_parent)
+        if self.branch_parent and self.branch_parent not in parents:
+            parents.insert(0, self.branch_parent)
         where = placement.plan(generator, params, inputs, canvas=self.host.canvas, timeline=self.host.timeline)
         seeds = self.host.generate_panel.take_seeds(self.host.generate_panel.batch.value())
         return [self.submit(generator, params, seed, uploads=uploads, parents=parents, placement=dict(where)) for seed in seeds]
@@ -230,6 +230,26 @@ class GenerationFlow(QObject):
         job = self.host.tracker.jobs.get(ticket)
         if job is not None and job.kind == "image":
             self.host.canvas.show_preview(image)
+
+    def _text_delta(self, ticket: str, delta: str) -> None:
+        job = self.host.tracker.jobs.get(ticket)
+        if job is not None and job.placement.get("title_clip"):
+            return  # a title names its clip; it does not go into the text
+        self.host.text_panel.stream(ticket, delta)
+
+    def _title_landed(self, clip_id: str, reply: str) -> None:
+        title = clean_title(reply)
+        status = self.host.statusBar()
+        if not title:
+            status.showMessage("The language model gave no title", 8000)
+            return
+        try:
+            self.host.timeline.rename_clip(clip_id, title)
+        except KeyError:
+            status.showMessage(f"Title: {title} (its clip was deleted meanwhile)", 10000)
+            return
+        self.host.docks["timeline"].raise_()
+        status.showMessage(f"Titled the tune “{title}”", 8000)
 
     def _job_finished(self, ticket: str) -> None:
         job = self.host.tracker.jobs.get(ticket)
@@ -404,7 +424,7 @@ class GenerationFlow(QObject):
         elif kind == "text":
             text = data.decode("utf-8", "replace")
             if where.get("title_clip"):
-                self.host._title_landed(where["title_clip"], text)
+                self._title_landed(where["title_clip"], text)
                 return None
             if job is not None:
                 self.host.text_panel.finish(job.ticket, text)

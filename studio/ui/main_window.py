@@ -1,86 +1,59 @@
-"""The studio window: dockable panels around the canvas, menus, the engine status, the job flow.
+"""The studio window: dockable panels around the canvas, menus, the engine status.
 
-A generation is a job: the Generate panel describes it, ``EngineLink`` submits it off the GUI
-thread, the ``JobTracker`` follows its events, and when it is done its artefacts are fetched,
-committed to the project (blobs + a history node) and placed where they belong: images on
-the canvas, melodies and audio on the timeline, text in the text panel. A job made from a
-canvas region or a timeline clip lands back there (``studio.ui.placement``).
+The window builds the panels and wires them; the work lives in objects named for it, each
+given what it needs (a small ``Protocol`` host or explicit collaborators), not the window:
 
-The cross-medium actions live in their own modules and are wired here: the timeline's
-melody actions (``melody_actions``), the canvas' diffusion actions (``canvas_actions``),
-text / image / prompt-list → prompt (``prompt_routing``), model folders from a drop or
-Preferences (``model_folders``, ``preferences``) and training on the user's MIDI
-(``melody_training``).
+- a generation (submit → progress → land → history): ``generation_flow``;
+- the History's Re-run / Vary / Send / Use as input: ``history_actions``;
+- the timeline's melody actions (``melody_actions``), the canvas' diffusion actions
+  (``canvas_actions``), text / image / prompt-list → prompt (``prompt_routing``), restoring
+  settings (``restore_actions``);
+- projects (``project_flow``, ``project_session``, ``project_blobs``, ``recent_projects``);
+- files in and out (``file_transfer``); model folders (``model_folders``, ``preferences``);
+- the engine's state and restarts (``engine_status``); training on the user's MIDI
+  (``melody_training_flow``); menus declared as data (``window_actions``).
 """
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QPointF, QSettings, Qt, Signal
+from PySide6.QtCore import QByteArray, QPointF, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QUndoStack
-from PySide6.QtWidgets import QDialog, QDockWidget, QLabel, QMainWindow, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDialog, QDockWidget, QMainWindow, QVBoxLayout, QWidget
 
 from studio.core.errors import ProjectError
 from studio.core.history import HistoryNode
 from studio.core.paths import HomeLayout
-from studio.ui import first_run, follow_results, melody_training
+from studio.ui import first_run
 from studio.ui.canvas import CanvasWidget
 from studio.ui.canvas_actions import CanvasActions
 from studio.ui.dialogs import PROJECT_FILTER, Prompter
-from studio.ui.engine_link import FAILED, READY, RESTARTING, STARTING, EngineLink
+from studio.ui.engine_link import EngineLink
+from studio.ui.engine_status import EngineStatus
 from studio.ui.file_transfer import PLUGIN_ARCHIVE_SUFFIXES, FileTransfer  # noqa: F401 (re-exported)
 from studio.ui.generate_panel import GeneratePanel
-from studio.ui.generation_flow import INPUT_KINDS, GenerationFlow
+from studio.ui.generation_flow import GenerationFlow
+from studio.ui.history_actions import HistoryActions
 from studio.ui.history_panel import HistoryPanel
 from studio.ui.image_decode import Decoded
 from studio.ui.jobs import Job, JobTracker
 from studio.ui.jobs_panel import JobBar, JobsPanel
 from studio.ui.melody_actions import MelodyActions
-from studio.ui.melody_words import clean_title
+from studio.ui.melody_training_flow import MelodyTrainingFlow
 from studio.ui.message_bar import MessageBar, first_sentence
 from studio.ui.preferences import PreferencesDialog
+from studio.ui.project_blobs import ProjectBlobs, ui_settings  # noqa: F401 (ui_settings re-exported)
 from studio.ui.project_flow import ProjectFlow
 from studio.ui.project_session import Documents, ProjectSession, find_recovery
 from studio.ui.prompt_routing import PromptRouting
+from studio.ui.recent_projects import RecentProjects
 from studio.ui.restore_actions import RestoreActions
 from studio.ui.text_panel import TextPanel
-from studio.ui.theme import ACCENT, DANGER, OK, WARN
 from studio.ui.timeline import TimelineWidget
 from studio.ui.window_actions import build_menus
 from studio.ui.workspaces import Workspaces
-
-MAX_RECENT = 8
-STATE_COLOURS = {STARTING: WARN, READY: OK, RESTARTING: WARN, FAILED: DANGER}
-
-
-def ui_settings(home: Path) -> QSettings:
-    """Window settings (layout, recent files, remembered params) live in STUDIO_HOME, never in the user's real config."""
-    return QSettings(str(Path(home) / "ui-settings.ini"), QSettings.Format.IniFormat)
-
-
-class ProjectBlobs:
-    """Blob access for the canvas and timeline, always through the window's current project."""
-
-    def __init__(self, window: MainWindow) -> None:
-        self.window = window
-
-    def get(self, blob_id: str) -> bytes:
-        store = self.window.session.store
-        if store is None:
-            raise KeyError(blob_id)
-        try:
-            return store.get_blob(blob_id)
-        except ProjectError:  # damaged (fails its hash): shown as missing; reported on open
-            raise KeyError(blob_id) from None
-
-    def put(self, data: bytes, kind: str, mime: str, meta: dict[str, Any] | None = None) -> str:
-        store = self.window.session.store
-        if store is None:
-            raise ProjectError("no project is open")
-        return store.put_blob(data, kind, mime, meta or {})
 
 
 class MainWindow(QMainWindow):
@@ -100,17 +73,17 @@ class MainWindow(QMainWindow):
         # The Generate panel runs the full height; the timeline sits under the canvas only.
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.undo = QUndoStack(self)
-        self.blobs = ProjectBlobs(self)
+        self.blobs = ProjectBlobs(lambda: self.session.store)
         self.session = ProjectSession(self.home / "recovery", self._documents, self)
         self.project_flow = ProjectFlow(self)  # open / save / save as, every failure in a dialog
         self.link = EngineLink(self.home, safe_mode=safe_mode, parent=self)
         self.tracker = JobTracker(self)
-        self.branch_parent: str | None = None
         self.melody_actions = MelodyActions(self)
         self.restore_actions = RestoreActions(self)
         self.canvas_actions = CanvasActions(self)
         self.prompts = PromptRouting(self)
-        self._training_dialog: melody_training.TrainingDialog | None = None
+        self.training = MelodyTrainingFlow(self, self)
+        self.recent = RecentProjects(self.settings, self.open_project)
         self.setAcceptDrops(True)  # model files dropped anywhere on the window
         self._painted = False
         self._loading = False
@@ -145,16 +118,17 @@ class MainWindow(QMainWindow):
         self._default_state = self.saveState()
         self.workspaces = Workspaces(self)
 
-        self.engine_label = QLabel()
-        self.engine_label.setObjectName("engineState")
+        self.engine_status = EngineStatus(self, self)
+        self.engine_label = self.engine_status.label
         self.job_bar = JobBar(self.tracker)
         self.statusBar().addPermanentWidget(self.job_bar)
         self.statusBar().addPermanentWidget(self.engine_label)
         self.flow = GenerationFlow(self)
+        self.history_actions = HistoryActions(self)
         self.files = FileTransfer(self)
         self._build_menus()
         self._wire()
-        self._show_engine_state(self.link.state, "")
+        self.engine_status.show_state(self.link.state, "")
         self._restore_layout()
 
     # ------------------------------------------------------------------ construction
@@ -171,17 +145,17 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         """Menus and shortcuts come from the table in ``window_actions``."""
         self.actions_by_id = build_menus(self)
-        self._rebuild_recent()
+        self.recent.menu = self.recent_menu
+        self.recent.rebuild()
 
     def _wire(self) -> None:
         link = self.link
-        link.state_changed.connect(self._show_engine_state)
+        link.state_changed.connect(self.engine_status.show_state)
         link.catalogue_changed.connect(self.generate_panel.set_catalogue)
         link.models_changed.connect(self.generate_panel.set_models)
         link.models_changed.connect(lambda _models: self.model_guide.update())
         link.event.connect(self.tracker.on_event)
         link.jobs_lost.connect(self.tracker.lost)
-        self.tracker.text_delta.connect(self._text_delta)
         self.jobs_panel.cancel_requested.connect(self.cancel_job)
         self.jobs_panel.cancel_all_requested.connect(self.cancel_all)
         self.generate_panel.generate_requested.connect(self.generate)
@@ -210,10 +184,10 @@ class MainWindow(QMainWindow):
         self.timeline.export_midi_action.triggered.connect(lambda: self.export_timeline_dialog("mid"))
         self.timeline.export_audio_action.triggered.connect(lambda: self.export_timeline_dialog("wav"))
         self.history_panel.restore_requested.connect(self.restore_node)
-        self.history_panel.rerun_requested.connect(self.rerun_node)
-        self.history_panel.vary_requested.connect(self.vary_node)
-        self.history_panel.use_as_input_requested.connect(self.use_node_as_input)
-        self.history_panel.send_requested.connect(self.send_node)
+        self.history_panel.rerun_requested.connect(self.history_actions.rerun)
+        self.history_panel.vary_requested.connect(self.history_actions.vary)
+        self.history_panel.use_as_input_requested.connect(self.history_actions.use_as_input)
+        self.history_panel.send_requested.connect(self.history_actions.send)
         self.history_panel.send_prompts_requested.connect(self.prompts.send_each_to_image_generator)
 
     # ------------------------------------------------------------------ start and stop
@@ -265,8 +239,7 @@ class MainWindow(QMainWindow):
         self.workspaces.save_current()
         self.settings.sync()
         self.timeline.player.stop()
-        if self._training_dialog is not None and self._training_dialog.running:
-            self._training_dialog.cancel()  # it checkpoints: training again with the same name resumes
+        self.training.close()  # a running training checkpoints: training again with the same name resumes
         self.session.close()
         self.link.close()
         self.flow.close()
@@ -308,22 +281,7 @@ class MainWindow(QMainWindow):
             dock.show()
         self.workspaces.reset()
 
-    # ------------------------------------------------------------------ engine state
-
-    def _show_engine_state(self, state: str, detail: str) -> None:
-        text = {
-            STARTING: "engine starting…",
-            READY: "engine ready",
-            RESTARTING: "engine restarting…",
-            FAILED: f"engine failed: {detail}",
-        }.get(state, state)
-        self.engine_label.setText(f"● {text}")
-        self.engine_label.setToolTip(detail or text)
-        self.engine_label.setStyleSheet(f"color: {STATE_COLOURS.get(state, ACCENT)};")
-        if state == RESTARTING and detail:
-            self.statusBar().showMessage(detail, 10000)
-        if state == FAILED:
-            self.statusBar().showMessage(f"The engine could not start: {detail}. Tools ▸ Restart engine connection tries again.")
+    # ------------------------------------------------------------------ engine state (``engine_status``)
 
     @property
     def engine_state(self) -> str:
@@ -346,27 +304,17 @@ class MainWindow(QMainWindow):
             problems = self.canvas.load_document(docs.canvas)
             self.timeline.load_document(docs.timeline)
             self.text_panel.set_text(docs.text)
-            self.history_panel.set_history(self.session.history, self._load_blob)
+            self.history_panel.set_history(self.session.history, self.blobs.load)
             self.undo.setClean()
         finally:
             self._loading = False
         self.workspaces.switch(self.workspaces.remembered_for(None if self.session.untitled else self.session.path))
         self.canvas.view.fit()
-        self.branch_parent = None
+        self.flow.branch_parent = None
         if problems:
             self.statusBar().showMessage("; ".join(problems), 10000)
         if self.session.path is not None and not self.session.untitled:
-            self._add_recent(self.session.path)
-
-    def _load_blob(self, blob_id: str) -> tuple[bytes, str, str]:
-        store = self.session.store
-        if store is None:
-            raise KeyError(blob_id)
-        try:
-            info = store.blob_info(blob_id)
-            return store.get_blob(blob_id), info["kind"], info["mime"]
-        except ProjectError:  # damaged (fails its hash): no thumbnail; reported on open
-            raise KeyError(blob_id) from None
+            self.recent.add(self.session.path)
 
     def new_project(self) -> None:
         if not self.maybe_keep_changes():
@@ -393,27 +341,10 @@ class MainWindow(QMainWindow):
         return self.project_flow.save_as(Path(path))
 
     def recent_projects(self) -> list[str]:
-        """The remembered project paths, newest first. QSettings hands back a lone string
-        for a one-item list, which must not be read as a list of characters."""
-        value = self.settings.value("recent", []) or []
-        return [value] if isinstance(value, str) else [str(entry) for entry in value]
+        """The remembered project paths, newest first (``recent_projects``)."""
+        return self.recent.paths()
 
-    def _add_recent(self, path: Path) -> None:
-        recent = [p for p in self.recent_projects() if p != str(path)]
-        recent.insert(0, str(path))
-        self.settings.setValue("recent", recent[:MAX_RECENT])
-        self._rebuild_recent()
-
-    def _rebuild_recent(self) -> None:
-        self.recent_menu.clear()
-        recent = self.recent_projects()
-        for entry in recent:
-            self.recent_menu.addAction(entry, lambda p=entry: self.open_project(Path(p)))
-        self.recent_menu.setEnabled(bool(recent))
-
-    # ------------------------------------------------------------------ generating
-
-    # ------------------------------------------------------------------ the generation flow (studio.ui.generation_flow)
+    # ------------------------------------------------------------------ the generation flow (``generation_flow``)
 
     def generate(self) -> list[Job]:
         return self.flow.generate()
@@ -435,120 +366,25 @@ class MainWindow(QMainWindow):
     ) -> HistoryNode | None:
         return self.flow.land(job, results, decoded=decoded)
 
-    def _place(
-        self,
-        node: HistoryNode,
-        kind: str,
-        data: bytes,
-        blob: str,
-        job: Job | None = None,
-        info: dict[str, Any] | None = None,
-        *,
-        decoded: Decoded | None = None,
-    ) -> Any:
-        return self.flow.place(node, kind, data, blob, job, info, decoded=decoded)
-
-    # ------------------------------------------------------------------ history actions
-
-    def _generator_for(self, node: HistoryNode) -> dict[str, Any] | None:
-        return self.generate_panel.generators.get(node.generator) or self.generate_panel.generators.get(node.plugin_id)
-
-    def _node_uploads(self, generator: dict[str, Any], params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, tuple[bytes, str, str]]]:
-        """Inputs a node used (artefact ids) go up again from the project, in case this engine lacks them."""
-        params = dict(params)
-        uploads: dict[str, tuple[bytes, str, str]] = {}
-        store = self.session.store
-        for spec in generator.get("params") or []:
-            value = params.get(spec["name"])
-            if spec["type"] in INPUT_KINDS and isinstance(value, str) and store is not None and store.has_blob(value):
-                info = store.blob_info(value)
-                uploads[spec["name"]] = (store.get_blob(value), info["kind"], info["mime"])
-                params.pop(spec["name"])
-        return params, uploads
+    # ------------------------------------------------------------------ history actions (``history_actions``)
 
     def restore_node(self, node: HistoryNode) -> bool:
         return self.restore_actions.from_node(node) is not None
 
     def rerun_node(self, node: HistoryNode) -> Job | None:
-        generator = self._generator_for(node)
-        if generator is None:
-            self.statusBar().showMessage(f"{node.generator} is not available", 8000)
-            return None
-        params, uploads = self._node_uploads(generator, node.params)
-        return self.submit(generator, params, node.seed, uploads=uploads, parents=list(node.parents))
+        return self.history_actions.rerun(node)
 
     def vary_node(self, node: HistoryNode) -> Job | None:
-        generator = self._generator_for(node)
-        if generator is None:
-            return None
-        params, uploads = self._node_uploads(generator, node.params)
-        names = {spec["name"] for spec in generator.get("params") or []}
-        seed = node.seed
-        if {"variation", "variation_seed"} <= names:
-            # A small step in latent space: same seed, a nearby latent.
-            params["variation_seed"] = random.randint(0, 2**31 - 1)
-            params["variation"] = float(params.get("variation") or 0.0) or 0.25
-        elif "temperature" in names and node.kind in ("music", "text"):
-            seed = random.randint(0, 2**31 - 1)
-        else:
-            seed = random.randint(0, 2**31 - 1)
-        return self.submit(generator, params, seed, uploads=uploads, parents=[node.id])
-
-    def _on_history_target(self, action: Any) -> Any:
-        """Re-run / Vary from the keyboard: the History's selected generation, else the latest."""
-        nodes = self.history_panel.selected_nodes()
-        history = self.session.history
-        if not nodes and history is not None:
-            latest = max(history.nodes(), key=lambda node: node.finished or 0.0, default=None)
-            nodes = [latest] if latest is not None else []
-        if not nodes:
-            self.statusBar().showMessage("Nothing to re-run yet: generate something first", 6000)
-            return None
-        return action(nodes[0])
-
-    def use_node_as_input(self, node: HistoryNode) -> None:
-        """Branch from a node: its output goes where inputs are taken from, and the next generation is its child."""
-        self.send_node(node)
-        self.branch_parent = node.id
-        self.statusBar().showMessage("The next generation branches from the chosen node", 6000)
+        return self.history_actions.vary(node)
 
     def send_node(self, node: HistoryNode) -> None:
-        if self.session.store is None:
-            return
-        landed = follow_results.Landed()
-        for blob in node.outputs:
-            try:
-                data = self.session.store.get_blob(blob)
-                info = self.session.store.blob_info(blob)
-            except KeyError:
-                continue
-            landed.add(self._place(node, info["kind"], data, blob))
-        follow_results.reveal(landed, canvas=self.canvas, timeline=self.timeline, settings=self.settings)
+        self.history_actions.send(node)
 
     # ------------------------------------------------------------------ files in
 
     def restore_from_png(self, data: bytes, name: str = "PNG") -> bool:
         """A dropped image's settings (PNG, JPEG or WebP; ours or another tool's) into the Generate panel."""
         return self.restore_actions.from_image(data, name) is not None
-
-    def _text_delta(self, ticket: str, delta: str) -> None:
-        job = self.tracker.jobs.get(ticket)
-        if job is not None and job.placement.get("title_clip"):
-            return  # a title names its clip; it does not go into the text
-        self.text_panel.stream(ticket, delta)
-
-    def _title_landed(self, clip_id: str, reply: str) -> None:
-        title = clean_title(reply)
-        if not title:
-            self.statusBar().showMessage("The language model gave no title", 8000)
-            return
-        try:
-            self.timeline.rename_clip(clip_id, title)
-        except KeyError:
-            self.statusBar().showMessage(f"Title: {title} (its clip was deleted meanwhile)", 10000)
-            return
-        self.docks["timeline"].raise_()
-        self.statusBar().showMessage(f"Titled the tune “{title}”", 8000)
 
     def send_latest_prompts(self) -> list[Job]:
         node = self.prompts.latest_prompts_node()
@@ -598,127 +434,22 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(first_sentence(message), 15000)
 
     def offer_engine_restart(self, why: str) -> bool:
-        busy = self.link.active_jobs
-        if busy:
-            self.prompter.info(
-                self,
-                "Restart the engine",
-                f"{why} The engine reads them when it starts; restart it (Tools ▸ Restart engine) when the running job{'s are' if busy != 1 else ' is'} done.",
-            )
-            return False
-        if self.prompter.ask(self, "Restart the engine", f"{why} The engine reads them when it starts. Restart it now?"):
-            self.restart_engine()
-            return True
-        self.statusBar().showMessage(f"{why} They apply when the engine next starts (Tools ▸ Restart engine).", 10000)
-        return False
+        return self.engine_status.offer_restart(why)
 
     def restart_engine(self) -> None:
-        busy = self.link.active_jobs
-        if busy and not self.prompter.ask(
-            self,
-            "Restart the engine",
-            f"{busy} job{'s are' if busy != 1 else ' is'} still running and will be lost. Restart the engine anyway?",
-        ):
-            return
-        self.link.restart_engine()
+        self.engine_status.restart()
 
     # ------------------------------------------------------------------ training
 
-    def train_melody_dialog(self) -> melody_training.TrainingDialog | None:
-        """Tools ▸ Train on my MIDI…: a folder of MIDI files and a name, then a training job.
-
-        The trainer is whichever plugin declares a ``train`` command for melodies (the user
-        picks when several do); the job runs on the engine (see ``melody_training``).
-        """
-        if self._training_dialog is not None and self._training_dialog.running:
-            self._training_dialog.raise_()
-            return self._training_dialog
-        trainers = melody_training.midi_trainers(self.link.catalogue)
-        if not trainers:
-            self.prompter.error(
-                self,
-                "Train on my MIDI",
-                "No plugin here trains on MIDI files (none declares a train command for melodies): see Tools ▸ Plugins.",
-            )
-            return None
-        folder = self.prompter.open_folder(self, "Train on my MIDI: choose a folder of MIDI files")
-        if folder is None:
-            return None
-        files = melody_training.midi_files(folder)
-        if not files:
-            self.prompter.error(self, "Train on my MIDI", f"{folder} holds no .mid or .midi files.")
-            return None
-        row, command = trainers[0]
-        if len(trainers) > 1:
-            labels = {f"{r.get('name') or r['id']} ({r['id']})": (r, c) for r, c in trainers}
-            picked = self.prompter.choose(self, "Train on my MIDI", "Train which plugin's model?", list(labels))
-            if picked is None:
-                return None
-            row, command = labels[picked]
-        count = len(files)
-        typed = self.prompter.ask_text(
-            self,
-            "Train on my MIDI",
-            f"{count} MIDI file{'s' if count != 1 else ''} found. Name the new model:",
-            melody_training.model_name(folder.name) or "my-tunes",
-        )
-        name = melody_training.model_name(typed or "")
-        if not name:
-            return None
-        kind = str(command.get("models") or "")
-        known = [
-            entry
-            for entry in self.link.models.get("found") or []
-            if entry.get("kind") == kind and Path(str(entry.get("path", ""))).name == name
-        ]
-        if known and not self.prompter.ask(self, "Train on my MIDI", f"A model “{name}” exists. Train it further on these files?"):
-            return None
-        dialog = melody_training.TrainingDialog(self.link, row["id"], name, files, self)
-        dialog.training_finished.connect(lambda ok, message: self._training_finished(ok, message, name, kind))
-        if self._training_dialog is not None:
-            self._training_dialog.deleteLater()  # the finished run's dialog
-        self._training_dialog = dialog
-        dialog.show()
-        dialog.start()
-        return dialog
-
-    def _training_finished(self, ok: bool, message: str, name: str, kind: str) -> None:
-        self.statusBar().showMessage(message, 12000)
-        if not ok:
-            return
-
-        def pick(models: dict) -> None:
-            self.link.models_changed.disconnect(pick)
-            panel = self.generate_panel
-            editor = next(
-                (
-                    panel.editors.get(spec["name"])
-                    for spec in (panel.current or {}).get("params") or []
-                    if spec.get("type") == "model" and spec.get("model_kind") == kind
-                ),
-                None,
-            )
-            path = next(
-                (
-                    entry.get("path")
-                    for entry in models.get("found") or []
-                    if entry.get("kind") == kind and Path(str(entry.get("path", ""))).name == name
-                ),
-                None,
-            )
-            if editor is not None and path:
-                editor.set_value(path)
-
-        self.link.models_changed.connect(pick)
-        self.link.refresh_models()  # the new folder appears in GET /models and the model pickers
+    def train_melody_dialog(self) -> Any:
+        """Tools ▸ Train on my MIDI… (``melody_training_flow``)."""
+        return self.training.start()
 
     def _use_as_prompt(self, text: str) -> None:
         if not self.generate_panel.set_prompt(text):
             self.statusBar().showMessage("The selected generator has no text prompt", 5000)
         else:
             self.docks["generate"].raise_()
-
-    # ------------------------------------------------------------------ files out
 
     # ------------------------------------------------------------------ other dialogs
 

@@ -251,7 +251,7 @@ class ProjectFlow:
             self._fail(CANNOT_SAVE, exc, Path(path))
             return False
         window.undo.setClean()
-        window._add_recent(saved)
+        window.recent.add(saved)
         window.statusBar().showMessage(f"Saved {saved}", 5000)
         health = self.session.health
         if health is not None and not health.ok:
