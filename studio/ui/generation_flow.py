@@ -1,9 +1,9 @@
 """The generation flow: submit → progress → land → history, in one place.
 
 ``MainWindow`` ran the whole job flow itself (71 methods, 1,100 lines). This object owns it:
-it resolves the Generate panel's inputs (canvas regions, clips, files) into uploads, submits
-jobs through the engine link, shows previews, fetches and decodes outputs off the UI thread
-(``image_decode``), commits them to the project's history and places them (``placement``,
+it resolves the Generate panel's inputs (canvas regions, clips, files) into uploads through
+a table of input sources (``input_sources``), submits jobs through the engine link, shows
+previews, fetches and decodes outputs off the UI thread (``image_decode``), commits them to the project's history and places them (``placement``,
 ``follow_results``), with readable names (``labels``).
 
 What it needs of the window is the small ``FlowHost`` surface below, not the whole window,
@@ -13,10 +13,9 @@ so the flow reads (and can be tested) on its own terms.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from PySide6.QtCore import QObject, QRectF
+from PySide6.QtCore import QObject
 from PySide6.QtGui import QImage, QPixmap
 
 from studio.core.errors import FileFormatError, ProjectError, StudioError
@@ -24,6 +23,7 @@ from studio.core.history import HistoryNode
 from studio.ui import follow_results, labels, placement
 from studio.ui.history_panel import node_summary
 from studio.ui.image_decode import Decoded, ImageDecoder
+from studio.ui.input_sources import INPUT_KINDS, INPUT_SOURCES, InputContext, resolve_inputs  # noqa: F401 (INPUT_KINDS re-exported)
 from studio.ui.jobs import CANCELLED, DONE, Job
 from studio.ui.jobs import FAILED as JOB_FAILED
 from studio.ui.melody_words import clean_title
@@ -43,8 +43,6 @@ if TYPE_CHECKING:
     from studio.ui.timeline import TimelineWidget
     from studio.ui.workspaces import Workspaces
 
-#: param type -> the artefact kind an input of that type is uploaded as
-INPUT_KINDS = {"image": "image", "mask": "image", "melody": "melody", "audio": "audio"}
 
 
 class FlowHost(Protocol):
@@ -80,6 +78,7 @@ class GenerationFlow(QObject):
         host.tracker.preview_image.connect(self._preview)
         host.tracker.text_delta.connect(self._text_delta)
         self.branch_parent: str | None = None  # Use as input: the next generation is this node's child
+        self.input_sources = dict(INPUT_SOURCES)  # a new input source is one entry (``input_sources``)
 
     def close(self) -> None:
         self.decoder.close()
@@ -101,77 +100,12 @@ class GenerationFlow(QObject):
         seeds = self.host.generate_panel.take_seeds(self.host.generate_panel.batch.value())
         return [self.submit(generator, params, seed, uploads=uploads, parents=parents, placement=dict(where)) for seed in seeds]
 
-    def _resolve_inputs(  # noqa: C901
+    def _resolve_inputs(
         self, generator: dict[str, Any], inputs: dict[str, dict[str, Any]]
     ) -> tuple[dict[str, tuple[bytes, str, str]], list[str]]:
-        specs = {spec["name"]: spec for spec in generator.get("params") or []}
-        uploads: dict[str, tuple[bytes, str, str]] = {}
-        parents: list[str] = []
-        for name, source in inputs.items():
-            kind = specs[name]["type"]
-            where = source.get("source")
-            data: bytes | None = None
-            mime = "image/png"
-            if where == "file":
-                path = Path(source.get("path") or "")
-                if not path.is_file():
-                    raise StudioError(f"{specs[name].get('label') or name}: choose a file first")
-                data = path.read_bytes()
-                from studio.core.artifacts import kind_for_path
-
-                _kind, mime = kind_for_path(path.name)
-            elif where == "selection":
-                data = self.host.canvas.selection_png()
-                if data is None:
-                    raise StudioError(f"{name}: draw a selection on the canvas first (Select tool, M)")
-            elif where == "layer":
-                layer = self.host.canvas.active_layer()
-                if layer is None:
-                    raise StudioError(f"{name}: the canvas has no layer to use")
-                data = self.host.blobs.get(layer.blob)
-                if layer.node:
-                    parents.append(layer.node)
-            elif where == "canvas":
-                data = self.host.canvas.canvas_png()
-            elif where == "region":
-                data = self.host.canvas.region_png(QRectF(*[float(v) for v in source["rect"]]))
-            elif where == "mask":
-                data = self.host.canvas.mask_png(QRectF(*[float(v) for v in source["rect"]]) if source.get("rect") else None)
-            elif where == "clip":
-                clip = self._input_clip(source)
-                if clip is None:
-                    raise StudioError(
-                        f"{name}: select a clip on the timeline first"
-                        if not source.get("clip")
-                        else f"{name}: the clip “{source.get('name')}” is no longer on the timeline"
-                    )
-                if kind == "melody":
-                    from studio.core.midi import write_midi
-                    from studio.ui.timeline_model import clipped_melody
-
-                    melody = clipped_melody(clip)  # what the clip plays: a trimmed clip gives its visible part
-                    data = write_midi(melody) if melody is not None else None
-                    mime = "audio/midi"
-                elif clip.get("blob"):
-                    data = self.host.blobs.get(clip["blob"])
-                    mime = "audio/wav"
-                if data is None:
-                    raise StudioError(f"{name}: the selected clip holds no {kind}")
-                if clip.get("node"):
-                    parents.append(clip["node"])
-            if data is not None:
-                uploads[name] = (data, INPUT_KINDS.get(kind, kind), mime)
-        return uploads, list(dict.fromkeys(parents))
-
-    def _input_clip(self, source: dict[str, Any]) -> dict[str, Any] | None:
-        """The clip an input names (pinned by an action), else the selected one."""
-        clip_id = source.get("clip")
-        if not clip_id:
-            return self.host.timeline.selected_clip()
-        try:
-            return self.host.timeline.doc.find_clip(clip_id)[1]
-        except KeyError:
-            return None
+        """The inputs' uploads and parents, each by its source's entry in ``INPUT_SOURCES``."""
+        context = InputContext(canvas=self.host.canvas, timeline=self.host.timeline, blobs=self.host.blobs)
+        return resolve_inputs(context, generator, inputs, self.input_sources)
 
     def submit(
         self,

@@ -16,7 +16,8 @@ from PySide6.QtCore import QSettings
 
 from studio.core.history import HistoryNode
 from studio.ui import follow_results
-from studio.ui.generation_flow import INPUT_KINDS, GenerationFlow
+from studio.ui.generation_flow import GenerationFlow
+from studio.ui.input_sources import INPUT_KINDS
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QStatusBar

@@ -31,9 +31,7 @@ class TrainingHost(Protocol):
 
 def _found(models: dict[str, Any], kind: str, name: str) -> list[dict[str, Any]]:
     """The engine's found models of ``kind`` whose folder is called ``name``."""
-    return [
-        entry for entry in models.get("found") or [] if entry.get("kind") == kind and Path(str(entry.get("path", ""))).name == name
-    ]
+    return [entry for entry in models.get("found") or [] if entry.get("kind") == kind and Path(str(entry.get("path", ""))).name == name]
 
 
 class MelodyTrainingFlow:
