@@ -11,56 +11,38 @@ result comes back over the region as a new layer (see ``studio.ui.placement``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import QRectF
-from PySide6.QtWidgets import QCheckBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QSpinBox, QWidget
 
 from studio.core.roles import neutral_params, params_for_role, role_of
+from studio.ui.dialogs import SIDES, OutpaintDialog  # noqa: F401 (OutpaintDialog re-exported)
 from studio.ui.jobs import Job
-from studio.ui.role_choice import choose_generator
+from studio.ui.role_choice import ChoiceHost, choose_generator
 
 if TYPE_CHECKING:
-    from studio.ui.main_window import MainWindow
+    from PySide6.QtWidgets import QDockWidget
+
+    from studio.ui.canvas import CanvasWidget
+    from studio.ui.prompt_routing import PromptRouting
+
+
+class CanvasActionsHost(ChoiceHost, Protocol):
+    """What the canvas' image actions use: the canvas, the prompt of a layer, and Generate."""
+
+    canvas: CanvasWidget
+    prompts: PromptRouting
+    docks: dict[str, QDockWidget]
+
+    def generate(self) -> list[Job]: ...
 
 REFINE, INPAINT, OUTPAINT = "image.from_image", "image.inpaint", "image.outpaint"
 ACTION_TITLES = {REFINE: "Refine", INPAINT: "Inpaint", OUTPAINT: "Outpaint"}
 INPAINT_CONTEXT = 64  # pixels around the mask the model sees when there is no selection
-SIDES = ("left", "right", "top", "bottom")
-
-
-class OutpaintDialog(QDialog):
-    """Which sides to extend, and by how many pixels."""
-
-    def __init__(self, pixels: int = 128, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Outpaint")
-        form = QFormLayout(self)
-        row = QHBoxLayout()
-        self.sides: dict[str, QCheckBox] = {}
-        for side in SIDES:
-            box = QCheckBox(side.title())
-            box.setChecked(side in ("left", "right"))
-            self.sides[side] = box
-            row.addWidget(box)
-        form.addRow("Extend", row)
-        self.pixels = QSpinBox()
-        self.pixels.setRange(8, 2048)
-        self.pixels.setSingleStep(8)
-        self.pixels.setSuffix(" px")
-        self.pixels.setValue(pixels)
-        form.addRow("By", self.pixels)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
-
-    def extents(self) -> dict[str, int]:
-        return {side: self.pixels.value() if box.isChecked() else 0 for side, box in self.sides.items()}
 
 
 class CanvasActions:
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: CanvasActionsHost) -> None:
         self.window = window
 
     @property

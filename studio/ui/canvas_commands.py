@@ -5,23 +5,52 @@ view and the widget."""
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QImage, QPainter, QUndoCommand
 
-if TYPE_CHECKING:
-    from studio.ui.canvas import CanvasWidget, ImageLayer
+from studio.core.canvas_document import CanvasDoc
+from studio.ui.canvas_layers import ImageLayer
+
+
+class CanvasTarget(Protocol):
+    """What the edits change: the canvas widget's document through its raw operations."""
+
+    document: CanvasDoc
+
+    @property
+    def doc_size(self) -> tuple[int, int]: ...
+
+    @property
+    def selection(self) -> QRectF | None: ...
+
+    @property
+    def mask_image(self) -> QImage: ...
+
+    def set_doc_size(self, size: tuple[int, int]) -> None: ...
+
+    def shift_layers(self, dx: float, dy: float) -> None: ...
+
+    def _insert_layer(self, state: dict[str, Any], image: QImage) -> None: ...
+
+    def _remove_layer(self, layer_id: str) -> None: ...
+
+    def _apply_states(self, states: dict[str, dict[str, Any]]) -> None: ...
+
+    def _set_selection(self, rect: QRectF | None) -> None: ...
+
+    def _set_mask_image(self, image: QImage) -> None: ...
 
 
 class _CanvasCommand(QUndoCommand):
-    def __init__(self, canvas: CanvasWidget, text: str) -> None:
+    def __init__(self, canvas: CanvasTarget, text: str) -> None:
         super().__init__(text)
         self.canvas = canvas
 
 
 class AddLayerCommand(_CanvasCommand):
-    def __init__(self, canvas: CanvasWidget, state: dict[str, Any], image: QImage, resize_to: tuple[int, int] | None) -> None:
+    def __init__(self, canvas: CanvasTarget, state: dict[str, Any], image: QImage, resize_to: tuple[int, int] | None) -> None:
         super().__init__(canvas, f"Add layer {state['name']}")
         self.state, self.image, self.resize_to = state, image, resize_to
         self.old_size = canvas.doc_size
@@ -38,7 +67,7 @@ class AddLayerCommand(_CanvasCommand):
 
 
 class RemoveLayerCommand(_CanvasCommand):
-    def __init__(self, canvas: CanvasWidget, layer: ImageLayer) -> None:
+    def __init__(self, canvas: CanvasTarget, layer: ImageLayer) -> None:
         super().__init__(canvas, f"Delete layer {layer.name}")
         self.state, self.image = canvas.document.layers[layer.layer_id].state(), layer.image
 
@@ -55,7 +84,7 @@ class LayerStateCommand(_CanvasCommand):
     _merge_ids = itertools.count(1000)
 
     def __init__(
-        self, canvas: CanvasWidget, text: str, before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]], merge_key: str = ""
+        self, canvas: CanvasTarget, text: str, before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]], merge_key: str = ""
     ) -> None:
         super().__init__(canvas, text)
         self.before, self.after, self.merge_key = before, after, merge_key
@@ -78,7 +107,7 @@ class LayerStateCommand(_CanvasCommand):
 
 
 class SelectionCommand(_CanvasCommand):
-    def __init__(self, canvas: CanvasWidget, before: QRectF | None, after: QRectF | None) -> None:
+    def __init__(self, canvas: CanvasTarget, before: QRectF | None, after: QRectF | None) -> None:
         super().__init__(canvas, "Select region" if after is not None else "Clear selection")
         self.before, self.after = before, after
 
@@ -90,7 +119,7 @@ class SelectionCommand(_CanvasCommand):
 
 
 class MaskCommand(_CanvasCommand):
-    def __init__(self, canvas: CanvasWidget, text: str, before: QImage, after: QImage) -> None:
+    def __init__(self, canvas: CanvasTarget, text: str, before: QImage, after: QImage) -> None:
         super().__init__(canvas, text)
         self.before, self.after = before, after
 
@@ -104,7 +133,7 @@ class MaskCommand(_CanvasCommand):
 class ExtendCanvasCommand(_CanvasCommand):
     """Grow the canvas by pixels on each side: layers, selection and mask move with it."""
 
-    def __init__(self, canvas: CanvasWidget, left: int, top: int, right: int, bottom: int) -> None:
+    def __init__(self, canvas: CanvasTarget, left: int, top: int, right: int, bottom: int) -> None:
         super().__init__(canvas, "Extend canvas")
         self.shift = (float(left), float(top))
         self.before_size = canvas.doc_size

@@ -4,16 +4,42 @@ bringing new results into view. Split out of ``canvas.py``."""
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
-from PySide6.QtWidgets import QGraphicsRectItem, QGraphicsView
+from PySide6.QtWidgets import QGraphicsRectItem, QGraphicsScene, QGraphicsView, QMenu, QWidget
 
 from studio.ui.canvas_layers import IMAGE_SUFFIXES, SELECTION_Z, ImageLayer
 
-if TYPE_CHECKING:
-    from studio.ui.canvas import CanvasWidget
+
+class ViewedCanvas(Protocol):
+    """What the view shows and edits: the canvas widget's scene, geometry, mask and layers."""
+
+    scene: QGraphicsScene
+    other_files_dropped: Any  # Signal(list)
+    brush_size: int
+
+    @property
+    def mask_image(self) -> QImage: ...
+
+    def content_rect(self) -> QRectF: ...
+
+    def doc_rect(self) -> QRectF: ...
+
+    def paint_dab(self, pos: QPointF, *, erase: bool) -> None: ...
+
+    def commit_stroke(self, before: QImage, *, erase: bool) -> None: ...
+
+    def layer_states(self) -> dict[str, dict[str, Any]]: ...
+
+    def commit_move(self, before: dict[str, dict[str, Any]]) -> None: ...
+
+    def sync_list_selection(self) -> None: ...
+
+    def build_context_menu(self, parent: QWidget) -> QMenu: ...
+
+    def select_region(self, rect: QRectF | None) -> None: ...
 
 
 class CanvasView(QGraphicsView):
@@ -21,7 +47,7 @@ class CanvasView(QGraphicsView):
     zoom_changed = Signal(float)
     files_dropped = Signal(list, QPointF)
 
-    def __init__(self, canvas: CanvasWidget) -> None:
+    def __init__(self, canvas: ViewedCanvas) -> None:
         super().__init__(canvas.scene)
         self.canvas = canvas
         self.tool = self.MOVE

@@ -9,7 +9,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QLineEdit, QMessageBox, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QInputDialog,
+    QLineEdit,
+    QMessageBox,
+    QSpinBox,
+    QWidget,
+)
 
 from studio.ui import last_folder
 
@@ -18,6 +30,7 @@ PROJECT_FILTER = "Studio projects (*.studio)"
 # The answers of the two project questions (``Prompter.choose_action``), as plain strings.
 SAVE_NEW_FILE, SAVE_INTACT, CANCEL = "new_file", "intact", "cancel"
 SAVE_COPY, RELOAD, OVERWRITE = "copy", "reload", "overwrite"
+SIDES = ("left", "right", "top", "bottom")  # what an outpaint extends
 
 DAMAGED_SAVE_CHOICES: list[tuple[str, str]] = [
     (SAVE_NEW_FILE, "Save to a new file…"),
@@ -106,8 +119,6 @@ class Prompter:
 
     def outpaint_sides(self, parent: QWidget | None, default_pixels: int = 128) -> dict[str, int] | None:
         """Pixels to add per side (left / right / top / bottom), or None when cancelled."""
-        from studio.ui.canvas_actions import OutpaintDialog
-
         dialog = OutpaintDialog(default_pixels, parent)
         try:
             return dialog.extents() if dialog.exec() == OutpaintDialog.DialogCode.Accepted else None
@@ -189,3 +200,33 @@ class QuietPrompter(Prompter):
 
     def outpaint_sides(self, parent: QWidget | None, default_pixels: int = 128) -> dict[str, Any] | None:
         return dict(self.outpaint) if self.outpaint is not None else None
+
+
+class OutpaintDialog(QDialog):
+    """Which sides to extend, and by how many pixels."""
+
+    def __init__(self, pixels: int = 128, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Outpaint")
+        form = QFormLayout(self)
+        row = QHBoxLayout()
+        self.sides: dict[str, QCheckBox] = {}
+        for side in SIDES:
+            box = QCheckBox(side.title())
+            box.setChecked(side in ("left", "right"))
+            self.sides[side] = box
+            row.addWidget(box)
+        form.addRow("Extend", row)
+        self.pixels = QSpinBox()
+        self.pixels.setRange(8, 2048)
+        self.pixels.setSingleStep(8)
+        self.pixels.setSuffix(" px")
+        self.pixels.setValue(pixels)
+        form.addRow("By", self.pixels)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def extents(self) -> dict[str, int]:
+        return {side: self.pixels.value() if box.isChecked() else 0 for side, box in self.sides.items()}

@@ -9,7 +9,7 @@ provenance each honestly has (``canvas_export``).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import QPointF
 from PySide6.QtGui import QImage
@@ -19,16 +19,43 @@ from studio.ui import canvas_export
 from studio.ui.model_folders import add_model_folders, folder_to_add
 
 if TYPE_CHECKING:
-    from studio.ui.canvas import ImageLayer
-    from studio.ui.main_window import MainWindow
+    from PySide6.QtWidgets import QStatusBar
+
+    from studio.ui.canvas import CanvasWidget, ImageLayer
+    from studio.ui.dialogs import Prompter
+    from studio.ui.engine_link import EngineLink
+    from studio.ui.project_session import ProjectSession
+    from studio.ui.text_panel import TextPanel
+    from studio.ui.timeline import TimelineWidget
+
+
+class TransferHost(Protocol):
+    """Where files go and come from (canvas, timeline, text, project) and who asks and tells."""
+
+    home: Path
+    prompter: Prompter
+    link: EngineLink
+    session: ProjectSession
+    blobs: Any  # put(data, kind, mime, meta) -> blob id
+    canvas: CanvasWidget
+    timeline: TimelineWidget
+    text_panel: TextPanel
+
+    def statusBar(self) -> QStatusBar: ...  # noqa: N802 (Qt's name)
+
+    def offer_engine_restart(self, why: str) -> bool: ...
+
+    def restore_from_png(self, data: bytes, name: str = "PNG") -> bool: ...
+
+    def install_plugin_archive(self, path: Path) -> Any: ...
 
 PLUGIN_ARCHIVE_SUFFIXES = (".zip", ".whl")
 
 
 class FileTransfer:
-    """Files in and out; ``host`` is the window (its canvas, timeline, prompter, status bar)."""
+    """Files in and out; ``host`` has the canvas, timeline, prompter and status bar (``TransferHost``)."""
 
-    def __init__(self, host: MainWindow) -> None:
+    def __init__(self, host: TransferHost) -> None:
         self.host = host
 
     def import_images(self, paths: list[str], pos: QPointF | None = None) -> None:

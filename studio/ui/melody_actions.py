@@ -15,17 +15,32 @@ of the melody (key, metre, range, contour), and names the clip with the reply.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from studio.core.roles import neutral_params, params_for_role, role_of
 from studio.ui.jobs import Job
 from studio.ui.melody_words import title_prompt
 from studio.ui.param_widgets import INT_LIMIT, random_seed
-from studio.ui.role_choice import choose_generator
+from studio.ui.role_choice import ChoiceHost, choose_generator
 from studio.ui.timeline_model import clipped_melody
 
 if TYPE_CHECKING:
-    from studio.ui.main_window import MainWindow
+    from PySide6.QtWidgets import QDockWidget, QStatusBar
+
+    from studio.ui.timeline import TimelineWidget
+
+
+class MelodyActionsHost(ChoiceHost, Protocol):
+    """What the timeline's melody actions use: the timeline, Generate, and a job of their own."""
+
+    timeline: TimelineWidget
+    docks: dict[str, QDockWidget]
+
+    def generate(self) -> list[Job]: ...
+
+    def submit(self, generator: dict[str, Any], params: dict[str, Any], seed: int | None, **where: Any) -> Job: ...
+
+    def statusBar(self) -> QStatusBar: ...  # noqa: N802 (Qt's name)
 
 MODES = ("continue", "vary", "interpolate", "harmonize")
 #: the role input that takes the selected clip (melody.harmonize names it ``melody``)
@@ -39,7 +54,7 @@ def _pin(clip: dict[str, Any]) -> dict[str, Any]:
 
 
 class MelodyActions:
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: MelodyActionsHost) -> None:
         self.window = window
 
     def _say(self, title: str, text: str) -> None:

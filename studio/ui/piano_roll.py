@@ -4,19 +4,22 @@ undo stack as ``MelodyEditCommand``s."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QPainter, QPen
+from PySide6.QtGui import QBrush, QColor, QPainter, QPen, QUndoStack
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QGraphicsScene, QGraphicsSimpleTextItem, QGraphicsView
 
 from studio.core.melody import Melody, Note
 from studio.ui.piano_keys import KEY_WIDTH, paint_keyboard
-from studio.ui.timeline_commands import MelodyEditCommand
+from studio.ui.timeline_commands import MelodyEditCommand, TimelineTarget
 from studio.ui.timeline_model import SNAP, clip_melody, snap
 
-if TYPE_CHECKING:
-    from studio.ui.timeline import TimelineWidget
+
+class RollHost(TimelineTarget, Protocol):
+    """What the piano roll uses of the timeline widget: its document, redraw and undo stack."""
+
+    undo: QUndoStack
 
 
 PITCH_LOW, PITCH_HIGH = 36, 96
@@ -73,7 +76,7 @@ class NoteItem(QGraphicsRectItem):
 
 
 class PianoRoll(QGraphicsView):
-    def __init__(self, timeline: TimelineWidget) -> None:
+    def __init__(self, timeline: RollHost) -> None:
         self.scene_ = QGraphicsScene()
         super().__init__(self.scene_)
         # Owned by the view, so it dies with the window on the GUI thread rather than whenever

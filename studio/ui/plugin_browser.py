@@ -421,7 +421,7 @@ class PluginBrowser(QWidget):
     # ------------------------------------------------------------------ questions (tests replace these)
 
     def confirm_install(self, indexed: IndexedPlan) -> bool:
-        from studio.ui.plugin_manager import describe_plan
+        from studio.ui.plugin_plan_text import describe_plan
 
         plan = indexed.plan
         trust = "".join(

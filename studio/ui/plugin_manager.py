@@ -38,6 +38,7 @@ from studio.core.paths import HomeLayout, studio_home
 from studio.core.settings import load_settings, save_settings
 from studio.plugins import install as installer
 from studio.ui.plugin_browser import PluginBrowser, WithdrawnBar
+from studio.ui.plugin_plan_text import describe_plan  # noqa: F401 (re-exported)
 from studio.ui.table_details import table_with_details
 
 COLUMNS = ("Plugin", "Id", "Version", "State", "Source", "Permissions")
@@ -437,29 +438,6 @@ def _dropped_archive(event: Any) -> Path | None:
 
 
 # --------------------------------------------------------------------------- text
-
-
-def describe_plan(plan: installer.InstallPlan) -> str:
-    """The confirmation's body: what is being installed, its permissions first in line."""
-    m = plan.manifest
-    rows = "".join(
-        f"<tr><td style='padding-right:10px;color:{_MUTED}'>{html.escape(label)}</td><td>{html.escape(value)}</td></tr>"
-        for label, value in plan.facts()
-        if label != "permissions"
-    )
-    if m.permissions:
-        permissions = "".join(
-            f"<li><b>{html.escape(name)}</b>: {html.escape(installer.PERMISSION_TEXT.get(name, name))}</li>" for name in m.permissions
-        )
-        permission_html = f"<p style='color:{_DANGER}'><b>This plugin asks to:</b></p><ul>{permissions}</ul>"
-    else:
-        permission_html = "<p><b>Permissions:</b> none. It cannot use the network, start programs or write outside its folders.</p>"
-    return (
-        f"<p><b>{html.escape(m.name)}</b> {html.escape(m.version)} by {html.escape(m.author or 'an unnamed author')}</p>"
-        f"{permission_html}<table>{rows}</table>"
-        "<p>Plugins run code on your computer. The permission guard is a safety net, not a sandbox: "
-        "install plugins only from people you trust, and compare the SHA-256 with the one they published.</p>"
-    )
 
 
 def describe_row(row: dict[str, Any]) -> str:

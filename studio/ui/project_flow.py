@@ -20,7 +20,7 @@ import logging
 import time
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from studio.core.errors import StudioError
 from studio.core.project_documents import DOCUMENT_PARTS
@@ -38,7 +38,25 @@ from studio.ui.dialogs import (
 from studio.ui.project_session import INTACT
 
 if TYPE_CHECKING:
-    from studio.ui.main_window import MainWindow
+    from PySide6.QtGui import QUndoStack
+    from PySide6.QtWidgets import QStatusBar
+
+    from studio.ui.dialogs import Prompter
+    from studio.ui.project_session import ProjectSession
+    from studio.ui.recent_projects import RecentProjects
+
+
+class ProjectHost(Protocol):
+    """The window's open project, its undo stack and Open Recent, and who asks and tells."""
+
+    session: ProjectSession
+    prompter: Prompter
+    undo: QUndoStack
+    recent: RecentProjects
+
+    def statusBar(self) -> QStatusBar: ...  # noqa: N802 (Qt's name)
+
+    def maybe_keep_changes(self) -> bool: ...
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +81,7 @@ def describe_failure(exc: BaseException, where: Path | None = None) -> tuple[str
 class ProjectFlow:
     """The project actions of one window (File ▸ Open / Save / Save As)."""
 
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: ProjectHost) -> None:
         self.window = window
         self._autosave_failing = False
         window.session.autosave_failed.connect(self._autosave_failed)

@@ -13,24 +13,41 @@ prompt (the built-in patterns) is never the target of a prompt.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from studio.core.errors import FileFormatError
 from studio.core.history import HistoryNode
 from studio.core.roles import generators_with_role, neutral_params, params_for_role, role_param
 from studio.ui.generate_panel import ready_without_a_model
 from studio.ui.jobs import Job
-from studio.ui.role_choice import choose_generator
+from studio.ui.role_choice import ChoiceHost, choose_generator
 
 if TYPE_CHECKING:
-    from studio.ui.canvas import ImageLayer
-    from studio.ui.main_window import MainWindow
+    from PySide6.QtWidgets import QDockWidget, QStatusBar
+
+    from studio.ui.canvas import CanvasWidget, ImageLayer
+    from studio.ui.history_panel import HistoryPanel
+    from studio.ui.project_session import ProjectSession
+
+
+class PromptRoutingHost(ChoiceHost, Protocol):
+    """Where prompts come from and go: the canvas, the project's history and blobs, jobs."""
+
+    canvas: CanvasWidget
+    session: ProjectSession
+    history_panel: HistoryPanel
+    blobs: Any  # get(blob_id) -> bytes
+    docks: dict[str, QDockWidget]
+
+    def submit(self, generator: dict[str, Any], params: dict[str, Any], seed: int | None, **where: Any) -> Job: ...
+
+    def statusBar(self) -> QStatusBar: ...  # noqa: N802 (Qt's name)
 
 IMAGE, MUSIC, PROMPTS = "image.from_text", "audio.from_text", "prompt.expand"
 
 
 class PromptRouting:
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: PromptRoutingHost) -> None:
         self.window = window
 
     @property

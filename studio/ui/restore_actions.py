@@ -8,17 +8,29 @@ not be carried over is said in the status bar, never a bare "Restored".
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from studio.core.errors import FileFormatError
 from studio.core.restore import LocalModel, Restore, local_models, restore_bytes, restore_record
 
 if TYPE_CHECKING:
-    from studio.ui.main_window import MainWindow
+    from PySide6.QtWidgets import QDockWidget, QStatusBar
+
+    from studio.ui.generate_panel import GeneratePanel
+
+
+class RestoreHost(Protocol):
+    """Where restored settings go (the Generate panel) and where pictures come from (blobs)."""
+
+    generate_panel: GeneratePanel
+    blobs: Any  # get(blob_id) -> bytes
+    docks: dict[str, QDockWidget]
+
+    def statusBar(self) -> QStatusBar: ...  # noqa: N802 (Qt's name)
 
 
 class RestoreActions:
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: RestoreHost) -> None:
         self.window = window
 
     def _catalogue(self) -> list[dict[str, Any]]:

@@ -9,25 +9,36 @@ once and the answer is remembered.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from studio.core.roles import generators_with_role
 
 if TYPE_CHECKING:
-    from studio.ui.main_window import MainWindow
+    from PySide6.QtCore import QSettings
+
+    from studio.ui.dialogs import Prompter
+    from studio.ui.generate_panel import GeneratePanel
+
+
+class ChoiceHost(Protocol):
+    """Where the choice is made: the Generate panel, the remembered answers, and who asks."""
+
+    settings: QSettings
+    prompter: Prompter
+    generate_panel: GeneratePanel
 
 SETTINGS_PREFIX = "roles/"
 
 
-def remembered(window: MainWindow, role: str) -> str:
+def remembered(window: ChoiceHost, role: str) -> str:
     return str(window.settings.value(SETTINGS_PREFIX + role, "") or "")
 
 
-def remember(window: MainWindow, role: str, generator_id: str) -> None:
+def remember(window: ChoiceHost, role: str, generator_id: str) -> None:
     window.settings.setValue(SETTINGS_PREFIX + role, generator_id)
 
 
-def choose_generator(window: MainWindow, role: str, title: str) -> dict[str, Any] | None:
+def choose_generator(window: ChoiceHost, role: str, title: str) -> dict[str, Any] | None:
     """The generator to run ``role`` with (None: none fills it, or the user cancelled)."""
     panel = window.generate_panel
     candidates = generators_with_role(panel.generators, role)

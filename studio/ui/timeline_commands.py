@@ -5,18 +5,23 @@ its views (clip lanes, piano roll)."""
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from PySide6.QtGui import QUndoCommand
 
 from studio.ui.timeline_model import TimelineDoc, new_id
 
-if TYPE_CHECKING:
-    from studio.ui.timeline import TimelineWidget
+
+class TimelineTarget(Protocol):
+    """What the edits change and redraw: the timeline widget's document and views."""
+
+    doc: TimelineDoc
+
+    def refresh(self, select: str | None = None) -> None: ...
 
 
 class _TimelineCommand(QUndoCommand):
-    def __init__(self, timeline: TimelineWidget, text: str) -> None:
+    def __init__(self, timeline: TimelineTarget, text: str) -> None:
         super().__init__(text)
         self.timeline = timeline
 
@@ -26,7 +31,7 @@ class _TimelineCommand(QUndoCommand):
 
 
 class AddClipCommand(_TimelineCommand):
-    def __init__(self, timeline: TimelineWidget, track_id: str, clip: dict[str, Any], text: str = "Add clip") -> None:
+    def __init__(self, timeline: TimelineTarget, track_id: str, clip: dict[str, Any], text: str = "Add clip") -> None:
         super().__init__(timeline, text)
         self.track_id, self.clip = track_id, copy.deepcopy(clip)
 
@@ -40,7 +45,7 @@ class AddClipCommand(_TimelineCommand):
 
 
 class RemoveClipCommand(_TimelineCommand):
-    def __init__(self, timeline: TimelineWidget, clip_id: str) -> None:
+    def __init__(self, timeline: TimelineTarget, clip_id: str) -> None:
         super().__init__(timeline, "Delete clip")
         track, clip = timeline.doc.find_clip(clip_id)
         self.track_id, self.clip = track["id"], copy.deepcopy(clip)
@@ -58,7 +63,7 @@ class PlaceClipCommand(_TimelineCommand):
     """Move and/or trim: (track, start, length) before and after."""
 
     def __init__(
-        self, timeline: TimelineWidget, clip_id: str, before: tuple[str, float, float], after: tuple[str, float, float], text: str
+        self, timeline: TimelineTarget, clip_id: str, before: tuple[str, float, float], after: tuple[str, float, float], text: str
     ) -> None:
         super().__init__(timeline, text)
         self.clip_id, self.before, self.after = clip_id, before, after
@@ -73,7 +78,7 @@ class PlaceClipCommand(_TimelineCommand):
 
 
 class MelodyEditCommand(_TimelineCommand):
-    def __init__(self, timeline: TimelineWidget, clip_id: str, before: dict[str, Any], after: dict[str, Any], text: str) -> None:
+    def __init__(self, timeline: TimelineTarget, clip_id: str, before: dict[str, Any], after: dict[str, Any], text: str) -> None:
         super().__init__(timeline, text)
         self.clip_id, self.before, self.after = clip_id, copy.deepcopy(before), copy.deepcopy(after)
 
@@ -87,7 +92,7 @@ class MelodyEditCommand(_TimelineCommand):
 
 
 class RenameClipCommand(_TimelineCommand):
-    def __init__(self, timeline: TimelineWidget, clip_id: str, before: str, after: str) -> None:
+    def __init__(self, timeline: TimelineTarget, clip_id: str, before: str, after: str) -> None:
         super().__init__(timeline, "Rename clip")
         self.clip_id, self.before, self.after = clip_id, before, after
 
@@ -104,7 +109,7 @@ class RenameClipCommand(_TimelineCommand):
 
 
 class TimelineSettingsCommand(_TimelineCommand):
-    def __init__(self, timeline: TimelineWidget, key: str, before: Any, after: Any) -> None:
+    def __init__(self, timeline: TimelineTarget, key: str, before: Any, after: Any) -> None:
         super().__init__(timeline, f"Change {key.replace('_', ' ')}")
         self.key, self.before, self.after = key, before, after
 
@@ -127,7 +132,7 @@ class TimelineSettingsCommand(_TimelineCommand):
 
 
 class AddTrackCommand(_TimelineCommand):
-    def __init__(self, timeline: TimelineWidget, kind: str) -> None:
+    def __init__(self, timeline: TimelineTarget, kind: str) -> None:
         super().__init__(timeline, f"Add {kind} track")
         count = sum(track["kind"] == kind for track in timeline.doc.tracks) + 1
         self.track = {"id": new_id(), "name": f"{kind.title()} {count}", "kind": kind, "clips": []}

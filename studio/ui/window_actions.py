@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
@@ -23,7 +23,77 @@ from studio.ui import help_menu as help_text
 from studio.ui.workspaces import WORKSPACES
 
 if TYPE_CHECKING:
-    from studio.ui.main_window import MainWindow
+    from pathlib import Path
+
+    from PySide6.QtCore import QSettings
+    from PySide6.QtGui import QUndoStack
+    from PySide6.QtWidgets import QDockWidget, QMenuBar
+
+    from studio.ui.canvas import CanvasWidget
+    from studio.ui.dialogs import Prompter
+    from studio.ui.engine_link import EngineLink
+    from studio.ui.history_actions import HistoryActions
+    from studio.ui.history_panel import HistoryPanel
+    from studio.ui.workspaces import Workspaces
+
+
+class MenuHost(Protocol):
+    """What the menus run, injected when an action runs: the window's commands and parts."""
+
+    home: Path
+    settings: QSettings
+    prompter: Prompter
+    undo: QUndoStack
+    docks: dict[str, QDockWidget]
+    canvas: CanvasWidget
+    link: EngineLink
+    history_panel: HistoryPanel
+    history_actions: HistoryActions
+    workspaces: Workspaces
+    recent_menu: QMenu
+    workspace_actions: dict[str, QAction]
+
+    def menuBar(self) -> QMenuBar: ...  # noqa: N802 (Qt's name)
+
+    def addAction(self, action: QAction) -> None: ...  # noqa: N802 (Qt's name)
+
+    def new_project(self) -> None: ...
+
+    def open_project_dialog(self) -> None: ...
+
+    def save(self) -> bool: ...
+
+    def save_as_dialog(self) -> bool: ...
+
+    def close(self) -> bool: ...
+
+    def export_canvas_dialog(self, *, layer_only: bool) -> None: ...
+
+    def export_timeline_dialog(self, kind: str, *, clip_only: bool = False) -> None: ...
+
+    def export_text_dialog(self) -> None: ...
+
+    def preferences(self) -> None: ...
+
+    def generate(self) -> Any: ...
+
+    def cancel_current(self) -> None: ...
+
+    def cancel_all(self) -> None: ...
+
+    def rerun_node(self, node: Any) -> Any: ...
+
+    def vary_node(self, node: Any) -> Any: ...
+
+    def send_latest_prompts(self) -> Any: ...
+
+    def reset_layout(self) -> None: ...
+
+    def restart_engine(self) -> None: ...
+
+    def show_plugins(self) -> Any: ...
+
+    def train_melody_dialog(self) -> Any: ...
 
 Key = str | QKeySequence.StandardKey | Qt.Key
 
@@ -44,12 +114,12 @@ class ActionSpec:
     id: str  # the QAction's object name
     menu: str  # a key of MENUS
     title: str = ""
-    run: Callable[[MainWindow], Any] | None = None
+    run: Callable[[MenuHost], Any] | None = None
     keys: Sequence[Key] = ()
     tip: str = ""
     checkable: bool = False
-    checked: Callable[[MainWindow], bool] | None = None
-    toggled: Callable[[MainWindow, bool], Any] | None = None
+    checked: Callable[[MenuHost], bool] | None = None
+    toggled: Callable[[MenuHost, bool], Any] | None = None
     kind: str = "action"  # action | separator | recent | undo | redo | docks | workspaces
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -183,7 +253,7 @@ def _keys(keys: Sequence[Key]) -> list[QKeySequence]:
     return found
 
 
-def _make(window: MainWindow, spec: ActionSpec) -> QAction:
+def _make(window: MenuHost, spec: ActionSpec) -> QAction:
     action = QAction(spec.title, window)
     action.setObjectName(spec.id)
     if spec.keys:
@@ -203,7 +273,7 @@ def _make(window: MainWindow, spec: ActionSpec) -> QAction:
     return action
 
 
-def build_menus(window: MainWindow, actions: Sequence[ActionSpec] = ACTIONS) -> dict[str, QAction]:
+def build_menus(window: MenuHost, actions: Sequence[ActionSpec] = ACTIONS) -> dict[str, QAction]:
     """Menus and actions from the table; returns the actions by id."""
     menus: dict[str, QMenu] = {}
     for key, title in MENUS:

@@ -17,12 +17,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QByteArray, QObject, Qt, Signal
 
 if TYPE_CHECKING:
-    from studio.ui.main_window import MainWindow
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QDockWidget
+
+    from studio.ui.project_session import ProjectSession
+
+
+class WorkspaceHost(Protocol):
+    """The main window whose docks a workspace arranges (Qt's own dock API, and our settings)."""
+
+    settings: QSettings
+    session: ProjectSession
+    docks: dict[str, QDockWidget]
+
+    def resizeDocks(self, docks: list[QDockWidget], sizes: list[int], orientation: Qt.Orientation) -> None: ...  # noqa: N802
+
+    def saveState(self, version: int = 0) -> QByteArray: ...  # noqa: N802
+
+    def restoreState(self, state: QByteArray, version: int = 0) -> bool: ...  # noqa: N802
+
+    def height(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -47,8 +66,8 @@ def _project_key(path: Path | None) -> str:
 class Workspaces(QObject):
     changed = Signal(str)
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
+    def __init__(self, window: WorkspaceHost) -> None:
+        super().__init__(window)  # type: ignore[call-overload]  # the host is the main window, a QObject
         self.window = window
         self.current = ""
 
