@@ -458,13 +458,15 @@ class CanvasWidget(QWidget):
         problems: list[str] = []
         for layer_id in list(self.layers):
             self._remove_layer(layer_id)
-        loaded = CanvasDoc.from_dict(doc)
+        doc = doc or {}
+        loaded = CanvasDoc.from_dict(dict(doc, layers=[]))  # size, selection, mask; layers one by one below
         self.set_doc_size(loaded.size)
-        for layer in loaded.layers.values():  # in the saved order (bottom to top)
+        for state in doc.get("layers") or []:  # in the saved order (bottom to top)
             try:
+                layer = LayerState.from_state(state)
                 image = QImage.fromData(self.blobs.get(layer.blob))
             except KeyError:
-                problems.append(f"layer {layer.name}: its image is missing from the project")
+                problems.append(f"layer {state.get('name')}: its image is missing from the project")
                 continue
             self._insert_layer(layer.state(), image)
         self._set_selection(_rect(loaded.selection) if loaded.selection else None)

@@ -36,6 +36,7 @@ class CanvasActionsHost(ChoiceHost, Protocol):
 
     def generate(self) -> list[Job]: ...
 
+
 REFINE, INPAINT, OUTPAINT = "image.from_image", "image.inpaint", "image.outpaint"
 ACTION_TITLES = {REFINE: "Refine", INPAINT: "Inpaint", OUTPAINT: "Outpaint"}
 INPAINT_CONTEXT = 64  # pixels around the mask the model sees when there is no selection

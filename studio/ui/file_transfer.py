@@ -49,6 +49,7 @@ class TransferHost(Protocol):
 
     def install_plugin_archive(self, path: Path) -> Any: ...
 
+
 PLUGIN_ARCHIVE_SUFFIXES = (".zip", ".whl")
 
 

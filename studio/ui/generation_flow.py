@@ -44,7 +44,6 @@ if TYPE_CHECKING:
     from studio.ui.workspaces import Workspaces
 
 
-
 class FlowHost(Protocol):
     """What the flow uses of the window."""
 

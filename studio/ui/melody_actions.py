@@ -42,6 +42,7 @@ class MelodyActionsHost(ChoiceHost, Protocol):
 
     def statusBar(self) -> QStatusBar: ...  # noqa: N802 (Qt's name)
 
+
 MODES = ("continue", "vary", "interpolate", "harmonize")
 #: the role input that takes the selected clip (melody.harmonize names it ``melody``)
 CLIP_INPUT = {"harmonize": "melody"}

@@ -58,6 +58,7 @@ class ProjectHost(Protocol):
 
     def maybe_keep_changes(self) -> bool: ...
 
+
 log = logging.getLogger(__name__)
 
 CANNOT_OPEN = "Cannot open project"

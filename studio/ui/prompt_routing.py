@@ -43,6 +43,7 @@ class PromptRoutingHost(ChoiceHost, Protocol):
 
     def statusBar(self) -> QStatusBar: ...  # noqa: N802 (Qt's name)
 
+
 IMAGE, MUSIC, PROMPTS = "image.from_text", "audio.from_text", "prompt.expand"
 
 

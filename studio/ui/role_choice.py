@@ -27,6 +27,7 @@ class ChoiceHost(Protocol):
     prompter: Prompter
     generate_panel: GeneratePanel
 
+
 SETTINGS_PREFIX = "roles/"
 
 

@@ -95,6 +95,7 @@ class MenuHost(Protocol):
 
     def train_melody_dialog(self) -> Any: ...
 
+
 Key = str | QKeySequence.StandardKey | Qt.Key
 
 MENUS: tuple[tuple[str, str], ...] = (

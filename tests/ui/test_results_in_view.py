@@ -13,8 +13,8 @@ from PySide6.QtCore import QPointF, QRectF
 
 from studio.core.melody import Melody, Note
 from studio.core.midi import write_midi
-from studio.ui import follow_results
 from studio.core.result_layout import grid_spot, overlaps
+from studio.ui import follow_results
 from tests.ui.conftest import png_bytes, wait_for
 from tests.ui.fake_engine import attach_fake_engine, finish_job, first_party_catalogue
 
