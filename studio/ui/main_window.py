@@ -26,7 +26,7 @@ from PySide6.QtWidgets import QDialog, QDockWidget, QLabel, QMainWindow, QVBoxLa
 from studio.core.errors import ProjectError
 from studio.core.history import HistoryNode
 from studio.core.paths import HomeLayout
-from studio.ui import first_run, follow_results, melody_training
+from studio.ui import first_run, follow_results, melody_training, slot_takes
 from studio.ui.canvas import CanvasWidget
 from studio.ui.canvas_actions import CanvasActions
 from studio.ui.dialogs import PROJECT_FILTER, Prompter
@@ -144,6 +144,7 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.docks["timeline"]], [300], Qt.Orientation.Vertical)
         self._default_state = self.saveState()
         self.workspaces = Workspaces(self)
+        self.canvas_takes, self.timeline_takes = slot_takes.for_canvas(self.canvas), slot_takes.for_timeline(self.timeline)
 
         self.engine_label = QLabel()
         self.engine_label.setObjectName("engineState")
@@ -212,6 +213,7 @@ class MainWindow(QMainWindow):
         self.history_panel.restore_requested.connect(self.restore_node)
         self.history_panel.rerun_requested.connect(self.rerun_node)
         self.history_panel.vary_requested.connect(self.vary_node)
+        slot_takes.wire_vary(self.canvas_takes, lambda: self.session.history, self.vary_node, self.statusBar())
         self.history_panel.use_as_input_requested.connect(self.use_node_as_input)
         self.history_panel.send_requested.connect(self.send_node)
         self.history_panel.send_prompts_requested.connect(self.prompts.send_each_to_image_generator)
@@ -492,7 +494,7 @@ class MainWindow(QMainWindow):
             seed = random.randint(0, 2**31 - 1)
         else:
             seed = random.randint(0, 2**31 - 1)
-        return self.submit(generator, params, seed, uploads=uploads, parents=[node.id])
+        return self.submit(generator, params, seed, uploads=uploads, parents=[node.id], placement={"vary_of": node.id})
 
     def _on_history_target(self, action: Any) -> Any:
         """Re-run / Vary from the keyboard: the History's selected generation, else the latest."""
