@@ -102,6 +102,7 @@ class CanvasWidget(QWidget):
         self.mask_item = QGraphicsPixmapItem()
         self.mask_item.setZValue(MASK_Z)
         self.mask_item.setOpacity(0.5)
+        self.mask_colour = QColor(MASK_COLOUR)  # the overlay's tint (studio.ui.mask_brush sets it)
         self.scene.addItem(self.mask_item)
         self.selection: QRectF | None = None
         self._icons: dict[str, QImage] = {}  # layer id -> icon decoded off the UI thread, until used
@@ -597,9 +598,9 @@ class CanvasWidget(QWidget):
         painter = QPainter(self.mask_image)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         gradient = QRadialGradient(pos, radius)
-        gradient.setColorAt(0.0, MASK_COLOUR)
-        gradient.setColorAt(max(0.0, min(0.999, self.brush_hardness)), MASK_COLOUR)
-        transparent = QColor(MASK_COLOUR)
+        gradient.setColorAt(0.0, self.mask_colour)
+        gradient.setColorAt(max(0.0, min(0.999, self.brush_hardness)), self.mask_colour)
+        transparent = QColor(self.mask_colour)
         transparent.setAlpha(0)
         gradient.setColorAt(1.0, transparent)
         if erase:

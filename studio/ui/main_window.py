@@ -26,7 +26,7 @@ from PySide6.QtWidgets import QDialog, QDockWidget, QLabel, QMainWindow, QVBoxLa
 from studio.core.errors import ProjectError
 from studio.core.history import HistoryNode
 from studio.core.paths import HomeLayout
-from studio.ui import first_run, follow_results, melody_training, slot_takes
+from studio.ui import first_run, follow_results, mask_brush, melody_training, slot_takes
 from studio.ui.canvas import CanvasWidget
 from studio.ui.canvas_actions import CanvasActions
 from studio.ui.dialogs import PROJECT_FILTER, Prompter
@@ -145,6 +145,7 @@ class MainWindow(QMainWindow):
         self._default_state = self.saveState()
         self.workspaces = Workspaces(self)
         self.canvas_takes, self.timeline_takes = slot_takes.for_canvas(self.canvas), slot_takes.for_timeline(self.timeline)
+        self.mask_overlay = mask_brush.MaskOverlay(self.canvas)
 
         self.engine_label = QLabel()
         self.engine_label.setObjectName("engineState")
