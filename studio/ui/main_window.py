@@ -26,7 +26,7 @@ from PySide6.QtWidgets import QDialog, QDockWidget, QLabel, QMainWindow, QVBoxLa
 from studio.core.errors import ProjectError
 from studio.core.history import HistoryNode
 from studio.core.paths import HomeLayout
-from studio.ui import first_run, follow_results, mask_brush, melody_training, slot_takes
+from studio.ui import accessibility, first_run, follow_results, keyboard_nav, mask_brush, melody_training, slot_takes
 from studio.ui.canvas import CanvasWidget
 from studio.ui.canvas_actions import CanvasActions
 from studio.ui.dialogs import PROJECT_FILTER, Prompter
@@ -158,6 +158,8 @@ class MainWindow(QMainWindow):
         self._wire()
         self._show_engine_state(self.link.state, "")
         self._restore_layout()
+        accessibility.describe_window(self)  # names, tooltips and keyboard focus (studio.ui.accessibility)
+        self.key_maps = keyboard_nav.install(self)  # arrows / Enter / Delete in the views
 
     # ------------------------------------------------------------------ construction
 
