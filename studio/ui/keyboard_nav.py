@@ -2,7 +2,7 @@
 
 - Canvas: Page Up / Page Down pick the next / previous layer, the arrows nudge the active
   layer by a pixel (Shift: ten; undoable as one move each), Enter brings it into view,
-  Delete removes it.
+  Delete removes it. In the Layers list the arrows pick a layer; Enter and Delete as above.
 - Timeline: Left / Right select the previous / next clip on its track, Up / Down the nearest
   clip on the track above / below, Enter moves the focus to the piano roll (its notes),
   Delete removes the clip (the timeline's own shortcut).
@@ -81,6 +81,22 @@ def _pick_layer(canvas: Any, direction: int) -> bool:
     chosen.setSelected(True)
     canvas._refresh_list(select=chosen.layer_id)
     return True
+
+
+def _layer_list_keys(canvas: Any) -> Callable[[Any], bool]:
+    """The Layers list keeps its arrows (they pick a layer); Enter shows it, Delete removes it."""
+
+    def handle(event: Any) -> bool:
+        layer = canvas.active_layer()
+        if layer is None or event.key() not in DELETE + ENTER:
+            return False
+        if event.key() in DELETE:
+            canvas.delete_active()
+        else:
+            canvas.reveal_layers([layer])
+        return True
+
+    return handle
 
 
 # --------------------------------------------------------------------------- timeline
@@ -168,6 +184,7 @@ def install(window: Any) -> list[KeyMap]:
     accessibility.focusable(window.timeline.roll, "Piano roll")
     return [
         KeyMap(window.canvas.view, _canvas_keys(window.canvas)),
+        KeyMap(window.canvas.layer_list, _layer_list_keys(window.canvas)),
         KeyMap(window.timeline.view, _timeline_keys(window.timeline)),
         KeyMap(window.history_panel.tree, _history_keys(window.history_panel)),
         KeyMap(jobs.list, _jobs_keys(jobs)),

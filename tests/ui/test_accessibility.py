@@ -135,6 +135,10 @@ def test_canvas_keys_pick_nudge_and_delete_the_active_layer(window: Any, qtbot: 
     assert (first.pos().x(), first.pos().y()) == (x + 1, y)
     qtbot.keyClick(view, Qt.Key.Key_Delete)
     assert first.layer_id not in canvas.layers and second.layer_id in canvas.layers
+    canvas.layer_list.setFocus()
+    canvas._refresh_list(select=second.layer_id)
+    qtbot.keyClick(canvas.layer_list, Qt.Key.Key_Delete)
+    assert second.layer_id not in canvas.layers
 
 
 def test_timeline_arrows_walk_the_clips_and_enter_opens_the_notes(window: Any, qtbot: Any) -> None:
