@@ -313,6 +313,13 @@ def land_melody(takes: SlotTakes, where: dict[str, Any], melody: Melody, *, name
     slot_id = melody_slot(takes, where)
     if slot_id is None:
         return None
-    length = melody.padded_to_bars().length if melody.notes else melody.length
-    fields = {"blob": blob, "node": node, "name": name, "melody": melody.to_dict(), "length": float(max(length, 0.25))}
+    length = float(max(melody.padded_to_bars().length if melody.notes else melody.length, 0.25))
+    fields = {"blob": blob, "node": node, "name": name, "melody": melody.to_dict(), "length": length}
+    host = takes.host
+    if isinstance(host, ClipSlots):
+        track, clip = host.timeline.doc.find_clip(slot_id)
+        start = float(clip["start"])
+        if host.timeline.free_start(track, start, length, ignore=slot_id) > start + 1e-9:
+            # Never silently: the take is longer than the room before the next clip.
+            host.timeline.message.emit(f"{name}: this take is longer than the gap after it and overlaps the next clip on {track['name']}")
     return takes.land(slot_id, fields)
