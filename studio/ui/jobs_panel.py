@@ -64,6 +64,7 @@ class JobRow(QWidget):
         self.details_button = QToolButton()
         self.details_button.setText("Details")
         self.details_button.setCheckable(True)
+        self.details_button.setToolTip("Show or hide the error's full details")
         self.details = QPlainTextEdit()
         self.details.setReadOnly(True)
         self.details.setMaximumHeight(160)

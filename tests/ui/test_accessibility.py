@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QApplication, QComboBox, QLineEdit, QSlider, QWidget
 
 from studio.ui.dialogs import QuietPrompter
+from studio.ui.accessibility import unexplained
 from studio.ui.preferences import PreferencesDialog
 from tests.ui.conftest import png_bytes
 from tests.ui.fake_engine import attach_fake_engine
@@ -172,6 +173,7 @@ def test_history_enter_sends_and_jobs_delete_cancels(window: Any, qtbot: Any) ->
     with qtbot.waitSignal(jobs.cancel_requested, timeout=2000) as cancelled:
         qtbot.keyClick(jobs.list, Qt.Key.Key_Delete)
     assert cancelled.args == [job.ticket]
+    assert [type(widget).__name__ for widget in unexplained(jobs)] == []  # a job row's own buttons too
     second = window.generate()[0]
     qtbot.waitUntil(lambda: bool(second.job_id), timeout=10000)
     with qtbot.waitSignal(window.generation_landed, timeout=10000):
