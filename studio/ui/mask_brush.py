@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QBitmap, QColor, QImage, QPainter, QPainterPath, QPen, QRegion
-from PySide6.QtWidgets import QGraphicsPathItem, QMainWindow
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QMainWindow
 
 from studio.ui.canvas_layers import MASK_Z, ImageLayer
 
@@ -85,12 +85,22 @@ class MaskOverlay(QObject):
     def __init__(self, canvas: CanvasWidget) -> None:
         super().__init__(canvas)
         self.canvas = canvas
+        # Marching ants: white dashes over a solid black line, readable on light and dark pictures.
+        self.outline_shadow = QGraphicsPathItem()
+        self.outline_shadow.setZValue(MASK_Z + 1)
+        shadow = QPen(QColor("#000000"), 0)
+        shadow.setCosmetic(True)
+        self.outline_shadow.setPen(shadow)
+        # Children of the mask item: hidden with it whenever the canvas is rendered for a job or an export.
+        self.outline_shadow.setParentItem(canvas.mask_item)
         self.outline = QGraphicsPathItem()
-        self.outline.setZValue(MASK_Z + 1)
+        self.outline.setZValue(MASK_Z + 2)
         self._pen = QPen(QColor("#ffffff"), 0, Qt.PenStyle.DashLine)
         self._pen.setCosmetic(True)
         self.outline.setPen(self._pen)
-        canvas.scene.addItem(self.outline)
+        self.outline.setParentItem(canvas.mask_item)
+        for item in (self.outline_shadow, self.outline):
+            item.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresParentOpacity, True)
         self._shown_key = -1
         self.timer = QTimer(self)
         self.timer.setInterval(MARCH_MS)
@@ -125,6 +135,7 @@ class MaskOverlay(QObject):
         self._shown_key = key
         path = mask_outline(self.canvas.mask_image)
         self.outline.setPath(path)
+        self.outline_shadow.setPath(path)
         if path.isEmpty():
             self.timer.stop()
         elif not self.timer.isActive():

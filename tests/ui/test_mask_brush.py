@@ -79,6 +79,9 @@ def test_the_overlay_has_the_tint_and_opacity_set_and_an_outline_round_the_mask(
     shown = canvas.render_region(QRectF(0, 0, 64, 48), layers_only=False).pixelColor(18, 12)
     assert shown.blue() == pytest.approx(0.7 * 255, abs=12) and shown.red() < 20
     assert overlay.outline.path().boundingRect().contains(QPointF(18, 12))
+    # What a job or an export gets is the pictures alone: no tint, no outline.
+    plain = canvas.render_region(QRectF(0, 0, 64, 48))
+    assert {plain.pixelColor(x, y).rgb() for x in range(0, 64, 2) for y in range(0, 48, 2)} == {QColor(0, 0, 0).rgb()}
     assert overlay.timer.isActive()  # the outline marches
     canvas.clear_mask()
     assert overlay.outline.path().isEmpty() and not overlay.timer.isActive()
