@@ -47,7 +47,12 @@ def say(canvas: CanvasWidget, text: str) -> None:
 
 def begin_stroke(canvas: CanvasWidget, pos: QPointF) -> QPointF | None:
     """Where a stroke starting at ``pos`` paints (the document may grow to take in the picture
-    under it, which moves everything by what was added left / above); None with no picture."""
+    under it, which moves everything by what was added left / above); None with no picture.
+
+    The eraser works anywhere and never grows the document: there is nothing to erase beyond it.
+    """
+    if canvas.view.tool == canvas.view.ERASE:
+        return pos
     layer = layer_at(canvas, pos)
     if layer is None:
         say(canvas, NO_PICTURE)

@@ -65,6 +65,11 @@ def test_a_stroke_where_there_is_no_picture_paints_nothing_and_says_so(canvas_wi
     _stroke(qtbot, canvas.view, below, below + QPointF(4, 0))
     assert canvas.mask_is_empty()
     assert canvas_window.statusBar().currentMessage() == mask_brush.NO_PICTURE
+    # The eraser is no painting: it works anywhere and says nothing.
+    canvas.set_tool(CanvasView.ERASE)
+    canvas_window.statusBar().clearMessage()
+    _stroke(qtbot, canvas.view, below, below + QPointF(4, 0))
+    assert canvas_window.statusBar().currentMessage() == "" and canvas.doc_size == (64, 48)
 
 
 def test_the_overlay_has_the_tint_and_opacity_set_and_an_outline_round_the_mask(canvas_window: Any, qtbot: Any) -> None:
