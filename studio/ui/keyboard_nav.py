@@ -25,6 +25,7 @@ from studio.ui import accessibility
 
 ENTER = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
 DELETE = (Qt.Key.Key_Delete, Qt.Key.Key_Backspace)
+OTHER_MODIFIERS = Qt.KeyboardModifier.AltModifier | Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.MetaModifier
 ARROWS = {Qt.Key.Key_Left: (-1, 0), Qt.Key.Key_Right: (1, 0), Qt.Key.Key_Up: (0, -1), Qt.Key.Key_Down: (0, 1)}
 
 
@@ -52,7 +53,7 @@ def _canvas_keys(canvas: Any) -> Callable[[Any], bool]:
             return _pick_layer(canvas, +1 if key == Qt.Key.Key_PageUp else -1)
         if layer is None:
             return False
-        if key in ARROWS:
+        if key in ARROWS and not event.modifiers() & OTHER_MODIFIERS:  # Alt+arrows step through takes
             step = 10.0 if event.modifiers() & Qt.KeyboardModifier.ShiftModifier else 1.0
             dx, dy = ARROWS[key]
             before = canvas.layer_states()

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import Qt
 
 from studio.core.melody import Melody, Note
 from studio.core.midi import write_midi
@@ -97,6 +98,11 @@ def test_vary_three_times_on_a_layer_gives_one_layer_with_takes_to_step_promote_
     assert _colour(layer) == RED and takes.bar.position.text() == "1/4"
     takes.bar.next_button.click()
     assert _colour(layer) == GREEN
+    canvas.view.setFocus()  # the keys work from the canvas itself
+    qtbot.keyClick(canvas.view, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)
+    assert takes.bar.position.text() == "3/4"
+    qtbot.keyClick(canvas.view, Qt.Key.Key_Left, Qt.KeyboardModifier.AltModifier)
+    assert _colour(layer) == GREEN and takes.bar.position.text() == "2/4"
 
     assert window.save()
     saved_doc = canvas.to_document()
