@@ -106,6 +106,7 @@ def main() -> int:
     window.link.call(lambda client: client.shutdown())
     pump(1.0)
     window.link.close()
+    window.flow.close()  # its decoding thread, which would otherwise be destroyed while running
     print(HERE / "image-session.png")
     print(HERE / "melody-timeline.png")
     return 0
