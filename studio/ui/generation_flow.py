@@ -230,6 +230,7 @@ class GenerationFlow(QObject):
         job = self.host.tracker.jobs.get(ticket)
         if job is not None and job.kind == "image":
             self.host.canvas.show_preview(image)
+            slot_takes.place_preview(self.host.canvas_takes, job.placement, self.host.canvas)  # a Vary: over its layer
 
     def _job_finished(self, ticket: str) -> None:
         job = self.host.tracker.jobs.get(ticket)

@@ -250,6 +250,16 @@ def vary_selected(takes: SlotTakes, history: Any, vary: Any, say: Any) -> Any:
     return vary(node)
 
 
+def place_preview(takes: SlotTakes, where: dict[str, Any], canvas: CanvasWidget) -> None:
+    """A Vary's live preview over the layer it will be a take of (not at a free grid spot)."""
+    item = getattr(canvas, "_preview_item", None)
+    slot_id = takes.slot_for_node(str(where["vary_of"])) if item is not None and where.get("vary_of") else None
+    layer = canvas.layers.get(slot_id) if slot_id else None
+    if item is not None and layer is not None:
+        item.setPos(layer.pos())
+        item.setScale(layer.scale())
+
+
 # --------------------------------------------------------------------------- the timeline
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
 
 from studio.core.melody import Melody, Note
 from studio.core.midi import write_midi
@@ -83,7 +84,12 @@ def test_vary_three_times_on_a_layer_gives_one_layer_with_takes_to_step_promote_
     wait_for(qtbot, lambda: any(job.parents == [original.id] for job in window.tracker.jobs.values()), 10000)
     _land(window, client, qtbot, next(job for job in window.tracker.jobs.values() if job.parents == [original.id]), _image(GREEN))
     for colour in (BLUE, WHITE):
-        _land(window, client, qtbot, window.vary_node(original), _image(colour))
+        job = window.vary_node(original)
+        if colour == WHITE:  # its live preview shows over the layer it will be a take of
+            canvas.layers[layer.layer_id].setPos(300, 40)
+            window.flow._preview(job.ticket, QImage.fromData(png_bytes(64, 64, WHITE)))
+            assert canvas._preview_item is not None and canvas._preview_item.pos() == layer.pos()
+        _land(window, client, qtbot, job, _image(colour))
     assert list(canvas.layers.values()) == [layer]  # one slot, no new layers
     group = takes.group(layer.layer_id)
     assert group is not None and len(group.takes) == 4 and group.position() == "4/4"
