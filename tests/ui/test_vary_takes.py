@@ -8,14 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
 from studio.core.melody import Melody, Note
 from studio.core.midi import write_midi
-from studio.core.project_documents import CANVAS, TIMELINE, DocumentError, validate_document
-from studio.core.takes import TakeGroup, TakesError
 from studio.ui.dialogs import QuietPrompter
 from studio.ui.takes_bar import NEXT_KEY, PROMOTE_KEY
 from tests.ui.conftest import png_bytes, wait_for
@@ -39,32 +36,6 @@ def _land(window: Any, client: Any, qtbot: Any, job: Any, output: tuple[str, str
 
 def _image(colour: tuple[int, int, int]) -> tuple[str, str, bytes, dict[str, Any]]:
     return ("image", "image/png", png_bytes(64, 64, colour), {})
-
-
-def test_take_group_steps_wraps_and_promotes_without_losing_the_others() -> None:
-    group = TakeGroup.start({"blob": "a", "node": "n0", "name": "original", "x": 3}, ("blob", "node", "name"))
-    for index in (1, 2, 3):
-        group.add({"blob": f"b{index}", "node": f"n{index}", "name": f"take {index}"})
-    assert group.position() == "4/4" and group.original.node == "n0" and len(group.alternatives) == 3
-    assert group.step(+1).node == "n0"  # wraps to the original
-    assert group.step(-1).node == "n3"
-    group.choose(1)
-    promoted = group.promote()
-    assert promoted.chosen.node == "n1" and [take.node for take in promoted.set_aside] == ["n0", "n2", "n3"]
-    assert TakeGroup.from_dict(group.to_dict()).to_dict() == group.to_dict()
-    with pytest.raises(TakesError, match="current take 7"):
-        TakeGroup.from_dict({"current": 7, "takes": [{"blob": "a"}]})
-
-
-def test_the_project_schema_accepts_takes_and_names_a_broken_group() -> None:
-    layer = {"id": "l1", "blob": "a", "takes": {"current": 1, "takes": [{"blob": "a"}, {"blob": "b"}]}}
-    assert validate_document(CANVAS, {"layers": [layer]})
-    assert validate_document(CANVAS, {"layers": [{"id": "l1", "blob": "a"}]})  # an older project: no takes
-    with pytest.raises(DocumentError, match="current take 5"):
-        validate_document(CANVAS, {"layers": [dict(layer, takes={"current": 5, "takes": [{"blob": "a"}]})]})
-    clip = {"id": "c", "start": 0.0, "length": 4.0, "takes": {"current": 0, "takes": []}}
-    with pytest.raises(DocumentError, match="takes"):
-        validate_document(TIMELINE, {"tracks": [{"id": "t", "kind": "melody", "clips": [clip]}]})
 
 
 def test_vary_three_times_on_a_layer_gives_one_layer_with_takes_to_step_promote_and_reopen(
