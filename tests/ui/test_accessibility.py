@@ -12,8 +12,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QApplication, QComboBox, QLineEdit, QSlider, QWidget
 
-from studio.ui.dialogs import QuietPrompter
 from studio.ui.accessibility import unexplained
+from studio.ui.dialogs import QuietPrompter
 from studio.ui.preferences import PreferencesDialog
 from tests.ui.conftest import png_bytes
 from tests.ui.fake_engine import attach_fake_engine
