@@ -79,3 +79,8 @@ def test_after_refine_at_1280x720_every_sd_control_shows_in_full_and_after_a_res
     again = make_window()
     _refine_at_720p(again, qtbot)
     _check(again)
+    # The workspaces restore their own saved layouts: Music and back to Image still fit.
+    for name in ("music", "image"):
+        again.workspaces.switch(name)
+        QApplication.processEvents()
+        _check(again)
