@@ -60,14 +60,21 @@ def main() -> int:
         panel.seed.set_locked(True)
         window.generate()
     pump(60, lambda: len(landed) >= 3)
-    window.vary_node(landed[0])
-    pump(60, lambda: len(landed) >= 4)
     canvas = window.canvas
+    # A mask stroke on the second picture, as the brush paints it (the document grows to take it in).
+    from studio.ui import mask_brush
+
+    start = mask_brush.begin_stroke(canvas, QPointF(500, 150))
     canvas.select_region(QRectF(440, 60, 260, 250))
     before = canvas.mask_image.copy()
-    for x in range(500, 640, 6):
-        canvas.paint_dab(QPointF(x, 150 + (x - 500) * 0.4), erase=False)
+    if start is not None:
+        for x in range(int(start.x()), int(start.x()) + 140, 6):
+            canvas.paint_dab(QPointF(x, start.y() + (x - start.x()) * 0.4), erase=False)
     canvas.commit_stroke(before, erase=False)
+    # Two Varies of the first picture: takes of that layer (◀ 3/3 ▶ Promote), not new layers.
+    for count in (4, 5):
+        window.vary_node(landed[0])
+        pump(60, lambda count=count: len(landed) >= count)
     canvas.view.fit()
     window.workspaces.switch("image")  # the melody part below shows the timeline again
     window.history_panel.select_node(landed[0].id)
@@ -99,6 +106,7 @@ def main() -> int:
     window.link.call(lambda client: client.shutdown())
     pump(1.0)
     window.link.close()
+    window.flow.close()  # its decoding thread, which would otherwise be destroyed while running
     print(HERE / "image-session.png")
     print(HERE / "melody-timeline.png")
     return 0

@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator, model_validator
 
 CANVAS = "canvas"
 TIMELINE = "timeline"
@@ -51,6 +51,19 @@ class _Open(BaseModel):
 # --------------------------------------------------------------------------- canvas
 
 
+class TakesDocument(_Open):
+    """A slot's take group (``studio.core.takes``): the original and Vary's alternatives."""
+
+    current: int = Field(default=0, ge=0)
+    takes: list[dict[str, Any]] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _current_exists(self) -> TakesDocument:
+        if self.current >= len(self.takes):
+            raise ValueError(f"current take {self.current} is not one of the {len(self.takes)} takes")
+        return self
+
+
 class CanvasLayer(_Open):
     id: StrictStr = Field(min_length=1)
     name: StrictStr = ""
@@ -62,6 +75,7 @@ class CanvasLayer(_Open):
     opacity: float = 1.0
     visible: bool = True
     z: float = 0.0
+    takes: TakesDocument | None = None  # added with Vary takes; older projects have none
 
 
 class CanvasDocument(_Open):
@@ -102,6 +116,7 @@ class TimelineClip(_Open):
     melody: MelodyDocument | None = None
     blob: StrictStr | None = None
     node: StrictStr | None = None
+    takes: TakesDocument | None = None  # added with Vary takes; older projects have none
 
 
 class TimelineTrack(_Open):

@@ -142,6 +142,14 @@ class CanvasWidget(QWidget):
         return self.mask.image
 
     @property
+    def mask_colour(self) -> QColor:
+        return self.mask.colour
+
+    @mask_colour.setter
+    def mask_colour(self, colour: QColor) -> None:
+        self.mask.colour = QColor(colour)
+
+    @property
     def brush_size(self) -> int:
         return self.mask.brush_size
 

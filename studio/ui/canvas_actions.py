@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from PySide6.QtCore import QRectF
 
 from studio.core.roles import neutral_params, params_for_role, role_of
+from studio.ui import mask_brush
 from studio.ui.dialogs import SIDES, OutpaintDialog  # noqa: F401 (OutpaintDialog re-exported)
 from studio.ui.jobs import Job
 from studio.ui.role_choice import ChoiceHost, choose_generator
@@ -77,7 +78,7 @@ class CanvasActions:
         if self.canvas.mask_is_empty():
             self._say("Inpaint", "Paint the area to repaint with the mask brush (B) first.")
             return []
-        rect = self.canvas.selection_rect() or self.canvas.mask_bounds(INPAINT_CONTEXT)
+        rect = mask_brush.inpaint_region(self.canvas, INPAINT_CONTEXT)  # the selection and every masked area
         return self._run(INPAINT, rect, extend=None, use_mask=True)
 
     def outpaint(self, extents: dict[str, int] | None = None) -> list[Job]:

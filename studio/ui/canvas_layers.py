@@ -40,6 +40,7 @@ class ImageLayer(QGraphicsPixmapItem):
         self.layer_id, self.name, self.blob, self.node = layer_id, name, blob, node
         self.image = image
         self.icon: QPixmap | None = None  # the layer list's, made once (scaling each refresh stalled the UI)
+        self.takes: dict[str, Any] | None = None  # Vary's alternatives for this layer (studio.core.takes)
         self.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsMovable, True)
@@ -56,6 +57,7 @@ class ImageLayer(QGraphicsPixmapItem):
             "opacity": self.opacity(),
             "visible": self.isVisible(),
             "z": self.zValue(),
+            **({"takes": self.takes} if self.takes else {}),
         }
 
     def apply(self, state: dict[str, Any]) -> None:
@@ -65,3 +67,4 @@ class ImageLayer(QGraphicsPixmapItem):
         self.setVisible(bool(state.get("visible", True)))
         self.setZValue(float(state.get("z", 0.0)))
         self.name = str(state.get("name", self.name))
+        self.takes = state.get("takes") or None

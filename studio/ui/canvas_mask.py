@@ -33,6 +33,7 @@ class CanvasMask:
         scene.addItem(self.item)
         self.brush_size = 40
         self.brush_hardness = 0.7
+        self.colour = QColor(MASK_COLOUR)  # the overlay's tint (studio.ui.mask_brush sets it)
 
     def set_image(self, image: QImage) -> None:
         self.image = image.copy()
@@ -54,9 +55,9 @@ class CanvasMask:
         painter = QPainter(self.image)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         gradient = QRadialGradient(pos, radius)
-        gradient.setColorAt(0.0, MASK_COLOUR)
-        gradient.setColorAt(max(0.0, min(0.999, self.brush_hardness)), MASK_COLOUR)
-        transparent = QColor(MASK_COLOUR)
+        gradient.setColorAt(0.0, self.colour)
+        gradient.setColorAt(max(0.0, min(0.999, self.brush_hardness)), self.colour)
+        transparent = QColor(self.colour)
         transparent.setAlpha(0)
         gradient.setColorAt(1.0, transparent)
         if erase:

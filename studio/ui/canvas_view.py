@@ -10,6 +10,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsRectItem, QGraphicsScene, QGraphicsView, QMenu, QWidget
 
+from studio.ui import mask_brush
 from studio.ui.canvas_layers import IMAGE_SUFFIXES, SELECTION_Z, ImageLayer
 
 
@@ -131,6 +132,9 @@ class CanvasView(QGraphicsView):
             self.scene().addItem(self._rubber)
             return
         if self.tool in (self.BRUSH, self.ERASE):
+            scene_pos = mask_brush.begin_stroke(self.canvas, scene_pos)  # on the picture under it; None: none there
+            if scene_pos is None:
+                return
             self._stroke_before = self.canvas.mask_image.copy()
             self._last_dab = None
             self.canvas.paint_dab(scene_pos, erase=self.tool == self.ERASE)

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.params import SEED_MAX
+from studio.ui import accessibility
 from studio.ui.param_widgets import InputEditor, ModelEditor, ParamEditor, SeedEditor, editor_for, model_kind
 
 KIND_ORDER = ("image", "text", "music", "audio")
@@ -83,6 +84,7 @@ class GeneratePanel(QWidget):
         layout.setContentsMargins(6, 6, 6, 6)
         self.picker = QComboBox()
         self.picker.setObjectName("generatorPicker")
+        self.picker.setToolTip("Which generator the settings below are for")
         self._picker_model = QStandardItemModel(self.picker)
         self.picker.setModel(self._picker_model)
         self.picker.currentIndexChanged.connect(self._picked)
@@ -204,6 +206,7 @@ class GeneratePanel(QWidget):
             self.editors[spec["name"]] = editor
             label = QLabel(_param_title(spec))
             label.setToolTip(spec.get("help", ""))
+            accessibility.explain_editor(editor, _param_title(spec), spec.get("help", ""))
             (advanced if spec.get("advanced") else main).addRow(label, editor)
         main.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         advanced.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)

@@ -20,7 +20,7 @@ from PySide6.QtGui import QImage, QPixmap
 
 from studio.core.errors import FileFormatError, ProjectError, StudioError
 from studio.core.history import HistoryNode
-from studio.ui import follow_results, labels, placement
+from studio.ui import follow_results, labels, placement, slot_takes
 from studio.ui.history_panel import node_summary
 from studio.ui.image_decode import Decoded, ImageDecoder
 from studio.ui.input_sources import INPUT_KINDS, INPUT_SOURCES, InputContext, resolve_inputs  # noqa: F401 (INPUT_KINDS re-exported)
@@ -163,6 +163,7 @@ class GenerationFlow(QObject):
         job = self.host.tracker.jobs.get(ticket)
         if job is not None and job.kind == "image":
             self.host.canvas.show_preview(image)
+            slot_takes.place_preview(self.host.canvas_takes, job.placement, self.host.canvas)  # a Vary: over its layer
 
     def _text_delta(self, ticket: str, delta: str) -> None:
         job = self.host.tracker.jobs.get(ticket)
@@ -322,6 +323,9 @@ class GenerationFlow(QObject):
         where = job.placement if job is not None else {}
         if kind == "image":
             pixels = {"image": decoded.image, "icon": decoded.icon} if decoded is not None else {}
+            take = slot_takes.land_image(self.host.canvas_takes, where, name=name, blob=blob, node=node.id, image=pixels.get("image"))
+            if take is not None:  # a Vary: a take of the layer it varies
+                return take
             if where.get("rect"):
                 return placement.land_image(self.host.canvas, where, data, name=name, blob=blob, node=node.id, **pixels)
             # Near the picture it came from: a Vary's parent, or a node sent again.
@@ -337,6 +341,10 @@ class GenerationFlow(QObject):
                 return None
             if where.get("only_new_bars"):
                 melody = placement.new_bars_only(melody, (info or {}).get("meta") or {})
+            take = slot_takes.land_melody(self.host.timeline_takes, where, melody, name=name, blob=blob, node=node.id)
+            if take is not None:  # a Vary: a take of the clip it varies
+                self.host.workspaces.show_music_results()
+                return take
             parts = read_midi_parts(data)  # a harmonization: one clip per voice, a track each
             if len(parts) > 1:
                 clip_ids = placement.land_parts(self.host.timeline, parts, name=name, node=node.id, blob=blob)

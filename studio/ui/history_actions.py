@@ -87,7 +87,7 @@ class HistoryActions:
             params["variation"] = float(params.get("variation") or 0.0) or 0.25
         else:
             seed = random.randint(0, 2**31 - 1)
-        return self.host.flow.submit(generator, params, seed, uploads=uploads, parents=[node.id])
+        return self.host.flow.submit(generator, params, seed, uploads=uploads, parents=[node.id], placement={"vary_of": node.id})
 
     def on_target(self, action: Callable[[HistoryNode], Any]) -> Any:
         """Re-run / Vary from the keyboard: the History's selected generation, else the latest."""

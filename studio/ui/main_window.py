@@ -26,7 +26,7 @@ from PySide6.QtWidgets import QDialog, QDockWidget, QMainWindow, QVBoxLayout, QW
 from studio.core.errors import ProjectError
 from studio.core.history import HistoryNode
 from studio.core.paths import HomeLayout
-from studio.ui import first_run
+from studio.ui import accessibility, first_run, keyboard_nav, mask_brush, slot_takes
 from studio.ui.canvas import CanvasWidget
 from studio.ui.canvas_actions import CanvasActions
 from studio.ui.dialogs import PROJECT_FILTER, Prompter
@@ -117,6 +117,8 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.docks["timeline"]], [300], Qt.Orientation.Vertical)
         self._default_state = self.saveState()
         self.workspaces = Workspaces(self)
+        self.canvas_takes, self.timeline_takes = slot_takes.for_canvas(self.canvas), slot_takes.for_timeline(self.timeline)
+        self.mask_overlay = mask_brush.MaskOverlay(self.canvas)
 
         self.engine_status = EngineStatus(self, self)
         self.engine_label = self.engine_status.label
@@ -130,6 +132,8 @@ class MainWindow(QMainWindow):
         self._wire()
         self.engine_status.show_state(self.link.state, "")
         self._restore_layout()
+        accessibility.describe_window(self)  # names, tooltips and keyboard focus (studio.ui.accessibility)
+        self.key_maps = keyboard_nav.install(self)  # arrows / Enter / Delete in the views
 
     # ------------------------------------------------------------------ construction
 
@@ -188,6 +192,7 @@ class MainWindow(QMainWindow):
         self.history_panel.vary_requested.connect(self.history_actions.vary)
         self.history_panel.use_as_input_requested.connect(self.history_actions.use_as_input)
         self.history_panel.send_requested.connect(self.history_actions.send)
+        slot_takes.wire_vary(self.canvas_takes, lambda: self.session.history, self.vary_node, self.statusBar())
         self.history_panel.send_prompts_requested.connect(self.prompts.send_each_to_image_generator)
 
     # ------------------------------------------------------------------ start and stop

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QDialog, QDialogButtonBox, Q
 
 from studio.core.paths import HomeLayout
 from studio.core.settings import load_settings, save_settings
+from studio.ui import accessibility
 from studio.ui.dialogs import Prompter
 from studio.ui.engine_preferences import EngineSection
 from studio.ui.first_run import open_path
@@ -45,13 +46,16 @@ class PreferencesDialog(QDialog):
         self.device = QComboBox()
         self.device.addItems(["auto", "cuda", "mps", "cpu"])
         self.device.setCurrentText(self.settings.device)
+        self.device.setToolTip("Where models run: auto picks CUDA, then Apple MPS, then the CPU")
         form.addRow("Device", self.device)
         self.pickle = QCheckBox("Allow pickle checkpoints (.ckpt/.bin) — they can run code")
         self.pickle.setChecked(self.settings.allow_pickle)
+        self.pickle.setToolTip("Pickle checkpoints can run any code when loaded: allow only files you trust")
         form.addRow("", self.pickle)
         self.model_paths = QCheckBox("Write models' local paths into output files (default: name and hash only)")
         self.model_paths.setObjectName("embedModelPaths")
         self.model_paths.setChecked(self.settings.embed_model_paths)
+        self.model_paths.setToolTip("Output files then name the model's folder on this computer, which others can read")
         form.addRow("", self.model_paths)
         self.engine = EngineSection(home)
         form.addRow(self.engine)
@@ -60,6 +64,7 @@ class PreferencesDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
+        accessibility.describe_dialog(self)
 
     def apply(self) -> bool:
         """Save; True when something the engine reads at start changed."""

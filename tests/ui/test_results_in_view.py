@@ -98,7 +98,7 @@ def test_with_following_off_the_view_stays_where_the_user_put_it(make_window: An
     assert not after.contains(canvas.layer_rect(new))
 
 
-def test_vary_lands_next_to_the_picture_it_varies(make_window: Any, qtbot: Any) -> None:
+def test_vary_lands_on_the_picture_it_varies_even_when_another_is_active(make_window: Any, qtbot: Any) -> None:
     window = make_window()
     client = attach_fake_engine(window, first_party_catalogue("patterns"))
     canvas = window.canvas
@@ -114,8 +114,9 @@ def test_vary_lands_next_to_the_picture_it_varies(make_window: Any, qtbot: Any) 
     with qtbot.waitSignal(window.generation_landed, timeout=10000) as landed:
         finish_job(window, client, client.jobs[-1].id, [("image", "image/png", png_bytes(256, 256, (0, 0, 200)), {})])
     varied = next(layer for layer in canvas.layers.values() if layer.node == landed.args[0].id)
-    gap = canvas.layer_rect(varied).center() - canvas.layer_rect(source).center()
-    assert max(abs(gap.x()), abs(gap.y())) <= 2 * (256 + 16)  # a neighbouring grid cell
+    # A Vary is a take of the picture it varies (tests/ui/test_vary_takes.py): in its place.
+    assert varied is source and window.canvas_takes.group(source.layer_id).position() == "2/2"
+    assert canvas.active_layer() is source
 
 
 def test_a_continuation_far_along_the_timeline_is_scrolled_to_and_selected(make_window: Any, qtbot: Any) -> None:
