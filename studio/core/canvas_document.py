@@ -47,6 +47,7 @@ class LayerState:
     z: float = 0.0  # stacking order: higher is on top
     width: int = 0  # the picture's pixels (not saved: the blob holds them)
     height: int = 0
+    takes: dict[str, Any] | None = None  # Vary's alternatives shown in this slot (studio.core.takes), saved when present
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any], *, width: int = 0, height: int = 0) -> LayerState:
@@ -63,15 +64,19 @@ class LayerState:
             z=float(state.get("z", 0.0)),
             width=width,
             height=height,
+            takes=dict(state["takes"]) if state.get("takes") else None,
         )
 
     def state(self) -> dict[str, Any]:
         """The saved form (and what an undo command keeps): ``STATE_KEYS``."""
-        return {key: getattr(self, key) for key in STATE_KEYS}
+        state = {key: getattr(self, key) for key in STATE_KEYS}
+        if self.takes:
+            state["takes"] = self.takes
+        return state
 
     def updated(self, state: Mapping[str, Any]) -> LayerState:
         """This layer with the saved-form keys in ``state`` applied (identity and size kept)."""
-        known = {key: state[key] for key in STATE_KEYS[1:] if key in state}
+        known = {key: state[key] for key in (*STATE_KEYS[1:], "takes") if key in state}
         merged = LayerState.from_state({**self.state(), **known}, width=self.width, height=self.height)
         return replace(merged, id=self.id)
 

@@ -100,8 +100,6 @@ def describe_window(window: Any) -> None:
         else:
             widget.setAccessibleName(name)
     for box, tip in (
-        (getattr(canvas, "brush_box", None), "Mask brush size in pixels"),
-        (getattr(canvas, "hardness_box", None), "Mask brush hardness: 100 % is a hard edge, lower is softer"),
         (getattr(timeline, "tempo", None), "Tempo of the timeline in beats per minute"),
         (getattr(timeline, "metre", None), "Time signature of the timeline"),
     ):

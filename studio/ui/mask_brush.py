@@ -14,16 +14,37 @@ around the masked area, so a mask reads at a glance on any picture.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QBitmap, QColor, QImage, QPainter, QPainterPath, QPen, QRegion
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QMainWindow
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QMainWindow
 
 from studio.ui.canvas_layers import MASK_Z, ImageLayer
 
-if TYPE_CHECKING:
-    from studio.ui.canvas import CanvasWidget
+
+class CanvasWidget(Protocol):
+    """What the brush uses of the canvas widget (named here, not imported: the canvas' view imports this module)."""
+
+    scene: QGraphicsScene
+    view: QGraphicsView
+    mask_item: QGraphicsPixmapItem
+    mask_colour: QColor
+    changed: Any  # Signal()
+
+    @property
+    def mask_image(self) -> QImage: ...
+    @property
+    def doc_size(self) -> tuple[int, int]: ...
+    def window(self) -> Any: ...
+    def isVisible(self) -> bool: ...
+    def _set_mask_image(self, image: QImage) -> None: ...
+    def extend_canvas(self, left: int, top: int, right: int, bottom: int) -> None: ...
+    def layer_rect(self, layer: ImageLayer) -> QRectF: ...
+    def mask_bounds(self, padding: int = 0) -> QRectF | None: ...
+    def mask_is_empty(self) -> bool: ...
+    def selection_rect(self) -> QRectF | None: ...
+
 
 OVERLAY_COLOUR = QColor(255, 40, 40)
 OVERLAY_OPACITY = 0.55

@@ -13,6 +13,7 @@ chooses what the slot shows.
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import QObject
@@ -195,6 +196,12 @@ class CanvasSlots:
         layer.node = fields.get("node")
         layer.name = str(fields.get("name") or layer.name)
         layer.takes = takes
+        shown = self.canvas.document.layers.get(slot_id)  # the document is what is saved
+        if shown is not None:
+            size = (image.width(), image.height()) if image is not None else (shown.width, shown.height)
+            self.canvas.document.layers[slot_id] = replace(
+                shown, blob=layer.blob, node=layer.node, name=layer.name, takes=takes, width=size[0], height=size[1]
+            )
         self.canvas._refresh_list(select=slot_id)
         self.canvas.changed.emit()
 
