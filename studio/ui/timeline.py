@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.melody import Melody
 from studio.ui.audio_playback import Player
+from studio.ui.key_chooser import clip_tooltip, install_key_chooser
 from studio.ui.piano_roll import PITCH_HIGH, PITCH_LOW, ROLL_PX, ROW_H, NoteItem, PianoRoll  # noqa: F401 (re-exported)
 from studio.ui.timeline_commands import (  # the edits; re-exported for callers that import them from here
     AddClipCommand,
@@ -79,7 +80,7 @@ class ClipItem(QGraphicsRectItem):
         self.setPen(QPen(colour.lighter(130), 1))
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
         self.setAcceptHoverEvents(True)
-        self.setToolTip(clip.get("name", ""))
+        self.setToolTip(clip_tooltip(clip, view.timeline.blobs))  # name and key
         self._mode: str | None = None
         self._press: QPointF | None = None
         self._origin = (track["id"], float(clip["start"]), float(clip["length"]))
@@ -321,6 +322,7 @@ class TimelineWidget(QWidget):
         splitter.setSizes([200, 160])
         layout.addWidget(splitter, 1)
         self._build_toolbar()
+        self.key_chooser = install_key_chooser(self)  # the selected clip's key, found or chosen
         self.player.position_changed.connect(self._playhead_at)
         self.player.stopped.connect(lambda: (self.view.playhead.setVisible(False), self.play_action.setText("▶ Play")))
         self.refresh()
