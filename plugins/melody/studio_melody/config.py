@@ -4,6 +4,7 @@ without importing it)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -49,7 +50,7 @@ class _SchemeConfig(Protocol):
 C = TypeVar("C", bound=_SchemeConfig)
 
 
-def read_versioned_config(config_path: Path, expected_format: str, from_json: Any, *, what: str = "model") -> C:
+def read_versioned_config(config_path: Path, expected_format: str, from_json: Callable[[dict[str, Any]], C], *, what: str = "model") -> C:
     """A model file's JSON config: read, its ``format`` checked, parsed with ``from_json``
     and its token scheme checked against this plugin's; ``ValueError`` naming the file and
     what is wrong. The LSTM's and the phrase VAE's configs share this shape, so they share
@@ -61,9 +62,11 @@ def read_versioned_config(config_path: Path, expected_format: str, from_json: An
     if not isinstance(data, dict) or data.get("format") != expected_format:
         found = data.get("format") if isinstance(data, dict) else type(data).__name__
         raise ValueError(f"{config_path}: format is {found!r}, expected {expected_format!r}")
-    config: C = from_json(data)
+    config = from_json(data)
     if config.tokens_version != tk.TOKENS_VERSION or config.vocab_size != tk.VOCAB_SIZE:
-        raise ValueError(f"{config_path.parent}: {what} made for token scheme v{config.tokens_version}; this plugin reads v{tk.TOKENS_VERSION}")
+        raise ValueError(
+            f"{config_path.parent}: {what} made for token scheme v{config.tokens_version}; this plugin reads v{tk.TOKENS_VERSION}"
+        )
     return config
 
 

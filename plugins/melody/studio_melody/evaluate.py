@@ -53,7 +53,10 @@ def notes_of(bar: Sequence[int]) -> list[tuple[int, int]]:
 
 def tune_stats(sequences: Sequence[Sequence[int]]) -> dict[str, Any]:
     in_scale = total_notes = full = total_bars = 0
-    ranges, intervals, durations, pitch_classes = [], Counter(), Counter(), Counter()
+    ranges: list[int] = []
+    intervals: Counter[int] = Counter()
+    durations: Counter[int] = Counter()
+    pitch_classes: Counter[int] = Counter()
     repeated_bars = repeated_pairs = pair_total = bar_total_for_repeats = 0
     tunes_with_repeated_pair = tunes_with_aligned_repeat = 0
     sounding = span = 0
@@ -269,9 +272,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--registers", action="store_true", help="only the sounding time in one-octave ranges")
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--top-p", type=float, default=0.95)
-    parser.add_argument("--prompts", choices=("test", "val"), default="test", help="whose tunes the generated ones imitate and are compared with")
+    parser.add_argument(
+        "--prompts", choices=("test", "val"), default="test", help="whose tunes the generated ones imitate and are compared with"
+    )
     parser.add_argument("--grid", default="", help="TEMPERATURE:TOP_P pairs (comma-separated) to compare, instead of one setting")
-    parser.add_argument("--ngram", action="store_true", help="with --skip-nll: still fit the best-order n-gram (--orders' last) and sample it")
+    parser.add_argument(
+        "--ngram", action="store_true", help="with --skip-nll: still fit the best-order n-gram (--orders' last) and sample it"
+    )
     args = parser.parse_args(argv)
 
     import torch
@@ -348,7 +355,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.only:
         configs = {name: config for name, config in configs.items() if name in args.only.split(",")}
     results["generation"] = {}
-    settings = [tuple(float(x) for x in pair.split(":")) for pair in args.grid.split(",")] if args.grid else [(args.temperature, args.top_p)]
+    settings = (
+        [tuple(float(x) for x in pair.split(":")) for pair in args.grid.split(",")] if args.grid else [(args.temperature, args.top_p)]
+    )
     for name, config in configs.items():
         for temperature, top_p in settings:
             label = name if not args.grid else f"{name}@T{temperature:g}_p{top_p:g}"

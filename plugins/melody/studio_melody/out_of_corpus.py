@@ -87,14 +87,18 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.time()
     model = load_model(args.model)
-    train = [t.tokens for t in load_corpus_dataset(args.cache).split("train")]
+    dataset = load_corpus_dataset(args.cache)
+    train = [t.tokens for t in dataset.split("train")]
     ngram = NGramModel(args.order).fit(train)
     results: dict[str, Any] = {"settings": {"essen_every": args.essen_every, "ngram_order": args.order}}
-    for name, texts in collections(args.essen_every).items():
-        sequences, reasons = encode_tunes(texts)
+    # the in-corpus test set first: it should reproduce the card's figures
+    sets: dict[str, tuple[list[str], list[list[int]] | None]] = {"test": ([], [t.tokens for t in dataset.split("test")])}
+    sets.update({name: (texts, None) for name, texts in collections(args.essen_every).items()})
+    for name, (texts, given) in sets.items():
+        sequences, reasons = (given, {}) if given is not None else encode_tunes(texts)
         total, count = ngram.nll(sequences)
         results[name] = {
-            "tunes_tried": len(texts),
+            "tunes_tried": len(texts) or len(sequences),
             "tunes_scored": len(sequences),
             "tokens": count,
             "rejected": reasons,

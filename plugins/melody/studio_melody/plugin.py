@@ -253,7 +253,7 @@ class _Settings:
             passing=float(p.get("passing_notes", 0.0)),
             durations=model_config.durations,
             temperature=float(p.get("temperature", 1.0)),
-            top_p=float(p.get("top_p", 0.95)),
+            top_p=float(p.get("top_p", 1.0)),  # calibrated on validation tunes (model card)
             start_with_note=start_with_note,
             end_on_tonic=bool(p.get("end_on_tonic", True)),
         )
@@ -552,7 +552,12 @@ class _Run:
             kept |= {len(notes) + i for i in part_kept}
             notes += [replace(n, start=beats(n.start_ticks + start)) for n in varied.notes]
         melody = prime.copy(
-            notes=notes, time_signature=settings.time_signature, key=settings.key, mode=settings.scale, tempo=settings.tempo, length=beats(parts[-1][1])
+            notes=notes,
+            time_signature=settings.time_signature,
+            key=settings.key,
+            mode=settings.scale,
+            tempo=settings.tempo,
+            length=beats(parts[-1][1]),
         )
         # the rhythm in beats is the prime's, so its tempo and metre maps still fit
         melody = melody.copy(tempo_changes=settings.tempo_changes, meter_changes=prime.meter_changes)
