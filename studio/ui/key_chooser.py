@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -73,19 +74,35 @@ def clip_key(clip: dict[str, Any], blobs: _Blobs | None = None) -> ClipKey | Non
     return ClipKey(found.key, found.mode, "signature" if sharps is not None else "found")
 
 
+#: what each stored MIDI file says about its key, per blob store: blobs are stored under
+#: their content hash, so a blob id always names the same bytes (tooltips ask on every refresh)
+_READ: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
 def _imported(clip: dict[str, Any], blobs: _Blobs | None) -> Any:
     """The clip's original MIDI file (its key signature, its generation record), if any."""
     if blobs is None or not clip.get("blob"):
         return None
     try:
+        cache = _READ.setdefault(blobs, {})
+    except TypeError:  # a store that cannot be weakly referenced: no cache
+        cache = {}
+    blob_id = str(clip["blob"])
+    if blob_id not in cache:
+        cache[blob_id] = _read(blobs, blob_id, clip.get("id"))
+    return cache[blob_id]
+
+
+def _read(blobs: _Blobs, blob_id: str, clip_id: Any) -> Any:
+    try:
         from dataclasses import replace
 
         from studio.core.midi import read_midi, read_midi_metadata
 
-        data = blobs.get(clip["blob"])
+        data = blobs.get(blob_id)
         return replace(read_midi(data), record=read_midi_metadata(data))
     except Exception:  # a missing blob or a file that is not MIDI: the notes alone decide
-        log.debug("clip %s: its file gives no key", clip.get("id"), exc_info=True)
+        log.debug("clip %s: its file gives no key", clip_id, exc_info=True)
         return None
 
 
