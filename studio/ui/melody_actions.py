@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from studio.core.roles import neutral_params, params_for_role, role_of
 from studio.ui.jobs import Job
+from studio.ui.key_chooser import clip_key, key_inputs
 from studio.ui.melody_words import title_prompt
 from studio.ui.param_widgets import INT_LIMIT, random_seed
 from studio.ui.role_choice import ChoiceHost, choose_generator
@@ -90,6 +91,8 @@ class MelodyActions:
             return []
         mapped = role_of(generator, role)["inputs"]
         panel.set_values(generator["id"], neutral_params(generator, role))
+        if mode != "interpolate":  # the clip's key, found or chosen (see key_chooser), as the role's key inputs
+            panel.set_values(generator["id"], key_inputs(generator, role, clip_key(primary, timeline.blobs)))
         sources: dict[str, dict[str, Any] | None] = {name: None for name in panel.input_names(generator["id"])}
         sources.update({mapped[name]: source for name, source in inputs.items() if name in mapped})
         panel.set_inputs(sources)

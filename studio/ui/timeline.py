@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.melody import Melody
 from studio.ui.audio_playback import Player
+from studio.ui.key_chooser import install_key_chooser
 from studio.ui.piano_roll import PITCH_HIGH, PITCH_LOW, ROLL_PX, ROW_H, NoteItem, PianoRoll  # noqa: F401 (re-exported)
 from studio.ui.timeline_commands import (  # the edits; re-exported for callers that import them from here
     AddClipCommand,
@@ -93,6 +94,7 @@ class TimelineWidget(QWidget):
         splitter.setSizes([200, 160])
         layout.addWidget(splitter, 1)
         self._build_toolbar()
+        self.key_chooser = install_key_chooser(self)  # the selected clip's key, found or chosen
         self.player.position_changed.connect(self._playhead_at)
         self.player.stopped.connect(lambda: (self.view.playhead.setVisible(False), self.play_action.setText("▶ Play")))
         self.refresh()

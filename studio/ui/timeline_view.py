@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.ui.key_chooser import clip_tooltip
 from studio.ui.timeline_commands import PlaceClipCommand
 from studio.ui.timeline_model import TimelineDoc, clip_melody, snap
 
@@ -71,7 +72,7 @@ class ClipItem(QGraphicsRectItem):
         self.setPen(QPen(colour.lighter(130), 1))
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
         self.setAcceptHoverEvents(True)
-        self.setToolTip(clip.get("name", ""))
+        self.setToolTip(clip_tooltip(clip, view.timeline.blobs))  # name and key
         self._mode: str | None = None
         self._press: QPointF | None = None
         self._origin = (track["id"], float(clip["start"]), float(clip["length"]))

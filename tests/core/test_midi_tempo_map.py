@@ -130,3 +130,29 @@ def test_the_timeline_takes_only_the_new_bars_after_a_metre_change(generate_melo
     new = new_bars_only(melody, output.parameters)
     assert new.length == pytest.approx(6.0)
     assert [n.pitch for n in new.notes] == [n.pitch for n in melody.notes[len(notes) :]]
+
+
+def _three_four_then_four_four() -> Melody:
+    """2 bars of 3/4 (beats 0-6), then 2 bars of 4/4 (beats 6-14), quarter notes."""
+    notes = [Note(60 + i % 3, i, 1) for i in range(6)] + [Note(65 + i % 2, 6 + i, 1) for i in range(8)]
+    return Melody(notes, tempo=100, time_signature=(3, 4), key="C", length=14, meter_changes=[(6.0, (4, 4))])
+
+
+def test_vary_keeps_whole_bars_of_each_metre(generate_melody):
+    prime = _three_four_then_four_four()
+    output, _ = generate_melody(prime, mode="vary", keep_bars=3, variation=1.0, vary_what="everything")
+    melody = read_midi(output.midi).melody
+    assert melody.time_signature == (3, 4) and melody.meter_changes == [(6.0, (4, 4))]
+    assert melody.length == pytest.approx(14.0), "2 bars of 3/4 and 2 of 4/4, not 3/4 bars all through"
+    # keep_bars=3: both 3/4 bars and the first 4/4 bar (beats 6-10) are the prime's, note for note
+    assert [n for n in melody.notes if n.start < 10] == [n for n in prime.notes if n.start < 10]
+    # the varied bar is a whole 4/4 bar: its notes start and end inside beats 10-14
+    varied = [n for n in melody.notes if n.start >= 10]
+    assert varied and all(n.start + n.duration <= 14 + 1e-9 for n in varied)
+
+
+def test_vary_pitches_keeps_each_metres_rhythm(generate_melody):
+    prime = _three_four_then_four_four()
+    output, _ = generate_melody(prime, mode="vary", keep_bars=1, variation=1.0, vary_what="pitches", end_on_tonic=False)
+    melody = read_midi(output.midi).melody
+    assert [(n.start, n.duration) for n in melody.notes] == [(n.start, n.duration) for n in prime.notes]

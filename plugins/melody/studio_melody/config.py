@@ -4,9 +4,10 @@ without importing it)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from . import tokens as tk
 
@@ -41,6 +42,34 @@ class ModelConfig:
         return cls(**known)
 
 
+class _SchemeConfig(Protocol):
+    tokens_version: int
+    vocab_size: int
+
+
+C = TypeVar("C", bound=_SchemeConfig)
+
+
+def read_versioned_config(config_path: Path, expected_format: str, from_json: Callable[[dict[str, Any]], C], *, what: str = "model") -> C:
+    """A model file's JSON config: read, its ``format`` checked, parsed with ``from_json``
+    and its token scheme checked against this plugin's; ``ValueError`` naming the file and
+    what is wrong. The LSTM's and the phrase VAE's configs share this shape, so they share
+    these checks (and their messages)."""
+    try:
+        data = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{config_path}: unreadable: {exc}") from None
+    if not isinstance(data, dict) or data.get("format") != expected_format:
+        found = data.get("format") if isinstance(data, dict) else type(data).__name__
+        raise ValueError(f"{config_path}: format is {found!r}, expected {expected_format!r}")
+    config = from_json(data)
+    if config.tokens_version != tk.TOKENS_VERSION or config.vocab_size != tk.VOCAB_SIZE:
+        raise ValueError(
+            f"{config_path.parent}: {what} made for token scheme v{config.tokens_version}; this plugin reads v{tk.TOKENS_VERSION}"
+        )
+    return config
+
+
 def is_model_folder(folder: Path) -> bool:
     return (folder / WEIGHTS_NAME).is_file() and (folder / CONFIG_NAME).is_file()
 
@@ -53,14 +82,5 @@ def read_model_config(folder: Path) -> tuple[Path, ModelConfig]:
         folder = folder.parent
     if not is_model_folder(folder):
         raise ValueError(f"{folder} is not a melody model folder (needs {WEIGHTS_NAME} and {CONFIG_NAME})")
-    config_path = folder / CONFIG_NAME
-    try:
-        data = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{config_path}: unreadable: {exc}") from None
-    if data.get("format") != MODEL_FORMAT:
-        raise ValueError(f"{config_path}: format is {data.get('format')!r}, expected {MODEL_FORMAT!r}")
-    config = ModelConfig.from_json(data)
-    if config.tokens_version != tk.TOKENS_VERSION or config.vocab_size != tk.VOCAB_SIZE:
-        raise ValueError(f"{folder}: made for token scheme v{config.tokens_version}; this plugin reads v{tk.TOKENS_VERSION}")
+    config: ModelConfig = read_versioned_config(folder / CONFIG_NAME, MODEL_FORMAT, ModelConfig.from_json)
     return folder, config

@@ -53,7 +53,10 @@ def notes_of(bar: Sequence[int]) -> list[tuple[int, int]]:
 
 def tune_stats(sequences: Sequence[Sequence[int]]) -> dict[str, Any]:
     in_scale = total_notes = full = total_bars = 0
-    ranges, intervals, durations = [], Counter(), Counter()
+    ranges: list[int] = []
+    intervals: Counter[int] = Counter()
+    durations: Counter[int] = Counter()
+    pitch_classes: Counter[int] = Counter()
     repeated_bars = repeated_pairs = pair_total = bar_total_for_repeats = 0
     tunes_with_repeated_pair = tunes_with_aligned_repeat = 0
     sounding = span = 0
@@ -89,6 +92,7 @@ def tune_stats(sequences: Sequence[Sequence[int]]) -> dict[str, Any]:
                 total_notes += 1
                 in_scale += pitch % 12 in scale
                 pitches.append(pitch)
+                pitch_classes[pitch % 12] += 1  # tunes are normalised to the tonic: 0 is the tonic
                 durations[duration] += 1
             key = tuple(t for t in bar)
             if notes:
@@ -119,8 +123,23 @@ def tune_stats(sequences: Sequence[Sequence[int]]) -> dict[str, Any]:
         "tunes_with_a_repeated_2bar_phrase_pct": round(100 * tunes_with_aligned_repeat / max(len(sequences), 1), 2),
         "tunes_with_a_repeated_bar_pair_anywhere_pct": round(100 * tunes_with_repeated_pair / max(len(sequences), 1), 2),
         "sounding_time_pct": round(100 * sounding / max(span, 1), 2),
+        **motion_shares(intervals),
         "_intervals": intervals,
         "_durations": durations,
+        "_pitch_classes": pitch_classes,
+    }
+
+
+def motion_shares(intervals: Counter) -> dict[str, float]:
+    """Shares of melodic motion: repeated notes, steps (1-2 semitones), thirds (3-4) and
+    leaps over a third (5 or more), in % of all successive-note intervals."""
+    total = max(sum(intervals.values()), 1)
+    share = lambda test: round(100 * sum(n for i, n in intervals.items() if test(abs(i))) / total, 2)  # noqa: E731
+    return {
+        "repeated_notes_pct": share(lambda i: i == 0),
+        "stepwise_pct": share(lambda i: 1 <= i <= 2),
+        "thirds_pct": share(lambda i: 3 <= i <= 4),
+        "leaps_over_a_third_pct": share(lambda i: i >= 5),
     }
 
 
@@ -140,6 +159,10 @@ def compare(generated: dict[str, Any], reference: dict[str, Any]) -> dict[str, A
     result = {k: v for k, v in generated.items() if not k.startswith("_")}
     result["interval_distance"] = distribution_distance(generated["_intervals"], reference["_intervals"])
     result["duration_distance"] = distribution_distance(generated["_durations"], reference["_durations"])
+    result["pitch_class_distance"] = distribution_distance(generated["_pitch_classes"], reference["_pitch_classes"])
+    result["histogram_tv_sum"] = round(
+        sum(result[name]["total_variation"] for name in ("pitch_class_distance", "interval_distance", "duration_distance")), 4
+    )
     return result
 
 
@@ -247,6 +270,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-nll", action="store_true")
     parser.add_argument("--only", default="", help="generation configs to run (comma-separated names)")
     parser.add_argument("--registers", action="store_true", help="only the sounding time in one-octave ranges")
+    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--top-p", type=float, default=0.95)
+    parser.add_argument(
+        "--prompts", choices=("test", "val"), default="test", help="whose tunes the generated ones imitate and are compared with"
+    )
+    parser.add_argument("--grid", default="", help="TEMPERATURE:TOP_P pairs (comma-separated) to compare, instead of one setting")
+    parser.add_argument(
+        "--ngram", action="store_true", help="with --skip-nll: still fit the best-order n-gram (--orders' last) and sample it"
+    )
     args = parser.parse_args(argv)
 
     import torch
@@ -302,9 +334,12 @@ def main(argv: list[str] | None = None) -> int:
         log(f"best n-gram: order {best}, test {total / count:.4f}")
     else:
         best = orders[-1]
+        if args.ngram:
+            ngrams[best] = NGramModel(best).fit(train)
 
     # generation statistics
-    picked = [test[i % len(test)] for i in range(args.tunes)]
+    pool = val if args.prompts == "val" else test
+    picked = [pool[i % len(pool)] for i in range(args.tunes)]
     prompts = [head_bars(sequence, args.max_bars) for sequence in picked]
     reference = tune_stats(prompts)
     results["test_set_stats"] = {k: v for k, v in reference.items() if not k.startswith("_")}
@@ -320,21 +355,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.only:
         configs = {name: config for name, config in configs.items() if name in args.only.split(",")}
     results["generation"] = {}
+    settings = (
+        [tuple(float(x) for x in pair.split(":")) for pair in args.grid.split(",")] if args.grid else [(args.temperature, args.top_p)]
+    )
     for name, config in configs.items():
-        t = time.time()
-        generated = generate_like(
-            lambda: NumpyStepper(numpy_model),
-            prompts,
-            model_durations=numpy_model.config.durations,
-            temperature=1.0,
-            top_p=0.95,
-            seed=args.seed,
-            **config,
-        )
-        results["generation"][name] = compare(tune_stats(generated), reference)
-        results["generation"][name]["seconds"] = round(time.time() - t, 1)
-        log(f"{name}: {results['generation'][name]}")
-    if not args.skip_nll:
+        for temperature, top_p in settings:
+            label = name if not args.grid else f"{name}@T{temperature:g}_p{top_p:g}"
+            t = time.time()
+            generated = generate_like(
+                lambda: NumpyStepper(numpy_model),
+                prompts,
+                model_durations=numpy_model.config.durations,
+                temperature=temperature,
+                top_p=top_p,
+                seed=args.seed,
+                **config,
+            )
+            results["generation"][label] = compare(tune_stats(generated), reference)
+            results["generation"][label]["seconds"] = round(time.time() - t, 1)
+            log(f"{label}: {results['generation'][label]}")
+    if best in ngrams:
         ngram = ngrams[best]
         t = time.time()
         generated = generate_like(
@@ -352,7 +392,15 @@ def main(argv: list[str] | None = None) -> int:
         results["generation"][f"ngram{best}_metre_only"] = compare(tune_stats(generated), reference)
         results["generation"][f"ngram{best}_metre_only"]["seconds"] = round(time.time() - t, 1)
         log(f"ngram: {results['generation'][f'ngram{best}_metre_only']}")
-    results["settings"] = {"tunes": args.tunes, "max_bars": args.max_bars, "temperature": 1.0, "top_p": 0.95, "seed": args.seed}
+    results["settings"] = {
+        "tunes": args.tunes,
+        "max_bars": args.max_bars,
+        "prompts": args.prompts,
+        "temperature": args.temperature,
+        "top_p": args.top_p,
+        "grid": args.grid,
+        "seed": args.seed,
+    }
     args.out.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
     log(f"wrote {args.out} ({time.time() - started:.0f}s)")
     return 0

@@ -17,7 +17,6 @@ torch module is for training (``train_vae``); inference here is numpy only.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from . import tokens as tk
+from .config import read_versioned_config
 
 VAE_FORMAT = "studio-melody-phrase-vae"
 VAE_WEIGHTS = "phrase_vae.safetensors"
@@ -213,16 +213,7 @@ def load_phrase_vae(folder: Path) -> NumpyPhraseVAE:
     from safetensors.numpy import load_file
 
     folder = Path(folder)
-    config_path = folder / VAE_CONFIG
-    try:
-        data = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{config_path}: unreadable: {exc}") from None
-    if data.get("format") != VAE_FORMAT:
-        raise ValueError(f"{config_path}: format is {data.get('format')!r}, expected {VAE_FORMAT!r}")
-    config = VAEConfig.from_json(data)
-    if config.tokens_version != tk.TOKENS_VERSION or config.vocab_size != tk.VOCAB_SIZE:
-        raise ValueError(f"{folder}: phrase model made for token scheme v{config.tokens_version}; this plugin reads v{tk.TOKENS_VERSION}")
+    config: VAEConfig = read_versioned_config(folder / VAE_CONFIG, VAE_FORMAT, VAEConfig.from_json, what="phrase model")
     try:
         return NumpyPhraseVAE(config, load_file(str(folder / VAE_WEIGHTS)))
     except Exception as exc:  # a truncated or foreign file

@@ -23,6 +23,8 @@ by the ``variation`` amount (0: the phrase as it was; 1: a fresh phrase).
 
 from __future__ import annotations
 
+import copy
+import math
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -226,6 +228,16 @@ class _Settings:
         self.window = register_window(self.lowest, self.highest, self.key, self.scale)
         self.octave = self.window.octave
 
+    def in_meter(self, signature: tuple[int, int]) -> _Settings:
+        """These settings for a stretch of the prime in another metre (2/2 read as 4/4)."""
+        other = copy.copy(self)
+        other.time_signature = (4, 4) if signature == (2, 2) else signature
+        other.meter = f"{other.time_signature[0]}/{other.time_signature[1]}"
+        if other.meter not in tk.METERS:
+            raise ParamError(f"metre: the prime changes to {other.meter}, which is not supported; use one of {', '.join(tk.METERS)}")
+        other.size = bar_ticks(other.time_signature)
+        return other
+
     def model_view(self, melody: Melody) -> Melody:
         """``melody`` moved by the octaves the model writes in (see ``register_window``)."""
         if not self.octave:
@@ -241,7 +253,7 @@ class _Settings:
             passing=float(p.get("passing_notes", 0.0)),
             durations=model_config.durations,
             temperature=float(p.get("temperature", 1.0)),
-            top_p=float(p.get("top_p", 0.95)),
+            top_p=float(p.get("top_p", 1.0)),  # calibrated on validation tunes (model card)
             start_with_note=start_with_note,
             end_on_tonic=bool(p.get("end_on_tonic", True)),
         )
@@ -517,14 +529,56 @@ class _Run:
         imported = self._input(params, "prime", required=True)
         assert imported is not None
         settings = _Settings(params, imported)
-        source = imported.melody.copy(time_signature=settings.time_signature, key=settings.key)
-        constraints = settings.constraints(self.model.config, start_with_note=False)
-        bar_tokens = tk.encode_bars(settings.model_view(source), fold=True)
-        count = len(bar_tokens)
-        keep = max(0, min(int(params.get("keep_bars") or 0), count))
+        prime = imported.melody
         amount = float(params.get("variation", 0.5))
         what = params.get("vary_what") or "everything"
         rng = np.random.default_rng(self.seed)
+        # a prime that changes metre is varied one metre at a time, so every bar is a whole
+        # bar of its own metre and keep_bars counts the bars a musician sees
+        parts = metre_parts(prime)
+        keep_left = int(params.get("keep_bars") or 0)
+        self.bars_total = sum(math.ceil((end - start) / bar_ticks(signature) - 1e-9) for start, end, signature in parts)
+        notes: list[Note] = []
+        kept: set[int] = set()
+        latent = False
+        for index, (start, end, signature) in enumerate(parts):
+            part_settings = settings.in_meter(signature) if len(parts) > 1 else settings
+            source = _part_of(prime, start, end).copy(time_signature=part_settings.time_signature, key=settings.key)
+            varied, part_kept, keep, latent_here = self._vary_part(
+                part_settings, source, keep_left, amount, what, rng, last=index == len(parts) - 1
+            )
+            keep_left -= keep
+            latent = latent or latent_here
+            kept |= {len(notes) + i for i in part_kept}
+            notes += [replace(n, start=beats(n.start_ticks + start)) for n in varied.notes]
+        melody = prime.copy(
+            notes=notes,
+            time_signature=settings.time_signature,
+            key=settings.key,
+            mode=settings.scale,
+            tempo=settings.tempo,
+            length=beats(parts[-1][1]),
+        )
+        # the rhythm in beats is the prime's, so its tempo and metre maps still fit
+        melody = melody.copy(tempo_changes=settings.tempo_changes, meter_changes=prime.meter_changes)
+        if settings.tempo_note:
+            self.ctx.log(settings.tempo_note)
+        extra = {"keep_bars": int(params.get("keep_bars") or 0) - max(0, keep_left), "vary_what": what, "variation": amount}
+        if latent:
+            extra["variation_space"] = "latent"
+        return self._output(melody, settings, params, kept=kept, prime=prime, extra=extra)
+
+    def _vary_part(
+        self, settings: _Settings, source: Melody, keep_bars: int, amount: float, what: str, rng: np.random.Generator, *, last: bool
+    ) -> tuple[Melody, set[int], int, bool]:
+        """One metre's stretch of a vary: (melody, indices of kept notes, bars kept, latent?).
+        Only the ``last`` stretch closes on the tonic."""
+        constraints = settings.constraints(self.model.config, start_with_note=False)
+        if not last:
+            constraints = replace(constraints, end_on_tonic=False)
+        bar_tokens = tk.encode_bars(settings.model_view(source), fold=True)
+        count = len(bar_tokens)
+        keep = max(0, min(keep_bars, count))
         plan: list[BarPlan] = [BarPlan("keep", bar) for bar in bar_tokens[:keep]]
         free = list(range(keep, count))
         stepper = None
@@ -558,19 +612,11 @@ class _Run:
         elif closes and not free:
             self.ctx.log("end_on_tonic: every bar is kept (keep_bars covers the melody), so the ending is the prime's")
         hold_ties_over(plan, bar_tokens)
-        self.bars_total = count
         body = self._decode(settings, constraints, tk.header(settings.meter, settings.scale), plan, rng, stepper=stepper)
         decoded = self._melody(settings, body)
         sources = [_source_of(bar, source) for bar in plan]
         melody, kept = _restore(decoded, sources, settings.size, self._resampled(settings))
-        # the rhythm in beats is the prime's, so its tempo and metre maps still fit
-        melody = melody.copy(tempo_changes=settings.tempo_changes, meter_changes=imported.melody.meter_changes)
-        if settings.tempo_note:
-            self.ctx.log(settings.tempo_note)
-        extra = {"keep_bars": keep, "vary_what": what, "variation": amount}
-        if stepper is not None:
-            extra["variation_space"] = "latent"
-        return self._output(melody, settings, params, kept=kept, prime=imported.melody, extra=extra)
+        return melody, kept, keep, stepper is not None
 
     def _resampled(self, settings: _Settings) -> set[int]:
         """Ticks of the notes whose pitch the last decoder chose in a rhythm-kept bar."""
@@ -703,6 +749,35 @@ class _Run:
                 )
             )
         return outputs
+
+
+def metre_parts(melody: Melody) -> list[tuple[int, int, tuple[int, int]]]:
+    """(start tick, end tick, time signature) of each stretch of ``melody`` in one metre,
+    in order; one stretch for a melody that never changes metre. Each stretch is whole
+    bars of its metre (a metre change lands on a bar line); the last ends at the melody's
+    last bar line."""
+    changes = [(0, melody.time_signature)] + [(ticks(beat), signature) for beat, signature in melody.meter_changes if ticks(beat) > 0]
+    end_of_melody = max([ticks(melody.length)] + [n.end_ticks for n in melody.notes])
+    parts = []
+    for index, (start, signature) in enumerate(changes):
+        if index + 1 < len(changes):
+            end = changes[index + 1][0]
+        else:
+            size = bar_ticks(signature)
+            end = start + max(1, math.ceil((end_of_melody - start) / size - 1e-9)) * size
+        if end > start:
+            parts.append((start, end, signature))
+    return parts
+
+
+def _part_of(melody: Melody, start: int, end: int) -> Melody:
+    """The notes starting in ``start..end`` ticks, moved to start at 0 and cut at ``end``."""
+    notes = [
+        replace(n, start=beats(n.start_ticks - start), duration=beats(min(n.end_ticks, end) - n.start_ticks))
+        for n in melody.notes
+        if start <= n.start_ticks < end
+    ]
+    return melody.copy(notes=notes, length=beats(end - start), meter_changes=[], tempo_changes=[])
 
 
 def form_plan(form: str, bars: int) -> list[BarPlan] | None:
