@@ -362,6 +362,29 @@ class Ok(ProtocolModel):
     ok: bool = True
 
 
+class PairRequest(ProtocolModel):
+    """``POST /pair``: a short pairing code (printed by the engine) traded once for its token."""
+
+    code: str = Field(max_length=32, description="the code the engine printed, e.g. K7QM-4XPD (case and dashes do not matter)")
+    client: str = Field(default="", max_length=200, description="who pairs (a machine name), for the engine's log")
+
+
+class Paired(ProtocolModel):
+    url: str = Field(description="the engine's URL as it was bound")
+    token: str = Field(description="the bearer token every other route needs")
+
+
+class PairCodeRequest(ProtocolModel):
+    """``POST /pair/codes`` (token needed): a new pairing code."""
+
+    ttl: float | None = Field(default=None, gt=0, le=86400, description="seconds it stays valid (default STUDIO_PAIR_TTL or 300)")
+
+
+class PairCode(ProtocolModel):
+    code: str
+    expires_in: float = Field(description="seconds it stays valid")
+
+
 # --------------------------------------------------------------------------- events
 
 

@@ -45,6 +45,7 @@ from studio.engine.events import EventBus
 from studio.engine.jobs import JobQueue
 from studio.engine.lifecycle import Lifecycle, LifecyclePolicy
 from studio.engine.model_scan import scan_models
+from studio.engine.pairing import PairingDesk, PairingRefused, ttl_from_environment
 from studio.engine.plugin_host import PluginHost, PluginUnavailable
 from studio.engine.protocol import (
     DEFAULT_TEXT_MAX_LENGTH,
@@ -62,6 +63,10 @@ from studio.engine.protocol import (
     JobStatus,
     ModelsReport,
     Ok,
+    PairCode,
+    PairCodeRequest,
+    Paired,
+    PairRequest,
     PluginFailure,
     event_json,
 )
@@ -109,6 +114,7 @@ class Engine:
         except OSError as exc:
             raise EngineStartError(f"cannot start the engine: {storage_message(exc, config.layout.root)}") from None
         self.token = secrets.token_urlsafe(32)
+        self.pairing = PairingDesk(ttl_from_environment())  # short codes traded once for the token
         self.bus = EventBus()
         self.plugins = PluginHost(config)
         self.jobs = JobQueue(config, self.bus.publish, self._on_plugin_failure, self._plugin_timeout)
@@ -327,7 +333,7 @@ def _local_addresses() -> set[str]:
 class GuardMiddleware:
     """Host, Origin, token and body-size checks for HTTP and WebSocket requests alike (pure ASGI)."""
 
-    OPEN_PATHS = ("/health",)
+    OPEN_PATHS = ("/health", "/pair")  # /pair: a single-use code, guarded in studio.engine.pairing
     STREAMED_PATHS = ("/artifacts",)  # bodies read in chunks by their route, with their own limit
 
     def __init__(self, app: Any, engine: Engine) -> None:
@@ -646,6 +652,21 @@ def create_app(engine: Engine) -> FastAPI:  # noqa: C901
         finally:
             upload.discard()
         return ArtifactCreated(id=artifact_id)
+
+    @app.post("/pair", response_model=Paired, responses=_errors(403))
+    def pair(body: PairRequest, request: Request) -> Paired:
+        who = f"{request.client.host if request.client else '?'}" + (f" ({body.client})" if body.client else "")
+        try:
+            engine.pairing.redeem(body.code, who)
+        except PairingRefused as exc:
+            raise HTTPException(status_code=403, detail=str(exc)) from None
+        print(f"studio engine: paired with {who}", file=sys.stderr, flush=True)
+        return Paired(url=engine.url, token=engine.token)
+
+    @app.post("/pair/codes", response_model=PairCode)
+    def new_pair_code(body: PairCodeRequest) -> PairCode:
+        code, seconds = engine.pairing.issue(body.ttl)
+        return PairCode(code=code, expires_in=seconds)
 
     @app.post("/shutdown", response_model=Ok)
     def shutdown() -> Ok:
