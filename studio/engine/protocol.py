@@ -237,6 +237,17 @@ class ProgressDetail(ProtocolModel):
     message: str = ""
 
 
+class JobRunner(ProtocolModel):
+    """Where a job runs: the engine's own worker process, or a Ray actor on a cluster node."""
+
+    kind: Literal["worker", "ray"] = "worker"
+    host: str = Field(default="", description="the machine's name")
+    address: str = Field(default="", description="its network address (Ray: the node's IP)")
+    node: str = Field(default="", description="Ray: the node's id (first 8 hex digits)")
+    name: str = Field(default="", description="'worker', or the Ray actor's name (actor-2)")
+    device: str = Field(default="", description="cpu, cuda, mps")
+
+
 class JobStatus(ProtocolModel):
     """``GET /jobs/{id}``: a job as the engine knows it."""
 
@@ -255,6 +266,7 @@ class JobStatus(ProtocolModel):
     traceback: str | None = None
     record: dict[str, Any] = Field(default_factory=dict, description="the provenance record written into the outputs")
     logs: list[str] = Field(default_factory=list)
+    runner: JobRunner | None = Field(default=None, description="where it ran (null: not started)")
     timeout: float | None = None
     created: float
     started: float | None = None
@@ -404,6 +416,7 @@ class StartedEvent(ProtocolModel):
     type: Literal[EventType.STARTED] = EventType.STARTED
     job: str
     plugin: str = ""
+    runner: JobRunner | None = None
 
 
 class ProgressEvent(ProtocolModel):
@@ -431,6 +444,7 @@ class DoneEvent(ProtocolModel):
     plugin: str = ""
     outputs: list[str] = Field(default_factory=list)
     artifacts: list[ArtifactInfo] = Field(default_factory=list)
+    runner: JobRunner | None = None
 
 
 class FailedEvent(ProtocolModel):
@@ -439,6 +453,7 @@ class FailedEvent(ProtocolModel):
     plugin: str = ""
     error: str = ""
     traceback: str = ""
+    runner: JobRunner | None = None
 
 
 class CancelledEvent(ProtocolModel):

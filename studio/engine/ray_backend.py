@@ -30,7 +30,7 @@ from typing import Any
 
 from studio.engine.config import EngineConfig
 from studio.engine.jobs import Job, JobQueue, Publish
-from studio.engine.protocol import EngineEvent, JobState, PluginFailure, StartedEvent
+from studio.engine.protocol import EngineEvent, JobRunner, JobState, PluginFailure, StartedEvent
 from studio.engine.worker import config_from_dict, config_to_dict
 
 POLL_SECONDS = 0.1
@@ -73,7 +73,17 @@ class StudioActor:
     def ready(self) -> dict[str, Any]:
         import os
 
-        return {"name": self.name, "node": self.node, "pid": os.getpid(), "device": self.runner.device.to_dict()}
+        import ray
+
+        context = ray.get_runtime_context()
+        return {
+            "name": self.name,
+            "node": self.node,
+            "node_id": context.get_node_id(),
+            "address": ray.util.get_node_ip_address(),
+            "pid": os.getpid(),
+            "device": self.runner.device.to_dict(),
+        }
 
     def run(self, job_id: str, generator: str, params: dict[str, Any], seed: int | None, kind: str, inputs: list[Any]) -> dict[str, Any]:
         from studio.core.errors import Cancelled, StudioError
@@ -150,12 +160,24 @@ class ActorSlot:
     name: str
     handle: Any
     device: dict[str, Any] = field(default_factory=dict)
-    node: str = ""
+    node: str = ""  # the machine's name
+    node_id: str = ""  # Ray's node id: two nodes on one machine (or behind one name) stay apart
+    address: str = ""  # the node's IP
     pid: int | None = None
     job: Job | None = None
     models: set[str] = field(default_factory=set)  # model paths it has loaded (from job records)
     jobs_run: int = 0
     alive: bool = True
+
+    def runner(self) -> JobRunner:
+        return JobRunner(
+            kind="ray",
+            host=self.node,
+            address=self.address,
+            node=self.node_id[:8],
+            name=self.name,
+            device=str(self.device.get("name") or ""),
+        )
 
 
 class RayJobQueue(JobQueue):
@@ -218,6 +240,7 @@ class RayJobQueue(JobQueue):
         ray = _ray()
         info = ray.get(slot.handle.ready.remote(), timeout=120)
         slot.device, slot.node, slot.pid = info["device"], info["node"], info["pid"]
+        slot.node_id, slot.address = info["node_id"], info["address"]
         self._publish(EngineEvent(state="ready", device=slot.device))
 
     def close(self) -> None:
@@ -276,6 +299,8 @@ class RayJobQueue(JobQueue):
                 {
                     "name": s.name,
                     "node": s.node,
+                    "node_id": s.node_id,
+                    "address": s.address,
                     "pid": s.pid,
                     "device": s.device,
                     "models": sorted(s.models),
@@ -311,8 +336,9 @@ class RayJobQueue(JobQueue):
                 first = job.started is None
                 job.state = JobState.RUNNING
                 job.started = job.started or time.time()
+                job.runner = slot.runner()
             if first:
-                self._publish(StartedEvent(job=job.id, plugin=job.generator))
+                self._publish(StartedEvent(job=job.id, plugin=job.generator, runner=job.runner))
             job.logs.append(f"running on {slot.name} ({slot.node}, {slot.device.get('name', '?')})")
             threading.Thread(target=self._run_on, args=(slot, job), name=f"ray-{job.id[:8]}", daemon=True).start()
 
@@ -362,7 +388,7 @@ class RayJobQueue(JobQueue):
                         self.store.put(artifact)
                 job.artifacts = [artifact.describe() for artifact in result["artifacts"]]
                 job.outputs = [artifact["id"] for artifact in job.artifacts]
-                job.record = dict(result["record"], actor=slot.name, node=slot.node)
+                job.record = dict(result["record"], actor=slot.name, node=slot.node, node_id=slot.node_id)
                 job.logs.extend(result["logs"])
                 slot.models |= {entry["path"] for entry in result["record"].get("models", [])}
                 self._finish(job, JobState.DONE)

@@ -57,6 +57,9 @@ def test_a_batch_fans_out_over_both_actors_with_the_same_bytes_as_the_local_runn
     jobs = [_wait(queue, job_id) for job_id in ids]
     assert all(job.state == JobState.DONE for job in jobs), [job.error for job in jobs]
     assert {job.record["actor"] for job in jobs} == {"actor-1", "actor-2"}
+    runners = [job.to_status().runner for job in jobs]  # each status says which actor on which node
+    assert {runner.name for runner in runners} == {"actor-1", "actor-2"}
+    assert all(runner.kind == "ray" and runner.address and len(runner.node) == 8 and runner.device == "cpu" for runner in runners)
     local = LocalRunner(config)
     for seed, job in zip(range(1, 7), jobs):
         expected = local.run("studio.patterns", dict(params), seed).artifacts[0].data

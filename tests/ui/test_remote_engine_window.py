@@ -87,6 +87,9 @@ def test_preferences_connect_shows_the_remote_and_the_window_runs_its_loop_throu
     with qtbot.waitSignal(window.generation_landed, timeout=60000) as landed:
         window.generate()
     assert landed.args[0].seed == 99 and landed.args[0].generator == "studio.patterns"
+    job = next(job for job in window.tracker.jobs.values() if job.state == "done")
+    assert job.runner is not None and job.runner.kind == "worker"
+    assert window.jobs_panel.row(job.ticket).machine.text() == "127.0.0.1"  # the remote engine's host, not "this computer"
     # a wrong token is said plainly
     section.token.setText("wrong")
     section.connect_button.click()
