@@ -22,10 +22,16 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+from fastapi import HTTPException, Request
+
+from studio.engine.protocol import PairCode, PairCodeRequest, Paired, PairRequest
 
 log = logging.getLogger("studio.engine.pairing")
 
@@ -135,3 +141,21 @@ class PairingDesk:
             if entry.state == "open":
                 entry.state = "invalidated"
         self._wrong = 0
+
+
+def add_pairing_routes(app: Any, engine: Any, refused: dict[int | str, dict[str, Any]]) -> None:
+    """``POST /pair`` (open: the code is the credential) and ``POST /pair/codes`` (token needed)."""
+    @app.post("/pair", response_model=Paired, responses=refused)
+    def pair(body: PairRequest, request: Request) -> Paired:
+        who = (request.client.host if request.client else "?") + (f" ({body.client})" if body.client else "")
+        try:
+            engine.pairing.redeem(body.code, who)
+        except PairingRefused as exc:
+            raise HTTPException(status_code=403, detail=str(exc)) from None
+        print(f"studio engine: paired with {who}", file=sys.stderr, flush=True)
+        return Paired(url=engine.url, token=engine.token)
+
+    @app.post("/pair/codes", response_model=PairCode)
+    def new_pair_code(body: PairCodeRequest) -> PairCode:
+        code, seconds = engine.pairing.issue(body.ttl)
+        return PairCode(code=code, expires_in=seconds)

@@ -45,7 +45,7 @@ from studio.engine.events import EventBus
 from studio.engine.jobs import JobQueue
 from studio.engine.lifecycle import Lifecycle, LifecyclePolicy
 from studio.engine.model_scan import scan_models
-from studio.engine.pairing import PairingDesk, PairingRefused, ttl_from_environment
+from studio.engine.pairing import PairingDesk, add_pairing_routes, ttl_from_environment
 from studio.engine.plugin_host import PluginHost, PluginUnavailable
 from studio.engine.protocol import (
     DEFAULT_TEXT_MAX_LENGTH,
@@ -63,10 +63,6 @@ from studio.engine.protocol import (
     JobStatus,
     ModelsReport,
     Ok,
-    PairCode,
-    PairCodeRequest,
-    Paired,
-    PairRequest,
     PluginFailure,
     event_json,
 )
@@ -653,20 +649,7 @@ def create_app(engine: Engine) -> FastAPI:  # noqa: C901
             upload.discard()
         return ArtifactCreated(id=artifact_id)
 
-    @app.post("/pair", response_model=Paired, responses=_errors(403))
-    def pair(body: PairRequest, request: Request) -> Paired:
-        who = f"{request.client.host if request.client else '?'}" + (f" ({body.client})" if body.client else "")
-        try:
-            engine.pairing.redeem(body.code, who)
-        except PairingRefused as exc:
-            raise HTTPException(status_code=403, detail=str(exc)) from None
-        print(f"studio engine: paired with {who}", file=sys.stderr, flush=True)
-        return Paired(url=engine.url, token=engine.token)
-
-    @app.post("/pair/codes", response_model=PairCode)
-    def new_pair_code(body: PairCodeRequest) -> PairCode:
-        code, seconds = engine.pairing.issue(body.ttl)
-        return PairCode(code=code, expires_in=seconds)
+    add_pairing_routes(app, engine, _errors(403))  # POST /pair, POST /pair/codes
 
     @app.post("/shutdown", response_model=Ok)
     def shutdown() -> Ok:
