@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from studio import cli
 from studio.engine.client import EngineClient
 from studio.engine.pairing import ALPHABET, MAX_WRONG, PairingDesk, PairingRefused
 
@@ -70,7 +71,7 @@ def _generate(home: Path, out: Path, *engine_args: str) -> subprocess.CompletedP
     return _cli(["generate", "studio.patterns", "-p", "width=32", "-p", "height=32", "--seed", "5", "--out", str(out), *engine_args], home)
 
 
-def test_the_printed_code_pairs_the_cli_once_and_the_token_is_remembered(engine, tmp_path):
+def test_the_printed_code_pairs_the_cli_once_and_the_token_is_remembered(engine, tmp_path, monkeypatch, capsys):
     code = engine["code"]
     assert all(ch in ALPHABET for ch in code.replace("-", "")) and len(code) == 9
     local = tmp_path / "local"
@@ -89,24 +90,32 @@ def test_the_printed_code_pairs_the_cli_once_and_the_token_is_remembered(engine,
     assert again.returncode == 0, again.stderr
     assert (tmp_path / "b.png").read_bytes() == (tmp_path / "a.png").read_bytes()
 
-    reused = _generate(tmp_path / "elsewhere", tmp_path / "c.png", "--engine", engine["url"], "--pair", code)
-    assert reused.returncode == 1
-    assert "already used" in reused.stderr and "Traceback" not in reused.stderr
+    monkeypatch.setenv("STUDIO_HOME", str(tmp_path / "elsewhere"))  # the same code from another home (the CLI in-process)
+    reused = cli.main(["generate", "studio.patterns", "--out", str(tmp_path / "c.png"), "--engine", engine["url"], "--pair", code])
+    assert reused == 1 and "already used" in capsys.readouterr().err
     assert not (tmp_path / "c.png").exists()
 
 
-def test_wrong_and_expired_codes_are_refused_with_a_clear_message(engine, tmp_path):
-    wrong = _generate(tmp_path / "w", tmp_path / "w.png", "--engine", engine["url"], "--pair", "ZZZZ-ZZZZ")
-    assert wrong.returncode == 1 and "Traceback" not in wrong.stderr
-    assert "wrong pairing code" in wrong.stderr and "tries left" in wrong.stderr
+def test_wrong_and_expired_codes_are_refused_with_a_clear_message(engine, tmp_path, monkeypatch, capsys):
+    """The CLI's own code in this process (the subprocess path is pinned above): one line, exit 1."""
+    monkeypatch.setenv("STUDIO_HOME", str(tmp_path / "w"))
+    monkeypatch.delenv("STUDIO_ENGINE_URL", raising=False)
+
+    def generate(*engine_args: str) -> tuple[int, str]:
+        code = cli.main(["generate", "studio.patterns", "--out", str(tmp_path / "x.png"), *engine_args])
+        return code, capsys.readouterr().err
+
+    code, err = generate("--engine", engine["url"], "--pair", "ZZZZ-ZZZZ")
+    assert code == 1 and err.startswith("error: pairing with") and "wrong pairing code" in err and "tries left" in err
 
     short = engine["client"].new_pair_code(ttl=0.2)
     time.sleep(0.4)
-    expired = _generate(tmp_path / "e", tmp_path / "e.png", "--engine", engine["url"], "--pair", short.code)
-    assert expired.returncode == 1 and "expired" in expired.stderr and "engine-pair" in expired.stderr
+    code, err = generate("--engine", engine["url"], "--pair", short.code)
+    assert code == 1 and "expired" in err and "engine-pair" in err
 
-    no_url = _cli(["generate", "studio.patterns", "--out", str(tmp_path / "n.png"), "--pair", "ABCD-EFGH"], tmp_path / "n")
-    assert no_url.returncode == 1 and "--pair needs the engine's URL" in no_url.stderr
+    code, err = generate("--pair", "ABCD-EFGH")
+    assert code == 1 and "--pair needs the engine's URL" in err
+    assert not (tmp_path / "x.png").exists() and not (tmp_path / "w" / "paired-engines.json").exists()
 
 
 def test_a_few_wrong_codes_invalidate_the_open_code_so_it_cannot_be_guessed(engine):
@@ -122,7 +131,7 @@ def test_a_few_wrong_codes_invalidate_the_open_code_so_it_cannot_be_guessed(engi
     assert "token" not in late.json()
 
 
-def test_engine_pair_prints_a_new_code_for_this_homes_engine_and_the_long_token_still_works(engine, tmp_path):
+def test_engine_pair_prints_a_new_code_for_this_homes_engine_and_the_long_token_still_works(engine, tmp_path, monkeypatch, capsys):
     printed = _cli(["engine-pair", "--ttl", "60"], engine["home"])
     assert printed.returncode == 0, printed.stderr
     code = CODE.search(printed.stdout).group(1)
@@ -131,8 +140,8 @@ def test_engine_pair_prints_a_new_code_for_this_homes_engine_and_the_long_token_
     assert any("paired with 127.0.0.1 (test box)" in line for line in engine["lines"])
     with EngineClient(engine["url"], engine["token"]) as client:
         assert client.health().ok  # the token itself is unchanged by pairing
-    nobody = _cli(["engine-pair"], tmp_path / "empty")
-    assert nobody.returncode == 1 and "no engine is running" in nobody.stderr
+    monkeypatch.setenv("STUDIO_HOME", str(tmp_path / "empty"))
+    assert cli.main(["engine-pair"]) == 1 and "no engine is running" in capsys.readouterr().err
 
 
 def test_a_pairing_desk_expires_and_uses_up_codes_on_its_own_clock():
