@@ -87,11 +87,16 @@ _POOL_RUNNER = None
 
 
 def _pool_start(home: str) -> None:
+    """One compute thread per process, as a 1-CPU Ray actor has (set before numpy/torch load)."""
     global _POOL_RUNNER
+    from studio.engine.ray_backend import THREAD_VARIABLES
+
+    for variable in THREAD_VARIABLES:
+        os.environ[variable] = "1"
     from studio.engine.config import EngineConfig
     from studio.engine.runner import LocalRunner
 
-    _POOL_RUNNER = LocalRunner(EngineConfig(home=Path(home)))
+    _POOL_RUNNER = LocalRunner(EngineConfig(home=Path(home) / f"process-{os.getpid()}"))  # a home each, as each actor has its cache
 
 
 def _pool_job(args: tuple[int, int]) -> int:
