@@ -108,6 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="options for the plugin's trainer (see `train PLUGIN --help`); a folder is uploaded to the engine",
     )
 
+    engine_pair = commands.add_parser(
+        "engine-pair", help="print a new short pairing code for this home's running engine (for another machine to connect)"
+    )
+    engine_pair.add_argument("--ttl", type=float, default=None, metavar="SECONDS", help="how long it stays valid (default STUDIO_PAIR_TTL or 300)")
+
     screenshot = commands.add_parser("screenshot", help="render the main window off-screen to a PNG and exit")
     screenshot.add_argument("--out", type=Path, required=True)
     screenshot.add_argument("--project", type=Path, dest="screenshot_project")
@@ -131,15 +136,27 @@ def _engine_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="the remote engine's remote.json or engine.json (or a file with its token); default STUDIO_ENGINE_TOKEN / STUDIO_ENGINE_TOKEN_FILE",
     )
+    parser.add_argument(
+        "--pair",
+        metavar="CODE",
+        default=None,
+        help="the short pairing code the remote engine printed (e.g. K7QM-4XPD), traded once for its token and remembered",
+    )
 
 
 def _engine_client(args: argparse.Namespace) -> Any:
     """The engine this command talks to: the remote one named by --engine / STUDIO_ENGINE_URL,
     else this home's (started on demand)."""
+    import os
+
+    from studio.core.paths import studio_home
     from studio.engine.client import EngineClient
     from studio.engine.remote import resolve_address
 
-    address = resolve_address(getattr(args, "engine", None), getattr(args, "engine_token_file", None))
+    pair_code = getattr(args, "pair", None)
+    if pair_code and not (getattr(args, "engine", None) or os.environ.get("STUDIO_ENGINE_URL")):
+        raise StudioError("--pair needs the engine's URL: --engine URL --pair CODE")
+    address = resolve_address(getattr(args, "engine", None), getattr(args, "engine_token_file", None), pair_code, studio_home())
     if address is not None:
         return EngineClient(address.url, address.token)
     return EngineClient.connect(safe_mode=args.safe_mode, started_by="cli")
@@ -172,6 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _train(args)
         if args.command == "screenshot":
             return _screenshot(args)
+        if args.command == "engine-pair":
+            return _engine_pair(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -247,8 +266,22 @@ def _engine(args: argparse.Namespace) -> int:
     if is_loopback(config.host):
         print(f"studio engine listening on {url} (token in {engine.layout.engine_file})", file=sys.stderr, flush=True)
     else:
-        print(connection_instructions(url, engine.token, remote_file), file=sys.stderr, flush=True)
+        code, ttl = engine.pairing.issue()
+        print(connection_instructions(url, engine.token, remote_file, code, ttl), file=sys.stderr, flush=True)
     engine.serve()
+    return EXIT_OK
+
+
+def _engine_pair(args: argparse.Namespace) -> int:
+    """A new pairing code from the engine running for this STUDIO_HOME (it must be running)."""
+    from studio.engine.client import EngineClient
+
+    if args.ttl is not None and not 0 < args.ttl <= 86400:
+        raise StudioError(f"--ttl {args.ttl:g}: give a positive number of seconds, at most 86400")
+    with EngineClient.connect(start=False) as client:
+        code = client.new_pair_code(args.ttl)
+    print(f"pairing code {code.code} (single use, valid {code.expires_in:g} s)")
+    print(f"  on the other machine: python main.py generate --engine URL --pair {code.code} ...  or Preferences > Engine > remote")
     return EXIT_OK
 
 

@@ -38,6 +38,7 @@ from studio.engine.protocol import (
     JobRequest,
     JobStatus,
     ModelsReport,
+    PairCode,
     parse_event,
 )
 
@@ -259,6 +260,10 @@ class EngineClient:
     def upload(self, data: bytes, *, kind: str, mime: str) -> str:
         headers = {"Content-Type": mime, "X-Studio-Kind": kind}
         return ArtifactCreated.model_validate(self._call("POST", "/artifacts", content=data, headers=headers).json()).id
+
+    def new_pair_code(self, ttl: float | None = None) -> PairCode:
+        """A new single-use pairing code for another machine (``POST /pair/codes``)."""
+        return PairCode.model_validate(self._call("POST", "/pair/codes", json={"ttl": ttl}).json())
 
     def shutdown(self) -> None:
         with contextlib.suppress(EngineError):

@@ -20,6 +20,7 @@ import heapq
 import itertools
 import logging
 import math
+import platform
 import threading
 import time
 import uuid
@@ -44,6 +45,7 @@ from studio.engine.protocol import (
     JobFailed,
     JobFinished,
     JobKind,
+    JobRunner,
     JobState,
     JobStatus,
     PluginFailure,
@@ -93,6 +95,7 @@ class Job:
     timeout: float | None = None
     timed_out: bool = False
     kind: JobKind = "generate"  # or "command": a plugin's [[commands]] entry (studio.engine.commands)
+    runner: JobRunner | None = None  # where it runs: this engine's worker, or a Ray actor
 
     def to_status(self) -> JobStatus:
         """The job as the API shows it.
@@ -127,6 +130,7 @@ class Job:
             traceback=json_safe(self.traceback) or None,
             record=json_safe(self.record),
             logs=json_safe(self.logs[-50:]),
+            runner=self.runner,
             timeout=self.timeout,
             created=self.created,
             started=self.started,
@@ -148,6 +152,12 @@ class Job:
 
     def to_dict(self) -> dict[str, Any]:
         return self.to_status().model_dump(mode="json")
+
+
+def _worker_runner(worker: WorkerPool | None) -> JobRunner:
+    """The engine's own worker: this engine's machine and the device the worker chose."""
+    device = worker.device if worker is not None else {}
+    return JobRunner(kind="worker", host=platform.node(), name="worker", device=str(device.get("name") or ""))
 
 
 def _finite(value: Any) -> float | None:
@@ -386,7 +396,8 @@ class JobQueue:
                 job.started = time.time()
                 self._running = job
                 worker = self._worker
-            self._publish(StartedEvent(job=job.id, plugin=job.generator))
+                job.runner = _worker_runner(worker)
+            self._publish(StartedEvent(job=job.id, plugin=job.generator, runner=job.runner))
             if job.timeout:
                 timer = threading.Timer(job.timeout, self._enforce_timeout, args=(job.id,))
                 timer.daemon = True
@@ -503,6 +514,8 @@ class JobQueue:
     def _finish(self, job: Job, state: JobState) -> None:
         job.state = state
         job.finished = time.time()
+        if job.runner is not None and not job.runner.device and job.record.get("device"):
+            job.runner = job.runner.model_copy(update={"device": str(job.record["device"])})  # the worker was not ready at start
         took = job.finished - (job.started or job.created)
         if state == JobState.FAILED:
             log.warning("job %s (%s) failed after %.1fs: %s", job.id, job.generator, took, job.error)
@@ -517,9 +530,12 @@ class JobQueue:
                 plugin=job.generator,
                 outputs=job.outputs,
                 artifacts=[ArtifactInfo.model_validate(json_safe(a)) for a in job.artifacts],
+                runner=job.runner,
             )
         elif state == JobState.FAILED:
-            event = FailedEvent(job=job.id, plugin=job.generator, error=json_safe(job.error), traceback=json_safe(job.traceback))
+            event = FailedEvent(
+                job=job.id, plugin=job.generator, error=json_safe(job.error), traceback=json_safe(job.traceback), runner=job.runner
+            )
         else:
             event = CancelledEvent(job=job.id, plugin=job.generator)
         self._publish(event)

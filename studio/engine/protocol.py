@@ -237,6 +237,17 @@ class ProgressDetail(ProtocolModel):
     message: str = ""
 
 
+class JobRunner(ProtocolModel):
+    """Where a job runs: the engine's own worker process, or a Ray actor on a cluster node."""
+
+    kind: Literal["worker", "ray"] = "worker"
+    host: str = Field(default="", description="the machine's name")
+    address: str = Field(default="", description="its network address (Ray: the node's IP)")
+    node: str = Field(default="", description="Ray: the node's id (first 8 hex digits)")
+    name: str = Field(default="", description="'worker', or the Ray actor's name (actor-2)")
+    device: str = Field(default="", description="cpu, cuda, mps")
+
+
 class JobStatus(ProtocolModel):
     """``GET /jobs/{id}``: a job as the engine knows it."""
 
@@ -255,6 +266,7 @@ class JobStatus(ProtocolModel):
     traceback: str | None = None
     record: dict[str, Any] = Field(default_factory=dict, description="the provenance record written into the outputs")
     logs: list[str] = Field(default_factory=list)
+    runner: JobRunner | None = Field(default=None, description="where it ran (null: not started)")
     timeout: float | None = None
     created: float
     started: float | None = None
@@ -362,6 +374,29 @@ class Ok(ProtocolModel):
     ok: bool = True
 
 
+class PairRequest(ProtocolModel):
+    """``POST /pair``: a short pairing code (printed by the engine) traded once for its token."""
+
+    code: str = Field(max_length=32, description="the code the engine printed, e.g. K7QM-4XPD (case and dashes do not matter)")
+    client: str = Field(default="", max_length=200, description="who pairs (a machine name), for the engine's log")
+
+
+class Paired(ProtocolModel):
+    url: str = Field(description="the engine's URL as it was bound")
+    token: str = Field(description="the bearer token every other route needs")
+
+
+class PairCodeRequest(ProtocolModel):
+    """``POST /pair/codes`` (token needed): a new pairing code."""
+
+    ttl: float | None = Field(default=None, gt=0, le=86400, description="seconds it stays valid (default STUDIO_PAIR_TTL or 300)")
+
+
+class PairCode(ProtocolModel):
+    code: str
+    expires_in: float = Field(description="seconds it stays valid")
+
+
 # --------------------------------------------------------------------------- events
 
 
@@ -381,6 +416,7 @@ class StartedEvent(ProtocolModel):
     type: Literal[EventType.STARTED] = EventType.STARTED
     job: str
     plugin: str = ""
+    runner: JobRunner | None = None
 
 
 class ProgressEvent(ProtocolModel):
@@ -408,6 +444,7 @@ class DoneEvent(ProtocolModel):
     plugin: str = ""
     outputs: list[str] = Field(default_factory=list)
     artifacts: list[ArtifactInfo] = Field(default_factory=list)
+    runner: JobRunner | None = None
 
 
 class FailedEvent(ProtocolModel):
@@ -416,6 +453,7 @@ class FailedEvent(ProtocolModel):
     plugin: str = ""
     error: str = ""
     traceback: str = ""
+    runner: JobRunner | None = None
 
 
 class CancelledEvent(ProtocolModel):

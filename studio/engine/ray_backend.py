@@ -30,10 +30,12 @@ from typing import Any
 
 from studio.engine.config import EngineConfig
 from studio.engine.jobs import Job, JobQueue, Publish
-from studio.engine.protocol import EngineEvent, JobState, PluginFailure, StartedEvent
+from studio.engine.protocol import EngineEvent, JobRunner, JobState, PluginFailure, StartedEvent
 from studio.engine.worker import config_from_dict, config_to_dict
 
 POLL_SECONDS = 0.1
+#: read by OpenMP, MKL, OpenBLAS and torch when they start: set before any plugin imports them
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 MAX_ATTEMPTS = 2  # a job whose actor died is tried once more on another actor
 
 
@@ -55,12 +57,17 @@ def _ray() -> Any:
 class StudioActor:
     """Runs jobs through a ``LocalRunner`` in a Ray actor process (its own model cache)."""
 
-    def __init__(self, config_data: dict[str, Any], name: str) -> None:
+    def __init__(self, config_data: dict[str, Any], name: str, cpus: float = 1.0) -> None:
         import os
         import platform
 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        # As many compute threads as the CPUs Ray gave this actor, whatever the driver's
+        # environment says: two actors with two threads each on two cores fight for them.
+        self.threads = max(1, int(cpus))
+        for variable in THREAD_VARIABLES:
+            os.environ[variable] = str(self.threads)
         from studio.engine.runner import LocalRunner
 
         self.name = name
@@ -73,9 +80,43 @@ class StudioActor:
     def ready(self) -> dict[str, Any]:
         import os
 
-        return {"name": self.name, "node": self.node, "pid": os.getpid(), "device": self.runner.device.to_dict()}
+        import ray
+
+        context = ray.get_runtime_context()
+        return {
+            "name": self.name,
+            "node": self.node,
+            "node_id": context.get_node_id(),
+            "address": ray.util.get_node_ip_address(),
+            "pid": os.getpid(),
+            "device": self.runner.device.to_dict(),
+        }
 
     def run(self, job_id: str, generator: str, params: dict[str, Any], seed: int | None, kind: str, inputs: list[Any]) -> dict[str, Any]:
+        """The job's result with the events not yet fetched, so the engine needs no further call."""
+        self._limit_torch_threads()
+        result = self._run(job_id, generator, params, seed, kind, inputs)
+        result["events"] = self.events(job_id, final=True)
+        return result
+
+    def _limit_torch_threads(self) -> None:
+        import sys
+
+        torch = sys.modules.get("torch")  # only once a plugin has imported it
+        if torch is not None and torch.get_num_threads() != self.threads:
+            torch.set_num_threads(self.threads)
+
+    def threads_in_use(self) -> dict[str, Any]:
+        import os
+        import sys
+
+        torch = sys.modules.get("torch")
+        return {
+            "env": {variable: os.environ.get(variable) for variable in THREAD_VARIABLES},
+            "torch": torch.get_num_threads() if torch is not None else None,
+        }
+
+    def _run(self, job_id: str, generator: str, params: dict[str, Any], seed: int | None, kind: str, inputs: list[Any]) -> dict[str, Any]:
         from studio.core.errors import Cancelled, StudioError
         from studio.engine.plugin_host import PluginUnavailable
 
@@ -124,7 +165,7 @@ class StudioActor:
         """Events since the last call (``final``: and forget the job)."""
         with self._lock:
             pending = self._events.pop(job_id, []) if final else self._events.get(job_id, [])
-            if not final:
+            if not final and job_id in self._events:  # not after run() has returned them: no stale entry
                 self._events[job_id] = []
         return pending
 
@@ -150,12 +191,24 @@ class ActorSlot:
     name: str
     handle: Any
     device: dict[str, Any] = field(default_factory=dict)
-    node: str = ""
+    node: str = ""  # the machine's name
+    node_id: str = ""  # Ray's node id: two nodes on one machine (or behind one name) stay apart
+    address: str = ""  # the node's IP
     pid: int | None = None
     job: Job | None = None
     models: set[str] = field(default_factory=set)  # model paths it has loaded (from job records)
     jobs_run: int = 0
     alive: bool = True
+
+    def runner(self) -> JobRunner:
+        return JobRunner(
+            kind="ray",
+            host=self.node,
+            address=self.address,
+            node=self.node_id[:8],
+            name=self.name,
+            device=str(self.device.get("name") or ""),
+        )
 
 
 class RayJobQueue(JobQueue):
@@ -211,13 +264,14 @@ class RayJobQueue(JobQueue):
         options: dict[str, Any] = {"num_cpus": self.cpus_per_actor}
         if self.gpus_per_actor:
             options["num_gpus"] = self.gpus_per_actor
-        handle = self._actor_class.options(**options).remote(config_to_dict(self.config), name)
+        handle = self._actor_class.options(**options).remote(config_to_dict(self.config), name, self.cpus_per_actor)
         return ActorSlot(name=name, handle=handle)
 
     def _greet(self, slot: ActorSlot) -> None:
         ray = _ray()
         info = ray.get(slot.handle.ready.remote(), timeout=120)
         slot.device, slot.node, slot.pid = info["device"], info["node"], info["pid"]
+        slot.node_id, slot.address = info["node_id"], info["address"]
         self._publish(EngineEvent(state="ready", device=slot.device))
 
     def close(self) -> None:
@@ -276,6 +330,8 @@ class RayJobQueue(JobQueue):
                 {
                     "name": s.name,
                     "node": s.node,
+                    "node_id": s.node_id,
+                    "address": s.address,
                     "pid": s.pid,
                     "device": s.device,
                     "models": sorted(s.models),
@@ -311,8 +367,9 @@ class RayJobQueue(JobQueue):
                 first = job.started is None
                 job.state = JobState.RUNNING
                 job.started = job.started or time.time()
+                job.runner = slot.runner()
             if first:
-                self._publish(StartedEvent(job=job.id, plugin=job.generator))
+                self._publish(StartedEvent(job=job.id, plugin=job.generator, runner=job.runner))
             job.logs.append(f"running on {slot.name} ({slot.node}, {slot.device.get('name', '?')})")
             threading.Thread(target=self._run_on, args=(slot, job), name=f"ray-{job.id[:8]}", daemon=True).start()
 
@@ -333,10 +390,10 @@ class RayJobQueue(JobQueue):
             ref = slot.handle.run.remote(job.id, job.generator, job.params, job.seed, job.kind, self._inputs_for(job))
             while True:
                 ready, _ = ray.wait([ref], timeout=POLL_SECONDS)
-                self._relay(job, ray.get(slot.handle.events.remote(job.id, bool(ready))))
                 if ready:
                     result = ray.get(ref)
                     break
+                self._relay(job, ray.get(slot.handle.events.remote(job.id)))
                 now = time.time()
                 if job.cancel_requested and cancel_sent_at is None:
                     cancel_sent_at = now
@@ -351,20 +408,24 @@ class RayJobQueue(JobQueue):
             self._actor_died(slot, job, exc)
             return
         with self._lock:
+            # The actor is free now: its next job starts while this one's outputs are stored.
             slot.job = None
             slot.jobs_run += 1
+            if result["state"] == "done":
+                slot.models |= {entry["path"] for entry in result["record"].get("models", [])}
+            self._wake.notify_all()
+        self._relay(job, result.get("events", []))
+        if result["state"] == "done" and self.store is not None and job.state == JobState.RUNNING:
+            for artifact in result["artifacts"]:
+                self.store.put(artifact)
+        with self._lock:
             if job.state != JobState.RUNNING:
-                self._wake.notify_all()
                 return
             if result["state"] == "done":
-                for artifact in result["artifacts"]:
-                    if self.store is not None:
-                        self.store.put(artifact)
                 job.artifacts = [artifact.describe() for artifact in result["artifacts"]]
                 job.outputs = [artifact["id"] for artifact in job.artifacts]
-                job.record = dict(result["record"], actor=slot.name, node=slot.node)
+                job.record = dict(result["record"], actor=slot.name, node=slot.node, node_id=slot.node_id)
                 job.logs.extend(result["logs"])
-                slot.models |= {entry["path"] for entry in result["record"].get("models", [])}
                 self._finish(job, JobState.DONE)
             elif result["state"] == "cancelled":
                 self._finish(job, JobState.CANCELLED)

@@ -45,6 +45,7 @@ from studio.engine.events import EventBus
 from studio.engine.jobs import JobQueue
 from studio.engine.lifecycle import Lifecycle, LifecyclePolicy
 from studio.engine.model_scan import scan_models
+from studio.engine.pairing import PairingDesk, add_pairing_routes, ttl_from_environment
 from studio.engine.plugin_host import PluginHost, PluginUnavailable
 from studio.engine.protocol import (
     DEFAULT_TEXT_MAX_LENGTH,
@@ -109,6 +110,7 @@ class Engine:
         except OSError as exc:
             raise EngineStartError(f"cannot start the engine: {storage_message(exc, config.layout.root)}") from None
         self.token = secrets.token_urlsafe(32)
+        self.pairing = PairingDesk(ttl_from_environment())  # short codes traded once for the token
         self.bus = EventBus()
         self.plugins = PluginHost(config)
         self.jobs = JobQueue(config, self.bus.publish, self._on_plugin_failure, self._plugin_timeout)
@@ -327,7 +329,7 @@ def _local_addresses() -> set[str]:
 class GuardMiddleware:
     """Host, Origin, token and body-size checks for HTTP and WebSocket requests alike (pure ASGI)."""
 
-    OPEN_PATHS = ("/health",)
+    OPEN_PATHS = ("/health", "/pair")  # /pair: a single-use code, guarded in studio.engine.pairing
     STREAMED_PATHS = ("/artifacts",)  # bodies read in chunks by their route, with their own limit
 
     def __init__(self, app: Any, engine: Engine) -> None:
@@ -646,6 +648,8 @@ def create_app(engine: Engine) -> FastAPI:  # noqa: C901
         finally:
             upload.discard()
         return ArtifactCreated(id=artifact_id)
+
+    add_pairing_routes(app, engine, _errors(403))  # POST /pair, POST /pair/codes
 
     @app.post("/shutdown", response_model=Ok)
     def shutdown() -> Ok:

@@ -24,6 +24,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
@@ -202,6 +203,13 @@ class EngineLink(QObject):
         if self.client is not None:
             return self.client.home is None
         return load_engine_target(self.home).remote
+
+    def remote_host(self) -> str | None:
+        """The remote engine's host name (for the Jobs panel's Machine column); None: this computer's engine."""
+        if not self.remote:
+            return None
+        url = self.client.url if self.client is not None else load_engine_target(self.home).url
+        return urlsplit(url).hostname or url
 
     def reconnect(self) -> None:
         """Leave the current engine (it keeps running) and connect to the one Preferences name now."""

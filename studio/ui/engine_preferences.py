@@ -1,7 +1,9 @@
 """Preferences ▸ Engine: run on this computer, or on a remote engine by URL and token.
 
 The Connect button asks the remote for its plugins, models and device before anything is
-saved, so a wrong URL or token shows up here, not as a failed first job. With a remote
+saved, so a wrong URL or token shows up here, not as a failed first job. Instead of the
+long token, the user may type the short pairing code the remote printed (``K7QM-4XPD``):
+Connect trades it once for the token (``POST /pair``) and fills the token field. With a remote
 engine, model folders, plugins and settings are the remote's; the section says so.
 """
 
@@ -29,7 +31,7 @@ from studio.core.engine_target import (
     save_engine_target,
 )
 from studio.engine.client import EngineClient
-from studio.engine.remote import EngineAddressError, split_connection_string
+from studio.engine.remote import EngineAddressError, pair, split_connection_string
 
 MODES = (("this computer", LOCAL), ("remote", REMOTE))
 
@@ -55,15 +57,19 @@ def describe_remote(url: str, token: str, timeout: float = 10.0) -> dict[str, An
 
 
 class _Probe(QThread):
+    paired = Signal(str)  # the token a pairing code was traded for
     answered = Signal(dict)
     failed = Signal(str)
 
-    def __init__(self, url: str, token: str) -> None:
+    def __init__(self, url: str, token: str, code: str = "") -> None:
         super().__init__()
-        self.url, self.token = url, token
+        self.url, self.token, self.code = url, token, code
 
     def run(self) -> None:
         try:
+            if self.code:
+                self.token = pair(self.url, self.code).token
+                self.paired.emit(self.token)
             self.answered.emit(describe_remote(self.url, self.token))
         except Exception as exc:  # any failure is shown in the dialog, never raised
             self.failed.emit(str(exc) or type(exc).__name__)
@@ -102,6 +108,11 @@ class EngineSection(QWidget):
         row.addWidget(self.connect_button)
         form.addRow("URL", row)
         form.addRow("Token", self.token)
+        self.code = QLineEdit()
+        self.code.setObjectName("enginePairCode")
+        self.code.setPlaceholderText("or the short pairing code the remote printed, e.g. K7QM-4XPD")
+        self.code.setMaxLength(32)
+        form.addRow("Pairing code", self.code)
         self.status = QLabel("")
         self.status.setObjectName("engineRemoteStatus")
         self.status.setWordWrap(True)
@@ -115,7 +126,7 @@ class EngineSection(QWidget):
 
     def _mode_changed(self) -> None:
         remote = self.mode.currentData() == REMOTE
-        for widget in (self.url, self.token, self.connect_button):
+        for widget in (self.url, self.token, self.code, self.connect_button):
             widget.setEnabled(remote)
         if not remote:
             self.status.setText("Jobs run on this computer's engine, started when the window needs it.")
@@ -147,17 +158,24 @@ class EngineSection(QWidget):
         except EngineAddressError as exc:
             self.status.setText(str(exc))
             return
-        if not target.token:
-            self.status.setText("Enter the remote engine's token (from its remote.json).")
+        code = self.code.text().strip()
+        if not target.token and not code:
+            self.status.setText("Enter the pairing code the remote engine printed, or its token (from its remote.json).")
             return
-        self.status.setText(f"Connecting to {target.url}…")
+        self.status.setText(f"Pairing with {target.url}…" if code else f"Connecting to {target.url}…")
         self.connect_button.setEnabled(False)
-        probe = _Probe(target.url, target.token)
+        probe = _Probe(target.url, target.token, code)
+        probe.paired.connect(self._paired)
         probe.answered.connect(self._answered)
         probe.failed.connect(self._failed)
         probe.finished.connect(lambda: self.connect_button.setEnabled(self.mode.currentData() == REMOTE))
         self._probe = probe
         probe.start()
+
+    def _paired(self, token: str) -> None:
+        """The code is used up: keep the token it bought, clear the code."""
+        self.token.setText(token)
+        self.code.clear()
 
     def _answered(self, info: dict) -> None:
         self.remote_info = info

@@ -29,6 +29,7 @@ from studio.engine.protocol import (
     CancelledEvent,
     DoneEvent,
     FailedEvent,
+    JobRunner,
     JobState,
     PreviewEvent,
     ProgressEvent,
@@ -69,6 +70,8 @@ class Job:
     placement: dict[str, Any] = field(default_factory=dict)
     #: a readable name from the prompt / key / action (``studio.ui.labels``); empty: generator · seed
     label: str = ""
+    #: where the engine ran it (its worker, or a Ray actor on some node); None until it starts
+    runner: JobRunner | None = None
 
     @property
     def active(self) -> bool:
@@ -158,6 +161,9 @@ class JobTracker(QObject):
         job = self.jobs[ticket]
         if not job.active:
             return
+        runner = getattr(event, "runner", None)
+        if runner is not None:
+            job.runner = runner
         if isinstance(event, QueuedEvent):
             job.state = QUEUED
             job.message = f"queued ({event.position} ahead)" if event.position else "queued"

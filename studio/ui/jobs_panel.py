@@ -1,7 +1,9 @@
-"""The Jobs panel (queue with progress, latest preview, cancel, errors with details) and the job bar."""
+"""The Jobs panel (queue with progress, latest preview, cancel, errors with details, the machine
+that ran each job) and the job bar."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, Signal
@@ -19,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.engine.protocol import JobRunner
 from studio.ui.jobs import CANCELLED, DONE, FAILED, Job, JobTracker
 
 THUMB = 56
@@ -34,12 +37,30 @@ def status_text(job: Job) -> str:
     return f"{state} — {message}"
 
 
+def machine_text(runner: JobRunner | None, remote_host: str | None = None) -> str:
+    """Where a job ran, for its row: "this computer" for the local engine's worker, the remote
+    engine's host for a remote one, and node · actor · device for a Ray actor."""
+    if runner is None:
+        return ""
+    if runner.kind == "ray":
+        node = runner.host or runner.address or "?"
+        if runner.address and runner.address != node:
+            node += f" {runner.address}"
+        if runner.node:
+            node += f" (node {runner.node})"
+        return " · ".join(part for part in (node, runner.name, runner.device) if part)
+    if remote_host:
+        return remote_host
+    return "this computer"
+
+
 class JobRow(QWidget):
     cancel_clicked = Signal(str)
 
-    def __init__(self, job: Job, parent: QWidget | None = None) -> None:
+    def __init__(self, job: Job, parent: QWidget | None = None, remote_host: Callable[[], str | None] | None = None) -> None:
         super().__init__(parent)
         self.ticket = job.ticket
+        self._remote_host = remote_host or (lambda: None)
         self.setObjectName(f"job-{job.ticket}")
         outer = QHBoxLayout(self)
         outer.setContentsMargins(6, 4, 6, 4)
@@ -53,6 +74,13 @@ class JobRow(QWidget):
         self.title = QLabel(job.title)
         self.status = QLabel()
         self.status.setObjectName("muted")
+        self.machine = QLabel()  # the "Machine" column: where the engine ran the job
+        self.machine.setObjectName("muted")
+        self.machine.setAccessibleName("Machine")
+        self.status_line = status_line = QHBoxLayout()
+        status_line.setContentsMargins(0, 0, 0, 0)
+        status_line.addWidget(self.status, 1)
+        status_line.addWidget(self.machine, 0, Qt.AlignmentFlag.AlignRight)
         self.bar = QProgressBar()
         self.bar.setRange(0, 1000)
         self.bar.setTextVisible(False)
@@ -70,7 +98,9 @@ class JobRow(QWidget):
         self.details.setMaximumHeight(160)
         self.details.hide()
         self.details_button.toggled.connect(self.details.setVisible)
-        for widget in (self.title, self.status, self.bar, self.error):
+        body.addWidget(self.title)
+        body.addLayout(status_line)
+        for widget in (self.bar, self.error):
             body.addWidget(widget)
         row = QHBoxLayout()
         row.addWidget(self.details_button)
@@ -88,6 +118,10 @@ class JobRow(QWidget):
     def update_from(self, job: Job) -> None:
         self.title.setText(job.title)
         self.status.setText(status_text(job))
+        machine = machine_text(job.runner, self._remote_host())
+        self.machine.setText(machine)
+        self.machine.setToolTip(f"Machine: {machine}" if machine else "")
+        self.machine.setVisible(bool(machine))
         self.bar.setValue(int(job.progress * 1000))
         self.bar.setVisible(job.active or job.state == DONE)
         self.cancel.setEnabled(job.active and not job.cancel_requested)
@@ -115,9 +149,11 @@ class JobsPanel(QWidget):
     cancel_requested = Signal(str)  # ticket
     cancel_all_requested = Signal()
 
-    def __init__(self, tracker: JobTracker, parent: QWidget | None = None) -> None:
+    def __init__(self, tracker: JobTracker, parent: QWidget | None = None, remote_host: Callable[[], str | None] | None = None) -> None:
+        """``remote_host``: the remote engine's host name while the window uses one, else None."""
         super().__init__(parent)
         self.tracker = tracker
+        self.remote_host = remote_host
         self.rows: dict[str, tuple[QListWidgetItem, JobRow]] = {}
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -149,7 +185,7 @@ class JobsPanel(QWidget):
 
     def _add(self, ticket: str) -> None:
         job = self.tracker.jobs[ticket]
-        row = JobRow(job)
+        row = JobRow(job, remote_host=self.remote_host)
         row.cancel_clicked.connect(self.cancel_requested)
         item = QListWidgetItem()
         item.setSizeHint(self._row_size(row))
@@ -182,6 +218,9 @@ class JobsPanel(QWidget):
         heights = []
         for index in range(body.count()):
             widget = body.itemAt(index).widget()
+            if isinstance(row, JobRow) and body.itemAt(index).layout() is row.status_line:
+                heights.append(row.status_line.sizeHint().height())
+                continue
             if widget is None or widget.isHidden():
                 continue
             wrapped = isinstance(widget, QLabel) and widget.wordWrap()

@@ -101,7 +101,7 @@ class MainWindow(QMainWindow):
         self.generate_panel = GeneratePanel(self.settings)
         self.model_guide = first_run.ModelGuide(self.generate_panel, HomeLayout(self.home).models_dir, self.add_model_folder_dialog)
         self.history_panel = HistoryPanel(self.undo)
-        self.jobs_panel = JobsPanel(self.tracker)
+        self.jobs_panel = JobsPanel(self.tracker, remote_host=self.link.remote_host)
         self.text_panel = TextPanel()
         self.timeline = TimelineWidget(self.undo, self.blobs)
         self.docks: dict[str, QDockWidget] = {}

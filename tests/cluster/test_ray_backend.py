@@ -1,9 +1,14 @@
-"""The Ray backend on a local Ray started by the test (2 CPUs, 2 actors): same bytes as the
-local runner for the same seed, a batch fanned out, model-affinity routing, an actor
-killed mid-job, cancel. Skipped only when ray is not installed."""
+"""The Ray backend on a two-node Ray cluster started by the test (``ray.cluster_utils.Cluster``,
+1 CPU per node, so one actor per node): same bytes as the local runner for the same seed, a
+batch fanned out over both nodes, each job and ``/health``'s actor list naming its node,
+model-affinity routing, an actor killed mid-job, cancel. Skipped only when ray is not installed.
+
+Both nodes run on this machine (same IP, same host name); what tells them apart is Ray's node
+id, which the machine field carries."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -13,10 +18,12 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
+from ray.cluster_utils import Cluster  # noqa: E402 (after the importorskip)
+
 from studio.engine.artifact_store import ArtifactStore  # noqa: E402 (after the importorskip)
 from studio.engine.config import EngineConfig  # noqa: E402 (after the importorskip)
 from studio.engine.protocol import JobState  # noqa: E402 (after the importorskip)
-from studio.engine.ray_backend import RayJobQueue  # noqa: E402 (after the importorskip)
+from studio.engine.ray_backend import THREAD_VARIABLES, RayJobQueue  # noqa: E402 (after the importorskip)
 from studio.engine.runner import LocalRunner  # noqa: E402 (after the importorskip)
 
 pytestmark = pytest.mark.slow
@@ -30,7 +37,19 @@ def cluster(tmp_path_factory):
     for name in ("slow", "modelload"):
         shutil.copytree(FIXTURE_PLUGINS / name, home / "plugins" / name)
     config = EngineConfig(home=home, cancel_grace=3.0)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # A driver environment asking for 2 threads (Ray keeps it): each 1-CPU actor must still use 1.
+    previous = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = "2"
+    try:
+        nodes = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+        nodes.add_node(num_cpus=1)
+        ray.init(address=nodes.address, include_dashboard=False, log_to_driver=False)
+        nodes.wait_for_nodes()
+    finally:
+        if previous is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = previous
     events: list = []
     store = ArtifactStore(config.layout.ensure().artifacts_dir)
     queue = RayJobQueue(config, events.append, lambda failure: None, store=store, actors=2)
@@ -38,6 +57,7 @@ def cluster(tmp_path_factory):
     yield queue, config, store, events
     queue.close()
     ray.shutdown()
+    nodes.shutdown()
 
 
 def _wait(queue: RayJobQueue, job_id: str, timeout: float = 120.0):
@@ -50,13 +70,21 @@ def _wait(queue: RayJobQueue, job_id: str, timeout: float = 120.0):
     raise AssertionError(f"job {job_id} did not finish: {queue.get(job_id).state}")
 
 
-def test_a_batch_fans_out_over_both_actors_with_the_same_bytes_as_the_local_runner(cluster):
+def test_a_batch_fans_out_over_both_nodes_with_the_same_bytes_as_the_local_runner(cluster):
     queue, config, store, _events = cluster
     params = {"width": 256, "height": 256}
     ids = [queue.submit("studio.patterns", dict(params), seed).id for seed in range(1, 7)]
     jobs = [_wait(queue, job_id) for job_id in ids]
     assert all(job.state == JobState.DONE for job in jobs), [job.error for job in jobs]
     assert {job.record["actor"] for job in jobs} == {"actor-1", "actor-2"}
+    runners = [job.to_status().runner for job in jobs]  # each status says which actor on which node
+    assert {runner.name for runner in runners} == {"actor-1", "actor-2"}
+    assert all(runner.kind == "ray" and runner.address and len(runner.node) == 8 and runner.device == "cpu" for runner in runners)
+    node_ids = {node["NodeID"][:8] for node in ray.nodes() if node["Alive"]}
+    assert len(node_ids) == 2 and {runner.node for runner in runners} == node_ids  # both nodes ran part of the batch
+    assert {actor["node_id"][:8] for actor in queue.actors_report()} == node_ids  # what GET /health lists
+    for slot in queue.slots:  # one compute thread per CPU the actor was given, not the driver's 2
+        assert ray.get(slot.handle.threads_in_use.remote())["env"] == dict.fromkeys(THREAD_VARIABLES, "1")
     local = LocalRunner(config)
     for seed, job in zip(range(1, 7), jobs):
         expected = local.run("studio.patterns", dict(params), seed).artifacts[0].data

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import platform
 import stat
 import subprocess
 import sys
@@ -103,6 +104,12 @@ def test_a_job_runs_end_to_end_over_http_and_websocket(engine):
     assert data.decode().startswith("steps=4 seed=11 ")
     assert job["record"]["seed"] == 11 and job["record"]["plugin"] == "test.slow"
     assert job["record"]["params"]["steps"] == 4 and job["record"]["device"] in ("cpu", "cuda", "mps")
+    # where it ran: this engine's own worker, on this machine, named in the status and the events
+    runner = job["runner"]
+    assert runner["kind"] == "worker" and runner["host"] == platform.node() and runner["device"] == job["record"]["device"]
+    started, done = (next(e for e in events if e["type"] == kind) for kind in ("started", "done"))
+    assert done["runner"] == runner
+    assert (started["runner"]["kind"], started["runner"]["host"]) == ("worker", platform.node())  # device: once the worker said
 
 
 def test_the_same_seed_gives_the_same_output(engine):

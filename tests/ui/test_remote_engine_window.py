@@ -87,6 +87,9 @@ def test_preferences_connect_shows_the_remote_and_the_window_runs_its_loop_throu
     with qtbot.waitSignal(window.generation_landed, timeout=60000) as landed:
         window.generate()
     assert landed.args[0].seed == 99 and landed.args[0].generator == "studio.patterns"
+    job = next(job for job in window.tracker.jobs.values() if job.state == "done")
+    assert job.runner is not None and job.runner.kind == "worker"
+    assert window.jobs_panel.row(job.ticket).machine.text() == "127.0.0.1"  # the remote engine's host, not "this computer"
     # a wrong token is said plainly
     section.token.setText("wrong")
     section.connect_button.click()
@@ -128,3 +131,39 @@ def test_a_dropped_connection_mid_job_reconnects_and_picks_up_the_result(
         assert remote_engine["client"].job(job_id).state == "done"
     finally:
         proxy.cut()
+
+
+def test_preferences_pairs_with_a_short_code_once_and_refuses_it_the_second_time(
+    make_window: Any, studio_home: Path, remote_engine: dict, qtbot: Any
+) -> None:
+    window = make_window(engine=False)
+    dialog = window.make_preferences()
+    section = dialog.engine
+    section.mode.setCurrentIndex(1)  # remote
+    section.url.setText(remote_engine["url"])
+    section.token.clear()
+    code = remote_engine["client"].new_pair_code().code
+    section.code.setText(code)
+
+    def settled() -> bool:
+        return section.status.text().startswith(("Connected", "Cannot")) and section.connect_button.isEnabled()
+
+    section.connect_button.click()
+    qtbot.waitUntil(settled, timeout=30000)
+    assert section.status.text().startswith("Connected"), section.status.text()
+    assert section.token.text() == remote_engine["token"] and not section.code.text()  # the code bought the token
+    assert "test.slow" in section.remote_info["generators"]
+    window.apply_preferences(dialog)
+    section.wait()
+    assert load_engine_target(studio_home).token == remote_engine["token"]
+
+    dialog = window.make_preferences()
+    section = dialog.engine
+    section.token.clear()
+    section.code.setText(code)  # the same code again
+    section.connect_button.click()
+    qtbot.waitUntil(settled, timeout=30000)
+    assert section.status.text().startswith("Cannot connect") and "already used" in section.status.text()
+    assert not section.token.text()
+    section.wait()
+    dialog.deleteLater()

@@ -65,6 +65,8 @@ def test_generation_lands_on_the_canvas_in_history_and_in_the_project(
     # And the jobs view says done.
     job = next(iter(window.tracker.jobs.values()))
     assert job.state == DONE and window.jobs_panel.row(job.ticket) is not None
+    machine = window.jobs_panel.row(job.ticket).machine  # the Machine column: the local engine's worker
+    assert machine.text() == "this computer" and not machine.isHidden()
     # Export with metadata: the visible canvas as PNG carries the record and the AI disclosure.
     exported = window.export_canvas(tmp_path / "out.png")
     meta = read_png_metadata(exported)
