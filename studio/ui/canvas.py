@@ -625,8 +625,8 @@ class CanvasWidget(QWidget):
         self.changed.emit()
 
     def mask_is_empty(self) -> bool:
-        alpha = self.mask_image.convertToFormat(QImage.Format.Format_Alpha8)
-        return not any(bytes(alpha.constBits()))
+        alpha = bytes(self.mask_image.convertToFormat(QImage.Format.Format_Alpha8).constBits())
+        return alpha.count(0) == len(alpha)  # in C; ``any()`` over a 1024² mask took ~10 ms per autosave
 
     def selection_rect(self) -> QRectF | None:
         """The selection on whole pixels (what a crop of it covers), or None."""

@@ -49,6 +49,7 @@ from studio.core.project_store import (
     read_autosave,
     write_error,
 )
+from studio.ui.background_work import BackgroundWork
 
 AUTOSAVE_DELAY_MS = 3000
 AUTOSAVE_RETRY_MS = 30000  # after a failed autosave (disk full): try again, changes kept in memory
@@ -211,7 +212,8 @@ class ProjectSession(QObject):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(AUTOSAVE_DELAY_MS)
-        self._timer.timeout.connect(self.autosave_now)
+        self._timer.timeout.connect(self._autosave_in_background)
+        self._writes = BackgroundWork("studio-autosave", self)  # autosaves never stall the window
 
     # ------------------------------------------------------------------ state
 
@@ -357,6 +359,7 @@ class ProjectSession(QObject):
             return
         path = self.store.path
         self._timer.stop()
+        self._writes.settle()
         self.store.discard_autosave()
         self._release()
         self.store, self.history = None, None
@@ -383,6 +386,7 @@ class ProjectSession(QObject):
     def _write_documents(self, *, choice: str | None = None, force: bool = False, everything: bool = False) -> None:
         """Write the documents with the revision check; damaged parts only when ``everything``."""
         assert self.store is not None
+        self._writes.settle()  # an autosave in flight lands before the one it would outlive is dropped
         docs = self._documents()
         documents: dict[str, Any] = {CANVAS: docs.canvas, TIMELINE: docs.timeline, TEXT: docs.text}
         if not everything:
@@ -419,6 +423,7 @@ class ProjectSession(QObject):
         """
         if self.store is None:
             raise ProjectError("no project is open")
+        self._writes.settle()  # the autosave beside the old name is moved or dropped below
         path = Path(path)
         if not path.name.endswith(PROJECT_SUFFIX):
             path = path.with_name(path.name + PROJECT_SUFFIX)
@@ -449,26 +454,50 @@ class ProjectSession(QObject):
         A failure (disk full, read-only recovery folder) is reported through
         ``autosave_failed``: the changes stay in memory, unsaved, and it is tried again.
         """
+        self._writes.settle()
         if self.store is None or not self.dirty:
             return None
         try:
             docs = self._documents()
             path = self.store.write_autosave(canvas=docs.canvas, timeline=docs.timeline, text=docs.text)
         except (ProjectError, OSError, sqlite3.Error) as exc:
-            message = str(exc) if isinstance(exc, ProjectError) else str(write_error(self.store.autosave_path, exc, what="autosave"))
+            self._autosave_written(False, exc, self.store.autosave_path)
+            return None
+        self._autosave_written(True, path, path)
+        return path
+
+    def _autosave_in_background(self) -> None:
+        """The timer's autosave: the documents are snapshotted here, the file is written on
+        a worker thread (``BackgroundWork``); ``autosaved`` / ``autosave_failed`` follow."""
+        if self.store is None or not self.dirty:
+            return
+        target = self.store.autosave_path
+        try:
+            docs = self._documents()
+            write = self.store.autosave_writer(canvas=docs.canvas, timeline=docs.timeline, text=docs.text)
+        except (ProjectError, OSError, sqlite3.Error) as exc:
+            self._autosave_written(False, exc, target)
+            return
+        self._writes.run(write, lambda ok, value: self._autosave_written(ok, value, target))
+
+    def _autosave_written(self, ok: bool, value: Any, target: Path) -> None:
+        if not ok:
+            if not isinstance(value, (ProjectError, OSError, sqlite3.Error)):
+                raise value
+            message = str(value) if isinstance(value, ProjectError) else str(write_error(target, value, what="autosave"))
             self.autosave_error = f"Autosave failed — your changes are kept in memory, not yet on disk. {message}"
             self.autosave_failed.emit(self.autosave_error)
             self._timer.start(AUTOSAVE_RETRY_MS)
-            return None
+            return
         self.autosave_error = ""
-        self.autosaved.emit(str(path))
-        return path
+        self.autosaved.emit(str(value))
 
     # ------------------------------------------------------------------ closing
 
     def close(self, *, discard_untitled: bool = False) -> None:
         """A clean close: the autosave goes (the user saved or chose not to), the lock is released."""
         self._timer.stop()
+        self._writes.settle()
         if self.store is None:
             return
         try:
@@ -487,6 +516,7 @@ class ProjectSession(QObject):
     def abandon(self) -> None:
         """Let go of the project as a crash would (autosave left in place); for tests and emergencies."""
         self._timer.stop()
+        self._writes.settle()
         if self.store is not None:
             self.store.close()
         self._release()
@@ -494,6 +524,7 @@ class ProjectSession(QObject):
         self.history = None
 
     def _release(self) -> None:
+        self._writes.settle()
         if self._lock is not None:
             self._lock.release()
             self._lock = None
