@@ -12,7 +12,6 @@ Events arrive typed (``studio.engine.protocol``); the job states are the engine'
 
 from __future__ import annotations
 
-import base64
 import itertools
 import time
 from collections.abc import Mapping
@@ -36,6 +35,7 @@ from studio.engine.protocol import (
     StartedEvent,
     parse_event,
 )
+from studio.ui.image_decode import PreviewDecoder
 
 SUBMITTING = "submitting"  # the window's own state: Generate pressed, the engine not yet answered
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = JobState.QUEUED, JobState.RUNNING, JobState.DONE, JobState.FAILED, JobState.CANCELLED
@@ -95,6 +95,8 @@ class JobTracker(QObject):
         self._by_id: dict[str, str] = {}
         self._early: dict[str, list[BaseModel]] = {}
         self._tickets = itertools.count(1)
+        self.previews = PreviewDecoder(self)
+        self.previews.decoded.connect(self._preview_decoded)
 
     # ------------------------------------------------------------------ creating
 
@@ -174,10 +176,7 @@ class JobTracker(QObject):
                 job.text += event.text
                 self.text_delta.emit(ticket, event.text)
             elif event.data:
-                image = QImage.fromData(base64.b64decode(event.data))
-                if not image.isNull():
-                    job.preview = image
-                    self.preview_image.emit(ticket, image)
+                self.previews.submit(ticket, event.data)  # decoded off the GUI thread; see _preview_decoded
         elif isinstance(event, DoneEvent):
             job.state = DONE
             job.progress = 1.0
@@ -196,7 +195,15 @@ class JobTracker(QObject):
             return
         self.changed.emit(ticket)
         if not job.active:
+            self.previews.forget(ticket)
             self.finished.emit(ticket)
+
+    def _preview_decoded(self, ticket: str, image: QImage) -> None:
+        job = self.jobs.get(ticket)
+        if job is None or not job.active:
+            return  # the job ended while its frame was decoded: the result is what shows now
+        job.preview = image
+        self.preview_image.emit(ticket, image)
 
     def lost(self, job_ids: list[str], reason: str) -> None:
         """The engine died with these jobs: they end as failed, with why."""
@@ -209,6 +216,7 @@ class JobTracker(QObject):
                 job.state = FAILED
                 job.error = reason
                 job.message = "lost"
+                self.previews.forget(ticket)
                 self.changed.emit(ticket)
                 self.finished.emit(ticket)
 
