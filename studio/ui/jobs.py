@@ -16,26 +16,21 @@ import itertools
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ValidationError
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
-from studio.engine.protocol import (
-    FINAL_STATES,
-    ArtifactInfo,
-    CancelledEvent,
-    DoneEvent,
-    FailedEvent,
-    JobState,
-    PreviewEvent,
-    ProgressEvent,
-    QueuedEvent,
-    StartedEvent,
-    parse_event,
-)
+from studio.engine.job_states import FINAL_STATES, JobState
 from studio.ui.image_decode import PreviewDecoder
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from studio.engine.protocol import ArtifactInfo
+
+# The event models (pydantic) are imported in ``on_event``: by the time events flow, the
+# engine link's threads have loaded them, and the window's first frame does not wait for them.
 
 SUBMITTING = "submitting"  # the window's own state: Generate pressed, the engine not yet answered
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = JobState.QUEUED, JobState.RUNNING, JobState.DONE, JobState.FAILED, JobState.CANCELLED
@@ -142,6 +137,19 @@ class JobTracker(QObject):
 
     def on_event(self, event: BaseModel | Mapping[str, Any]) -> None:  # noqa: C901
         """One engine event (typed, or its JSON form); events for other jobs are held or ignored."""
+        from pydantic import BaseModel, ValidationError
+
+        from studio.engine.protocol import (
+            CancelledEvent,
+            DoneEvent,
+            FailedEvent,
+            PreviewEvent,
+            ProgressEvent,
+            QueuedEvent,
+            StartedEvent,
+            parse_event,
+        )
+
         if not isinstance(event, BaseModel):
             try:
                 event = parse_event(event)

@@ -29,31 +29,42 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from studio.core.errors import ProjectError
-from studio.core.history import History
-from studio.core.project_documents import CANVAS, TEXT, TIMELINE, ProjectHealth
-from studio.core.project_store import (
-    AUTOSAVE_SUFFIX,
-    PROJECT_SUFFIX,
-    Autosave,
-    ProjectDamagedError,
-    ProjectStore,
-    ProjectWriteError,
-    check_project_header,
-    list_recoverable,
-    project_is_writable,
-    read_autosave,
-    write_error,
-)
+
+if TYPE_CHECKING:
+    from studio.core.history import History
+    from studio.core.project_documents import ProjectHealth
+    from studio.core.project_store import Autosave, ProjectStore
 from studio.ui.background_work import BackgroundWork
 
 AUTOSAVE_DELAY_MS = 3000
 AUTOSAVE_RETRY_MS = 30000  # after a failed autosave (disk full): try again, changes kept in memory
 INTACT = "intact"  # save choice: write only the parts that were not damaged
+
+
+def _load_store() -> None:
+    """Import the project store on first use. It (pydantic documents, SQLite) is ~200 ms of
+    imports that the window's first frame does not need; the project opens right after."""
+    global History, CANVAS, TEXT, TIMELINE, AUTOSAVE_SUFFIX, PROJECT_SUFFIX, ProjectDamagedError, ProjectStore
+    global ProjectWriteError, check_project_header, list_recoverable, project_is_writable, read_autosave, write_error
+    from studio.core.history import History
+    from studio.core.project_documents import CANVAS, TEXT, TIMELINE
+    from studio.core.project_store import (
+        AUTOSAVE_SUFFIX,
+        PROJECT_SUFFIX,
+        ProjectDamagedError,
+        ProjectStore,
+        ProjectWriteError,
+        check_project_header,
+        list_recoverable,
+        project_is_writable,
+        read_autosave,
+        write_error,
+    )
 
 
 @dataclass
@@ -85,6 +96,7 @@ class _Lock:
         self.handle: Any = None
 
     def acquire(self) -> bool:
+        _load_store()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             handle = open(self.path, "a+")  # noqa: SIM115 (held open: the lock lasts as long as the session)
@@ -121,6 +133,7 @@ def find_recovery(recovery_dir: Path) -> list[RecoveryOffer]:
     Files locked by a running window are skipped; an empty untitled project with no
     autosave (nothing to recover) is removed.
     """
+    _load_store()
     offers: list[RecoveryOffer] = []
     seen: set[Path] = set()
     for path in list_recoverable(recovery_dir):
@@ -267,6 +280,7 @@ class ProjectSession(QObject):
     def _adopt(
         self, store: ProjectStore, documents: Documents, *, dirty: bool, health: ProjectHealth | None = None, readonly_reason: str = ""
     ) -> None:
+        _load_store()
         lock = _lock_for(self.recovery_dir, store.autosave_path.name)
         try:
             acquired = lock.acquire()
@@ -294,12 +308,14 @@ class ProjectSession(QObject):
             self._timer.start(AUTOSAVE_DELAY_MS)
 
     def new(self) -> None:
+        _load_store()
         store = ProjectStore.create_untitled(self.recovery_dir)
         self._adopt(store, Documents(), dirty=False)
 
     def probe(self, path: Path) -> Autosave | None:
         """Check a file before the current project is closed for it: ``ProjectError`` when it
         cannot be opened at all (the file is left untouched); the pending autosave, if any."""
+        _load_store()
         path = Path(path)
         check_project_header(path)
         probe = ProjectStore.open(path, readonly=True, recovery_dir=self.recovery_dir)
@@ -319,6 +335,7 @@ class ProjectSession(QObject):
         read-only (``readonly_reason``). ``use_autosave``: True loads the unsaved documents a
         crash left, False discards them, None leaves them for the caller (returned) to decide.
         """
+        _load_store()
         path = Path(path)
         check_project_header(path)
         readonly_reason = ""
@@ -372,6 +389,7 @@ class ProjectSession(QObject):
             self.mark_changed()
 
     def discard_offer(self, offer: RecoveryOffer) -> None:
+        _load_store()
         try:
             if offer.untitled:
                 store = ProjectStore.open(offer.project_path, recovery_dir=self.recovery_dir)
@@ -385,6 +403,7 @@ class ProjectSession(QObject):
 
     def _write_documents(self, *, choice: str | None = None, force: bool = False, everything: bool = False) -> None:
         """Write the documents with the revision check; damaged parts only when ``everything``."""
+        _load_store()
         assert self.store is not None
         self._writes.settle()  # an autosave in flight lands before the one it would outlive is dropped
         docs = self._documents()
@@ -405,6 +424,7 @@ class ProjectSession(QObject):
         writer saved since this window loaded (``force`` overwrites), ``ProjectWriteError``
         for a full or read-only disk. Nothing is written in any of those cases.
         """
+        _load_store()
         if self.store is None or self.untitled:
             return False
         if self.readonly_reason:
@@ -421,6 +441,7 @@ class ProjectSession(QObject):
         The original (damaged, read-only or someone else's newer save) is left as it is; the
         new file is the window's work.
         """
+        _load_store()
         if self.store is None:
             raise ProjectError("no project is open")
         self._writes.settle()  # the autosave beside the old name is moved or dropped below
@@ -481,6 +502,7 @@ class ProjectSession(QObject):
         self._writes.run(write, lambda ok, value: self._autosave_written(ok, value, target))
 
     def _autosave_written(self, ok: bool, value: Any, target: Path) -> None:
+        _load_store()
         if not ok:
             if not isinstance(value, (ProjectError, OSError, sqlite3.Error)):
                 raise value
