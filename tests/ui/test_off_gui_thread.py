@@ -136,3 +136,27 @@ def test_the_autosave_file_is_written_on_a_worker_thread_and_is_on_disk_before_c
     from studio.core.project_store import read_autosave
 
     assert read_autosave(target).text == "more notes"
+
+
+def test_a_progress_event_touches_only_the_progress_of_the_job_row(qtbot: Any) -> None:
+    from studio.ui.jobs_panel import JobsPanel
+
+    tracker = JobTracker()
+    panel = JobsPanel(tracker)
+    qtbot.addWidget(panel)
+    job = _running_job(tracker)
+    job.preview = image_decode.decode_preview(_frame(12))
+    tracker.changed.emit(job.ticket)
+    row = panel.row(job.ticket)
+    assert row is not None
+    calls: list[str] = []
+    row.details.setPlainText = lambda text: calls.append("details")  # type: ignore[method-assign]
+    row.thumb.setPixmap = lambda pixmap: calls.append("thumb")  # type: ignore[method-assign]
+    row.title.setText = lambda text: calls.append("title")  # type: ignore[method-assign]
+    for step in range(1, 10):
+        tracker.on_event({"type": "progress", "job": "j1", "progress": step / 10, "message": "sampling"})
+    assert row.bar.value() == 900
+    assert calls == []  # not re-rendered per event: the preview, title and details did not change
+    job.preview = image_decode.decode_preview(_frame(14))  # a new preview frame is shown
+    tracker.changed.emit(job.ticket)
+    assert calls == ["thumb"]
