@@ -119,7 +119,7 @@ def stalls(size: int, jobs: int, root: Path = ROOT) -> dict[str, list[dict[str, 
     home = Path(tempfile.mkdtemp(prefix="studio-bench-stall-"))
     os.environ["STUDIO_HOME"] = str(home)
     sys.path.insert(0, str(root))
-    from PySide6.QtCore import QElapsedTimer, QTimer
+    from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
 
     from studio.ui.app import make_application
     from studio.ui.dialogs import QuietPrompter
@@ -154,14 +154,17 @@ def stalls(size: int, jobs: int, root: Path = ROOT) -> dict[str, list[dict[str, 
             last[0] = now
             if (run_for is not None and now / 1e9 >= run_for) or (until is not None and until()):
                 loop_timer.stop()
-                app.quit()
+                loop.quit()
 
+        # A local event loop, not app.exec()/quit(): quitting the application's loop stops
+        # the engine link's request threads (aboutToQuit), and the next job would never start.
+        loop = QEventLoop()
         loop_timer = QTimer()
         loop_timer.setInterval(5)
         loop_timer.timeout.connect(tick)
         loop_timer.start()
-        guard = call_later(180000, app.quit)
-        app.exec()
+        guard = call_later(180000, loop.quit)
+        loop.exec()
         guard.stop()
         return gaps
 
@@ -175,16 +178,16 @@ def stalls(size: int, jobs: int, root: Path = ROOT) -> dict[str, list[dict[str, 
     window.generate()
     pump_until(lambda: bool(landed), 120)
     runs: dict[str, list[dict[str, float]]] = {"generating": [], "idle": []}
-    for _ in range(jobs):
+    for _ in range(jobs):  # one after the other, as someone iterating does
         target = len(landed) + 1
         started = time.monotonic()
         call_later(0, window.generate)
         # Until the result has landed and had a quarter second to be painted.
         busy = measure(None, until=lambda target=target: len(landed) >= target and time.monotonic() - landed[-1] > 0.25)
-        seconds = time.monotonic() - started
-        runs["generating"].append(dict(summary(busy), seconds=seconds))
-        pump_until(lambda: False, 3.5)  # the autosave that follows the landing, before the idle baseline
-        runs["idle"].append(summary(measure(seconds)))
+        runs["generating"].append(dict(summary(busy), seconds=time.monotonic() - started))
+    pump_until(lambda: False, 3.5)  # the autosave that follows the last landing, before the idle baseline
+    for run in list(runs["generating"]):
+        runs["idle"].append(summary(measure(run["seconds"])))
     window.session.close(discard_untitled=True)
     window.link.call(lambda client: client.shutdown())
     pump_until(lambda: False, 1.0)
