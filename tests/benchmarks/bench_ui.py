@@ -61,7 +61,11 @@ from studio.ui.timers import call_later
 def start():
     marks["started"] = time.time()
     window.start(None)
-call_later(0, start)
+try:  # as ``python main.py`` does: the project and the engine once the window has painted
+    from studio.ui.app import start_after_first_paint
+    start_after_first_paint(window, start)
+except ImportError:  # an older checkout (--root): what it did then
+    call_later(0, start)
 def check():
     if window.link.state == READY and window.link.ready and "ready" not in marks:
         marks["ready"] = time.time()

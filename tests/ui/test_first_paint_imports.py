@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("numpy", "httpx", "pydantic", "PIL", "studio.engine.client", "studio.engine.protocol", "studio.core.project_store")
@@ -21,6 +22,7 @@ HEAVY = ("numpy", "httpx", "pydantic", "PIL", "studio.engine.client", "studio.en
 CHILD = """
 import json, os, sys
 from pathlib import Path
+from typing import Any
 HEAVY = {heavy!r}
 loaded = lambda: [name for name in HEAVY if name in sys.modules]
 from studio.ui.app import make_application
@@ -49,3 +51,19 @@ def test_the_window_is_built_and_shown_without_numpy_httpx_or_pydantic(tmp_path:
     assert after["import"] == [] and after["painted"] == [], after
     # Deferred, not removed: opening the project loads the store.
     assert "studio.core.project_store" in after["project"]
+
+
+def test_the_project_and_engine_start_only_after_the_first_frame(make_window: Any, qtbot: Any) -> None:
+    from studio.ui.app import start_after_first_paint
+
+    window = make_window()
+    window.hide()
+    window._painted = False  # a window about to be shown for the first time
+    order: list[str] = []
+    window.first_paint.connect(lambda: order.append("painted"))
+    start_after_first_paint(window, lambda: order.append("started"))
+    qtbot.wait(20)  # a zero-delay timer would have fired here, before any paint
+    assert order == []
+    window.show()
+    qtbot.waitUntil(lambda: "started" in order, timeout=10000)
+    assert order == ["painted", "started"]
