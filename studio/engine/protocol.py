@@ -33,8 +33,6 @@ MAX_NESTING = 16
 MAX_PLUGIN_ID = 200
 
 
-
-
 class EventType(str, Enum):
     """The ``type`` of an event on ``WS /events``."""
 
