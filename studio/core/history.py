@@ -17,10 +17,12 @@ import copy
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from studio.core.errors import ProjectError
-from studio.core.project_store import ProjectStore
+
+if TYPE_CHECKING:  # the store (pydantic documents) loads with the first project, not with the window
+    from studio.core.project_store import ProjectStore
 
 
 def new_node_id() -> str:

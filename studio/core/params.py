@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from studio.core.errors import ParamError
+from studio.core.seeds import RANDOM_SEED_MAX, SEED_MAX  # re-exported: callers import them from here
 
 PARAM_TYPES = (
     "int",
@@ -34,11 +35,6 @@ PARAM_TYPES = (
 # Inputs that refer to an artefact the engine already stores (uploaded or generated).
 ARTIFACT_PARAM_TYPES = ("image", "mask", "melody", "audio")
 
-# Seeds are unsigned 64-bit end to end: ComfyUI writes seeds up to 2**64 - 1 and A1111 up
-# to 2**32 - 1, and torch.Generator.manual_seed / numpy's SeedSequence take the whole range.
-SEED_MAX = 2**64 - 1
-# Seeds the studio draws itself stay in A1111's 32-bit range: short enough to read and type.
-RANDOM_SEED_MAX = 2**32 - 1
 
 _ARTIFACT_ID = re.compile(r"^[0-9a-f]{64}$")
 _TRUE = {"1", "true", "yes", "on"}

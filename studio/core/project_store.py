@@ -28,7 +28,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -293,8 +293,10 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def _new_database(path: Path, meta: Mapping[str, Any], documents: Mapping[str, Any] | None = None) -> None:
-    """Write a complete, empty-schema database at ``path`` in one transaction (rollback journal)."""
+def _new_database(path: Path, meta: Mapping[str, Any], documents: Mapping[str, Any] | None = None, *, encoded: bool = False) -> None:
+    """Write a complete, empty-schema database at ``path`` in one transaction (rollback journal).
+
+    ``encoded``: the documents are already JSON text."""
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute("BEGIN")
@@ -305,7 +307,7 @@ def _new_database(path: Path, meta: Mapping[str, Any], documents: Mapping[str, A
                 conn.execute(statement)
         conn.executemany("INSERT INTO meta(key, value) VALUES (?, ?)", [(k, _dumps(v)) for k, v in meta.items()])
         for name, doc in (documents or {}).items():
-            conn.execute("INSERT INTO documents(name, data) VALUES (?, ?)", (name, _dumps(doc)))
+            conn.execute("INSERT INTO documents(name, data) VALUES (?, ?)", (name, doc if encoded else _dumps(doc)))
         conn.execute("COMMIT")
     finally:
         conn.close()
@@ -1068,6 +1070,12 @@ class ProjectStore:
         project file itself is never written here. A full or read-only disk is a
         ``ProjectWriteError`` naming the recovery folder; the previous autosave stays.
         """
+        return self.autosave_writer(canvas=canvas, timeline=timeline, text=text)()
+
+    def autosave_writer(self, *, canvas: Any = None, timeline: Any = None, text: str | None = None) -> Callable[[], Path]:
+        """``write_autosave`` in two halves: what needs this store's connection is read now,
+        and the returned call writes the file, on any thread (it opens its own connection),
+        so the window can autosave without stalling its event loop."""
         documents = {name: doc for name, doc in ((_CANVAS, canvas), (_TIMELINE, timeline), (TEXT, text)) if doc is not None}
         meta = {
             "kind": "autosave",
@@ -1077,9 +1085,16 @@ class ProjectStore:
             "base_revision": int(self.get_meta("doc_revision", 0)),
         }
         target = self.autosave_path
-        needed = 64 * 1024 + sum(len(_dumps(doc).encode("utf-8")) for doc in documents.values())
-        _write_atomically(target, lambda tmp: _new_database(tmp, meta, documents), needed=needed, what="autosave")
-        return target
+
+        # Encoded now: the window goes on editing the documents while the file is written.
+        texts = {name: _dumps(doc) for name, doc in documents.items()}
+
+        def write() -> Path:
+            needed = 64 * 1024 + sum(len(text.encode("utf-8")) for text in texts.values())
+            _write_atomically(target, lambda tmp: _new_database(tmp, meta, texts, encoded=True), needed=needed, what="autosave")
+            return target
+
+        return write
 
     def pending_autosave(self) -> Autosave | None:
         """An autosave newer than the project's saved documents (left by a crash), else None."""

@@ -19,6 +19,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
+from studio.engine.job_states import FINAL_STATES, JobState  # noqa: F401 (re-exported: part of the vocabulary)
+
 # Seeds are unsigned 64-bit integers end to end (A1111 files carry up to 2**32-1; our own
 # seeds may use the full range).
 SEED_MAX = 2**64 - 1
@@ -29,26 +31,6 @@ DEFAULT_TEXT_MAX_LENGTH = 100_000  # a `text` param without its own max_length
 MAX_PARAMS = 256
 MAX_NESTING = 16
 MAX_PLUGIN_ID = 200
-
-
-class JobState(str, Enum):
-    """Where a job is in its life; ``DONE``, ``FAILED`` and ``CANCELLED`` are final."""
-
-    QUEUED = "queued"
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-    @property
-    def final(self) -> bool:
-        return self in FINAL_STATES
-
-    def __str__(self) -> str:  # "done", not "JobState.DONE", in messages and f-strings
-        return self.value
-
-
-FINAL_STATES = frozenset({JobState.DONE, JobState.FAILED, JobState.CANCELLED})
 
 
 class EventType(str, Enum):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
@@ -31,6 +32,24 @@ def make_application(argv: list[str] | None = None) -> QApplication:
     return app  # type: ignore[return-value]
 
 
+def start_after_first_paint(window: MainWindow, start: Callable[[], object]) -> None:
+    """Run ``start`` once the window has painted its first frame.
+
+    A zero-delay timer set after ``show()`` fires before the first paint: opening the project
+    (the project store's imports) and the engine link's thread (the engine client's) then
+    held the first frame back by about a second on a loaded machine.
+    """
+    if window._painted:  # already painted (shown earlier): start now
+        call_later(0, start, window)
+        return
+
+    def painted() -> None:
+        window.first_paint.disconnect(painted)
+        call_later(0, start, window)
+
+    window.first_paint.connect(painted)
+
+
 def run_app(project: Path | None = None, safe_mode: bool = False) -> int:
     """Open the studio window (optionally with a project) and run until it closes."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -43,7 +62,7 @@ def run_app(project: Path | None = None, safe_mode: bool = False) -> int:
     window.show()
     # Open the project and start the engine once the window has painted, so the user sees
     # the studio at once; the engine connects in a background thread.
-    call_later(0, lambda: window.start(Path(project) if project else None), window)
+    start_after_first_paint(window, lambda: window.start(Path(project) if project else None))
     # Ctrl+C in the terminal closes the window like the close button would.
     signal.signal(signal.SIGINT, lambda *_: window.close())
     heartbeat = QTimer()

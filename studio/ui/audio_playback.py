@@ -7,8 +7,12 @@ never a crash.
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QTimer, Signal
+
+if TYPE_CHECKING:  # numpy is imported where it is used: ~150 ms of the window's start
+    import numpy as np
 
 
 def _multimedia() -> tuple[object | None, str]:
@@ -52,6 +56,8 @@ class Player(QObject):
         fmt.setSampleRate(int(sample_rate))
         fmt.setChannelCount(1)
         fmt.setSampleFormat(module.QAudioFormat.SampleFormat.Int16)  # type: ignore[attr-defined]
+        import numpy as np
+
         pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
         self._buffer = QBuffer(self)
         self._buffer.setData(QByteArray(pcm))

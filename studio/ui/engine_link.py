@@ -23,25 +23,21 @@ import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from studio.core.engine_target import load_engine_target
-from studio.engine.client import EngineClient, EngineError, read_connection
-from studio.engine.protocol import (
-    FINAL_EVENTS,
-    CancelledEvent,
-    DoneEvent,
-    EngineEvent,
-    EventType,
-    FailedEvent,
-    JobState,
-    JobStatus,
-    parse_event,
-)
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from studio.engine.client import EngineClient
+    from studio.engine.protocol import CancelledEvent, DoneEvent, FailedEvent, JobStatus
+
+# The engine client (httpx, pydantic models: ~300 ms of imports) is imported by the connector
+# thread, after the window has painted; the GUI thread only finds it in ``sys.modules``.
 
 RECONNECT_SECONDS = 2.0  # between attempts to reach a remote engine after a drop
 
@@ -60,6 +56,8 @@ class _Connector(QThread):
 
     def run(self) -> None:
         try:
+            from studio.engine.client import EngineClient, EngineError
+
             target = load_engine_target(self.home)
             if target.remote:  # a remote engine: never started from here, only reached
                 client = EngineClient(target.url, target.token, timeout=30.0)
@@ -246,6 +244,8 @@ class EngineLink(QObject):
 
             import psutil
 
+            from studio.engine.client import read_connection
+
             connection = read_connection(self.home)
             client.shutdown()
             if connection is None or not connection.pid:
@@ -339,6 +339,10 @@ class EngineLink(QObject):
 
     @Slot(object)
     def _on_event(self, event: BaseModel | dict) -> None:
+        from pydantic import BaseModel
+
+        from studio.engine.protocol import FINAL_EVENTS, EngineEvent, EventType, parse_event
+
         if not isinstance(event, BaseModel):
             event = parse_event(event)
         kind = getattr(event, "type", None)
@@ -429,6 +433,8 @@ class EngineLink(QObject):
             try:
                 value = work(client)
             except Exception as exc:
+                from studio.engine.client import EngineError
+
                 message = str(exc) or type(exc).__name__
                 if not isinstance(exc, EngineError):
                     message = f"{message}\n{traceback.format_exc(limit=3)}"
@@ -501,6 +507,8 @@ class EngineLink(QObject):
 
 def final_event(status: JobStatus) -> DoneEvent | FailedEvent | CancelledEvent | None:
     """The final event a finished job would have sent (None while it still runs)."""
+    from studio.engine.protocol import CancelledEvent, DoneEvent, FailedEvent, JobState
+
     if status.state == JobState.DONE:
         return DoneEvent(job=status.id, plugin=status.plugin, outputs=list(status.outputs), artifacts=list(status.artifacts))
     if status.state == JobState.FAILED:

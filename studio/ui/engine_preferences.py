@@ -30,7 +30,6 @@ from studio.core.engine_target import (
     load_engine_target,
     save_engine_target,
 )
-from studio.engine.client import EngineClient
 from studio.engine.remote import EngineAddressError, pair, split_connection_string
 
 MODES = (("this computer", LOCAL), ("remote", REMOTE))
@@ -38,6 +37,8 @@ MODES = (("this computer", LOCAL), ("remote", REMOTE))
 
 def describe_remote(url: str, token: str, timeout: float = 10.0) -> dict[str, Any]:
     """What the engine at ``url`` offers: plugins, generators, models found, its device."""
+    from studio.engine.client import EngineClient  # httpx: imported when a connection is tried, not at start
+
     with EngineClient(url, token, timeout=timeout) as client:
         catalogue = client.plugins()
         models = client.models()

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.params import SEED_MAX
+from studio.core.seeds import SEED_MAX
 from studio.ui import accessibility
 from studio.ui.param_widgets import InputEditor, ModelEditor, ParamEditor, SeedEditor, editor_for, model_kind
 

@@ -12,8 +12,11 @@ GUI thread; the callback given to ``decode`` then runs there.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import io
 import itertools
+import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -36,18 +39,24 @@ class Decoded:
 
 def _pillow_image(data: bytes) -> QImage | None:
     """Decode with Pillow, which lets go of the GIL while it decodes; ``QImage.fromData``
-    holds it throughout, so a decoding thread stalled the GUI thread all the same."""
+    holds it throughout, so a decoding thread stalled the GUI thread all the same.
+
+    The pixels come out premultiplied BGRA, which is the raster paint engine's own format
+    (``Format_ARGB32_Premultiplied`` on a little-endian machine): ``QPixmap.fromImage`` on
+    the GUI thread is then a copy, not a conversion of every pixel."""
+    premultiplied = sys.byteorder == "little"
     try:
         from PIL import Image
 
         with Image.open(io.BytesIO(data)) as picture:
             picture.load()
             rgba = picture.convert("RGBA")
-        raw = rgba.tobytes("raw", "RGBA")
+        raw = rgba.tobytes("raw", "BGRa" if premultiplied else "RGBA")
     except Exception:
         return None
+    form = QImage.Format.Format_ARGB32_Premultiplied if premultiplied else QImage.Format.Format_RGBA8888
     # ``copy`` gives the QImage its own pixels (``raw`` is freed with this frame).
-    return QImage(raw, rgba.width, rgba.height, rgba.width * 4, QImage.Format.Format_RGBA8888).copy()
+    return QImage(raw, rgba.width, rgba.height, rgba.width * 4, form).copy()
 
 
 def decode_image(data: bytes) -> Decoded | None:
@@ -94,6 +103,84 @@ class ImageDecoder(QObject):
         done = self._waiting.pop(token, None)
         if done is not None:
             done(results)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def decode_preview(data: str | bytes) -> QImage | None:
+    """Any thread: a preview frame (base64 text from the event stream, or raw bytes)."""
+    try:
+        raw = base64.b64decode(data, validate=False) if isinstance(data, str) else data
+    except (binascii.Error, ValueError):
+        return None
+    image = _pillow_image(raw)
+    if image is None or image.isNull():
+        image = QImage.fromData(raw)
+    return None if image.isNull() else image
+
+
+class PreviewDecoder(QObject):
+    """Decodes a running job's preview frames off the GUI thread, newest first.
+
+    Previews stream in faster than a slow machine decodes and shows them; each used to be
+    decoded on the GUI thread as it arrived. Here a worker thread decodes one frame per job
+    at a time; a frame that arrives meanwhile waits, and a newer one replaces it (the older
+    is dropped: only the latest picture is worth showing). ``forget`` drops a finished
+    job's frames, so a late one never reappears over the result that has landed.
+    """
+
+    decoded = Signal(str, QImage)  # ticket, the newest frame
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="studio-preview")
+        self._busy: set[str] = set()  # tickets with a frame being decoded
+        self._pending: dict[str, str | bytes] = {}  # ticket -> the newest frame not yet started
+        self._forgotten: set[str] = set()
+        self.dropped = 0  # frames replaced by a newer one before they were decoded
+        self._finished.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
+
+    _finished = Signal(str, object)  # ticket, (QImage | None,)
+
+    def submit(self, ticket: str, data: str | bytes) -> None:
+        """A new frame for ``ticket``: decoded now if the worker is free for it, else kept as the next."""
+        self._forgotten.discard(ticket)
+        if ticket in self._busy:
+            if ticket in self._pending:
+                self.dropped += 1
+            self._pending[ticket] = data
+            return
+        self._start(ticket, data)
+
+    def _start(self, ticket: str, data: str | bytes) -> None:
+        self._busy.add(ticket)
+        self._pool.submit(self._work, ticket, data)
+
+    def _work(self, ticket: str, data: str | bytes) -> None:
+        try:
+            image = decode_preview(data)
+        except Exception:  # a broken frame is skipped; the next one shows
+            image = None
+        self._finished.emit(ticket, (image,))
+
+    @Slot(str, object)
+    def _deliver(self, ticket: str, boxed: object) -> None:
+        self._busy.discard(ticket)
+        image = boxed[0]  # type: ignore[index]
+        waiting = self._pending.pop(ticket, None)
+        if ticket in self._forgotten:
+            return
+        if waiting is not None:
+            self._start(ticket, waiting)
+        if image is not None:
+            self.decoded.emit(ticket, image)
+
+    def forget(self, ticket: str) -> None:
+        """The job is over: its waiting frame is dropped and one being decoded is not shown."""
+        self._pending.pop(ticket, None)
+        if ticket in self._busy:
+            self._forgotten.add(ticket)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

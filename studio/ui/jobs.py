@@ -12,31 +12,25 @@ Events arrive typed (``studio.engine.protocol``); the job states are the engine'
 
 from __future__ import annotations
 
-import base64
 import itertools
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ValidationError
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
-from studio.engine.protocol import (
-    FINAL_STATES,
-    ArtifactInfo,
-    CancelledEvent,
-    DoneEvent,
-    FailedEvent,
-    JobRunner,
-    JobState,
-    PreviewEvent,
-    ProgressEvent,
-    QueuedEvent,
-    StartedEvent,
-    parse_event,
-)
+from studio.engine.job_states import FINAL_STATES, JobState
+from studio.ui.image_decode import PreviewDecoder
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from studio.engine.protocol import ArtifactInfo, JobRunner
+
+# The event models (pydantic) are imported in ``on_event``: by the time events flow, the
+# engine link's threads have loaded them, and the window's first frame does not wait for them.
 
 SUBMITTING = "submitting"  # the window's own state: Generate pressed, the engine not yet answered
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = JobState.QUEUED, JobState.RUNNING, JobState.DONE, JobState.FAILED, JobState.CANCELLED
@@ -98,6 +92,8 @@ class JobTracker(QObject):
         self._by_id: dict[str, str] = {}
         self._early: dict[str, list[BaseModel]] = {}
         self._tickets = itertools.count(1)
+        self.previews = PreviewDecoder(self)
+        self.previews.decoded.connect(self._preview_decoded)
 
     # ------------------------------------------------------------------ creating
 
@@ -143,6 +139,19 @@ class JobTracker(QObject):
 
     def on_event(self, event: BaseModel | Mapping[str, Any]) -> None:  # noqa: C901
         """One engine event (typed, or its JSON form); events for other jobs are held or ignored."""
+        from pydantic import BaseModel, ValidationError
+
+        from studio.engine.protocol import (
+            CancelledEvent,
+            DoneEvent,
+            FailedEvent,
+            PreviewEvent,
+            ProgressEvent,
+            QueuedEvent,
+            StartedEvent,
+            parse_event,
+        )
+
         if not isinstance(event, BaseModel):
             try:
                 event = parse_event(event)
@@ -180,10 +189,7 @@ class JobTracker(QObject):
                 job.text += event.text
                 self.text_delta.emit(ticket, event.text)
             elif event.data:
-                image = QImage.fromData(base64.b64decode(event.data))
-                if not image.isNull():
-                    job.preview = image
-                    self.preview_image.emit(ticket, image)
+                self.previews.submit(ticket, event.data)  # decoded off the GUI thread; see _preview_decoded
         elif isinstance(event, DoneEvent):
             job.state = DONE
             job.progress = 1.0
@@ -202,7 +208,15 @@ class JobTracker(QObject):
             return
         self.changed.emit(ticket)
         if not job.active:
+            self.previews.forget(ticket)
             self.finished.emit(ticket)
+
+    def _preview_decoded(self, ticket: str, image: QImage) -> None:
+        job = self.jobs.get(ticket)
+        if job is None or not job.active:
+            return  # the job ended while its frame was decoded: the result is what shows now
+        job.preview = image
+        self.preview_image.emit(ticket, image)
 
     def lost(self, job_ids: list[str], reason: str) -> None:
         """The engine died with these jobs: they end as failed, with why."""
@@ -215,6 +229,7 @@ class JobTracker(QObject):
                 job.state = FAILED
                 job.error = reason
                 job.message = "lost"
+                self.previews.forget(ticket)
                 self.changed.emit(ticket)
                 self.finished.emit(ticket)
 

@@ -113,31 +113,47 @@ class JobRow(QWidget):
         self.cancel.setFixedWidth(30)
         self.cancel.clicked.connect(lambda: self.cancel_clicked.emit(self.ticket))
         outer.addWidget(self.cancel, 0, Qt.AlignmentFlag.AlignTop)
+        self._shown: dict[str, Any] = {}
         self.update_from(job)
 
+    def _changed(self, key: str, value: Any) -> bool:
+        if key in self._shown and self._shown[key] == value:
+            return False
+        self._shown[key] = value
+        return True
+
     def update_from(self, job: Job) -> None:
-        self.title.setText(job.title)
-        self.status.setText(status_text(job))
+        """Show the job's state; only what changed is touched (``_changed``): a progress
+        event used to reset every label, the details text and the scaled preview, each of
+        which relayouts the row, several times a second while a job ran."""
+        if self._changed("title", job.title):
+            self.title.setText(job.title)
+        status = status_text(job)
+        if self._changed("status", status):
+            self.status.setText(status)
         machine = machine_text(job.runner, self._remote_host())
-        self.machine.setText(machine)
-        self.machine.setToolTip(f"Machine: {machine}" if machine else "")
-        self.machine.setVisible(bool(machine))
+        if self._changed("machine", machine):
+            self.machine.setText(machine)
+            self.machine.setToolTip(f"Machine: {machine}" if machine else "")
+            self.machine.setVisible(bool(machine))
         self.bar.setValue(int(job.progress * 1000))
         self.bar.setVisible(job.active or job.state == DONE)
         self.cancel.setEnabled(job.active and not job.cancel_requested)
         self.cancel.setVisible(job.active)
         has_error = job.state == FAILED and bool(job.error)
         self.error.setVisible(has_error)
-        self.error.setText(job.error)
+        if self._changed("error", job.error):
+            self.error.setText(job.error)
         self.details_button.setVisible(has_error and bool(job.traceback))
-        self.details.setPlainText(job.traceback)
-        if job.preview is not None:
+        if self._changed("traceback", job.traceback):
+            self.details.setPlainText(job.traceback)
+        if job.preview is not None and self._changed("preview", id(job.preview)):
             self.thumb.setPixmap(
                 QPixmap.fromImage(job.preview).scaled(
                     THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
                 )
             )
-        elif job.kind == "text" and job.text:
+        elif job.preview is None and job.kind == "text" and job.text:
             self.thumb.setText("T")
         if job.state == CANCELLED:
             self.title.setStyleSheet("color:#8c9099;")
@@ -203,7 +219,9 @@ class JobsPanel(QWidget):
             return
         item, row = entry
         row.update_from(job)
-        item.setSizeHint(self._row_size(row))
+        size = self._row_size(row)
+        if size != item.sizeHint():  # a new hint relayouts the whole list
+            item.setSizeHint(size)
         self._refresh_summary()
 
     def _row_size(self, row: QWidget) -> QSize:
@@ -256,7 +274,9 @@ class JobsPanel(QWidget):
 
     def _refresh_summary(self) -> None:
         active = self.tracker.active()
-        self.summary.setText(f"{len(active)} active, {len(self.rows)} shown" if self.rows else "No jobs")
+        summary = f"{len(active)} active, {len(self.rows)} shown" if self.rows else "No jobs"
+        if summary != self.summary.text():
+            self.summary.setText(summary)
         self.cancel_all.setEnabled(bool(active))
 
 

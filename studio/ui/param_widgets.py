@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.params import RANDOM_SEED_MAX, SEED_MAX
+from studio.core.seeds import RANDOM_SEED_MAX, SEED_MAX
 from studio.ui.note_spin import NoteSpinBox
 from studio.ui.wheel_guard import wheel_only_when_focused
 

@@ -23,8 +23,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from studio.core.errors import StudioError
-from studio.core.project_documents import DOCUMENT_PARTS
-from studio.core.project_store import ProjectConflictError, ProjectDamagedError
 from studio.ui.dialogs import (
     CONFLICT_CHOICES,
     DAMAGED_SAVE_CHOICES,
@@ -41,6 +39,7 @@ if TYPE_CHECKING:
     from PySide6.QtGui import QUndoStack
     from PySide6.QtWidgets import QStatusBar
 
+    from studio.core.project_store import ProjectConflictError, ProjectDamagedError
     from studio.ui.dialogs import Prompter
     from studio.ui.project_session import ProjectSession
     from studio.ui.recent_projects import RecentProjects
@@ -183,6 +182,8 @@ class ProjectFlow:
                 [DAMAGED_SAVE_CHOICES[0], DAMAGED_SAVE_CHOICES[-1]],
             )
             return self.save_as_dialog() if answer == SAVE_NEW_FILE else False
+        from studio.core.project_store import ProjectConflictError, ProjectDamagedError  # loaded with the project
+
         choice: str | None = None
         force = False
         while True:
@@ -218,6 +219,8 @@ class ProjectFlow:
     def _damaged_question(self, exc: ProjectDamagedError) -> str:
         name = exc.path.name
         damaged = " and ".join(f"the {part}" for part in exc.parts)
+        from studio.core.project_documents import DOCUMENT_PARTS
+
         intact = [part for part in DOCUMENT_PARTS if part not in exc.parts]
         summary = (
             exc.health.summary() if exc.health is not None else f"{damaged} in {name} {'is' if len(exc.parts) == 1 else 'are'} damaged"

@@ -29,30 +29,42 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from studio.core.errors import ProjectError
-from studio.core.history import History
-from studio.core.project_documents import CANVAS, TEXT, TIMELINE, ProjectHealth
-from studio.core.project_store import (
-    AUTOSAVE_SUFFIX,
-    PROJECT_SUFFIX,
-    Autosave,
-    ProjectDamagedError,
-    ProjectStore,
-    ProjectWriteError,
-    check_project_header,
-    list_recoverable,
-    project_is_writable,
-    read_autosave,
-    write_error,
-)
+
+if TYPE_CHECKING:
+    from studio.core.history import History
+    from studio.core.project_documents import ProjectHealth
+    from studio.core.project_store import Autosave, ProjectStore
+from studio.ui.background_work import BackgroundWork
 
 AUTOSAVE_DELAY_MS = 3000
 AUTOSAVE_RETRY_MS = 30000  # after a failed autosave (disk full): try again, changes kept in memory
 INTACT = "intact"  # save choice: write only the parts that were not damaged
+
+
+def _load_store() -> None:
+    """Import the project store on first use. It (pydantic documents, SQLite) is ~200 ms of
+    imports that the window's first frame does not need; the project opens right after."""
+    global History, CANVAS, TEXT, TIMELINE, AUTOSAVE_SUFFIX, PROJECT_SUFFIX, ProjectDamagedError, ProjectStore
+    global ProjectWriteError, check_project_header, list_recoverable, project_is_writable, read_autosave, write_error
+    from studio.core.history import History
+    from studio.core.project_documents import CANVAS, TEXT, TIMELINE
+    from studio.core.project_store import (
+        AUTOSAVE_SUFFIX,
+        PROJECT_SUFFIX,
+        ProjectDamagedError,
+        ProjectStore,
+        ProjectWriteError,
+        check_project_header,
+        list_recoverable,
+        project_is_writable,
+        read_autosave,
+        write_error,
+    )
 
 
 @dataclass
@@ -84,6 +96,7 @@ class _Lock:
         self.handle: Any = None
 
     def acquire(self) -> bool:
+        _load_store()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             handle = open(self.path, "a+")  # noqa: SIM115 (held open: the lock lasts as long as the session)
@@ -120,6 +133,7 @@ def find_recovery(recovery_dir: Path) -> list[RecoveryOffer]:
     Files locked by a running window are skipped; an empty untitled project with no
     autosave (nothing to recover) is removed.
     """
+    _load_store()
     offers: list[RecoveryOffer] = []
     seen: set[Path] = set()
     for path in list_recoverable(recovery_dir):
@@ -211,7 +225,8 @@ class ProjectSession(QObject):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(AUTOSAVE_DELAY_MS)
-        self._timer.timeout.connect(self.autosave_now)
+        self._timer.timeout.connect(self._autosave_in_background)
+        self._writes = BackgroundWork("studio-autosave", self)  # autosaves never stall the window
 
     # ------------------------------------------------------------------ state
 
@@ -265,6 +280,7 @@ class ProjectSession(QObject):
     def _adopt(
         self, store: ProjectStore, documents: Documents, *, dirty: bool, health: ProjectHealth | None = None, readonly_reason: str = ""
     ) -> None:
+        _load_store()
         lock = _lock_for(self.recovery_dir, store.autosave_path.name)
         try:
             acquired = lock.acquire()
@@ -292,12 +308,14 @@ class ProjectSession(QObject):
             self._timer.start(AUTOSAVE_DELAY_MS)
 
     def new(self) -> None:
+        _load_store()
         store = ProjectStore.create_untitled(self.recovery_dir)
         self._adopt(store, Documents(), dirty=False)
 
     def probe(self, path: Path) -> Autosave | None:
         """Check a file before the current project is closed for it: ``ProjectError`` when it
         cannot be opened at all (the file is left untouched); the pending autosave, if any."""
+        _load_store()
         path = Path(path)
         check_project_header(path)
         probe = ProjectStore.open(path, readonly=True, recovery_dir=self.recovery_dir)
@@ -317,6 +335,7 @@ class ProjectSession(QObject):
         read-only (``readonly_reason``). ``use_autosave``: True loads the unsaved documents a
         crash left, False discards them, None leaves them for the caller (returned) to decide.
         """
+        _load_store()
         path = Path(path)
         check_project_header(path)
         readonly_reason = ""
@@ -357,6 +376,7 @@ class ProjectSession(QObject):
             return
         path = self.store.path
         self._timer.stop()
+        self._writes.settle()
         self.store.discard_autosave()
         self._release()
         self.store, self.history = None, None
@@ -369,6 +389,7 @@ class ProjectSession(QObject):
             self.mark_changed()
 
     def discard_offer(self, offer: RecoveryOffer) -> None:
+        _load_store()
         try:
             if offer.untitled:
                 store = ProjectStore.open(offer.project_path, recovery_dir=self.recovery_dir)
@@ -382,7 +403,9 @@ class ProjectSession(QObject):
 
     def _write_documents(self, *, choice: str | None = None, force: bool = False, everything: bool = False) -> None:
         """Write the documents with the revision check; damaged parts only when ``everything``."""
+        _load_store()
         assert self.store is not None
+        self._writes.settle()  # an autosave in flight lands before the one it would outlive is dropped
         docs = self._documents()
         documents: dict[str, Any] = {CANVAS: docs.canvas, TIMELINE: docs.timeline, TEXT: docs.text}
         if not everything:
@@ -401,6 +424,7 @@ class ProjectSession(QObject):
         writer saved since this window loaded (``force`` overwrites), ``ProjectWriteError``
         for a full or read-only disk. Nothing is written in any of those cases.
         """
+        _load_store()
         if self.store is None or self.untitled:
             return False
         if self.readonly_reason:
@@ -417,8 +441,10 @@ class ProjectSession(QObject):
         The original (damaged, read-only or someone else's newer save) is left as it is; the
         new file is the window's work.
         """
+        _load_store()
         if self.store is None:
             raise ProjectError("no project is open")
+        self._writes.settle()  # the autosave beside the old name is moved or dropped below
         path = Path(path)
         if not path.name.endswith(PROJECT_SUFFIX):
             path = path.with_name(path.name + PROJECT_SUFFIX)
@@ -449,26 +475,51 @@ class ProjectSession(QObject):
         A failure (disk full, read-only recovery folder) is reported through
         ``autosave_failed``: the changes stay in memory, unsaved, and it is tried again.
         """
+        self._writes.settle()
         if self.store is None or not self.dirty:
             return None
         try:
             docs = self._documents()
             path = self.store.write_autosave(canvas=docs.canvas, timeline=docs.timeline, text=docs.text)
         except (ProjectError, OSError, sqlite3.Error) as exc:
-            message = str(exc) if isinstance(exc, ProjectError) else str(write_error(self.store.autosave_path, exc, what="autosave"))
+            self._autosave_written(False, exc, self.store.autosave_path)
+            return None
+        self._autosave_written(True, path, path)
+        return path
+
+    def _autosave_in_background(self) -> None:
+        """The timer's autosave: the documents are snapshotted here, the file is written on
+        a worker thread (``BackgroundWork``); ``autosaved`` / ``autosave_failed`` follow."""
+        if self.store is None or not self.dirty:
+            return
+        target = self.store.autosave_path
+        try:
+            docs = self._documents()
+            write = self.store.autosave_writer(canvas=docs.canvas, timeline=docs.timeline, text=docs.text)
+        except (ProjectError, OSError, sqlite3.Error) as exc:
+            self._autosave_written(False, exc, target)
+            return
+        self._writes.run(write, lambda ok, value: self._autosave_written(ok, value, target))
+
+    def _autosave_written(self, ok: bool, value: Any, target: Path) -> None:
+        _load_store()
+        if not ok:
+            if not isinstance(value, (ProjectError, OSError, sqlite3.Error)):
+                raise value
+            message = str(value) if isinstance(value, ProjectError) else str(write_error(target, value, what="autosave"))
             self.autosave_error = f"Autosave failed — your changes are kept in memory, not yet on disk. {message}"
             self.autosave_failed.emit(self.autosave_error)
             self._timer.start(AUTOSAVE_RETRY_MS)
-            return None
+            return
         self.autosave_error = ""
-        self.autosaved.emit(str(path))
-        return path
+        self.autosaved.emit(str(value))
 
     # ------------------------------------------------------------------ closing
 
     def close(self, *, discard_untitled: bool = False) -> None:
         """A clean close: the autosave goes (the user saved or chose not to), the lock is released."""
         self._timer.stop()
+        self._writes.settle()
         if self.store is None:
             return
         try:
@@ -487,6 +538,7 @@ class ProjectSession(QObject):
     def abandon(self) -> None:
         """Let go of the project as a crash would (autosave left in place); for tests and emergencies."""
         self._timer.stop()
+        self._writes.settle()
         if self.store is not None:
             self.store.close()
         self._release()
@@ -494,6 +546,7 @@ class ProjectSession(QObject):
         self.history = None
 
     def _release(self) -> None:
+        self._writes.settle()
         if self._lock is not None:
             self._lock.release()
             self._lock = None

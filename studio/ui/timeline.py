@@ -13,11 +13,11 @@ clip's context menu; the window decides what they do.
 from __future__ import annotations
 
 import copy
+import math
 import tempfile
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
 from PySide6.QtCore import QMimeData, Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QDrag, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
@@ -44,6 +44,9 @@ from studio.ui.timeline_commands import (  # the edits; re-exported for callers 
     TimelineSettingsCommand,
 )
 from studio.ui.timeline_model import SAMPLE_RATE, TimelineDoc, mix_timeline, new_id, timeline_midi
+
+if TYPE_CHECKING:  # numpy is imported where it is used: ~150 ms of the window's start (issue 13, first paint).
+    import numpy as np
 
 # The arrangement view and its clip items live in ``timeline_view``; re-exported for callers that import them from here.
 from studio.ui.timeline_view import (  # noqa: F401 (re-exported)
@@ -352,7 +355,7 @@ class TimelineWidget(QWidget):
     def _end_of(self, track: dict[str, Any]) -> float:
         end = max((clip["start"] + clip["length"] for clip in track["clips"]), default=0.0)
         bar = self.doc.beats_per_bar
-        return float(np.ceil(end / bar - 1e-9) * bar)
+        return float(math.ceil(end / bar - 1e-9) * bar)
 
     def duplicate_selected(self) -> None:
         clip = self.selected_clip()
@@ -410,6 +413,8 @@ class TimelineWidget(QWidget):
         return self._audio_cache[blob]
 
     def peaks_for(self, clip: dict[str, Any]) -> np.ndarray | None:
+        import numpy as np
+
         blob = clip.get("blob")
         if not blob:
             return None
@@ -455,6 +460,8 @@ class TimelineWidget(QWidget):
         return path
 
     def export_audio(self, path: Path, *, clip_only: bool = False) -> Path:
+        import numpy as np
+
         from studio.core.audio_io import write_audio
 
         samples = self.render_mix(self.selected if clip_only else None)

@@ -10,11 +10,12 @@ import copy
 import io
 import uuid
 from collections.abc import Callable
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from studio.core.melody import Melody
+
+if TYPE_CHECKING:  # numpy is imported where it is used: ~150 ms of the window's start (issue 13, first paint).
+    import numpy as np
 
 TICKS_PER_BEAT = 480
 SAMPLE_RATE = 44100
@@ -216,6 +217,8 @@ def mix_timeline(
     doc: TimelineDoc, load_audio: Callable[[str], tuple[np.ndarray, int]], *, sample_rate: int = SAMPLE_RATE, only_clip: str | None = None
 ) -> np.ndarray:
     """Mono float32 mix of the timeline (melodies through the built-in synth, audio clips resampled)."""
+    import numpy as np
+
     from studio.core import synth
 
     seconds_per_beat = 60.0 / max(1.0, doc.tempo)
@@ -249,5 +252,7 @@ def mix_timeline(
 
 
 def _to_mono(samples: np.ndarray) -> np.ndarray:
+    import numpy as np
+
     samples = np.asarray(samples, dtype=np.float32)
     return samples.mean(axis=1) if samples.ndim == 2 else samples

@@ -8,9 +8,8 @@ widget) with undoable commands; it redraws from the host's ``TimelineDoc``.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen, QUndoStack
 from PySide6.QtWidgets import (
@@ -27,6 +26,9 @@ from PySide6.QtWidgets import (
 from studio.ui.key_chooser import clip_tooltip
 from studio.ui.timeline_commands import PlaceClipCommand
 from studio.ui.timeline_model import TimelineDoc, clip_melody, snap
+
+if TYPE_CHECKING:  # numpy is imported where it is used (the window's first paint)
+    import numpy as np
 
 PX_PER_BEAT = 28.0
 TRACK_H = 64.0

@@ -1,15 +1,24 @@
 """The window's responsiveness: time to first paint, and event-loop stalls while a job runs.
 
-    .venv/bin/python tests/benchmarks/bench_ui.py [--runs 3] [--size 1024]
+    .venv/bin/python tests/benchmarks/bench_ui.py [--runs 3] [--jobs 3] [--size 1024]
 
 1. *Process start → first paint*: a fresh ``python`` process (clock read by the parent just
    before it starts it) imports the studio, opens the main window and reports when the window
-   first paints. The engine starts in the background meanwhile; the time until it is ready is
-   shown beside it, so the two can be compared.
+   first paints; the median of RUNS. The engine starts in the background meanwhile; the time
+   until it is ready is shown beside it, so the two can be compared. The runs use compiled
+   bytecode, as an installed studio does (pip compiles it on install): one uncounted run
+   first writes it to a cache in a temporary folder (``PYTHONPYCACHEPREFIX``), even where
+   ``PYTHONDONTWRITEBYTECODE`` is set; that cold run is shown too.
 2. *Longest Qt event-loop stall during a generation*: in one process, a 5 ms timer measures
-   how late each tick fires, first while the window is idle and then while the built-in
-   patterns generator renders a SIZE×SIZE image (progress and preview events streaming in,
-   the output fetched, stored and placed on the canvas). The idle run is the baseline.
+   how late each tick fires while the built-in patterns generator renders a SIZE×SIZE image
+   (progress and preview events streaming in, the output fetched, stored and placed on the
+   canvas; the autosave that follows a change) and then, for as long, while the window is
+   idle: the baseline, which shows what the machine's load alone costs. JOBS generations
+   (after one uncounted warm-up that loads the plugin); the median of their longest stalls
+   is the figure, the worst is shown beside it.
+
+The machine's load average is printed with the figures: on a shared machine the stalls
+and times grow with it, and the idle baseline shows by how much.
 
 Runs off-screen (QT_QPA_PLATFORM=offscreen) unless a display is set.
 """
@@ -49,7 +58,14 @@ def painted():
 window.first_paint.connect(painted)
 window.show()
 from studio.ui.timers import call_later
-call_later(0, lambda: window.start(None))
+def start():
+    marks["started"] = time.time()
+    window.start(None)
+try:  # as ``python main.py`` does: the project and the engine once the window has painted
+    from studio.ui.app import start_after_first_paint
+    start_after_first_paint(window, start)
+except ImportError:  # an older checkout (--root): what it did then
+    call_later(0, start)
 def check():
     if window.link.state == READY and window.link.ready and "ready" not in marks:
         marks["ready"] = time.time()
@@ -68,13 +84,14 @@ print("MARKS " + json.dumps(marks), flush=True)
 """
 
 
-def first_paint_once() -> dict[str, float]:
+def first_paint_once(bytecode: Path, root: Path = ROOT) -> dict[str, float]:
     home = Path(tempfile.mkdtemp(prefix="studio-bench-ui-"))
-    env = dict(os.environ, STUDIO_HOME=str(home), HF_HUB_OFFLINE="1")
+    env = dict(os.environ, STUDIO_HOME=str(home), HF_HUB_OFFLINE="1", PYTHONPYCACHEPREFIX=str(bytecode))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     if not env.get("DISPLAY"):
         env["QT_QPA_PLATFORM"] = "offscreen"
     start = time.time()
-    result = subprocess.run([sys.executable, "-c", CHILD.format(root=str(ROOT))], env=env, capture_output=True, text=True, timeout=180)
+    result = subprocess.run([sys.executable, "-c", CHILD.format(root=str(root))], env=env, capture_output=True, text=True, timeout=180)
     line = next((line for line in result.stdout.splitlines() if line.startswith("MARKS ")), None)
     _stop_engine(home)
     if line is None:
@@ -100,13 +117,13 @@ def _stop_engine(home: Path) -> None:
         pass
 
 
-def stalls(size: int) -> dict[str, dict[str, float]]:
+def stalls(size: int, jobs: int, root: Path = ROOT) -> dict[str, list[dict[str, float]]]:
     if not os.environ.get("DISPLAY"):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     home = Path(tempfile.mkdtemp(prefix="studio-bench-stall-"))
     os.environ["STUDIO_HOME"] = str(home)
-    sys.path.insert(0, str(ROOT))
-    from PySide6.QtCore import QElapsedTimer, QTimer
+    sys.path.insert(0, str(root))
+    from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
 
     from studio.ui.app import make_application
     from studio.ui.dialogs import QuietPrompter
@@ -141,14 +158,17 @@ def stalls(size: int) -> dict[str, dict[str, float]]:
             last[0] = now
             if (run_for is not None and now / 1e9 >= run_for) or (until is not None and until()):
                 loop_timer.stop()
-                app.quit()
+                loop.quit()
 
+        # A local event loop, not app.exec()/quit(): quitting the application's loop stops
+        # the engine link's request threads (aboutToQuit), and the next job would never start.
+        loop = QEventLoop()
         loop_timer = QTimer()
         loop_timer.setInterval(5)
         loop_timer.timeout.connect(tick)
         loop_timer.start()
-        guard = call_later(180000, app.quit)
-        app.exec()
+        guard = call_later(180000, loop.quit)
+        loop.exec()
         guard.stop()
         return gaps
 
@@ -156,62 +176,91 @@ def stalls(size: int) -> dict[str, dict[str, float]]:
     panel.select_generator("studio.patterns")
     panel.editors["width"].set_value(size)
     panel.editors["height"].set_value(size)
-    landed: list = []
-    window.generation_landed.connect(landed.append)
+    landed: list[float] = []
+    window.generation_landed.connect(lambda _node: landed.append(time.monotonic()))
     # Warm-up generation (first job loads the plugin in the worker).
     window.generate()
     pump_until(lambda: bool(landed), 120)
-    started = time.monotonic()
-    call_later(0, window.generate)
-    busy = measure(None, until=lambda: len(landed) >= 2)
-    job_seconds = time.monotonic() - started
-    idle = measure(job_seconds)
+    runs: dict[str, list[dict[str, float]]] = {"generating": [], "idle": []}
+    for _ in range(jobs):  # one after the other, as someone iterating does
+        target = len(landed) + 1
+        started = time.monotonic()
+        call_later(0, window.generate)
+        # Until the result has landed and had a quarter second to be painted.
+        busy = measure(None, until=lambda target=target: len(landed) >= target and time.monotonic() - landed[-1] > 0.25)
+        runs["generating"].append(dict(summary(busy), seconds=time.monotonic() - started))
+    pump_until(lambda: False, 3.5)  # the autosave that follows the last landing, before the idle baseline
+    for run in list(runs["generating"]):
+        runs["idle"].append(summary(measure(run["seconds"])))
     window.session.close(discard_untitled=True)
     window.link.call(lambda client: client.shutdown())
     pump_until(lambda: False, 1.0)
     window.link.close()
     _stop_engine(home)
 
-    def summary(gaps: list[float]) -> dict[str, float]:
-        stall = [max(0.0, gap - 5.0) for gap in gaps]
-        ordered = sorted(stall)
-        return {
-            "ticks": len(gaps),
-            "max_stall_ms": max(stall, default=0.0),
-            "p99_stall_ms": ordered[int(0.99 * (len(ordered) - 1))] if ordered else 0.0,
-            "mean_gap_ms": statistics.fmean(gaps) if gaps else 0.0,
-        }
+    return runs
 
-    return {"idle": summary(idle), "generating": summary(busy), "job_seconds": {"value": job_seconds}}
+
+def summary(gaps: list[float]) -> dict[str, float]:
+    stall = [max(0.0, gap - 5.0) for gap in gaps]
+    ordered = sorted(stall)
+    return {
+        "ticks": len(gaps),
+        "max_stall_ms": max(stall, default=0.0),
+        "p99_stall_ms": ordered[int(0.99 * (len(ordered) - 1))] if ordered else 0.0,
+        "mean_gap_ms": statistics.fmean(gaps) if gaps else 0.0,
+    }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=3, help="window starts measured for the first paint")
+    parser.add_argument("--jobs", type=int, default=3, help="generations measured for the stall")
     parser.add_argument("--size", type=int, default=1024, help="image size for the generation (pixels)")
+    parser.add_argument("--root", type=Path, default=ROOT, help="the checkout to measure (to compare before and after)")
     args = parser.parse_args()
+    root = args.root.resolve()
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(root), *filter(None, [os.environ.get("PYTHONPATH")])])
 
-    paints = [first_paint_once() for _ in range(args.runs)]
-    stall = stalls(args.size)
+    load_before = os.getloadavg()
+    bytecode = Path(tempfile.mkdtemp(prefix="studio-bench-pyc-"))
+    cold = first_paint_once(bytecode, root)  # compiles and caches the bytecode; not counted
+    paints = [first_paint_once(bytecode, root) for _ in range(args.runs)]
+    runs = stalls(args.size, args.jobs, root)
+    load_after = os.getloadavg()
 
     def median(key: str) -> float:
         values = [run[key] for run in paints if key in run]
         return statistics.median(values) if values else float("nan")
 
+    def stall(kind: str, key: str) -> tuple[float, float]:
+        values = [run[key] for run in runs[kind]]
+        return statistics.median(values), max(values)
+
+    def line(label: str, value: str) -> None:
+        print(f"{label:62} {value:>16}")
+
     print()
-    print(f"{'measure':58} {'value':>12}")
-    print("-" * 71)
-    print(f"{'process start -> studio imported (median of %d)' % args.runs:58} {median('imported'):>9.0f} ms")
-    print(f"{'process start -> first paint of the window (median of %d)' % args.runs:58} {median('painted'):>9.0f} ms")
-    print(f"{'process start -> engine ready (background; median of %d)' % args.runs:58} {median('ready'):>9.0f} ms")
-    each = ", ".join("%.0f" % run.get("painted", float("nan")) for run in paints)
-    print(f"{'first paint, each run':58} {each:>12} ms")
-    print(f"{'generation of a %dx%d pattern (wall time)' % (args.size, args.size):58} {stall['job_seconds']['value'] * 1000:>9.0f} ms")
-    print(f"{'longest event-loop stall while generating':58} {stall['generating']['max_stall_ms']:>9.1f} ms")
-    print(f"{'p99 event-loop stall while generating':58} {stall['generating']['p99_stall_ms']:>9.1f} ms")
-    print(f"{'longest event-loop stall idle, same duration (baseline)':58} {stall['idle']['max_stall_ms']:>9.1f} ms")
-    print(f"{'p99 event-loop stall idle (baseline)':58} {stall['idle']['p99_stall_ms']:>9.1f} ms")
-    print(f"{'timer ticks measured (generating / idle)':58} {stall['generating']['ticks']:>6} / {stall['idle']['ticks']}")
+    line("measure", "value")
+    print("-" * 79)
+    line("checkout measured", str(root)[-16:])
+    line(f"process start -> studio imported (median of {args.runs})", f"{median('imported'):.0f} ms")
+    line(f"process start -> FIRST PAINT of the window (median of {args.runs})", f"{median('painted'):.0f} ms")
+    line("first paint, each run", ", ".join("%.0f" % run.get("painted", float("nan")) for run in paints) + " ms")
+    line("first paint, cold run (bytecode compiled first; not counted)", f"{cold.get('painted', float('nan')):.0f} ms")
+    line(f"process start -> project opened, engine started (median of {args.runs})", f"{median('started'):.0f} ms")
+    line(f"process start -> engine ready (background; median of {args.runs})", f"{median('ready'):.0f} ms")
+    seconds = statistics.median(run["seconds"] for run in runs["generating"])
+    line(f"generation of a {args.size}x{args.size} pattern (median wall time)", f"{seconds * 1000:.0f} ms")
+    worst = stall("generating", "max_stall_ms")
+    line(f"LONGEST EVENT-LOOP STALL while generating (median of {args.jobs})", f"{worst[0]:.1f} ms")
+    line("  longest stall of each generation", ", ".join("%.1f" % run["max_stall_ms"] for run in runs["generating"]) + " ms")
+    line("p99 event-loop stall while generating (median)", f"{stall('generating', 'p99_stall_ms')[0]:.1f} ms")
+    idle = stall("idle", "max_stall_ms")
+    line("longest stall idle, same duration (baseline; median, worst)", f"{idle[0]:.1f}, {idle[1]:.1f} ms")
+    line("p99 event-loop stall idle (baseline, median)", f"{stall('idle', 'p99_stall_ms')[0]:.1f} ms")
+    line("load average before / after (1 min)", f"{load_before[0]:.1f} / {load_after[0]:.1f}")
+    line("CPUs", str(os.cpu_count()))
     return 0
 
 
