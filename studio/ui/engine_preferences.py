@@ -113,6 +113,7 @@ class EngineSection(QWidget):
         self.code.setObjectName("enginePairCode")
         self.code.setPlaceholderText("or the short pairing code the remote printed, e.g. K7QM-4XPD")
         self.code.setMaxLength(32)
+        self.code.setToolTip("The short single-use code the remote engine printed (python main.py engine-pair makes a new one); Connect trades it for the token")
         form.addRow("Pairing code", self.code)
         self.status = QLabel("")
         self.status.setObjectName("engineRemoteStatus")

@@ -4,7 +4,7 @@ that ran each job) and the job bar."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QPixmap
@@ -21,8 +21,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.engine.protocol import JobRunner
 from studio.ui.jobs import CANCELLED, DONE, FAILED, Job, JobTracker
+
+if TYPE_CHECKING:  # pydantic's models stay out of the window's first paint
+    from studio.engine.protocol import JobRunner
 
 THUMB = 56
 MAX_ROWS = 200

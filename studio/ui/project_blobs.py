@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSettings
 
 from studio.core.errors import ProjectError
-from studio.core.project_store import ProjectStore
+
+if TYPE_CHECKING:  # the store loads with the first project, after the first paint
+    from studio.core.project_store import ProjectStore
 
 
 def ui_settings(home: Path) -> QSettings:
