@@ -33,12 +33,14 @@ from studio.engine.client import EngineClient, EngineError, read_connection
 from studio.engine.protocol import (
     FINAL_EVENTS,
     CancelledEvent,
+    Catalogue,
     DoneEvent,
     EngineEvent,
     EventType,
     FailedEvent,
     JobState,
     JobStatus,
+    ModelsReport,
     parse_event,
 )
 
@@ -50,7 +52,7 @@ STARTING, READY, RESTARTING, FAILED = "starting", "ready", "restarting", "failed
 class _Connector(QThread):
     """Finds or starts the engine, then reads its catalogue (generators, models)."""
 
-    connected = Signal(object, dict, dict)
+    connected = Signal(object, object, object)  # client, Catalogue, ModelsReport
     failed = Signal(str)
 
     def __init__(self, home: Path, safe_mode: bool, parent: QObject | None = None) -> None:
@@ -68,7 +70,7 @@ class _Connector(QThread):
             try:
                 models = client.models()
             except EngineError:
-                models = {}
+                models = ModelsReport()
         except Exception as exc:  # any failure becomes "failed: why" in the status bar
             self.failed.emit(str(exc) or type(exc).__name__)
             return
@@ -145,8 +147,8 @@ class _RequestThread(QThread):
 
 class EngineLink(QObject):
     state_changed = Signal(str, str)  # state, detail
-    catalogue_changed = Signal(dict)  # GET /plugins
-    models_changed = Signal(dict)  # GET /models
+    catalogue_changed = Signal(object)  # Catalogue (GET /plugins)
+    models_changed = Signal(object)  # ModelsReport (GET /models)
     event = Signal(object)  # one typed engine event (studio.engine.protocol: QueuedEvent … EngineEvent)
     jobs_lost = Signal(list, str)  # job ids the dead engine took with it, why
     _result = Signal(int, bool, object)
@@ -158,8 +160,8 @@ class EngineLink(QObject):
         self.client: EngineClient | None = None
         self.state = STARTING
         self.detail = ""
-        self.catalogue: dict[str, Any] = {}
-        self.models: dict[str, Any] = {}
+        self.catalogue = Catalogue()
+        self.models = ModelsReport()
         self._connector: _Connector | None = None
         self._pump: _EventPump | None = None
         self._old_threads: list[QThread] = []
@@ -258,8 +260,8 @@ class EngineLink(QObject):
 
         self.call(work, again, again)
 
-    @Slot(object, dict, dict)
-    def _on_connected(self, client: EngineClient, catalogue: dict, models: dict) -> None:
+    @Slot(object, object, object)
+    def _on_connected(self, client: EngineClient, catalogue: Catalogue, models: ModelsReport) -> None:
         if self._closing:
             client.close()
             return
@@ -477,14 +479,14 @@ class EngineLink(QObject):
         self.call(lambda client: client.artifact(artifact_id), on_ok, on_error)
 
     def refresh_models(self) -> None:
-        def store(models: dict) -> None:
+        def store(models: ModelsReport) -> None:
             self.models = models
             self.models_changed.emit(models)
 
         self.call(lambda client: client.models(), store, None)
 
     def refresh_catalogue(self) -> None:
-        def store(catalogue: dict) -> None:
+        def store(catalogue: Catalogue) -> None:
             self.catalogue = catalogue
             self.catalogue_changed.emit(catalogue)
 

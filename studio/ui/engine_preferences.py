@@ -40,12 +40,12 @@ def describe_remote(url: str, token: str, timeout: float = 10.0) -> dict[str, An
         catalogue = client.plugins()
         models = client.models()
         health = client.health()
-    device = models.get("device") or {}
+    device = models.device
     return {
         "version": health.version,
-        "plugins": [record.get("id") for record in catalogue.get("plugins", []) if record.get("state", "enabled") == "enabled"],
-        "generators": [generator["id"] for generator in catalogue.get("generators", [])],
-        "models": [entry.get("name") or entry.get("path") for entry in models.get("found") or []],
+        "plugins": [record.id for record in catalogue.plugins if record.state == "enabled"],
+        "generators": [generator.id for generator in catalogue.generators],
+        "models": [entry.name or entry.path for entry in models.found],
         "device": device.get("name")
         or device.get("kind")
         or device.get("type")

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import QDialog, QDockWidget, QLabel, QMainWindow, QVBoxLa
 from studio.core.errors import ProjectError
 from studio.core.history import HistoryNode
 from studio.core.paths import HomeLayout
+from studio.engine.protocol import ModelsReport
 from studio.ui import first_run, follow_results, melody_training
 from studio.ui.canvas import CanvasWidget
 from studio.ui.canvas_actions import CanvasActions
@@ -666,11 +667,7 @@ class MainWindow(QMainWindow):
         if not name:
             return None
         kind = str(command.get("models") or "")
-        known = [
-            entry
-            for entry in self.link.models.get("found") or []
-            if entry.get("kind") == kind and Path(str(entry.get("path", ""))).name == name
-        ]
+        known = [entry for entry in self.link.models.found if entry.kind == kind and Path(entry.path).name == name]
         if known and not self.prompter.ask(self, "Train on my MIDI", f"A model “{name}” exists. Train it further on these files?"):
             return None
         dialog = melody_training.TrainingDialog(self.link, row["id"], name, files, self)
@@ -687,7 +684,7 @@ class MainWindow(QMainWindow):
         if not ok:
             return
 
-        def pick(models: dict) -> None:
+        def pick(models: ModelsReport) -> None:
             self.link.models_changed.disconnect(pick)
             panel = self.generate_panel
             editor = next(
@@ -699,11 +696,7 @@ class MainWindow(QMainWindow):
                 None,
             )
             path = next(
-                (
-                    entry.get("path")
-                    for entry in models.get("found") or []
-                    if entry.get("kind") == kind and Path(str(entry.get("path", ""))).name == name
-                ),
+                (entry.path for entry in models.found if entry.kind == kind and Path(entry.path).name == name),
                 None,
             )
             if editor is not None and path:

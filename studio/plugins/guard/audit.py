@@ -258,11 +258,20 @@ _hook_installed = False
 _process_guard: Guard | None = None
 
 
+def declared(manifest: Any, name: str, default: Any = None) -> Any:
+    """A ``[plugin]`` fact (``id``, ``permissions``) of a Manifest, read from ``manifest.plugin``.
+
+    A stand-in without a ``plugin`` table (a namespace with the facts on itself) is read
+    directly, so callers that only know a plugin's id and permissions can be guarded too.
+    """
+    return getattr(getattr(manifest, "plugin", manifest), name, default)
+
+
 def guarded(manifest: Any) -> bool:
     """Whether a plugin runs under the guard: community plugins that lack a permission."""
     if getattr(manifest, "source", "user") == "first-party":
         return False
-    granted = set(getattr(manifest, "permissions", ()) or ())
+    granted = set(declared(manifest, "permissions", ()) or ())
     return not set(GUARDED_PERMISSIONS) <= granted
 
 
@@ -369,8 +378,8 @@ def _new_guard(manifest: Any, allowed_dirs: Iterable[Path]) -> Guard:
     root = getattr(manifest, "root", None)
     own = [Path(root)] if root is not None else []
     return Guard(
-        plugin_id=str(getattr(manifest, "id", "plugin")),
-        granted=frozenset(getattr(manifest, "permissions", ()) or ()),
+        plugin_id=str(declared(manifest, "id", "plugin")),
+        granted=frozenset(declared(manifest, "permissions", ()) or ()),
         allowed_dirs=tuple(_real(p) for p in allowed_dirs),
         own_dirs=tuple(_real(p) for p in own),
         thread=threading.get_ident(),
