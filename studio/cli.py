@@ -12,11 +12,14 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from studio.core.errors import StudioError
 from studio.core.logs import configure_logging
 from studio.core.paths import HomeLayout
+
+if TYPE_CHECKING:
+    from studio.engine.protocol import GeneratorEntry, PluginEntry
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -111,7 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     engine_pair = commands.add_parser(
         "engine-pair", help="print a new short pairing code for this home's running engine (for another machine to connect)"
     )
-    engine_pair.add_argument("--ttl", type=float, default=None, metavar="SECONDS", help="how long it stays valid (default STUDIO_PAIR_TTL or 300)")
+    engine_pair.add_argument(
+        "--ttl", type=float, default=None, metavar="SECONDS", help="how long it stays valid (default STUDIO_PAIR_TTL or 300)"
+    )
 
     screenshot = commands.add_parser("screenshot", help="render the main window off-screen to a PNG and exit")
     screenshot.add_argument("--out", type=Path, required=True)
@@ -305,8 +310,8 @@ def _generate(args: argparse.Namespace) -> int:
     raw = _parse_params(args.param)
     client = _engine_client(args)
     with client:
-        catalogue = client.plugins()["generators"]
-        generators = {g["id"]: g for g in catalogue}
+        catalogue = client.plugins().generators
+        generators = {g.id: g for g in catalogue}
         restored: dict[str, Any] = {}
         seed = args.seed
         plugin_id = args.plugin
@@ -327,7 +332,7 @@ def _generate(args: argparse.Namespace) -> int:
         if generator is None:
             known = ", ".join(sorted(generators)) or "none"
             raise StudioError(f"unknown generator {plugin_id!r}; available: {known}")
-        target = check_out(args.out, str(generator.get("kind", "")))
+        target = check_out(args.out, generator.kind)
         params = {**restored, **_resolve_file_values(client, generator, raw)}
         progress = _ProgressBar(enabled=not args.quiet and sys.stderr.isatty())
         job = client.run(plugin_id, params, seed, on_event=progress.update, timeout=args.timeout)
@@ -342,14 +347,15 @@ def _generate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _restore_for(path: Path, catalogue: list[dict[str, Any]], client: Any) -> Any:
+def _restore_for(path: Path, catalogue: list[GeneratorEntry], client: Any) -> Any:
     """The restore object of ``path`` against the engine's catalogue and models."""
     from studio.core.paths import HomeLayout, studio_home
     from studio.core.restore import local_models, restore_file
 
-    found = client.models().get("found") or []
+    found = [entry.model_dump(mode="json") for entry in client.models().found]
     layout = HomeLayout(Path(client.home or studio_home()))
-    return restore_file(path, catalogue, local_models(found, layout.cache_dir / "hashes.json"))
+    generators = [generator.model_dump(mode="json") for generator in catalogue]
+    return restore_file(path, generators, local_models(found, layout.cache_dir / "hashes.json"))
 
 
 def _offline_catalogue(safe_mode: bool = False) -> list[dict[str, Any]]:
@@ -377,12 +383,12 @@ def _parse_params(items: list[str]) -> dict[str, str]:
     return params
 
 
-def _resolve_file_values(client: Any, generator: dict[str, Any], raw: dict[str, str]) -> dict[str, Any]:
+def _resolve_file_values(client: Any, generator: GeneratorEntry, raw: dict[str, str]) -> dict[str, Any]:
     """Read ``@file`` values: upload inputs (image, MIDI, audio), inline text files."""
     from studio.core.artifacts import kind_for_path
     from studio.core.params import ARTIFACT_PARAM_TYPES
 
-    types = {param["name"]: param["type"] for param in generator["params"]}
+    types = {param.name: param.type for param in generator.params}
     resolved: dict[str, Any] = {}
     for name, value in raw.items():
         if not value.startswith("@"):
@@ -520,15 +526,15 @@ def _plugin_rows(config: Any) -> list[dict[str, Any]]:
         from studio.engine.client import EngineClient
 
         with EngineClient.connect(config.home, start=False) as client:
-            live = {row["id"]: row for row in client.plugins()["plugins"]}
+            live = {row.id: row for row in client.plugins().plugins}
     except StudioError:
         live = {}
     from studio.plugins.guard.sandbox import protection_for
 
     for row, record in zip(rows, found.records):
         engine_row = live.get(row["id"])
-        if engine_row and engine_row["state"] == "failed" and row["state"] == "enabled":
-            row.update(state="failed", error=engine_row["error"], traceback=engine_row["traceback"])
+        if engine_row and engine_row.state == "failed" and row["state"] == "enabled":
+            row.update(state="failed", error=engine_row.error, traceback=engine_row.traceback)
         row["protection"] = protection_for(record).to_dict()
     return rows
 
@@ -563,7 +569,7 @@ def _train(args: argparse.Namespace) -> int:
     rest = list(args.rest)
     client = _engine_client(args)
     with client:
-        plugin_id = _plugin_with_command(client.plugins()["plugins"], args.plugin, TRAIN)
+        plugin_id = _plugin_with_command(client.plugins().plugins, args.plugin, TRAIN)
         command_args = _upload_folders(client, rest)
         progress = _ProgressBar(enabled=sys.stderr.isatty())
 
@@ -589,16 +595,16 @@ def _train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _plugin_with_command(rows: list[dict[str, Any]], wanted: str, command: str) -> str:
+def _plugin_with_command(rows: list[PluginEntry], wanted: str, command: str) -> str:
     """The plugin id for ``wanted`` (an id, or the last part of one) that offers ``command``."""
-    offering = [row for row in rows if any(c.get("id") == command for c in row.get("commands") or []) and row.get("state") == "enabled"]
-    exact = [row["id"] for row in offering if row["id"] == wanted]
+    offering = [row.id for row in rows if any(c.id == command for c in row.commands) and row.state == "enabled"]
+    exact = [plugin_id for plugin_id in offering if plugin_id == wanted]
     if exact:
         return exact[0]
-    short = [row["id"] for row in offering if row["id"].rsplit(".", 1)[-1] == wanted]
+    short = [plugin_id for plugin_id in offering if plugin_id.rsplit(".", 1)[-1] == wanted]
     if len(short) == 1:
         return short[0]
-    known = ", ".join(sorted(row["id"] for row in offering)) or "none"
+    known = ", ".join(sorted(offering)) or "none"
     if len(short) > 1:
         raise StudioError(f"{wanted!r} could mean {', '.join(sorted(short))}; name the plugin id")
     raise StudioError(f"no enabled plugin {wanted!r} offers `{command}`; plugins that do: {known}")

@@ -196,16 +196,17 @@ class EngineClient:
         """Every plugin found and the generators it offers (``GET /plugins``)."""
         return Catalogue.model_validate(self._call("GET", "/plugins").json())
 
-    def plugins(self) -> dict[str, Any]:
-        """``catalogue()`` as plain JSON, for views that build panels from it."""
-        return self.catalogue().model_dump(mode="json")
+    def plugins(self) -> Catalogue:
+        """The same answer as ``catalogue()``: the window and the CLI read its typed entries."""
+        return self.catalogue()
 
-    def reload_plugins(self) -> dict[str, Any]:
+    def reload_plugins(self) -> Catalogue:
         """Apply plugin and settings changes now (the engine restarts its worker)."""
-        return Catalogue.model_validate(self._call("POST", "/plugins/reload").json()).model_dump(mode="json")
+        return Catalogue.model_validate(self._call("POST", "/plugins/reload").json())
 
-    def models(self) -> dict[str, Any]:
-        return ModelsReport.model_validate(self._call("GET", "/models").json()).model_dump(mode="json")
+    def models(self) -> ModelsReport:
+        """Model files found in the model folders, and what the worker holds loaded (``GET /models``)."""
+        return ModelsReport.model_validate(self._call("GET", "/models").json())
 
     def submit(
         self,

@@ -78,7 +78,7 @@ def find_command(discovery: Any, plugin_id: str, command_id: str) -> tuple[Comma
     record = discovery.plugin(plugin_id)
     if record is None or record.manifest is None:
         offering = sorted(
-            f"{r.manifest.id} ({', '.join(c.id for c in r.manifest.commands)})"
+            f"{r.manifest.plugin.id} ({', '.join(c.id for c in r.manifest.commands)})"
             for r in discovery.records
             if r.usable and r.manifest and r.manifest.commands
         )
@@ -134,7 +134,7 @@ def run_command(
     assert record.manifest is not None
     job_record = {
         "plugin": plugin_id,
-        "plugin_version": record.manifest.version,
+        "plugin_version": record.manifest.plugin.version,
         "command": command,
         "args": args,
         "message": result.message,

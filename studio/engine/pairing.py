@@ -145,6 +145,7 @@ class PairingDesk:
 
 def add_pairing_routes(app: Any, engine: Any, refused: dict[int | str, dict[str, Any]]) -> None:
     """``POST /pair`` (open: the code is the credential) and ``POST /pair/codes`` (token needed)."""
+
     @app.post("/pair", response_model=Paired, responses=refused)
     def pair(body: PairRequest, request: Request) -> Paired:
         who = (request.client.host if request.client else "?") + (f" ({body.client})" if body.client else "")

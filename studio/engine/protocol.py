@@ -287,6 +287,29 @@ class ParamEntry(ProtocolModel):
     optional: bool = False
 
 
+class RoleEntry(ProtocolModel):
+    """One role a generator fills, and how the role's inputs map onto its params."""
+
+    model_config = ConfigDict(extra="allow")
+
+    role: str
+    inputs: dict[str, str] = Field(default_factory=dict)
+    fixed: dict[str, Any] = Field(default_factory=dict)
+
+
+class CommandEntry(ProtocolModel):
+    """A command a plugin contributes (e.g. ``train``), run as a command job."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    title: str = ""
+    description: str = ""
+    models: str = Field(default="", description="the model kind the command makes, e.g. melody")
+    data: str = ""
+    plugin: str = ""
+
+
 class GeneratorEntry(ProtocolModel):
     model_config = ConfigDict(extra="allow")
 
@@ -296,6 +319,7 @@ class GeneratorEntry(ProtocolModel):
     description: str = ""
     plugin: str = ""
     params: list[ParamEntry] = Field(default_factory=list)
+    roles: list[RoleEntry] = Field(default_factory=list)
     state: str = ""
 
 
@@ -311,14 +335,28 @@ class PluginEntry(ProtocolModel):
     name: str = ""
     version: str = ""
     generators: list[GeneratorEntry] = Field(default_factory=list)
+    commands: list[CommandEntry] = Field(default_factory=list)
     permissions: list[str] = Field(default_factory=list)
 
 
 class Catalogue(ProtocolModel):
     """``GET /plugins``: every plugin found (usable or not) and the generators it offers."""
 
-    plugins: list[PluginEntry]
-    generators: list[GeneratorEntry]
+    plugins: list[PluginEntry] = Field(default_factory=list)
+    generators: list[GeneratorEntry] = Field(default_factory=list)
+
+
+class ModelEntry(ProtocolModel):
+    """A model file or folder found in the model folders (``studio.engine.model_scan``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    path: str
+    name: str = ""
+    format: str = Field(default="", description="diffusers, transformers, safetensors, gguf, pickle, studio-melody")
+    kind: str = Field(default="unknown", description="diffusion, llm, musicgen, melody, lora, vae, unknown …")
+    detail: str = ""
+    bytes: int = 0
 
 
 class ModelsReport(ProtocolModel):
@@ -326,7 +364,7 @@ class ModelsReport(ProtocolModel):
 
     model_config = ConfigDict(extra="allow")
 
-    found: list[dict[str, Any]] = Field(default_factory=list)
+    found: list[ModelEntry] = Field(default_factory=list)
     folders: list[str] = Field(default_factory=list)
     loaded: list[dict[str, Any]] = Field(default_factory=list)
     usage: dict[str, Any] | None = None

@@ -191,10 +191,10 @@ class LocalRunner:
                 self.models.end_job()
             finished = time.time()
             record = {
-                "plugin": manifest.id,
-                "plugin_version": manifest.version,
+                "plugin": manifest.plugin.id,
+                "plugin_version": manifest.plugin.version,
                 "generator": generator_id,
-                "version": manifest.version,
+                "version": manifest.plugin.version,
                 "params": dict(values),
                 "seed": int(seed),
                 "device": device.name,

@@ -62,12 +62,12 @@ def sandbox_plan(config: EngineConfig, record: PluginRecord) -> SandboxPlan:
     assert manifest is not None
     layout = config.layout
     return plan_sandbox(
-        plugin_id=manifest.id,
-        permissions=manifest.permissions,
+        plugin_id=manifest.plugin.id,
+        permissions=manifest.plugin.permissions,
         plugin_folder=Path(record.folder),
         home=Path(config.home),
-        data_dir=plugin_data_dir(config.home, manifest.id),
-        work_dir=layout.cache_dir / "sandbox" / manifest.id,
+        data_dir=plugin_data_dir(config.home, manifest.plugin.id),
+        work_dir=layout.cache_dir / "sandbox" / manifest.plugin.id,
         artifacts_dir=layout.artifacts_dir,
         model_paths=config.all_model_paths(),
         # The studio's code, found through its folder (Python lists it to import ``studio``).

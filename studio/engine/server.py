@@ -61,6 +61,7 @@ from studio.engine.protocol import (
     JobList,
     JobRequest,
     JobStatus,
+    ModelEntry,
     ModelsReport,
     Ok,
     PluginFailure,
@@ -518,7 +519,7 @@ def create_app(engine: Engine) -> FastAPI:  # noqa: C901
         status = engine.jobs.worker_status()
         worker = engine.jobs.worker
         return ModelsReport(
-            found=scan_models(engine.config.all_model_paths()),
+            found=[ModelEntry.model_validate(entry) for entry in scan_models(engine.config.all_model_paths())],
             folders=[str(p) for p in engine.config.all_model_paths()],
             loaded=status["loaded"] if status else [],
             usage=status["usage"] if status else None,

@@ -452,7 +452,7 @@ def pack_folder(folder: Path, *, out: Path | None = None, limits: ArchiveLimits 
             raise ArchiveError(
                 f"{folder}: generator {generator.id} has entry {generator.entry!r}, but there is no {base.relative_to(folder)}.py"
             )
-    out = Path(out) if out is not None else Path.cwd() / f"{manifest.id}-{manifest.version}.zip"
+    out = Path(out) if out is not None else Path.cwd() / f"{manifest.plugin.id}-{manifest.plugin.version}.zip"
     out_resolved = out.resolve()
     files: list[tuple[str, Path]] = []
     for current, dirs, names in os.walk(folder):

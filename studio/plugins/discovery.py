@@ -40,7 +40,7 @@ class PluginRecord:
     @property
     def id(self) -> str:
         if self.manifest is not None:
-            return self.manifest.id
+            return self.manifest.plugin.id
         return f"<{self.folder.name}>"
 
     @property
@@ -72,7 +72,7 @@ class Discovery:
 
     def plugin(self, plugin_id: str) -> PluginRecord | None:
         for record in self.records:
-            if record.manifest is not None and record.manifest.id == plugin_id:
+            if record.manifest is not None and record.manifest.plugin.id == plugin_id:
                 return record
         return None
 
@@ -126,15 +126,15 @@ def discover(
             result.records.append(record)
             continue
         manifest = record.manifest
-        if manifest.id in seen:
+        if manifest.plugin.id in seen:
             record.state = STATE_FAILED
-            record.error = f"plugin id {manifest.id} is already provided by {seen[manifest.id]}; this copy is ignored"
+            record.error = f"plugin id {manifest.plugin.id} is already provided by {seen[manifest.plugin.id]}; this copy is ignored"
         else:
-            seen[manifest.id] = folder
+            seen[manifest.plugin.id] = folder
             if safe_mode and source != "first-party":
                 record.state = STATE_DISABLED
                 record.error = "safe mode: community plugins are off"
-            elif manifest.id in disabled_ids:
+            elif manifest.plugin.id in disabled_ids:
                 record.state = STATE_DISABLED
         result.records.append(record)
     return result

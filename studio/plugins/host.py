@@ -165,7 +165,7 @@ class SinglePluginHost(PluginHost):
     def data_dir(self, record: PluginRecord) -> Path | None:
         if self.data_root is None or record.manifest is None:
             return None
-        return plugin_data_dir(self.data_root, record.manifest.id)
+        return plugin_data_dir(self.data_root, record.manifest.plugin.id)
 
 
 def plugin_data_dir(home: Path, plugin_id: str) -> Path:

@@ -188,30 +188,30 @@ class InstallPlan:
 
     @property
     def id_dir(self) -> Path:
-        return self.layout.plugins_dir / self.manifest.id
+        return self.layout.plugins_dir / self.manifest.plugin.id
 
     @property
     def target(self) -> Path:
-        return self.id_dir / self.manifest.version
+        return self.id_dir / self.manifest.plugin.version
 
     @property
     def action(self) -> str:
         if self.installed_version is None:
             return "install"
         try:
-            newer = Version(self.manifest.version) > Version(self.installed_version)
+            newer = Version(self.manifest.plugin.version) > Version(self.installed_version)
         except InvalidVersion:
             newer = True
         return "upgrade" if newer else "downgrade"
 
     def facts(self) -> list[tuple[str, str]]:
         """(label, value) rows for a confirmation: the CLI prints them, the dialog shows them."""
-        m = self.manifest
+        m = self.manifest.plugin
         version = m.version
         if self.installed_version is not None:
             version += f"  ({self.action} from {self.installed_version}, which is kept for rollback)"
         permissions = "; ".join(f"{name}: {PERMISSION_TEXT.get(name, name)}" for name in m.permissions) or "none"
-        generators = ", ".join(f"{g.id} ({g.kind})" for g in m.generators)
+        generators = ", ".join(f"{g.id} ({g.kind})" for g in self.manifest.generators)
         direct = [dep for dep in self.dependencies if dep.required_by == "plugin.toml" or dep.required_by.startswith("wheel ")]
         indirect = [dep for dep in self.dependencies if dep not in direct and dep.source != "studio"]
         dependencies = "; ".join(dep.describe() for dep in direct) or "none"
@@ -274,32 +274,36 @@ def plan_install(
     archive = open_archive(Path(archive_path), expected_sha256=expected_sha256, limits=limits)
     where = f"{archive.path.name}:{archive.manifest_member}"
     manifest = parse_manifest_text(archive.manifest_text, root=archive.path, where=where, source="user")
-    if manifest.id.startswith(RESERVED_PREFIX):
+    if manifest.plugin.id.startswith(RESERVED_PREFIX):
         raise InstallError(
             f"{where}: plugin ids starting with '{RESERVED_PREFIX}' are reserved for the studio's first-party plugins; choose your own prefix, like 'yourname.'"
         )
-    if not _SAFE_VERSION.match(manifest.version):
-        raise InstallError(f"{where}: version {manifest.version!r} cannot name a folder; use a plain version like 1.2.0")
+    if not _SAFE_VERSION.match(manifest.plugin.version):
+        raise InstallError(f"{where}: version {manifest.plugin.version!r} cannot name a folder; use a plain version like 1.2.0")
     _check_entry_modules(archive, manifest, where)
 
     folders = list(plugin_folders) if plugin_folders is not None else default_plugin_folders(layout)
-    installed = read_marker(layout.plugins_dir / manifest.id / CURRENT_MARKER)
-    if installed is not None and installed == manifest.version and (layout.plugins_dir / manifest.id / installed / MANIFEST_NAME).is_file():
+    installed = read_marker(layout.plugins_dir / manifest.plugin.id / CURRENT_MARKER)
+    if (
+        installed is not None
+        and installed == manifest.plugin.version
+        and (layout.plugins_dir / manifest.plugin.id / installed / MANIFEST_NAME).is_file()
+    ):
         raise InstallError(
-            f"{manifest.id} {manifest.version} is already installed; to reinstall it, remove it first (`plugins remove {manifest.id}`)"
+            f"{manifest.plugin.id} {manifest.plugin.version} is already installed; to reinstall it, remove it first (`plugins remove {manifest.plugin.id}`)"
         )
     found = discover(folders, entry_points=True)
     _check_collisions(manifest, found, layout, where)
 
     host = host if host is not None else host_packages()
-    requirements = [(text, "plugin.toml") for text in manifest.dependencies]
+    requirements = [(text, "plugin.toml") for text in manifest.plugin.dependencies]
     if archive.kind == "wheel":
         requirements += [(text, f"wheel {archive.path.name}") for text in archive.wheel_requires]
     dependencies, notes = resolve_dependencies(requirements, archive, host)
     plan = InstallPlan(
         archive=archive, manifest=manifest, layout=layout, installed_version=installed, dependencies=dependencies, notes=notes
     )
-    if not manifest.permissions:
+    if not manifest.plugin.permissions:
         plan.notes.append(
             "declares no permissions: the studio will refuse it the network, other programs and writes outside its folders (a safety net, not a sandbox)"
         )
@@ -325,7 +329,7 @@ def _top_packages(manifest: Manifest) -> set[str]:
 
 
 def _check_collisions(manifest: Manifest, found: Discovery, layout: HomeLayout, where: str) -> None:
-    own_dir = (layout.plugins_dir / manifest.id).resolve()
+    own_dir = (layout.plugins_dir / manifest.plugin.id).resolve()
     packages = _top_packages(manifest)
     generator_ids = {generator.id for generator in manifest.generators}
     for record in found.records:
@@ -335,20 +339,20 @@ def _check_collisions(manifest: Manifest, found: Discovery, layout: HomeLayout, 
         folder = Path(record.folder).resolve()
         if folder.parent == own_dir:
             continue  # an installed version of this very plugin: this is an upgrade
-        if other.id == manifest.id:
+        if other.plugin.id == manifest.plugin.id:
             kind = {"first-party": "first-party plugin", "entry-point": "pip-installed plugin"}.get(record.source, "plugin")
             raise InstallError(
-                f"plugin id {manifest.id} is already used by the {kind} in {record.folder}; "
+                f"plugin id {manifest.plugin.id} is already used by the {kind} in {record.folder}; "
                 "a plugin can only be upgraded by an archive of the same plugin installed with `plugins install`"
                 + ("" if record.source != "user" else "; remove that folder first")
             )
         clash = generator_ids & {generator.id for generator in other.generators}
         if clash:
-            raise InstallError(f"{where}: generator id(s) {', '.join(sorted(clash))} are already provided by plugin {other.id}")
+            raise InstallError(f"{where}: generator id(s) {', '.join(sorted(clash))} are already provided by plugin {other.plugin.id}")
         shared = packages & _top_packages(other)
         if shared:
             raise InstallError(
-                f"{where}: its Python package {', '.join(sorted(shared))} has the same name as plugin {other.id}'s; "
+                f"{where}: its Python package {', '.join(sorted(shared))} has the same name as plugin {other.plugin.id}'s; "
                 "two plugins cannot share a package name (rename the package)"
             )
     for package in sorted(packages):
@@ -520,16 +524,18 @@ def _pip(arguments: list[str], plan: InstallPlan) -> None:
     try:
         process = subprocess.run(command, capture_output=True, text=True, timeout=1800, env=dict(os.environ, PIP_REQUIRE_VIRTUALENV="0"))
     except subprocess.TimeoutExpired:
-        raise InstallError(f"installing the dependencies of {plan.manifest.id} took more than 30 minutes; nothing was installed") from None
+        raise InstallError(
+            f"installing the dependencies of {plan.manifest.plugin.id} took more than 30 minutes; nothing was installed"
+        ) from None
     except OSError as exc:
-        raise InstallError(f"cannot run pip to install the dependencies of {plan.manifest.id}: {exc}") from None
+        raise InstallError(f"cannot run pip to install the dependencies of {plan.manifest.plugin.id}: {exc}") from None
     if process.returncode != 0:
         output = (process.stderr or process.stdout).strip().splitlines()
         if any("No module named pip" in line for line in output):
-            raise InstallError(f"{plan.manifest.id} has dependencies to install, but pip is not available in the studio's Python")
+            raise InstallError(f"{plan.manifest.plugin.id} has dependencies to install, but pip is not available in the studio's Python")
         interesting = [line for line in output if line.startswith("ERROR") or "conflict" in line.lower() or "requires" in line.lower()]
         detail = "; ".join((interesting or output)[-4:])
-        raise InstallError(f"pip could not install the dependencies of {plan.manifest.id} ({detail}); nothing was installed")
+        raise InstallError(f"pip could not install the dependencies of {plan.manifest.plugin.id} ({detail}); nothing was installed")
 
 
 def _file_url_path(url: str) -> str:
@@ -612,18 +618,18 @@ def install(plan: InstallPlan, *, step: Step | None = None, trial: bool = True) 
     layout.plugins_dir.mkdir(parents=True, exist_ok=True)
     with _install_lock(layout):
         if read_marker(plan.id_dir / CURRENT_MARKER) != plan.installed_version:
-            raise InstallError(f"{manifest.id} changed while this install was waiting; check the archive again")
+            raise InstallError(f"{manifest.plugin.id} changed while this install was waiting; check the archive again")
         if sha256_file(plan.archive.path) != plan.archive.sha256:
             raise ArchiveError(f"{plan.archive.path.name} changed after it was checked; nothing was installed")
         _clear_leftovers(layout)
-        staging = layout.plugins_dir / f".staging-{manifest.id}-{secrets.token_hex(4)}"
+        staging = layout.plugins_dir / f".staging-{manifest.plugin.id}-{secrets.token_hex(4)}"
         try:
             say(f"unpacking {plan.archive.file_count} files")
             plan.archive.extract_to(staging)
             installed_deps = install_dependencies(plan, staging, step=say)
             record = {
-                "id": manifest.id,
-                "version": manifest.version,
+                "id": manifest.plugin.id,
+                "version": manifest.plugin.version,
                 "archive": plan.archive.path.name,
                 "sha256": plan.archive.sha256,
                 "installed": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -640,8 +646,10 @@ def install(plan: InstallPlan, *, step: Step | None = None, trial: bool = True) 
                 try:
                     trial_load(staging, home=layout.root)
                 except InstallError as exc:
-                    kept = f"; {manifest.id} {plan.installed_version} stays installed" if plan.installed_version else ""
-                    raise InstallError(f"{manifest.id} {manifest.version} failed to load, so it was not installed{kept}: {exc}") from None
+                    kept = f"; {manifest.plugin.id} {plan.installed_version} stays installed" if plan.installed_version else ""
+                    raise InstallError(
+                        f"{manifest.plugin.id} {manifest.plugin.version} failed to load, so it was not installed{kept}: {exc}"
+                    ) from None
             plan.id_dir.mkdir(parents=True, exist_ok=True)
             if plan.target.exists():  # a stale, non-current copy of this version
                 _remove_tree(plan.target, layout)
@@ -650,11 +658,11 @@ def install(plan: InstallPlan, *, step: Step | None = None, trial: bool = True) 
             shutil.rmtree(staging, ignore_errors=True)
             raise
         previous = plan.installed_version
-        if previous is not None and previous != manifest.version:
+        if previous is not None and previous != manifest.plugin.version:
             write_marker(plan.id_dir / PREVIOUS_MARKER, previous)
-        write_marker(plan.id_dir / CURRENT_MARKER, manifest.version)
+        write_marker(plan.id_dir / CURRENT_MARKER, manifest.plugin.version)
         _prune_versions(plan.id_dir, layout)
-    say(f"installed {manifest.id} {manifest.version}")
+    say(f"installed {manifest.plugin.id} {manifest.plugin.version}")
     return InstallResult(
         manifest=read_manifest(plan.target, source="user"), path=plan.target, previous_version=previous, dependencies=installed_deps
     )

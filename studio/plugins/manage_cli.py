@@ -105,10 +105,11 @@ def _install(args: argparse.Namespace, config: Any) -> int:
     if not args.yes:
         if not sys.stdin.isatty():
             print(
-                f"error: not installed; run again with --yes to {plan.action} {plan.manifest.id} {plan.manifest.version}", file=sys.stderr
+                f"error: not installed; run again with --yes to {plan.action} {plan.manifest.plugin.id} {plan.manifest.plugin.version}",
+                file=sys.stderr,
             )
             return EXIT_FAILED
-        answer = input(f"{plan.action.capitalize()} {plan.manifest.id} {plan.manifest.version}? [y/N] ").strip().lower()
+        answer = input(f"{plan.action.capitalize()} {plan.manifest.plugin.id} {plan.manifest.plugin.version}? [y/N] ").strip().lower()
         if answer not in ("y", "yes"):
             print("not installed")
             return EXIT_FAILED
@@ -118,13 +119,13 @@ def _install(args: argparse.Namespace, config: Any) -> int:
 
     result = install(plan, step=step)
     what = (
-        f"upgraded {result.manifest.id} {result.previous_version} → {result.manifest.version}"
+        f"upgraded {result.manifest.plugin.id} {result.previous_version} → {result.manifest.plugin.version}"
         if result.previous_version
-        else f"installed {result.manifest.id} {result.manifest.version}"
+        else f"installed {result.manifest.plugin.id} {result.manifest.plugin.version}"
     )
     print(f"{what} in {result.path}")
     if result.previous_version:
-        print(f"the previous version is kept: `python main.py plugins rollback {result.manifest.id}` restores it")
+        print(f"the previous version is kept: `python main.py plugins rollback {result.manifest.plugin.id}` restores it")
     return EXIT_OK
 
 

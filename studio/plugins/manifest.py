@@ -297,50 +297,8 @@ class Manifest(BaseModel):
     def first_party(self) -> bool:
         return self._source == "first-party"
 
-    # -------------------------------------------------------------- [plugin] facts
-
-    @property
-    def id(self) -> str:
-        return self.plugin.id
-
-    @property
-    def name(self) -> str:
-        return self.plugin.name
-
-    @property
-    def version(self) -> str:
-        return self.plugin.version
-
-    @property
-    def api(self) -> str:
-        return self.plugin.api
-
-    @property
-    def permissions(self) -> tuple[str, ...]:
-        return self.plugin.permissions
-
-    @property
-    def dependencies(self) -> tuple[str, ...]:
-        return self.plugin.dependencies
-
-    @property
-    def author(self) -> str:
-        return self.plugin.author
-
-    @property
-    def description(self) -> str:
-        return self.plugin.description
-
-    @property
-    def homepage(self) -> str:
-        return self.plugin.homepage
-
-    @property
-    def license(self) -> str:
-        return self.plugin.license
-
     def api_compatible(self) -> bool:
-        return Version(API_VERSION) in SpecifierSet(self.api)
+        return Version(API_VERSION) in SpecifierSet(self.plugin.api)
 
     def command(self, command_id: str) -> CommandSpec | None:
         return next((command for command in self.commands if command.id == command_id), None)
@@ -371,7 +329,7 @@ def parse_manifest_text(text: str, *, root: Path, where: str = MANIFEST_NAME, so
     manifest._root, manifest._source, manifest._raw = root, source, data
     if not manifest.api_compatible():
         raise ManifestError(
-            f"{where}: plugin {manifest.id} needs plugin API {manifest.api}, but this studio provides "
+            f"{where}: plugin {manifest.plugin.id} needs plugin API {manifest.plugin.api}, but this studio provides "
             f"API {API_VERSION}; install a version of the plugin made for API {API_VERSION.split('.')[0]}.x"
         )
     return manifest

@@ -50,7 +50,7 @@ def load_reader(reader: ReaderSpec, manifest: Manifest) -> Reader:
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:
-        raise StudioError(f"reader {reader.id} of plugin {manifest.id} cannot be imported: {type(exc).__name__}: {exc}") from None
+        raise StudioError(f"reader {reader.id} of plugin {manifest.plugin.id} cannot be imported: {type(exc).__name__}: {exc}") from None
     finally:
         if added and folder in sys.path:
             sys.path.remove(folder)

@@ -72,8 +72,8 @@ def check_manifest(folder: Path) -> Manifest:
         manifest = read_manifest(folder)
     except StudioError as exc:
         raise AssertionError(str(exc)) from None
-    if manifest.id.startswith("studio."):
-        raise AssertionError(f"{manifest.id}: ids starting with 'studio.' are reserved for first-party plugins")
+    if manifest.plugin.id.startswith("studio."):
+        raise AssertionError(f"{manifest.plugin.id}: ids starting with 'studio.' are reserved for first-party plugins")
     for generator in manifest.generators:
         module = generator.entry.partition(":")[0]
         base = folder / module.replace(".", "/")
@@ -119,10 +119,10 @@ class PluginHarness:
         self.manifest = check_manifest(self.folder)
         config = EngineConfig(home=self.home, plugin_dirs=[self.folder], include_first_party=False, device=device)
         self.runner = LocalRunner(config)
-        record = self.runner.plugins.discovery.plugin(self.manifest.id)
+        record = self.runner.plugins.discovery.plugin(self.manifest.plugin.id)
         if record is None or not record.usable:
             why = record.error if record is not None else "not found"
-            raise AssertionError(f"{self.manifest.id} is not usable in the engine: {why}")
+            raise AssertionError(f"{self.manifest.plugin.id} is not usable in the engine: {why}")
 
     @property
     def generators(self) -> list[str]:
@@ -150,7 +150,7 @@ class PluginHarness:
         """Run one generation through the engine core. Raises the engine's errors unchanged."""
         if generator is None:
             if len(self.generators) != 1:
-                raise TypeError(f"{self.manifest.id} has several generators; name one of {self.generators}")
+                raise TypeError(f"{self.manifest.plugin.id} has several generators; name one of {self.generators}")
             generator = self.generators[0]
         events: list[dict[str, Any]] = []
         result = self.runner.run(generator, params, seed, on_event=events.append)

@@ -33,8 +33,8 @@ def main(argv: list[str]) -> int:
 
     manifest = read_manifest(folder, source="user")
     plan = plan_sandbox(
-        plugin_id=manifest.id,
-        permissions=manifest.permissions,
+        plugin_id=manifest.plugin.id,
+        permissions=manifest.plugin.permissions,
         plugin_folder=folder,
         home=home,
         data_dir=work / "data",

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from studio.engine.client import EngineClient
-    from studio.engine.protocol import CancelledEvent, DoneEvent, FailedEvent, JobStatus
+    from studio.engine.protocol import CancelledEvent, Catalogue, DoneEvent, FailedEvent, JobStatus, ModelsReport
 
 # The engine client (httpx, pydantic models: ~300 ms of imports) is imported by the connector
 # thread, after the window has painted; the GUI thread only finds it in ``sys.modules``.
@@ -47,7 +47,7 @@ STARTING, READY, RESTARTING, FAILED = "starting", "ready", "restarting", "failed
 class _Connector(QThread):
     """Finds or starts the engine, then reads its catalogue (generators, models)."""
 
-    connected = Signal(object, dict, dict)
+    connected = Signal(object, object, object)  # client, Catalogue, ModelsReport
     failed = Signal(str)
 
     def __init__(self, home: Path, safe_mode: bool, parent: QObject | None = None) -> None:
@@ -67,7 +67,9 @@ class _Connector(QThread):
             try:
                 models = client.models()
             except EngineError:
-                models = {}
+                from studio.engine.protocol import ModelsReport
+
+                models = ModelsReport()
         except Exception as exc:  # any failure becomes "failed: why" in the status bar
             self.failed.emit(str(exc) or type(exc).__name__)
             return
@@ -144,8 +146,8 @@ class _RequestThread(QThread):
 
 class EngineLink(QObject):
     state_changed = Signal(str, str)  # state, detail
-    catalogue_changed = Signal(dict)  # GET /plugins
-    models_changed = Signal(dict)  # GET /models
+    catalogue_changed = Signal(object)  # Catalogue (GET /plugins)
+    models_changed = Signal(object)  # ModelsReport (GET /models)
     event = Signal(object)  # one typed engine event (studio.engine.protocol: QueuedEvent … EngineEvent)
     jobs_lost = Signal(list, str)  # job ids the dead engine took with it, why
     _result = Signal(int, bool, object)
@@ -157,8 +159,8 @@ class EngineLink(QObject):
         self.client: EngineClient | None = None
         self.state = STARTING
         self.detail = ""
-        self.catalogue: dict[str, Any] = {}
-        self.models: dict[str, Any] = {}
+        self._catalogue: Catalogue | None = None  # empty until the engine answers (made on first read:
+        self._models: ModelsReport | None = None  # pydantic loads after the first paint)
         self._connector: _Connector | None = None
         self._pump: _EventPump | None = None
         self._old_threads: list[QThread] = []
@@ -175,6 +177,30 @@ class EngineLink(QObject):
         self._result.connect(self._deliver)
 
     # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def catalogue(self) -> Catalogue:
+        if self._catalogue is None:
+            from studio.engine.protocol import Catalogue
+
+            self._catalogue = Catalogue()
+        return self._catalogue
+
+    @catalogue.setter
+    def catalogue(self, catalogue: Catalogue) -> None:
+        self._catalogue = catalogue
+
+    @property
+    def models(self) -> ModelsReport:
+        if self._models is None:
+            from studio.engine.protocol import ModelsReport
+
+            self._models = ModelsReport()
+        return self._models
+
+    @models.setter
+    def models(self, models: ModelsReport) -> None:
+        self._models = models
 
     def start(self) -> None:
         """Connect in the background (starting the engine when none answers)."""
@@ -266,8 +292,8 @@ class EngineLink(QObject):
 
         self.call(work, again, again)
 
-    @Slot(object, dict, dict)
-    def _on_connected(self, client: EngineClient, catalogue: dict, models: dict) -> None:
+    @Slot(object, object, object)
+    def _on_connected(self, client: EngineClient, catalogue: Catalogue, models: ModelsReport) -> None:
         if self._closing:
             client.close()
             return
@@ -491,14 +517,14 @@ class EngineLink(QObject):
         self.call(lambda client: client.artifact(artifact_id), on_ok, on_error)
 
     def refresh_models(self) -> None:
-        def store(models: dict) -> None:
+        def store(models: ModelsReport) -> None:
             self.models = models
             self.models_changed.emit(models)
 
         self.call(lambda client: client.models(), store, None)
 
     def refresh_catalogue(self) -> None:
-        def store(catalogue: dict) -> None:
+        def store(catalogue: Catalogue) -> None:
             self.catalogue = catalogue
             self.catalogue_changed.emit(catalogue)
 

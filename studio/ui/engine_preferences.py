@@ -43,12 +43,12 @@ def describe_remote(url: str, token: str, timeout: float = 10.0) -> dict[str, An
         catalogue = client.plugins()
         models = client.models()
         health = client.health()
-    device = models.get("device") or {}
+    device = models.device
     return {
         "version": health.version,
-        "plugins": [record.get("id") for record in catalogue.get("plugins", []) if record.get("state", "enabled") == "enabled"],
-        "generators": [generator["id"] for generator in catalogue.get("generators", [])],
-        "models": [entry.get("name") or entry.get("path") for entry in models.get("found") or []],
+        "plugins": [record.id for record in catalogue.plugins if record.state == "enabled"],
+        "generators": [generator.id for generator in catalogue.generators],
+        "models": [entry.name or entry.path for entry in models.found],
         "device": device.get("name")
         or device.get("kind")
         or device.get("type")
@@ -113,7 +113,9 @@ class EngineSection(QWidget):
         self.code.setObjectName("enginePairCode")
         self.code.setPlaceholderText("or the short pairing code the remote printed, e.g. K7QM-4XPD")
         self.code.setMaxLength(32)
-        self.code.setToolTip("The short single-use code the remote engine printed (python main.py engine-pair makes a new one); Connect trades it for the token")
+        self.code.setToolTip(
+            "The short single-use code the remote engine printed (python main.py engine-pair makes a new one); Connect trades it for the token"
+        )
         form.addRow("Pairing code", self.code)
         self.status = QLabel("")
         self.status.setObjectName("engineRemoteStatus")

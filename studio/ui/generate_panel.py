@@ -9,7 +9,7 @@ restored into the form.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QStandardItem, QStandardItemModel
@@ -28,6 +28,10 @@ from PySide6.QtWidgets import (
 
 from studio.core.seeds import SEED_MAX
 from studio.ui import accessibility
+
+if TYPE_CHECKING:  # pydantic's models load after the window's first paint
+    from studio.engine.protocol import Catalogue, GeneratorEntry, ModelEntry, ModelsReport, ParamEntry
+
 from studio.ui.param_widgets import InputEditor, ModelEditor, ParamEditor, SeedEditor, editor_for, model_kind
 
 KIND_ORDER = ("image", "text", "music", "audio")
@@ -35,21 +39,19 @@ KIND_TITLES = {"image": "Image", "text": "Text", "music": "Music", "audio": "Aud
 INPUT_TYPES = ("image", "mask", "melody", "audio")
 
 
-def ready_without_a_model(generator: dict[str, Any]) -> bool:
+def ready_without_a_model(generator: GeneratorEntry) -> bool:
     """True for a generator that needs no model file of the user's (no ``model`` param).
 
     Such generators (the built-in patterns, say) are listed first in their kind and picked
     when nothing was remembered, so a new user sees a result at once: the default comes
     from what manifests declare, never from a plugin id written here.
     """
-    return not any(spec.get("type") == "model" for spec in generator.get("params") or [])
+    return not any(spec.type == "model" for spec in generator.params)
 
 
-def _first_pick(generators: list[dict[str, Any]]) -> str | None:
-    ordered = sorted(
-        generators, key=lambda g: (KIND_ORDER.index(g.get("kind")) if g.get("kind") in KIND_ORDER else 99, not ready_without_a_model(g))
-    )
-    return ordered[0]["id"] if ordered else None
+def _first_pick(generators: list[GeneratorEntry]) -> str | None:
+    ordered = sorted(generators, key=lambda g: (KIND_ORDER.index(g.kind) if g.kind in KIND_ORDER else 99, not ready_without_a_model(g)))
+    return ordered[0].id if ordered else None
 
 
 def narrow_fields(host: QWidget) -> None:
@@ -63,8 +65,8 @@ def narrow_fields(host: QWidget) -> None:
         combo.setMinimumContentsLength(6)
 
 
-def _param_title(spec: dict[str, Any]) -> str:
-    return spec.get("label") or spec["name"].replace("_", " ").capitalize()
+def _param_title(spec: ParamEntry) -> str:
+    return spec.label or spec.name.replace("_", " ").capitalize()
 
 
 class GeneratePanel(QWidget):
@@ -74,9 +76,9 @@ class GeneratePanel(QWidget):
     def __init__(self, settings: QSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.settings = settings
-        self.generators: dict[str, dict[str, Any]] = {}
+        self.generators: dict[str, GeneratorEntry] = {}
         self.editors: dict[str, ParamEditor] = {}
-        self.models: dict[str, Any] = {}
+        self.models: ModelsReport | None = None  # until the engine answers
         self._current: str | None = None
         self._restoring = False
 
@@ -127,23 +129,23 @@ class GeneratePanel(QWidget):
 
     # ------------------------------------------------------------------ catalogue
 
-    def set_catalogue(self, catalogue: dict[str, Any]) -> None:
-        generators = [g for g in catalogue.get("generators") or [] if g.get("state", "enabled") not in ("disabled", "failed")]
-        self.generators = {g["id"]: g for g in generators}
+    def set_catalogue(self, catalogue: Catalogue) -> None:
+        generators = [g for g in catalogue.generators if g.state not in ("disabled", "failed")]
+        self.generators = {g.id: g for g in generators}
         keep = self._current or str(self.settings.value("generate/current", "") or "")
         self.picker.blockSignals(True)
         self._picker_model.clear()
-        by_kind: dict[str, list[dict[str, Any]]] = {}
+        by_kind: dict[str, list[GeneratorEntry]] = {}
         for generator in generators:
-            by_kind.setdefault(generator.get("kind", "other"), []).append(generator)
+            by_kind.setdefault(generator.kind, []).append(generator)
         for kind in sorted(by_kind, key=lambda k: KIND_ORDER.index(k) if k in KIND_ORDER else 99):
             header = QStandardItem(f"— {KIND_TITLES.get(kind, kind.title())} —")
             header.setFlags(Qt.ItemFlag.NoItemFlags)
             self._picker_model.appendRow(header)
-            for generator in sorted(by_kind[kind], key=lambda g: (not ready_without_a_model(g), g.get("name") or g["id"])):
-                item = QStandardItem("   " + (generator.get("name") or generator["id"]))
-                item.setData(generator["id"], Qt.ItemDataRole.UserRole)
-                item.setToolTip(generator.get("description", ""))
+            for generator in sorted(by_kind[kind], key=lambda g: (not ready_without_a_model(g), g.name or g.id)):
+                item = QStandardItem("   " + (generator.name or generator.id))
+                item.setData(generator.id, Qt.ItemDataRole.UserRole)
+                item.setToolTip(generator.description)
                 self._picker_model.appendRow(item)
         self.picker.blockSignals(False)
         target = keep if keep in self.generators else _first_pick(generators)
@@ -154,8 +156,8 @@ class GeneratePanel(QWidget):
             self.description.setText("No generators are available. Check the plugin manager.")
         self.generate_button.setEnabled(bool(self.generators))
 
-    def set_models(self, models: dict[str, Any]) -> None:
-        self.models = models or {}
+    def set_models(self, models: ModelsReport) -> None:
+        self.models = models
         for editor in self.editors.values():
             if isinstance(editor, ModelEditor):
                 editor.set_models(self.models)
@@ -184,7 +186,7 @@ class GeneratePanel(QWidget):
         self._recall()
         self.generator_changed.emit(generator_id)
 
-    def _build_form(self, generator: dict[str, Any]) -> None:
+    def _build_form(self, generator: GeneratorEntry) -> None:
         self.editors = {}
         while self.form_layout.count():
             child = self.form_layout.takeAt(0)
@@ -194,19 +196,19 @@ class GeneratePanel(QWidget):
                 widget.setParent(None)
                 widget.deleteLater()
         self.editors = {}
-        self.description.setText(generator.get("description") or "")
+        self.description.setText(generator.description)
         main = QFormLayout()
         main.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         advanced = QFormLayout()
-        for spec in generator.get("params") or []:
+        for spec in generator.params:
             editor = editor_for(spec)
-            if isinstance(editor, ModelEditor):
+            if isinstance(editor, ModelEditor) and self.models is not None:
                 editor.set_models(self.models)
             editor.changed.connect(self._remember)
-            self.editors[spec["name"]] = editor
+            self.editors[spec.name] = editor
             label = QLabel(_param_title(spec))
-            label.setToolTip(spec.get("help", ""))
-            accessibility.explain_editor(editor, _param_title(spec), spec.get("help", ""))
+            label.setToolTip(spec.help)
+            accessibility.explain_editor(editor, _param_title(spec), spec.help)
             (advanced if spec.get("advanced") else main).addRow(label, editor)
         main.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         advanced.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
@@ -233,7 +235,7 @@ class GeneratePanel(QWidget):
     # ------------------------------------------------------------------ values
 
     @property
-    def current(self) -> dict[str, Any] | None:
+    def current(self) -> GeneratorEntry | None:
         return self.generators.get(self._current) if self._current else None
 
     def values(self) -> dict[str, Any]:
@@ -290,14 +292,17 @@ class GeneratePanel(QWidget):
         """The generator of this kind the user last picked ("" when none)."""
         return str(self.settings.value(f"generate/last/{kind}", "") or "")
 
+    def params_of(self, generator_id: str) -> list[ParamEntry]:
+        """The generator's params as the catalogue lists them (none for an unknown id)."""
+        generator = self.generators.get(generator_id)
+        return generator.params if generator is not None else []
+
     def param_names(self, generator_id: str) -> set[str]:
-        generator = self.generators.get(generator_id) or {}
-        return {spec["name"] for spec in generator.get("params") or []}
+        return {spec.name for spec in self.params_of(generator_id)}
 
     def input_names(self, generator_id: str) -> list[str]:
         """The generator's input params (images, masks, melodies, audio)."""
-        generator = self.generators.get(generator_id) or {}
-        return [spec["name"] for spec in generator.get("params") or [] if spec.get("type") in INPUT_TYPES]
+        return [spec.name for spec in self.params_of(generator_id) if spec.type in INPUT_TYPES]
 
     def missing_model_kind(self, generator_id: str) -> str:
         """The model kind the generator needs but has none of ("" when it is ready).
@@ -306,26 +311,24 @@ class GeneratePanel(QWidget):
         as a LoRA); with a ``model_kind`` it needs either a found model of that kind or a
         value the user set (a path, say).
         """
-        generator = self.generators.get(generator_id) or {}
-        main = next((spec for spec in generator.get("params") or [] if spec.get("type") == "model"), None)
-        kind = (main or {}).get("model_kind") or ""
-        if not kind or self.models_of_kind(kind):
+        main = next((spec for spec in self.params_of(generator_id) if spec.type == "model"), None)
+        kind = str(main.get("model_kind") or "") if main is not None else ""
+        if main is None or not kind or self.models_of_kind(kind):
             return ""
         values = self.request()[0] if generator_id == self._current else self.stored_values(generator_id)
-        return "" if values.get(main["name"]) else kind
+        return "" if values.get(main.name) else kind
 
     def stored_values(self, generator_id: str) -> dict[str, Any]:
         """A generator's parameters as its form would give them, without switching to it:
         the manifest defaults, then what the user last set (inputs left out)."""
         if generator_id == self._current:
             return self.request()[0]
-        generator = self.generators.get(generator_id) or {}
         values: dict[str, Any] = {}
-        for spec in generator.get("params") or []:
-            if spec["type"] in INPUT_TYPES:
+        for spec in self.params_of(generator_id):
+            if spec.type in INPUT_TYPES:
                 continue
-            if spec.get("default") is not None or not spec.get("optional"):
-                values[spec["name"]] = spec.get("default")
+            if spec.default is not None or not spec.optional:
+                values[spec.name] = spec.default
         raw = self.settings.value(f"generate/params/{generator_id}", "")
         try:
             remembered = (json.loads(raw) if raw else {}).get("params") or {}
@@ -334,9 +337,9 @@ class GeneratePanel(QWidget):
         values.update({name: value for name, value in remembered.items() if name in values or name in self.param_names(generator_id)})
         return {name: value for name, value in values.items() if value is not None}
 
-    def models_of_kind(self, kind: str) -> list[dict[str, Any]]:
+    def models_of_kind(self, kind: str) -> list[ModelEntry]:
         """Models the engine found that a ``model_kind = kind`` picker offers."""
-        return [entry for entry in self.models.get("found") or [] if model_kind(entry) == kind]
+        return [entry for entry in self.models.found if model_kind(entry) == kind] if self.models is not None else []
 
     def set_prompt(self, text: str) -> bool:
         editor = self.editors.get("prompt")

@@ -19,6 +19,8 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QPlainTextEdit, QProgressBar, QVBoxLayout, QWidget
 
+from studio.engine.protocol import Catalogue, CommandEntry, PluginEntry
+
 MIDI_SUFFIXES = (".mid", ".midi")
 LOG_LINES = 400
 TRAIN = "train"
@@ -35,14 +37,14 @@ def midi_files(folder: Path) -> list[Path]:
     return sorted(path for path in Path(folder).rglob("*") if path.suffix.lower() in MIDI_SUFFIXES and path.is_file())
 
 
-def midi_trainers(catalogue: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+def midi_trainers(catalogue: Catalogue) -> list[tuple[PluginEntry, CommandEntry]]:
     """(plugin row, command) for every enabled plugin that trains on MIDI files."""
     found = []
-    for row in catalogue.get("plugins") or []:
-        if row.get("state", "enabled") != "enabled":
+    for row in catalogue.plugins:
+        if row.state != "enabled":
             continue
-        for command in row.get("commands") or []:
-            if command.get("id") == TRAIN and command.get("data") == MIDI_DATA:
+        for command in row.commands:
+            if command.id == TRAIN and command.data == MIDI_DATA:
                 found.append((row, command))
     return found
 

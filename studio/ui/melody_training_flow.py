@@ -16,6 +16,7 @@ from studio.ui import melody_training
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QStatusBar, QWidget
 
+    from studio.engine.protocol import ModelEntry, ModelsReport
     from studio.ui.dialogs import Prompter
     from studio.ui.engine_link import EngineLink
     from studio.ui.generate_panel import GeneratePanel
@@ -29,9 +30,9 @@ class TrainingHost(Protocol):
     def statusBar(self) -> QStatusBar: ...  # noqa: N802 (Qt's name)
 
 
-def _found(models: dict[str, Any], kind: str, name: str) -> list[dict[str, Any]]:
+def _found(models: ModelsReport, kind: str, name: str) -> list[ModelEntry]:
     """The engine's found models of ``kind`` whose folder is called ``name``."""
-    return [entry for entry in models.get("found") or [] if entry.get("kind") == kind and Path(str(entry.get("path", ""))).name == name]
+    return [entry for entry in models.found if entry.kind == kind and Path(entry.path).name == name]
 
 
 class MelodyTrainingFlow:
@@ -114,7 +115,7 @@ class MelodyTrainingFlow:
             return
         link = self.host.link
 
-        def pick(models: dict) -> None:
+        def pick(models: ModelsReport) -> None:
             link.models_changed.disconnect(pick)
             panel = self.host.generate_panel
             editor = next(
@@ -126,7 +127,7 @@ class MelodyTrainingFlow:
                 None,
             )
             found = _found(models, kind, name)
-            path = found[0].get("path") if found else None
+            path = found[0].path if found else None
             if editor is not None and path:
                 editor.set_value(path)
 

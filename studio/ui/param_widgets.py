@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import random
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QValidator
@@ -33,6 +33,9 @@ from PySide6.QtWidgets import (
 from studio.core.seeds import RANDOM_SEED_MAX, SEED_MAX
 from studio.ui.note_spin import NoteSpinBox
 from studio.ui.wheel_guard import wheel_only_when_focused
+
+if TYPE_CHECKING:  # pydantic's models load after the window's first paint
+    from studio.engine.protocol import ModelEntry, ModelsReport
 
 INT_LIMIT = 2**31 - 1  # QSpinBox is 32-bit signed: fine for sizes and steps, never for seeds
 
@@ -74,9 +77,9 @@ def describe_input(value: dict[str, Any]) -> str:
     return str(value.get("source") or "input")
 
 
-def model_kind(entry: dict[str, Any]) -> str:
+def model_kind(entry: ModelEntry) -> str:
     """A found model's kind as the engine's scan reports it (melody, diffusion, llm, …)."""
-    return str(entry.get("kind") or "unknown")
+    return entry.kind or "unknown"
 
 
 class ParamEditor(QWidget):
@@ -412,10 +415,12 @@ class ModelEditor(ParamEditor):
         self.combo.setToolTip(spec.get("help") or "A model file or folder")
         self.layout_.addWidget(self.combo, 1)
         self.combo.currentTextChanged.connect(lambda _t: self.changed.emit())
-        self.set_models({})
+        from studio.engine.protocol import ModelsReport
+
+        self.set_models(ModelsReport())
         self.set_value(spec.get("default"))
 
-    def set_models(self, models: dict[str, Any]) -> None:
+    def set_models(self, models: ModelsReport) -> None:
         current = self.value()
         wanted = self.spec.get("model_kind") or ""
         self.combo.blockSignals(True)
@@ -423,11 +428,11 @@ class ModelEditor(ParamEditor):
         if self.spec.get("optional"):
             # A real choice, in normal text: a grey placeholder looked like a disabled field.
             self.combo.addItem(AUTOMATIC_MODEL, None)
-        for entry in models.get("found") or []:
+        for entry in models.found:
             kind = model_kind(entry)
             if wanted and kind not in (wanted, "unknown"):
                 continue
-            self.combo.addItem(f"{entry.get('name')}  ({entry.get('format')}, {kind})", entry.get("path"))
+            self.combo.addItem(f"{entry.name}  ({entry.format}, {kind})", entry.path)
         self.combo.blockSignals(False)
         self.set_value(current)
 

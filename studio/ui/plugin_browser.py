@@ -125,10 +125,10 @@ class _CompleteThread(QThread):
             return
         if result.previous_version:
             self.succeeded.emit(
-                f"Updated {result.manifest.id} from {result.previous_version} to {result.manifest.version} (the old version is kept for rollback)."
+                f"Updated {result.manifest.plugin.id} from {result.previous_version} to {result.manifest.plugin.version} (the old version is kept for rollback)."
             )
         else:
-            self.succeeded.emit(f"Installed {result.manifest.id} {result.manifest.version}.")
+            self.succeeded.emit(f"Installed {result.manifest.plugin.id} {result.manifest.plugin.version}.")
 
 
 class PluginBrowser(QWidget):
@@ -361,12 +361,12 @@ class PluginBrowser(QWidget):
         if not self.confirm_install(indexed):
             indexed.discard()
             self._busy = None
-            self.status.setText(f"{indexed.plan.manifest.id} was not installed.")
+            self.status.setText(f"{indexed.plan.manifest.plugin.id} was not installed.")
             self._show_selected()
             return
-        self.status.setText(f"Installing {indexed.plan.manifest.id} {indexed.plan.manifest.version}…")
+        self.status.setText(f"Installing {indexed.plan.manifest.plugin.id} {indexed.plan.manifest.plugin.version}…")
         thread = _CompleteThread(indexed, self.trial, self)
-        thread.step.connect(lambda message: self.status.setText(f"{indexed.plan.manifest.id}: {message}…"))
+        thread.step.connect(lambda message: self.status.setText(f"{indexed.plan.manifest.plugin.id}: {message}…"))
         thread.succeeded.connect(self._succeeded)
         thread.failed.connect(self._failed)
         self._busy = thread
@@ -429,8 +429,8 @@ class PluginBrowser(QWidget):
             for label, value in indexed.trust_facts()
         )
         box = QMessageBox(self)
-        box.setWindowTitle(f"{plan.action.capitalize()} {plan.manifest.name}?")
-        box.setIcon(QMessageBox.Icon.Question if not plan.manifest.permissions else QMessageBox.Icon.Warning)
+        box.setWindowTitle(f"{plan.action.capitalize()} {plan.manifest.plugin.name}?")
+        box.setIcon(QMessageBox.Icon.Question if not plan.manifest.plugin.permissions else QMessageBox.Icon.Warning)
         box.setTextFormat(Qt.TextFormat.RichText)
         box.setText(describe_plan(plan) + f"<table>{trust}</table>")
         box.setStandardButtons(QMessageBox.StandardButton.Cancel)

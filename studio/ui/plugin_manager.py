@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 from studio.core.errors import StudioError
 from studio.core.paths import HomeLayout, studio_home
 from studio.core.settings import load_settings, save_settings
+from studio.engine.protocol import Catalogue, PluginEntry
 from studio.plugins import install as installer
 from studio.ui.plugin_browser import PluginBrowser, WithdrawnBar
 from studio.ui.plugin_plan_text import describe_plan  # noqa: F401 (re-exported)
@@ -69,10 +70,10 @@ class _InstallThread(QThread):
             return
         if result.previous_version:
             self.succeeded.emit(
-                f"Upgraded {result.manifest.id} from {result.previous_version} to {result.manifest.version} (the old version is kept for rollback)."
+                f"Upgraded {result.manifest.plugin.id} from {result.previous_version} to {result.manifest.plugin.version} (the old version is kept for rollback)."
             )
         else:
-            self.succeeded.emit(f"Installed {result.manifest.id} {result.manifest.version}.")
+            self.succeeded.emit(f"Installed {result.manifest.plugin.id} {result.manifest.plugin.version}.")
 
 
 class PluginManagerDialog(QDialog):
@@ -80,7 +81,7 @@ class PluginManagerDialog(QDialog):
 
     plugins_changed = Signal()  # something on disk changed (install, remove, enable, ...)
     install_finished = Signal(bool, str)  # ok, message
-    _live_failures = Signal(dict)
+    _live_failures = Signal(object)  # Catalogue
 
     def __init__(self, client_or_home: Any = None, parent: QWidget | None = None, *, safe_mode: bool | None = None) -> None:
         super().__init__(parent)
@@ -93,7 +94,7 @@ class PluginManagerDialog(QDialog):
         self.layout_ = HomeLayout(self.home)
         self.safe_mode = bool(safe_mode if safe_mode is not None else getattr(client_or_home, "safe_mode", False))
         self.rows: list[dict[str, Any]] = []
-        self._failures: dict[str, dict[str, Any]] = {}
+        self._failures: dict[str, PluginEntry] = {}
         self._thread: _InstallThread | None = None
         self._pending_restart = False
         self._build()
@@ -193,7 +194,7 @@ class PluginManagerDialog(QDialog):
         for row in self.rows:
             failure = self._failures.get(row["id"])
             if failure and row["state"] == "enabled":
-                row.update(state="failed", error=failure.get("error", ""), traceback=failure.get("traceback", ""))
+                row.update(state="failed", error=failure.error, traceback=failure.traceback)
         self._fill_table()
         if selected:
             self.select(selected)
@@ -220,9 +221,9 @@ class PluginManagerDialog(QDialog):
 
         threading.Thread(target=fetch, name="plugin-manager-fetch", daemon=True).start()
 
-    @Slot(dict)
-    def _merge_failures(self, catalogue: dict) -> None:
-        self._failures = {row["id"]: row for row in catalogue.get("plugins", []) if row.get("state") == "failed"}
+    @Slot(object)
+    def _merge_failures(self, catalogue: Catalogue) -> None:
+        self._failures = {row.id: row for row in catalogue.plugins if row.state == "failed"}
         if self._failures:
             self.refresh()
 
@@ -343,12 +344,12 @@ class PluginManagerDialog(QDialog):
             self.install_finished.emit(False, str(exc))
             return False
         if not self.confirm_install(plan):
-            self.status.setText(f"{plan.manifest.id} was not installed.")
+            self.status.setText(f"{plan.manifest.plugin.id} was not installed.")
             return False
         self.install_button.setEnabled(False)
-        self.status.setText(f"Installing {plan.manifest.id} {plan.manifest.version}…")
+        self.status.setText(f"Installing {plan.manifest.plugin.id} {plan.manifest.plugin.version}…")
         thread = _InstallThread(plan, self)
-        thread.step.connect(lambda message: self.status.setText(f"{plan.manifest.id}: {message}…"))
+        thread.step.connect(lambda message: self.status.setText(f"{plan.manifest.plugin.id}: {message}…"))
         thread.succeeded.connect(self._install_succeeded)
         thread.failed.connect(self._install_failed)
         self._thread = thread
@@ -393,8 +394,8 @@ class PluginManagerDialog(QDialog):
 
     def confirm_install(self, plan: installer.InstallPlan) -> bool:
         box = QMessageBox(self)
-        box.setWindowTitle(f"{plan.action.capitalize()} {plan.manifest.name}?")
-        box.setIcon(QMessageBox.Icon.Question if not plan.manifest.permissions else QMessageBox.Icon.Warning)
+        box.setWindowTitle(f"{plan.action.capitalize()} {plan.manifest.plugin.name}?")
+        box.setIcon(QMessageBox.Icon.Question if not plan.manifest.plugin.permissions else QMessageBox.Icon.Warning)
         box.setTextFormat(Qt.TextFormat.RichText)
         box.setText(describe_plan(plan))
         box.setStandardButtons(QMessageBox.StandardButton.Cancel)

@@ -16,7 +16,7 @@ _MUTED = "#8c9099"
 
 def describe_plan(plan: installer.InstallPlan) -> str:
     """The confirmation's body: what is being installed, its permissions first in line."""
-    m = plan.manifest
+    m = plan.manifest.plugin
     rows = "".join(
         f"<tr><td style='padding-right:10px;color:{_MUTED}'>{html.escape(label)}</td><td>{html.escape(value)}</td></tr>"
         for label, value in plan.facts()

@@ -34,12 +34,12 @@ class RestoreActions:
         self.window = window
 
     def _catalogue(self) -> list[dict[str, Any]]:
-        return list(self.window.generate_panel.generators.values())
+        return [generator.model_dump(mode="json") for generator in self.window.generate_panel.generators.values()]
 
     def _models(self) -> list[LocalModel]:
         from studio.core.paths import HomeLayout, studio_home
 
-        found = self.window.generate_panel.models.get("found") or []
+        found = [entry.model_dump(mode="json") for entry in self.window.generate_panel.models.found]
         return local_models(found, HomeLayout(studio_home()).cache_dir / "hashes.json")
 
     def from_image(self, data: bytes, name: str = "image", *, quiet_if_none: bool = True) -> Restore | None:

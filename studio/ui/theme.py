@@ -72,7 +72,14 @@ QTabBar::tab:selected {{ background: #33363c; }}
 
 
 def apply_dark_theme(app: QApplication) -> None:
-    app.setStyle("Fusion")
+    """Fusion, the dark palette and the style sheet; a part already in place is not set again.
+
+    Setting any of them re-polishes every live widget (half a second and more with a window
+    open), so a second call on a themed application costs nothing.
+    """
+    if app.property("studioStyle") != "Fusion":  # (with a style sheet, app.style() is Qt's proxy, not Fusion)
+        app.setStyle("Fusion")
+        app.setProperty("studioStyle", "Fusion")
     palette = QPalette()
     colours = {
         QPalette.ColorRole.Window: BACKGROUND,
@@ -94,5 +101,7 @@ def apply_dark_theme(app: QApplication) -> None:
         palette.setColor(role, QColor(colour))
     for role in (QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText, QPalette.ColorRole.WindowText):
         palette.setColor(QPalette.ColorGroup.Disabled, role, QColor("#5c6068"))
-    app.setPalette(palette)
-    app.setStyleSheet(STYLE_SHEET)
+    if app.palette() != palette:
+        app.setPalette(palette)
+    if app.styleSheet() != STYLE_SHEET:
+        app.setStyleSheet(STYLE_SHEET)

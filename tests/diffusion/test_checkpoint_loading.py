@@ -158,12 +158,15 @@ def test_single_file_peak_memory_is_within_15_percent_of_the_folder(tmp_path):
     del pipe
 
     def peak(path: Path) -> int:
-        # The lower of two fresh processes: one probe's RSS can catch a transient spike when
-        # the machine is busy (the suite runs in parallel), which is noise, not the loader.
-        probes = [_probe("studio", path, tmp_path) for _ in range(2)]
-        return min(probe["peak_rss"] - probe["baseline_rss"] for probe in probes)
+        probe = _probe("studio", path, tmp_path)
+        return probe["peak_rss"] - probe["baseline_rss"]
 
     folder_peak, file_peak = peak(folder), peak(single)
+    if file_peak > 1.15 * folder_peak:
+        # One probe's RSS can catch a transient spike when the machine is busy (the suite runs
+        # in parallel), which is noise, not the loader: then the lower of two fresh processes
+        # per path decides. A quiet machine needs only the first pair.
+        folder_peak, file_peak = min(folder_peak, peak(folder)), min(file_peak, peak(single))
     assert folder_peak > 0.8 * model_bytes  # the measurement sees the model
     assert file_peak <= 1.15 * folder_peak, (file_peak / 2**20, folder_peak / 2**20)
 

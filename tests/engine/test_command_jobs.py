@@ -61,8 +61,8 @@ def test_train_through_the_cli_alias_runs_as_a_job_and_the_model_is_a_choice(
     job = [job for job in engine.jobs() if job["kind"] == "command"][-1]
     assert job["state"] == "done" and job["record"]["command"] == "train" and job["record"]["models"] == [str(out)]
     assert job["params"]["args"][1].startswith("@artifacts:")  # the folder travelled as uploads
-    found = {entry["path"]: entry for entry in engine.models()["found"]}
-    assert found[str(out)]["kind"] == "melody"
+    found = {entry.path: entry for entry in engine.models().found}
+    assert found[str(out)].kind == "melody"
 
 
 def test_a_training_job_reports_progress_and_cancel_stops_it_leaving_a_checkpoint(
@@ -122,8 +122,8 @@ def test_bad_command_jobs_are_refused_with_the_reason(engine, plugin: str, param
 
 def test_the_catalogue_carries_roles_and_commands(engine) -> None:
     catalogue = engine.plugins()
-    melody = next(g for g in catalogue["generators"] if g["id"] == "studio.melody")
-    continue_role = next(role for role in melody["roles"] if role["role"] == "melody.continue")
-    assert continue_role["inputs"]["prime"] == "prime" and continue_role["fixed"] == {"mode": "continue"}
-    row = next(p for p in catalogue["plugins"] if p["id"] == "studio.melody")
-    assert [(c["id"], c["models"], c["data"]) for c in row["commands"]] == [("train", "melody", "melody")]
+    melody = next(g for g in catalogue.generators if g.id == "studio.melody")
+    continue_role = next(role for role in melody.roles if role.role == "melody.continue")
+    assert continue_role.inputs["prime"] == "prime" and continue_role.fixed == {"mode": "continue"}
+    row = next(p for p in catalogue.plugins if p.id == "studio.melody")
+    assert [(c.id, c.models, c.data) for c in row.commands] == [("train", "melody", "melody")]

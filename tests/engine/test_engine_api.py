@@ -240,22 +240,20 @@ def test_a_plugin_exception_fails_the_job_with_its_traceback(engine):
 
 
 def test_a_broken_manifest_is_listed_as_failed_with_the_reason(engine):
-    plugins = {row["id"]: row for row in engine.plugins()["plugins"]}
-    broken = (
-        plugins["test.broken"] if "test.broken" in plugins else next(row for row in plugins.values() if "broken_manifest" in row["path"])
-    )
-    assert broken["state"] == "failed"
-    assert "plugin.colour: unknown key" in broken["error"]
-    assert plugins["test.slow"]["state"] == "enabled"
+    plugins = {row.id: row for row in engine.plugins().plugins}
+    broken = plugins["test.broken"] if "test.broken" in plugins else next(row for row in plugins.values() if "broken_manifest" in row.path)
+    assert broken.state == "failed"
+    assert "plugin.colour: unknown key" in broken.error
+    assert plugins["test.slow"].state == "enabled"
 
 
 def test_a_plugin_that_fails_to_import_is_reported_and_others_keep_working(engine):
     job = engine.run("test.importerror", timeout=120)
     assert job["state"] == "failed"
     assert "failed to load" in job["error"] and "a_module_that_does_not_exist" in job["error"]
-    row = next(row for row in engine.plugins()["plugins"] if row["id"] == "test.importerror")
-    assert row["state"] == "failed"
-    assert "ModuleNotFoundError" in row["traceback"]
+    row = next(row for row in engine.plugins().plugins if row.id == "test.importerror")
+    assert row.state == "failed"
+    assert "ModuleNotFoundError" in row.traceback
     assert engine.run("test.slow", {"steps": 1, "step_seconds": 0}, timeout=60)["state"] == "done"
 
 
@@ -275,9 +273,9 @@ def test_jobs_share_one_loaded_model_and_models_reports_it(engine, engine_home: 
     assert text_one.split()[2] == text_two.split()[2]  # the very same object
     assert first["record"]["models"][0]["path"] == str(model.resolve())
     models = engine.models()
-    loaded = [entry for entry in models["loaded"] if entry["path"] == str(model.resolve())]
+    loaded = [entry for entry in models.loaded if entry["path"] == str(model.resolve())]
     assert loaded and loaded[0]["bytes"] == 4000 and loaded[0]["uses"] == 2
-    assert any(entry["path"] == str(model) for entry in models["found"]) or models["found"] is not None
+    assert any(entry.path == str(model) for entry in models.found) or models.found is not None
 
 
 # --------------------------------------------------------------------------- process
@@ -310,7 +308,7 @@ def test_plugins_reload_is_refused_while_a_job_runs_and_works_after(engine):
     engine.cancel(job_id)
     wait_state(engine, job_id)
     reloaded = engine.reload_plugins()
-    assert any(row["id"] == "test.slow" for row in reloaded["plugins"])
+    assert any(row.id == "test.slow" for row in reloaded.plugins)
     assert engine.run("test.slow", {"steps": 1, "step_seconds": 0}, timeout=120)["state"] == "done"
 
 

@@ -93,7 +93,7 @@ def test_models_stay_for_the_keep_alive_and_go_after_a_requests_own_keep_alive(t
     try:
 
         def loaded() -> list:
-            return [entry for entry in client.models()["loaded"] if entry["path"] == str(model.resolve())]
+            return [entry for entry in client.models().loaded if entry["path"] == str(model.resolve())]
 
         first = client.run("test.modelload", {"model": str(model)}, timeout=120)
         assert first["state"] == "done"
@@ -106,7 +106,7 @@ def test_models_stay_for_the_keep_alive_and_go_after_a_requests_own_keep_alive(t
         for keep_alive in (1, 0):  # a request's own keep-alive wins; 0 = right after the job
             job = client.run("test.modelload", {"model": str(model)}, timeout=120, keep_alive=keep_alive)
             assert job["state"] == "done"
-            assert _wait_for(lambda: client.models()["worker"] == "ready" and not loaded(), 30, 0.3)
+            assert _wait_for(lambda: client.models().worker == "ready" and not loaded(), 30, 0.3)
             assert client.health().unload_at is None  # nothing left to unload
             text = client.artifact(job["outputs"][0])[0].decode()
             assert text.startswith("loads=1 ")  # each fresh worker had to load it again

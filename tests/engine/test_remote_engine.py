@@ -102,10 +102,8 @@ def test_the_cli_generates_on_a_remote_engine_with_a_token_file_and_inspects_the
 
 def test_an_image_input_is_uploaded_to_the_remote_engine(remote, tmp_path):
     remote_home, data, client = remote
-    catalogue = {g["id"]: g for g in client.plugins()["generators"]}
-    image_params = [
-        (gid, p["name"]) for gid, g in catalogue.items() for p in g["params"] if p["type"] == "image" and not p.get("required", False)
-    ]
+    catalogue = {g.id: g for g in client.plugins().generators}
+    image_params = [(gid, p.name) for gid, g in catalogue.items() for p in g.params if p.type == "image" and not p.get("required", False)]
     if not image_params:
         pytest.skip("no generator with an optional image input in this build")
     before = len(list((remote_home / "artifacts").rglob("*")))

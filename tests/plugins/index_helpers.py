@@ -141,7 +141,7 @@ class Publisher:
         from studio.plugins.manifest import read_manifest
 
         manifest = read_manifest(plugin_folder)
-        archive, _digest = pack_folder(plugin_folder, out=self.folder / f"{manifest.id}-{manifest.version}.zip")
+        archive, _digest = pack_folder(plugin_folder, out=self.folder / f"{manifest.plugin.id}-{manifest.plugin.version}.zip")
         if author_key is not None:
             sign_archive(archive, author_key)
         return archive

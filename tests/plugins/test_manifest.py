@@ -38,7 +38,7 @@ def parse(text: str):
 
 def test_a_good_manifest_parses_into_generators_and_param_specs():
     manifest = parse(GOOD)
-    assert manifest.id == "me.pixelsort" and manifest.permissions == ("files",)
+    assert manifest.plugin.id == "me.pixelsort" and manifest.plugin.permissions == ("files",)
     (generator,) = manifest.generators
     assert generator.params[0].name == "threshold" and generator.params[0].max == 1
 

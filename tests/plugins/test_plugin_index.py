@@ -107,7 +107,7 @@ def test_a_version_can_be_asked_for_and_an_unknown_id_names_the_close_ones(tmp_p
     publisher.add(small_plugin(tmp_path, "acme.glow", "1.1.0"))
     publisher.build()
     add_index(layout, server.url())
-    assert install_by_name(layout, "acme.glow==1.0.0").manifest.version == "1.0.0"
+    assert install_by_name(layout, "acme.glow==1.0.0").manifest.plugin.version == "1.0.0"
     with pytest.raises(PluginIndexError, match=r"no plugin 'acme.glo' in the configured indexes"):
         install_by_name(layout, "acme.glo")
     with pytest.raises(PluginIndexError, match=r"has no version 3.0 .*lists 1.1.0, 1.0.0"):
@@ -133,7 +133,7 @@ def test_update_installs_the_newer_version_and_rollback_returns_to_the_old_one(t
     )
 
     result = install_by_name(layout, "acme.glow")
-    assert (result.previous_version, result.manifest.version) == ("1.0.0", "1.1.0")
+    assert (result.previous_version, result.manifest.plugin.version) == ("1.0.0", "1.1.0")
     assert installer.rollback("acme.glow", layout) == ("1.1.0", "1.0.0")
     assert managed_plugins(layout) == {"acme.glow": "1.0.0"}
 

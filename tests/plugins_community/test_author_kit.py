@@ -35,7 +35,8 @@ def test_new_scaffolds_a_working_plugin_that_packs_installs_and_passes_its_own_t
     assert result.returncode == 0, result.stderr
     folder = tmp_path / "pixel-dust"
     manifest = check_manifest(folder)
-    assert (manifest.id, manifest.name, manifest.author, manifest.version) == ("alice.pixel-dust", "Pixel Dust", "Alice", "0.1.0")
+    facts = manifest.plugin
+    assert (facts.id, facts.name, facts.author, facts.version) == ("alice.pixel-dust", "Pixel Dust", "Alice", "0.1.0")
     assert manifest.generators[0].entry == "pixel_dust.generator:MyGenerator"
     assert (folder / "pixel_dust" / "generator.py").is_file() and not (folder / "myplugin").exists()
     assert "myplugin" not in (folder / "plugin.toml").read_text()
@@ -62,7 +63,7 @@ def test_new_picks_an_id_and_folder_from_the_name(tmp_path, home):
     result = studio(home, "plugins", "new", "Halftone")
     assert result.returncode == 0, result.stderr
     manifest = check_manifest(home / "halftone")
-    assert manifest.id.endswith(".halftone") and not manifest.id.startswith("studio.")
+    assert manifest.plugin.id.endswith(".halftone") and not manifest.plugin.id.startswith("studio.")
 
 
 def test_new_refuses_a_name_that_clashes_with_a_studio_module(home):
@@ -101,7 +102,7 @@ def test_check_manifest_names_the_missing_entry_module(tmp_path):
 def test_the_harness_runs_only_the_plugin_under_test_and_pack_and_install_uses_the_real_installer(tmp_path):
     folder = make_plugin(tmp_path / "src", package="harnessed", generators={"acme.thing": "ctx.progress(1, 1)"})
     harness = PluginHarness(folder, tmp_path / "home")
-    assert [r.manifest.id for r in harness.runner.plugins.discovery.records if r.manifest] == ["acme.thing"]
+    assert [r.manifest.plugin.id for r in harness.runner.plugins.discovery.records if r.manifest] == ["acme.thing"]
     result = harness.generate(seed=3)
     assert result.image().size == (8, 8) and result.progress() == [(1.0, 1.0)]
     assert result.record["seed"] == 3

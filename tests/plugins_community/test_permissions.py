@@ -277,3 +277,35 @@ def test_plugins_without_permissions_get_a_clear_job_error_and_the_engine_keeps_
     finally:
         stop_engine(home)
     assert HomeLayout(home).plugins_dir.joinpath("acme.evil", "current").is_file()
+
+
+def test_a_new_thread_that_reuses_a_finished_plugin_threads_id_is_not_under_the_plugins_guard():
+    from studio.plugins.guard.audit import active_guard
+
+    opened, release = threading.Event(), threading.Event()
+
+    def plugin_thread() -> None:
+        with open(__file__, "rb"):  # an audited event: the guard learns this thread is the plugin's
+            opened.set()
+        release.wait()
+
+    with plugin_permissions(community()):
+        left_behind = threading.Thread(target=plugin_thread)  # outlives the job: stays guarded
+        left_behind.start()
+        assert opened.wait(10)
+    tainted_ident = left_behind.ident
+    release.set()
+    left_behind.join()
+    seen: list[tuple[int | None, object]] = []
+
+    def look() -> None:
+        seen.append((threading.get_ident(), active_guard()))
+
+    for _ in range(200):  # thread ids are reused once a thread has ended; find a reuse
+        thread = threading.Thread(target=look)
+        thread.start()
+        thread.join()
+        if seen[-1][0] == tainted_ident:
+            break
+    assert seen[-1][0] == tainted_ident, "no thread reused the id here"
+    assert seen[-1][1] is None  # a studio thread, not the plugin's

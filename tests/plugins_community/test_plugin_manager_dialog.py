@@ -15,6 +15,7 @@ from community_helpers import REGULAR, make_plugin, zip_folder  # noqa: E402
 
 from studio.core.paths import HomeLayout  # noqa: E402
 from studio.core.settings import load_settings  # noqa: E402
+from studio.engine.protocol import Catalogue, PluginEntry  # noqa: E402
 from studio.plugins.install import install, plan_install  # noqa: E402
 from studio.ui.qt_compat import guard_singleton_refcounts  # noqa: E402
 
@@ -135,12 +136,9 @@ class FakeClient:
         self.home = home
         self.shut_down = threading.Event()
 
-    def plugins(self):
-        return {
-            "plugins": [
-                {"id": "acme.thing", "state": "failed", "error": "ImportError: no module named wobble", "traceback": "Traceback ..."}
-            ]
-        }
+    def plugins(self) -> Catalogue:
+        failed = PluginEntry(id="acme.thing", state="failed", error="ImportError: no module named wobble", traceback="Traceback ...")
+        return Catalogue(plugins=[failed])
 
     def shutdown(self):
         self.shut_down.set()

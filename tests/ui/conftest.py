@@ -17,6 +17,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 
 import pytest  # noqa: E402
 
+from studio.engine.protocol import Catalogue  # noqa: E402
 from studio.ui.qt_compat import guard_singleton_refcounts  # noqa: E402
 
 guard_singleton_refcounts()  # see studio/ui/qt_compat.py: PySide6 6.12 on Python 3.11 leaks None
@@ -153,7 +154,7 @@ def make_window(qtbot: Any, studio_home: Path) -> Iterator[Callable[..., Any]]:
         window.show()
         window.start(project, engine=engine)
         if catalogue is not None:
-            window.generate_panel.set_catalogue(catalogue)
+            window.generate_panel.set_catalogue(Catalogue.model_validate(catalogue))
         windows.append(window)
         return window
 

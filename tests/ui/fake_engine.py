@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.paths import REPO_ROOT
-from studio.engine.protocol import ArtifactInfo, DoneEvent, JobState, JobStatus
+from studio.engine.protocol import ArtifactInfo, Catalogue, DoneEvent, JobState, JobStatus, ModelsReport
 from studio.ui.engine_link import READY
 
 FIRST_PARTY = ("patterns", "diffusion", "melody", "prompts", "llm", "musicgen")
@@ -64,13 +64,14 @@ class FakeClient:
 
     # ---- the EngineClient surface the link uses
 
-    def plugins(self) -> dict[str, Any]:
-        return self.catalogue
+    def plugins(self) -> Catalogue:
+        return Catalogue.model_validate(self.catalogue)  # validated as EngineClient validates GET /plugins
 
-    def models(self) -> dict[str, Any]:
+    def models(self) -> ModelsReport:
         from studio.engine.model_scan import scan_models  # the engine's own scan, in the test process
 
-        return {"found": list(self.found) + scan_models(self.model_folders), "folders": [str(p) for p in self.model_folders], "loaded": []}
+        found = list(self.found) + scan_models(self.model_folders)
+        return ModelsReport.model_validate({"found": found, "folders": [str(p) for p in self.model_folders], "loaded": []})
 
     def upload(self, data: bytes, *, kind: str, mime: str) -> str:
         artifact_id = self._next("in")

@@ -12,6 +12,7 @@ from PySide6.QtGui import QAction
 from studio import __version__
 from studio.core.paths import HomeLayout
 from studio.core.settings import load_settings
+from studio.engine.protocol import ModelsReport
 from studio.ui.dialogs import QuietPrompter
 from studio.ui.first_run import MODELS_PAGE
 from studio.ui.message_bar import first_sentence
@@ -50,7 +51,7 @@ def test_the_panel_goes_away_once_a_model_is_found(make_window: Any) -> None:
     window = make_window()
     empty = _sd_panel(window, [])
     assert empty.isVisible()
-    window.link.models_changed.emit({"found": [SD_MODEL], "folders": [], "loaded": []})
+    window.link.models_changed.emit(ModelsReport.model_validate({"found": [SD_MODEL], "folders": [], "loaded": []}))
     assert not empty.isVisible()
 
 
@@ -94,7 +95,7 @@ def test_a_long_error_is_shown_in_full_above_the_canvas(make_window: Any, qtbot:
 def test_automatic_model_is_a_real_choice_not_a_grey_placeholder(qtbot: Any) -> None:
     editor = ModelEditor({"name": "model", "type": "model", "model_kind": "diffusion", "optional": True})
     qtbot.addWidget(editor)
-    editor.set_models({"found": [SD_MODEL]})
+    editor.set_models(ModelsReport.model_validate({"found": [SD_MODEL]}))
     assert editor.combo.currentText() == AUTOMATIC_MODEL
     assert editor.value() is None
     editor.set_value(SD_MODEL["path"])

@@ -8,6 +8,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QGroupBox
 
+from studio.engine.protocol import Catalogue, ModelsReport
 from studio.ui.generate_panel import GeneratePanel
 from studio.ui.main_window import ui_settings
 from studio.ui.param_widgets import BoolEditor, ChoiceEditor, InputEditor, ModelEditor, NumberEditor, SeedEditor, TextEditor
@@ -51,8 +52,8 @@ MODELS = {
 def _panel(qtbot: Any, home: Path) -> GeneratePanel:
     panel = GeneratePanel(ui_settings(home))
     qtbot.addWidget(panel)
-    panel.set_models(MODELS)
-    panel.set_catalogue(EVERY_TYPE)
+    panel.set_models(ModelsReport.model_validate(MODELS))
+    panel.set_catalogue(Catalogue.model_validate(EVERY_TYPE))
     return panel
 
 

@@ -29,6 +29,6 @@ def test_a_dropped_plugin_archive_is_shown_for_confirmation_and_declining_instal
     window.canvas.view.dropEvent(event)
 
     assert len(asked) == 1
-    assert asked[0].manifest.id.endswith("pixelsort")
+    assert asked[0].manifest.plugin.id.endswith("pixelsort")
     assert not any((studio_home / "plugins").glob("*pixelsort*"))
     window._plugin_dialog.close()

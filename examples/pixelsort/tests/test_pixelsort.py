@@ -22,7 +22,7 @@ def greys(image):
 def test_manifest_passes_the_installers_checks(plugin_folder):
     manifest = check_manifest(plugin_folder)
     assert [g.id for g in manifest.generators] == ["examples.pixelsort", "examples.palette"]
-    assert manifest.permissions == ()
+    assert manifest.plugin.permissions == ()
 
 
 def test_sorts_runs_inside_the_thresholds_and_leaves_the_rest(studio_plugin):

@@ -250,7 +250,9 @@ class Guard:
 # is installed per process and consults this state.
 _state_lock = threading.RLock()
 _active: list[Guard] = []
-_tainted: dict[int, Guard] = {}
+# Threads a plugin started that outlived its job, by id, with the Thread itself: an id is
+# reused once its thread ends, and a new thread with an old id is not the plugin's.
+_tainted: dict[int, tuple[Guard, threading.Thread]] = {}
 _reentry = threading.local()
 _hook_installed = False
 # The guard a whole process runs under (``guard_process``): it applies to every thread that no
@@ -258,11 +260,20 @@ _hook_installed = False
 _process_guard: Guard | None = None
 
 
+def declared(manifest: Any, name: str, default: Any = None) -> Any:
+    """A ``[plugin]`` fact (``id``, ``permissions``) of a Manifest, read from ``manifest.plugin``.
+
+    A stand-in without a ``plugin`` table (a namespace with the facts on itself) is read
+    directly, so callers that only know a plugin's id and permissions can be guarded too.
+    """
+    return getattr(getattr(manifest, "plugin", manifest), name, default)
+
+
 def guarded(manifest: Any) -> bool:
     """Whether a plugin runs under the guard: community plugins that lack a permission."""
     if getattr(manifest, "source", "user") == "first-party":
         return False
-    granted = set(getattr(manifest, "permissions", ()) or ())
+    granted = set(declared(manifest, "permissions", ()) or ())
     return not set(GUARDED_PERMISSIONS) <= granted
 
 
@@ -319,10 +330,10 @@ def plugin_permissions(
         with _state_lock:
             if guard in _active:
                 _active.remove(guard)
-            alive = {t.ident for t in threading.enumerate()}
+            alive = {t.ident: t for t in threading.enumerate()}
             for ident in guard.spawned:
                 if ident in alive:
-                    _tainted[ident] = guard
+                    _tainted[ident] = (guard, alive[ident])
 
 
 def guard_process(manifest: Any, allowed_dirs: Iterable[Path] = (), *, private: Iterable[Path] = ()) -> Guard | None:
@@ -356,9 +367,11 @@ def active_guard() -> Guard | None:
     """The guard that applies to the calling thread, if any."""
     ident = threading.get_ident()
     with _state_lock:
-        guard = _tainted.get(ident)
-        if guard is not None:
-            return guard
+        tainted = _tainted.get(ident)
+        if tainted is not None:
+            if tainted[1] is threading.current_thread():
+                return tainted[0]
+            del _tainted[ident]  # that thread has ended; this one only reuses its id
         for candidate in reversed(_active):
             if candidate.applies_to(ident):
                 return candidate
@@ -369,8 +382,8 @@ def _new_guard(manifest: Any, allowed_dirs: Iterable[Path]) -> Guard:
     root = getattr(manifest, "root", None)
     own = [Path(root)] if root is not None else []
     return Guard(
-        plugin_id=str(getattr(manifest, "id", "plugin")),
-        granted=frozenset(getattr(manifest, "permissions", ()) or ()),
+        plugin_id=str(declared(manifest, "id", "plugin")),
+        granted=frozenset(declared(manifest, "permissions", ()) or ()),
         allowed_dirs=tuple(_real(p) for p in allowed_dirs),
         own_dirs=tuple(_real(p) for p in own),
         thread=threading.get_ident(),

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.plugins.guard import landlock, seccomp
-from studio.plugins.guard.audit import FILES, NETWORK, SUBPROCESS, guard_process
+from studio.plugins.guard.audit import FILES, NETWORK, SUBPROCESS, declared, guard_process
 
 SANDBOX_ENV = "STUDIO_SANDBOX"
 # Read-only system folders every Python process needs (libraries, certificates, time zones,
@@ -211,7 +211,7 @@ def expected_protection(permissions: Iterable[str], *, source: str, kernel_layer
 def protection_for(record: Any) -> Protection:
     """The protection a discovered plugin (a ``PluginRecord``) runs under on this machine."""
     manifest = getattr(record, "manifest", None)
-    permissions = getattr(manifest, "permissions", ()) if manifest is not None else ()
+    permissions = declared(manifest, "permissions", ()) if manifest is not None else ()
     return expected_protection(permissions, source=getattr(record, "source", "user"))
 
 

@@ -279,20 +279,21 @@ def _confirm_and_install(indexed: Any, *, yes: bool, as_json: bool = False) -> i
         if not sys.stdin.isatty():
             indexed.discard()
             print(
-                f"error: not installed; run again with --yes to {plan.action} {plan.manifest.id} {plan.manifest.version}", file=sys.stderr
+                f"error: not installed; run again with --yes to {plan.action} {plan.manifest.plugin.id} {plan.manifest.plugin.version}",
+                file=sys.stderr,
             )
             return EXIT_FAILED
-        answer = input(f"{plan.action.capitalize()} {plan.manifest.id} {plan.manifest.version}? [y/N] ").strip().lower()
+        answer = input(f"{plan.action.capitalize()} {plan.manifest.plugin.id} {plan.manifest.plugin.version}? [y/N] ").strip().lower()
         if answer not in ("y", "yes"):
             indexed.discard()
             print("not installed")
             return EXIT_FAILED
     result = complete_install(indexed, step=_step)
     if result.previous_version:
-        print(f"upgraded {result.manifest.id} {result.previous_version} → {result.manifest.version} in {result.path}")
-        print(f"the previous version is kept: `python main.py plugins rollback {result.manifest.id}` restores it")
+        print(f"upgraded {result.manifest.plugin.id} {result.previous_version} → {result.manifest.plugin.version} in {result.path}")
+        print(f"the previous version is kept: `python main.py plugins rollback {result.manifest.plugin.id}` restores it")
     else:
-        print(f"installed {result.manifest.id} {result.manifest.version} in {result.path}")
+        print(f"installed {result.manifest.plugin.id} {result.manifest.plugin.version} in {result.path}")
     return EXIT_OK
 
 

@@ -211,11 +211,11 @@ def complete_install(indexed: IndexedPlan, *, step: installer.Step | None = None
 
 def _check_matches_index(plan: installer.InstallPlan, entry: PluginEntry, version: VersionEntry) -> None:
     manifest = plan.manifest
-    if manifest.id != entry.id or manifest.version != version.version:
+    if manifest.plugin.id != entry.id or manifest.plugin.version != version.version:
         raise IntegrityError(
-            f"the archive is {manifest.id} {manifest.version}, but the index lists it as {entry.id} {version.version}; refused"
+            f"the archive is {manifest.plugin.id} {manifest.plugin.version}, but the index lists it as {entry.id} {version.version}; refused"
         )
-    extra = sorted(set(manifest.permissions) - set(version.permissions))
+    extra = sorted(set(manifest.plugin.permissions) - set(version.permissions))
     if extra:
         raise IntegrityError(
             f"{entry.id} {version.version} asks for permission(s) {', '.join(extra)} that the index does not show; "

@@ -24,7 +24,7 @@ from studio.plugins.archive import open_archive
 from studio.plugins.index.errors import PluginIndexError
 from studio.plugins.index.model import INDEX_FORMAT, Advisory, parse_content
 from studio.plugins.index.signing import PublicKey, SignatureError, SigningKey, archive_statement, canonical_json
-from studio.plugins.manifest import parse_manifest_text
+from studio.plugins.manifest import Manifest, parse_manifest_text
 
 SIGNATURE_SUFFIX = ".sig.json"
 ADVISORIES_FILE = "advisories.json"
@@ -40,14 +40,19 @@ class ArchiveFacts:
     version: str
     sha256: str
     size: int
-    manifest: Any
+    manifest: Manifest
 
 
 def read_archive(path: Path) -> ArchiveFacts:
     archive = open_archive(path)
     manifest = parse_manifest_text(archive.manifest_text, root=archive.path, where=f"{path.name}:{archive.manifest_member}")
     return ArchiveFacts(
-        path=path, plugin_id=manifest.id, version=manifest.version, sha256=archive.sha256, size=path.stat().st_size, manifest=manifest
+        path=path,
+        plugin_id=manifest.plugin.id,
+        version=manifest.plugin.version,
+        sha256=archive.sha256,
+        size=path.stat().st_size,
+        manifest=manifest,
     )
 
 
@@ -59,7 +64,7 @@ def sign_archive(path: Path, key: SigningKey) -> Path:
         "version": facts.version,
         "sha256": facts.sha256,
         "size": facts.size,
-        "author": facts.manifest.author,
+        "author": facts.manifest.plugin.author,
         "author_key": key.public.text,
         "signature": key.sign(archive_statement(facts.plugin_id, facts.version, facts.sha256, facts.size)),
     }
@@ -90,7 +95,7 @@ def _read_signature(facts: ArchiveFacts) -> tuple[str, str] | None:
     return key.text, signature
 
 
-def _roles_and_kinds(manifest: Any) -> tuple[list[str], list[str]]:
+def _roles_and_kinds(manifest: Manifest) -> tuple[list[str], list[str]]:
     """Roles the generators fill (``[[generators.roles]]``, when manifests carry them) and kinds."""
     roles: list[str] = []
     for generator in manifest.generators:
@@ -140,8 +145,8 @@ def build_index(
     plugins = []
     for plugin_id, versions in sorted(by_id.items()):
         versions.sort(key=lambda item: Version(item[0].version), reverse=True)
-        newest = versions[0][0].manifest
-        roles, kinds = _roles_and_kinds(newest)
+        roles, kinds = _roles_and_kinds(versions[0][0].manifest)
+        newest = versions[0][0].manifest.plugin
         plugins.append(
             {
                 "id": plugin_id,
@@ -159,8 +164,8 @@ def build_index(
                         "url": prefix + facts.path.name,
                         "sha256": facts.sha256,
                         "size": facts.size,
-                        "api": facts.manifest.api,
-                        "permissions": list(facts.manifest.permissions),
+                        "api": facts.manifest.plugin.api,
+                        "permissions": list(facts.manifest.plugin.permissions),
                         "min_studio": "",
                         "platforms": _platforms(facts),
                         "signature": signature,
