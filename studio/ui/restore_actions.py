@@ -39,7 +39,8 @@ class RestoreActions:
     def _models(self) -> list[LocalModel]:
         from studio.core.paths import HomeLayout, studio_home
 
-        found = [entry.model_dump(mode="json") for entry in self.window.generate_panel.models.found]
+        models = self.window.generate_panel.models  # None until the engine has answered
+        found = [entry.model_dump(mode="json") for entry in models.found] if models is not None else []
         return local_models(found, HomeLayout(studio_home()).cache_dir / "hashes.json")
 
     def from_image(self, data: bytes, name: str = "image", *, quiet_if_none: bool = True) -> Restore | None:
