@@ -138,7 +138,8 @@ class NumberEditor(ParamEditor):
             self.spin.setMaximumWidth(90 if not spec.get("special") else 200)
             # The slider gives way in a narrow panel; the value itself is never clipped.
             self.spin.setMinimumWidth(self.spin.minimumSizeHint().width() + 8)
-            self.slider.setMinimumWidth(40)
+            # A value in words ("keep the prime's tempo") needs the row: its slider may vanish.
+            self.slider.setMinimumWidth(0 if spec.get("special") else 40)
         self.layout_.addWidget(self.spin, 0 if self.slider else 1)
         wheel_only_when_focused(self.spin, self.slider)
         self.spin.valueChanged.connect(self._from_spin)

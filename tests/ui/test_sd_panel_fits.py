@@ -84,3 +84,23 @@ def test_after_refine_at_1280x720_every_sd_control_shows_in_full_and_after_a_res
         again.workspaces.switch(name)
         QApplication.processEvents()
         _check(again)
+
+
+def test_every_generator_form_fits_its_panel_in_both_workspaces(make_window: Any, qtbot: Any) -> None:
+    """Seen in the Music workspace under Xvfb: the Melody form's combo and spin arrows were cut
+    off at the panel's right edge (a vertical scrollbar took the width the form needed)."""
+    window = make_window()
+    window.showNormal()
+    window.resize(1280, 720)
+    attach_fake_engine(window, found=[SD_MODEL])
+    panel = window.generate_panel
+    problems = []
+    for workspace in ("music", "image"):
+        window.workspaces.switch(workspace)
+        for generator_id in list(panel.generators):
+            panel.select_generator(generator_id)
+            QApplication.processEvents()
+            if panel.scroll.horizontalScrollBar().maximum() > 0:
+                problems.append(f"{workspace}/{generator_id}: the form is wider than the panel")
+            problems += [f"{workspace}/{generator_id}: {problem}" for problem in _cut_off(panel)]
+    assert problems == []
