@@ -198,7 +198,7 @@ def generate_like(
             durations=model_durations,
             temperature=temperature,
             top_p=top_p,
-            start_with_note=scale_mode != "none",
+            start_with_note=False,  # as the plugin's new tunes: a pickup may open the tune
             end_on_tonic=scale_mode != "none",
         )
         bars = len(tk.split_bars(prompt[tk.HEADER :]))
@@ -241,7 +241,7 @@ def sounding_by_register(
                 durations=numpy_model.config.durations,
                 temperature=1.0,
                 top_p=0.95,
-                start_with_note=True,
+                start_with_note=False,
                 end_on_tonic=True,
             )
             decoder = Decoder(NumpyStepper(numpy_model), constraints, np.random.default_rng([seed, index]), 48)
