@@ -357,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     reference = tune_stats(prompts)
     results["test_set_stats"] = {k: v for k, v in reference.items() if not k.startswith("_")}
     numpy_model = load_numpy_model(args.model)
-    configs = {
+    configs: dict[str, dict[str, Any]] = {
         "lstm_metre_only": dict(scale_mode="none", low=tk.PITCH_LOW, high=tk.PITCH_HIGH, passing=0.0),
         "lstm_plugin_defaults": dict(scale_mode="mode", low=55, high=84, passing=0.2),
         "lstm_plugin_defaults_form_AABB": dict(scale_mode="mode", low=55, high=84, passing=0.2, form="AABB"),
