@@ -194,3 +194,16 @@ def test_the_vectorised_parallel_check_agrees_with_the_plain_one():
         for j, after in enumerate(voicings):
             plain = parallel_between([72] + [72 - x for x in before], [74] + [74 - x for x in after]) > 0
             assert mask[i, j] == plain
+
+
+@pytest.mark.parametrize("style", ["chorale", "chords"])
+def test_a_melody_that_opens_with_a_pickup_is_harmonized_from_its_first_note(generate_harmony, style):
+    """New tunes may open with a pickup (a rest, then the upbeat): the accompaniment waits
+    for the melody instead of playing chords under its silence."""
+    pitches = [62, 67, 69, 71, 72, 74, 72, 71, 69, 67, 66, 67]  # D upbeat on beat 4, then G major
+    melody = Melody([Note(p, 3 + i, 1) for i, p in enumerate(pitches)], tempo=90, time_signature=(4, 4), key="G", length=16)
+    output, _ = generate_harmony(melody, style=style)
+    parts = read_midi_parts(output.midi)
+    for name, part in parts[1:]:
+        assert part.notes and min(n.start for n in part.notes) >= 3.0, name
+    assert all(beat >= 3.0 for beat, _ in output.parameters["chords"])

@@ -13,7 +13,9 @@ Constraints are masks on the model's next-token distribution, so they are guaran
 - range: pitches outside ``low..high`` (normalised) are masked.
 - no silent bar: a bar the model writes holds at least one note (a rest may not fill
   what is left of a bar that has no note yet), so no step of an interpolation, no
-  variation and no new tune can come back empty.
+  variation and no new tune can come back empty. A tune may open with a pickup (a rest,
+  then the upbeat in the same bar); a copy of that bar in a form is written afresh (see
+  ``Decoder.run``), so no bar in the middle of a tune is a pickup's silence.
 - closing tonic: with ``end_on_tonic`` the last bar closes on a tonic that lasts at
   least a beat and holds to the end, in a re-written bar and in a bar whose rhythm is
   kept (see ``Decoder.pitches_bar``); no passing note in the last two bars.
@@ -53,7 +55,8 @@ class Constraints:
     temperature: float = 1.0
     top_p: float = 0.95
     max_passing_duration: int = GRID
-    #: no rest as the very first event (a fresh tune starts with a note)
+    #: no rest as the very first event (the plugin leaves it off: a new tune may open with
+    #: a pickup, as most folk tunes do, and forbidding it skews the rhythm; model card)
     start_with_note: bool = False
     #: the last bar written ends on the tonic (when a tonic lies in the range)
     end_on_tonic: bool = False
@@ -425,7 +428,20 @@ class Decoder:
         total = len(plan)
         sources = {bar.source for bar in plan if bar.kind == "copy"}
         written: list[list[int]] = []
+        #: copies of a pickup bar go to the bar written afresh in place of its first copy
+        redirect: dict[int, int] = {}
         for index, bar in enumerate(plan):
+            if bar.kind == "copy" and 0 <= bar.source < index:
+                source = redirect.get(bar.source, bar.source)
+                if source == 0 and written[0][:1] == [tk.REST]:
+                    # the tune opened with a pickup (a rest, then its upbeat); folk tunes
+                    # never repeat that bar mid-tune, so the first copy is written afresh
+                    # and later copies repeat the fresh bar (the form is kept)
+                    redirect[0] = index
+                    sources.add(index)
+                    bar = BarPlan("sample")
+                else:
+                    bar = BarPlan("copy", source=source)
             # a passing note needs a written note after it to resolve to: none in the last
             # bar, nor just before a bar that is kept or copied as it was, nor in a bar that
             # will be copied (its copy may be followed by anything)

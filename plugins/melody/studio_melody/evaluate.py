@@ -59,9 +59,10 @@ def tune_stats(sequences: Sequence[Sequence[int]]) -> dict[str, Any]:
     pitch_classes: Counter[int] = Counter()
     repeated_bars = repeated_pairs = pair_total = bar_total_for_repeats = 0
     tunes_with_repeated_pair = tunes_with_aligned_repeat = 0
-    sounding = span = 0
+    sounding = span = pickups = 0
     notes_per_bar = []
     for sequence in sequences:
+        pickups += len(sequence) > tk.HEADER and sequence[tk.HEADER] == tk.REST  # a rest, then the upbeat
         meter, mode = tk.meter_of(sequence[1]), tk.mode_of(sequence[2])
         size = bar_ticks(tuple(int(x) for x in meter.split("/")))  # type: ignore[arg-type]
         scale = set(SCALES[mode])
@@ -123,6 +124,8 @@ def tune_stats(sequences: Sequence[Sequence[int]]) -> dict[str, Any]:
         "tunes_with_a_repeated_2bar_phrase_pct": round(100 * tunes_with_aligned_repeat / max(len(sequences), 1), 2),
         "tunes_with_a_repeated_bar_pair_anywhere_pct": round(100 * tunes_with_repeated_pair / max(len(sequences), 1), 2),
         "sounding_time_pct": round(100 * sounding / max(span, 1), 2),
+        "opening_with_a_pickup_pct": round(100 * pickups / max(len(sequences), 1), 2),
+        "duration_shares_pct": {str(d): round(100 * n / max(sum(durations.values()), 1), 2) for d, n in sorted(durations.items())},
         **motion_shares(intervals),
         "_intervals": intervals,
         "_durations": durations,
@@ -180,7 +183,15 @@ def generate_like(
     seed: int,
     form: str = "free",
     patterns: list | None = None,
+    start_with_note: bool = False,
+    end_on_tonic: bool | None = None,
+    no_silent_bars: bool = True,
 ) -> list[list[int]]:
+    """Tunes sampled like ``prompts`` (their header and number of bars). ``scale_mode``:
+    "mode" masks to the prompt's mode, "none" is the metre mask only (and no closing
+    tonic), "all" allows every pitch class under the other constraints. ``end_on_tonic``
+    defaults to whether a scale mode is on; the plugin's new tunes may open with a pickup
+    (``start_with_note`` off)."""
     from .decoding import BarPlan, Constraints, Decoder
     from .forms import pick_pattern
     from .plugin import form_plan
@@ -189,7 +200,7 @@ def generate_like(
     for index, prompt in enumerate(prompts):
         meter, mode = tk.meter_of(prompt[1]), tk.mode_of(prompt[2])
         size = bar_ticks(tuple(int(x) for x in meter.split("/")))  # type: ignore[arg-type]
-        scale = frozenset(range(12)) if scale_mode == "none" else frozenset(SCALES[mode])
+        scale = frozenset(range(12)) if scale_mode in ("none", "all") else frozenset(SCALES[mode])
         constraints = Constraints(
             scale=scale,
             low=low,
@@ -198,8 +209,9 @@ def generate_like(
             durations=model_durations,
             temperature=temperature,
             top_p=top_p,
-            start_with_note=scale_mode != "none",
-            end_on_tonic=scale_mode != "none",
+            start_with_note=start_with_note,
+            end_on_tonic=scale_mode != "none" if end_on_tonic is None else end_on_tonic,
+            no_silent_bars=no_silent_bars,
         )
         bars = len(tk.split_bars(prompt[tk.HEADER :]))
         signature = tuple(int(x) for x in meter.split("/"))
@@ -241,7 +253,7 @@ def sounding_by_register(
                 durations=numpy_model.config.durations,
                 temperature=1.0,
                 top_p=0.95,
-                start_with_note=True,
+                start_with_note=False,
                 end_on_tonic=True,
             )
             decoder = Decoder(NumpyStepper(numpy_model), constraints, np.random.default_rng([seed, index]), 48)
@@ -270,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-nll", action="store_true")
     parser.add_argument("--only", default="", help="generation configs to run (comma-separated names)")
     parser.add_argument("--registers", action="store_true", help="only the sounding time in one-octave ranges")
+    parser.add_argument("--ablations", action="store_true", help="the plugin defaults with one constraint switched off at a time")
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--top-p", type=float, default=0.95)
     parser.add_argument(
@@ -344,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     reference = tune_stats(prompts)
     results["test_set_stats"] = {k: v for k, v in reference.items() if not k.startswith("_")}
     numpy_model = load_numpy_model(args.model)
-    configs = {
+    configs: dict[str, dict[str, Any]] = {
         "lstm_metre_only": dict(scale_mode="none", low=tk.PITCH_LOW, high=tk.PITCH_HIGH, passing=0.0),
         "lstm_plugin_defaults": dict(scale_mode="mode", low=55, high=84, passing=0.2),
         "lstm_plugin_defaults_form_AABB": dict(scale_mode="mode", low=55, high=84, passing=0.2, form="AABB"),
@@ -352,6 +365,20 @@ def main(argv: list[str] | None = None) -> int:
             scale_mode="mode", low=55, high=84, passing=0.2, form="auto", patterns=load_patterns(args.model)
         ),
     }
+    if args.ablations:
+        # the plugin defaults with one constraint changed at a time (model card, "Which duration bins")
+        auto = configs["lstm_plugin_defaults_form_auto"]
+        configs = {
+            "lstm_plugin_defaults_form_auto": auto,
+            "ablate_opening_note_required": dict(auto, start_with_note=True),
+            "ablate_no_closing_tonic": dict(auto, end_on_tonic=False),
+            "ablate_silent_bars_allowed": dict(auto, no_silent_bars=False),
+            "ablate_no_scale_mask": dict(auto, scale_mode="all", passing=0.0),
+            "ablate_no_passing_notes": dict(auto, passing=0.0),
+            "ablate_range_36_96": dict(auto, low=36, high=96),
+            "ablate_form_free": dict(auto, form="free"),
+            "metre_mask_only": dict(configs["lstm_metre_only"], no_silent_bars=False),
+        }
     if args.only:
         configs = {name: config for name, config in configs.items() if name in args.only.split(",")}
     results["generation"] = {}

@@ -112,6 +112,19 @@ def held(pitches: list[int], step: int, velocity: int = 72) -> list[Note]:
     return notes
 
 
+def from_tick(notes: list[Note], tick: int) -> list[Note]:
+    """``notes`` from ``tick`` on: those that end by then dropped, one sounding then cut to
+    start there."""
+    out = []
+    for note in notes:
+        if note.end_ticks <= tick:
+            continue
+        if note.start_ticks < tick:
+            note = replace(note, start=beats(tick), duration=beats(note.end_ticks - tick))
+        out.append(note)
+    return out
+
+
 class HarmonyGenerator(Generator):
     """Four-part chorale harmony, or chord symbols with an accompaniment, under a melody."""
 
@@ -184,17 +197,24 @@ class HarmonyGenerator(Generator):
         length = beats(steps * step)
         frame = melody.copy(notes=[], length=length, key=settings.key, mode=settings.scale)
         soprano_part = Part("Melody" if style == "chords" else "Soprano", melody.copy(key=settings.key, mode=settings.scale))
-        markers = [(beats(index * step), name) for index, name in enumerate(chords) if index == 0 or name != chords[index - 1]]
+        # the accompaniment waits for the melody: nothing sounds under a pickup's opening rest
+        lead = min(n.start_ticks for n in melody.notes)
+        first = lead // step
+        markers = [
+            (beats(max(index * step, lead)), name)
+            for index, name in enumerate(chords)
+            if index >= first and (index == first or name != chords[index - 1])
+        ]
         if style == "chords":
             block = [Note(p, beats(i * step), beats(step), 64) for i in range(steps) for p in (lower[0][i], lower[1][i])]
             parts = [
                 soprano_part,
-                Part("Chords", frame.copy(notes=block), program=0, markers=markers),
-                Part("Bass", frame.copy(notes=held(lower[2], step, 76)), program=32),
+                Part("Chords", frame.copy(notes=from_tick(block, lead)), program=0, markers=markers),
+                Part("Bass", frame.copy(notes=from_tick(held(lower[2], step, 76), lead)), program=32),
             ]
         else:
             parts = [soprano_part] + [
-                Part(name, frame.copy(notes=held(lower[i], step)), program=52 if i < 2 else 52)
+                Part(name, frame.copy(notes=from_tick(held(lower[i], step), lead)), program=52 if i < 2 else 52)
                 for i, name in enumerate(("Alto", "Tenor", "Bass"))
             ]
             parts[1].markers = markers
