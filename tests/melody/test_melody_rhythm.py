@@ -34,6 +34,15 @@ def test_new_tunes_may_open_with_a_pickup_as_most_folk_tunes_do(generate):
     assert np.mean(openings) >= 0.4, openings
 
 
+def test_pickup_off_puts_the_first_note_on_the_downbeat(generate):
+    """For a loop in a DAW: with ``pickup`` off every new tune starts on beat one."""
+    from studio_melody.plugin import shipped_model_dir
+
+    for seed in range(8):
+        outputs, _ = generate({"bars": 4, "key": "G", "scale": "major", "pickup": False}, seed=seed, model=shipped_model_dir())
+        assert min(n.start for n in read_midi(outputs[0].midi).melody.notes) == 0, seed
+
+
 class _PickupLover:
     """A stepper that opens every tune with a rest and never rests after that."""
 

@@ -451,8 +451,9 @@ class _Run:
         settings = _Settings(params, None)
         # a new tune may open with a pickup (a rest, then its upbeat), as 72 % of the
         # corpus does; forbidding it steered the model to the rarer downbeat tunes and
-        # skewed their rhythm (model card); no bar is silent, so a note comes in bar 1
-        constraints = settings.constraints(self.model.config, start_with_note=False)
+        # skewed their rhythm (model card); no bar is silent, so a note comes in bar 1.
+        # ``pickup`` off asks for the first note on the downbeat (a DAW user's loop).
+        constraints = settings.constraints(self.model.config, start_with_note=not bool(params.get("pickup", True)))
         bars = int(params.get("bars") or 8)
         self.bars_total = bars
         rng = np.random.default_rng(self.seed)
