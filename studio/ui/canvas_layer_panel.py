@@ -136,7 +136,9 @@ class LayerPanel(QWidget):
         item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEditable)
         item.setCheckState(Qt.CheckState.Checked if layer.isVisible() else Qt.CheckState.Unchecked)
         if layer.icon is None:
-            layer.icon = QPixmap.fromImage(self.icons.pop(layer.layer_id, None) or layer.image.scaled(32, 32, Qt.AspectRatioMode.KeepAspectRatio))
+            layer.icon = QPixmap.fromImage(
+                self.icons.pop(layer.layer_id, None) or layer.image.scaled(32, 32, Qt.AspectRatioMode.KeepAspectRatio)
+            )
         item.setIcon(layer.icon)
         return item
 

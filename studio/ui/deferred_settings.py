@@ -24,6 +24,10 @@ from studio.ui.background_work import BackgroundWork
 
 DELAY_MS = 250
 
+# Per settings file, the values set and not yet on disk: every ``DeferredSettings`` on that file
+# reads them (a second window or panel in the same process sees what the first one set).
+_UNWRITTEN: dict[str, dict[str, Any]] = {}
+
 
 def _write(path: str, format: QSettings.Format, values: dict[str, Any]) -> None:
     """Any thread: ``values`` into the settings file at ``path``, synced to disk."""
@@ -40,7 +44,8 @@ class DeferredSettings(QObject):
         super().__init__(parent)
         self.settings = settings
         self.pending: dict[str, Any] = {}  # set, not yet handed to the writer
-        self._writing: dict[str, Any] = {}  # handed to the writer, not yet on disk
+        self._unwritten = _UNWRITTEN.setdefault(settings.fileName(), {})  # set here or elsewhere, not yet on disk
+        self._in_flight: dict[str, Any] = {}  # handed to the writer, not yet on disk
         self.writes = 0  # batches written (each one file rewrite)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -51,20 +56,24 @@ class DeferredSettings(QObject):
     def set_value(self, key: str, value: Any) -> None:
         """Remember ``value``; it reaches the file a moment later with whatever else comes by then."""
         self.pending[key] = value
+        self._unwritten[key] = value
         self._timer.start()  # restarted: writes in a burst become one
 
     def value(self, key: str, default: Any = None) -> Any:
-        if key in self.pending:
-            return self.pending[key]
-        if key in self._writing:
-            return self._writing[key]
+        if key in self._unwritten:
+            return self._unwritten[key]
         return self.settings.value(key, default)
+
+    @property
+    def busy(self) -> bool:
+        """Whether a value set here is still on its way to the file."""
+        return bool(self.pending or self._in_flight)
 
     def _write_in_background(self) -> None:
         if not self.pending:
             return
         batch, self.pending = self.pending, {}
-        self._writing.update(batch)
+        self._in_flight.update(batch)
         if self._work is None:
             self._work = BackgroundWork("studio-settings", self)
         path, format = self.settings.fileName(), self.settings.format()
@@ -72,9 +81,15 @@ class DeferredSettings(QObject):
 
     def _written(self, batch: dict[str, Any]) -> None:
         self.writes += 1
+        self._forget(batch)
+
+    def _forget(self, batch: dict[str, Any]) -> None:
+        """``batch`` is on disk: the settings give it from now on (unless set again meanwhile)."""
         for key, value in batch.items():
-            if self._writing.get(key) is value:
-                del self._writing[key]
+            if self._unwritten.get(key) is value:
+                del self._unwritten[key]
+            if self._in_flight.get(key) is value:
+                del self._in_flight[key]
 
     def flush(self) -> None:
         """Write everything pending now and wait for writes in flight (closing the window)."""
@@ -85,4 +100,4 @@ class DeferredSettings(QObject):
             batch, self.pending = self.pending, {}
             _write(self.settings.fileName(), self.settings.format(), batch)
             self.writes += 1
-        self._writing.clear()
+            self._forget(batch)

@@ -240,7 +240,9 @@ class GenerationFlow(QObject):
                 lambda decoded, ok, ids: self._stored(job, results, decoded, store, ok, ids),
             )
 
-    def _stored(self, job: Job, results: list[tuple[dict[str, Any], bytes]], decoded: list[Decoded | None], store: Any, ok: bool, ids: Any) -> None:
+    def _stored(
+        self, job: Job, results: list[tuple[dict[str, Any], bytes]], decoded: list[Decoded | None], store: Any, ok: bool, ids: Any
+    ) -> None:
         """The GUI thread, after the worker stored the outputs: record them now, place them next turn."""
         if self.host.session.store is not store or job.landed:
             return  # the project was closed or switched meanwhile: the output stays in the engine

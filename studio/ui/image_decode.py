@@ -90,9 +90,7 @@ class ImageDecoder(QObject):
         self._waiting[token] = done
         self._pool.submit(self._work, token, list(pictures))
 
-    def decode_then(
-        self, pictures: list[bytes], then: Callable[[], Any], done: Callable[[list[Decoded | None], bool, Any], None]
-    ) -> None:
+    def decode_then(self, pictures: list[bytes], then: Callable[[], Any], done: Callable[[list[Decoded | None], bool, Any], None]) -> None:
         """Decode ``pictures``, then run ``then()``, both on the worker thread (a landing stores its
         bytes there: hashing and writing a 1024² PNG held the UI thread for milliseconds);
         ``done(decoded, ok, then's result or exception)`` follows on the GUI thread."""

@@ -179,7 +179,7 @@ def test_remembered_parameters_are_written_later_in_one_batch_off_the_gui_thread
         real_write(*args)
 
     monkeypatch.setattr(deferred_settings, "_write", write)
-    wait_for(qtbot, lambda: not panel.memory.pending and not panel.memory._writing, 5000)
+    wait_for(qtbot, lambda: not panel.memory.busy, 5000)
     writes = panel.memory.writes
     key = "generate/params/studio.patterns"
     for _ in range(3):
