@@ -31,5 +31,10 @@ def store_blobs(store: ProjectStore, results: list[tuple[dict[str, Any], bytes]]
 
 
 def next_turn(owner: QObject, step: Callable[[], object]) -> None:
-    """Run ``step`` in a later turn of the event loop (after what is queued now), while ``owner`` lives."""
-    QTimer.singleShot(0, owner, step)
+    """Run ``step`` in a later turn of the event loop, while ``owner`` lives.
+
+    A 1 ms timer, not a zero one: Qt delivers a zero-delay call as a posted event, in the same
+    batch as the posted events before it (the repaint the recording asked for among them), so
+    the two steps would still hold the loop as one. A timer comes after that batch, and other
+    due timers and input get their turn in between."""
+    QTimer.singleShot(1, owner, step)

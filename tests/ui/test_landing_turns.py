@@ -214,3 +214,21 @@ def test_the_mask_is_scanned_again_only_when_its_pixels_change(qtbot: Any) -> No
     assert not mask.is_empty() and mask.scans == 2
     mask.set_image(CanvasMask(QGraphicsScene(), (256, 256)).image)
     assert mask.is_empty() and mask.scans == 3
+
+
+def test_a_job_row_makes_its_details_box_only_for_a_traceback(qtbot: Any) -> None:
+    from studio.ui.jobs import FAILED, JobTracker
+    from studio.ui.jobs_panel import JobsPanel
+
+    tracker = JobTracker()
+    panel = JobsPanel(tracker)
+    qtbot.addWidget(panel)
+    job = tracker.new_job("studio.patterns", "Patterns", "image", {}, 1)
+    row = panel.row(job.ticket)
+    assert row is not None and row.details is None  # a Generate click builds no text editor
+    job.state, job.error, job.traceback = FAILED, "it broke", "Traceback: line 1"
+    tracker.changed.emit(job.ticket)
+    assert row.details is not None and row.details.toPlainText() == "Traceback: line 1"
+    assert row.details.isHidden() and not row.details_button.isHidden()
+    row.details_button.setChecked(True)
+    assert not row.details.isHidden()
