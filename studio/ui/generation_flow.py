@@ -244,8 +244,11 @@ class GenerationFlow(QObject):
         self, job: Job, results: list[tuple[dict[str, Any], bytes]], decoded: list[Decoded | None], store: Any, ok: bool, ids: Any
     ) -> None:
         """The GUI thread, after the worker stored the outputs: record them now, place them next turn."""
-        if self.host.session.store is not store or job.landed:
-            return  # the project was closed or switched meanwhile: the output stays in the engine
+        if job.landed:
+            return
+        if self.host.session.store is not store:  # another project meanwhile: it lands there, as before
+            self.land(job, results, decoded=decoded)
+            return
         job.landed = True
         if not ok:
             self._not_stored(job, ids)

@@ -232,3 +232,30 @@ def test_a_job_row_makes_its_details_box_only_for_a_traceback(qtbot: Any) -> Non
     assert row.details.isHidden() and not row.details_button.isHidden()
     row.details_button.setChecked(True)
     assert not row.details.isHidden()
+
+
+def test_a_result_stored_while_another_project_opens_lands_in_that_project_as_before(
+    patterns_window: tuple[Any, Any], qtbot: Any, monkeypatch: Any
+) -> None:
+    from studio.ui import landing_steps
+
+    window, client = patterns_window
+    entered, release = threading.Event(), threading.Event()
+    real_store = landing_steps.store_blobs
+
+    def slow_store(*args: Any) -> list[str]:
+        entered.set()
+        release.wait(10)
+        return real_store(*args)
+
+    monkeypatch.setattr(landing_steps, "store_blobs", slow_store)
+    jobs = window.generate()
+    wait_for(qtbot, lambda: bool(jobs[0].job_id), 10000)
+    finish_job(window, client, jobs[0].job_id, [("image", "image/png", _png((90, 90, 20)), {})])
+    wait_for(qtbot, entered.is_set, 10000)  # fetched; the worker is storing it in this project
+    first = window.session.store
+    assert window.project_flow.new() and window.session.store is not first
+    monkeypatch.setattr(landing_steps, "store_blobs", real_store)
+    with qtbot.waitSignal(window.generation_landed, timeout=10000) as landed:
+        release.set()
+    assert landed.args[0].id in window.session.history  # the project open when it landed has it
