@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QPlainTextEdit, QProgressBar, QVBoxLayout, QWidget
 
-from studio.engine.protocol import Catalogue, CommandEntry, PluginEntry
+if TYPE_CHECKING:  # pydantic's models load after the window's first paint
+    from studio.engine.protocol import Catalogue, CommandEntry, PluginEntry
 
 MIDI_SUFFIXES = (".mid", ".midi")
 LOG_LINES = 400
