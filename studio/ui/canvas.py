@@ -318,7 +318,7 @@ class CanvasWidget(QWidget):
         layer.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsMovable, self.view.tool == CanvasView.MOVE)
         self.scene.addItem(layer)
         self.layers[layer.layer_id] = layer
-        self._refresh_list(select=layer.layer_id)
+        self.layer_panel.add_row(layer.layer_id)
         self.changed.emit()
 
     def _remove_layer(self, layer_id: str) -> None:
@@ -356,7 +356,7 @@ class CanvasWidget(QWidget):
             return
         self.scene.clearSelection()
         layers[-1].setSelected(True)
-        self._refresh_list(select=layers[-1].layer_id)
+        self.layer_panel.select(layers[-1].layer_id)
         union = self.layer_rect(layers[0])
         for layer in layers[1:]:
             union = union.united(self.layer_rect(layer))

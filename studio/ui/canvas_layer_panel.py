@@ -59,6 +59,7 @@ class LayerPanel(QWidget):
         self._on_active_changed = on_active_changed
         self.icons: dict[str, QImage] = {}  # layer id -> icon decoded off the UI thread, until used
         self.syncing = False
+        self.rebuilds = 0  # whole-list rebuilds (``refresh``)
         side_layout = QVBoxLayout(self)
         side_layout.setContentsMargins(4, 4, 4, 4)
         side_layout.addWidget(QLabel("Layers"))
@@ -115,21 +116,58 @@ class LayerPanel(QWidget):
 
     def refresh(self, select: str | None = None) -> None:
         self.syncing = True
+        self.rebuilds += 1
         current = select if select is not None else self.current_id()
         self.layer_list.clear()
-        for layer in sorted(self.host.layers.values(), key=lambda item: -item.zValue()):
-            item = QListWidgetItem(layer.name)
-            item.setData(Qt.ItemDataRole.UserRole, layer.layer_id)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEditable)
-            item.setCheckState(Qt.CheckState.Checked if layer.isVisible() else Qt.CheckState.Unchecked)
-            if layer.icon is None:
-                layer.icon = QPixmap.fromImage(
-                    self.icons.pop(layer.layer_id, None) or layer.image.scaled(32, 32, Qt.AspectRatioMode.KeepAspectRatio)
-                )
-            item.setIcon(layer.icon)
+        for layer in self._order():
+            item = self._row(layer)
             self.layer_list.addItem(item)
             if layer.layer_id == current:
                 self.layer_list.setCurrentItem(item)
+        self.syncing = False
+        self.show_properties()
+
+    def _order(self) -> list[ImageLayer]:
+        return sorted(self.host.layers.values(), key=lambda item: -item.zValue())
+
+    def _row(self, layer: ImageLayer) -> QListWidgetItem:
+        item = QListWidgetItem(layer.name)
+        item.setData(Qt.ItemDataRole.UserRole, layer.layer_id)
+        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEditable)
+        item.setCheckState(Qt.CheckState.Checked if layer.isVisible() else Qt.CheckState.Unchecked)
+        if layer.icon is None:
+            layer.icon = QPixmap.fromImage(
+                self.icons.pop(layer.layer_id, None) or layer.image.scaled(32, 32, Qt.AspectRatioMode.KeepAspectRatio)
+            )
+        item.setIcon(layer.icon)
+        return item
+
+    def _listed(self) -> list[str]:
+        return [self.layer_list.item(row).data(Qt.ItemDataRole.UserRole) for row in range(self.layer_list.count())]
+
+    def add_row(self, layer_id: str) -> None:
+        """A new layer: its row goes in where ``refresh`` would put it and becomes current, the
+        other rows stay (a landing rebuilt the whole list, twice). ``refresh`` when the list
+        does not show the other layers as they are."""
+        order = [layer.layer_id for layer in self._order()]
+        if layer_id not in order or [other for other in order if other != layer_id] != self._listed():
+            self.refresh(select=layer_id)
+            return
+        self._make_current(order.index(layer_id), self._row(self.host.layers[layer_id]))
+
+    def select(self, layer_id: str) -> None:
+        """Make ``layer_id``'s row current, rebuilding only if the list is out of date."""
+        listed = self._listed()
+        if layer_id not in listed or listed != [layer.layer_id for layer in self._order()]:
+            self.refresh(select=layer_id)
+            return
+        self._make_current(listed.index(layer_id), None)
+
+    def _make_current(self, row: int, new: QListWidgetItem | None) -> None:
+        self.syncing = True
+        if new is not None:
+            self.layer_list.insertItem(row, new)
+        self.layer_list.setCurrentRow(row)
         self.syncing = False
         self.show_properties()
 

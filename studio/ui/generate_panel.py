@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.seeds import SEED_MAX
 from studio.ui import accessibility
+from studio.ui.deferred_settings import DeferredSettings
 
 if TYPE_CHECKING:  # pydantic's models load after the window's first paint
     from studio.engine.protocol import Catalogue, GeneratorEntry, ModelEntry, ModelsReport, ParamEntry
@@ -76,6 +77,7 @@ class GeneratePanel(QWidget):
     def __init__(self, settings: QSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.settings = settings
+        self.memory = DeferredSettings(settings, parent=self)  # remembered params: written later, off the GUI thread
         self.generators: dict[str, GeneratorEntry] = {}
         self.editors: dict[str, ParamEditor] = {}
         self.models: ModelsReport | None = None  # until the engine answers
@@ -329,7 +331,7 @@ class GeneratePanel(QWidget):
                 continue
             if spec.default is not None or not spec.optional:
                 values[spec.name] = spec.default
-        raw = self.settings.value(f"generate/params/{generator_id}", "")
+        raw = self.memory.value(f"generate/params/{generator_id}", "")
         try:
             remembered = (json.loads(raw) if raw else {}).get("params") or {}
         except (TypeError, ValueError, AttributeError):
@@ -357,10 +359,10 @@ class GeneratePanel(QWidget):
             return
         values = {name: value for name, value in self.values().items() if not isinstance(self.editors[name], InputEditor)}
         payload = {"params": values, "seed": self.seed.value(), "locked": self.seed.locked, "batch": self.batch.value()}
-        self.settings.setValue(f"generate/params/{self._current}", json.dumps(payload))
+        self.memory.set_value(f"generate/params/{self._current}", json.dumps(payload))
 
     def _recall(self) -> None:
-        raw = self.settings.value(f"generate/params/{self._current}", "")
+        raw = self.memory.value(f"generate/params/{self._current}", "")
         try:
             payload = json.loads(raw) if raw else {}
         except (TypeError, ValueError):

@@ -20,7 +20,7 @@ from PySide6.QtGui import QImage, QPixmap
 
 from studio.core.errors import FileFormatError, ProjectError, StudioError
 from studio.core.history import HistoryNode
-from studio.ui import follow_results, labels, placement, slot_takes
+from studio.ui import follow_results, labels, landing_steps, placement, slot_takes
 from studio.ui.history_panel import node_summary
 from studio.ui.image_decode import Decoded, ImageDecoder
 from studio.ui.input_sources import INPUT_KINDS, INPUT_SOURCES, InputContext, resolve_inputs  # noqa: F401 (INPUT_KINDS re-exported)
@@ -81,6 +81,7 @@ class GenerationFlow(QObject):
 
     def close(self) -> None:
         self.decoder.close()
+        self.host.generate_panel.memory.flush()  # the remembered params reach the file before the window goes
 
     def generate(self) -> list[Job]:
         generator = self.host.generate_panel.current
@@ -228,11 +229,36 @@ class GenerationFlow(QObject):
             job = self.host.tracker.jobs[ticket]
             results = [slot for slot in slots if slot is not None]
             pictures = [data for info, data in results if (info.get("kind") or job.kind) == "image"]
-            if pictures:
-                # Decoded on a worker thread; lands when they are ready (no UI stall).
-                self.decoder.decode(pictures, lambda decoded: self.land(job, results, decoded=decoded))
-            else:
-                self.land(job, results)
+            store = self.host.session.store
+            if store is None or job.landed:
+                return
+            # Decoded and stored (hashed, written) on a worker thread; then recorded in one turn
+            # of the event loop and placed in the next, so no turn holds the UI for long.
+            self.decoder.decode_then(
+                pictures,
+                lambda: landing_steps.store_blobs(store, results, job.kind),
+                lambda decoded, ok, ids: self._stored(job, results, decoded, store, ok, ids),
+            )
+
+    def _stored(
+        self, job: Job, results: list[tuple[dict[str, Any], bytes]], decoded: list[Decoded | None], store: Any, ok: bool, ids: Any
+    ) -> None:
+        """The GUI thread, after the worker stored the outputs: record them now, place them next turn."""
+        if job.landed:
+            return
+        if self.host.session.store is not store:  # another project meanwhile: it lands there, as before
+            self.land(job, results, decoded=decoded)
+            return
+        job.landed = True
+        if not ok:
+            self._not_stored(job, ids)
+            return
+        recorded = self._record(job, results, ids, decoded)
+        if recorded is not None:
+            landing_steps.next_turn(self, lambda: self._place_all(job, results, *recorded) if self.host.session.store is store else None)
+
+    def _not_stored(self, job: Job, exc: Exception) -> None:
+        self.host.prompter.error(self.host, "Cannot save project", f"The output of {job.generator_name} could not be added: {exc}")
 
     def _fetch_failed(self, ticket: str, message: str) -> None:
         self._fetching.pop(ticket, None)
@@ -254,12 +280,21 @@ class GenerationFlow(QObject):
             return None
         job.landed = True
         try:
-            ids = [
-                store.put_blob(data, info.get("kind") or job.kind, info.get("mime") or "application/octet-stream", info.get("meta") or {})
-                for info, data in results
-            ]
+            ids = landing_steps.store_blobs(store, results, job.kind)
         except ProjectError as exc:  # a read-only or full disk: the output stays in the engine
-            self.host.prompter.error(self.host, "Cannot save project", f"The output of {job.generator_name} could not be added: {exc}")
+            self._not_stored(job, exc)
+            return None
+        recorded = self._record(job, results, ids, decoded or [])
+        if recorded is None:
+            return None
+        return self._place_all(job, results, *recorded)
+
+    def _record(
+        self, job: Job, results: list[tuple[dict[str, Any], bytes]], ids: list[str], decoded: list[Decoded | None]
+    ) -> tuple[HistoryNode, list[str], list[Decoded | None]] | None:
+        """The outputs' history node, added to the project's history (History shows it)."""
+        history = self.host.session.history
+        if history is None:
             return None
         record = dict(results[0][0].get("meta") or {})
         record.pop("output", None)
@@ -282,7 +317,7 @@ class GenerationFlow(QObject):
             output=output if isinstance(output, dict) else None,
             fallback=job.generator_name,
         )
-        pictures = iter(decoded or [])
+        pictures = iter(decoded)
         per_output = [next(pictures, None) if (info.get("kind") or job.kind) == "image" else None for info, _data in results]
         thumbs = self.host.history_panel.thumbs
         for blob, picture in zip(ids, per_output):
@@ -295,6 +330,12 @@ class GenerationFlow(QObject):
                 self.host, "Cannot save project", f"The generation of {job.generator_name} could not be recorded: {exc}"
             )
             return None
+        return node, ids, per_output
+
+    def _place_all(
+        self, job: Job, results: list[tuple[dict[str, Any], bytes]], node: HistoryNode, ids: list[str], per_output: list[Decoded | None]
+    ) -> HistoryNode:
+        """Put the recorded outputs in view and tell the jobs view and the window."""
         landed = follow_results.Landed()
         for (info, data), blob, picture in zip(results, ids, per_output):
             landed.add(self.place(node, info.get("kind") or job.kind, data, blob, job, info, decoded=picture))

@@ -232,6 +232,10 @@ class HistoryPanel(QWidget):
         self.history: History | None = None
         self.thumbs: Thumbnails | None = None
         self._unsubscribe: Callable[[], None] | None = None
+        self._items: dict[str, QTreeWidgetItem] = {}  # node id -> its row, as the last rebuild or add left them
+        self._simple_tree = True
+        self.rebuilds = 0  # whole-tree rebuilds (``refresh``)
+        self.rows_added = 0  # single rows added for a new generation
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         filters = QHBoxLayout()
@@ -297,15 +301,52 @@ class HistoryPanel(QWidget):
         self.history = history
         self.thumbs = Thumbnails(load_blob) if load_blob is not None else None
         if history is not None:
-            self._unsubscribe = history.subscribe(lambda _change, _ids: self.refresh())
+            self._unsubscribe = history.subscribe(self._history_changed)
         self.refresh()
+
+    def _history_changed(self, change: str, ids: list[str]) -> None:
+        if change == "added" and len(ids) == 1 and self._add_row(ids[0]):
+            return
+        self.refresh()
+
+    def _add_row(self, node_id: str) -> bool:
+        """A new generation as one more row, where ``refresh`` would put it, without rebuilding
+        the others (each rebuild read every node back from the store and remade its row, in
+        the turn a result lands). False where only a rebuild puts it right: a filter is on, a
+        generator the filter list lacks, or a node with several parents in the tree."""
+        if self.history is None or not self._simple_tree or self._filtering():
+            return False
+        try:
+            node = self.history.get(node_id)
+        except KeyError:
+            return False
+        generator = node.generator or node.plugin_id
+        if len(node.parents) > 1 or node_id in self._items or (generator and self.generator_filter.findData(generator) < 0):
+            return False
+        item = self._item_for(node)
+        parent = next((self._items[p] for p in node.parents if p in self._items), None)
+        if parent is not None:
+            parent.addChild(item)
+        else:
+            self.tree.addTopLevelItem(item)
+        self._items[node.id] = item
+        self.tree.expandAll()
+        self.rows_added += 1
+        return True
+
+    def _filtering(self) -> bool:
+        return bool(self.generator_filter.currentData() or self.starred_only.isChecked() or self.search.text().strip())
 
     def refresh(self) -> None:
         selected = {item.data(0, Qt.ItemDataRole.UserRole) for item in self.tree.selectedItems()}
         self.tree.clear()
+        self._items = {}
+        self.rebuilds += 1
         if self.history is None:
             return
         nodes = list(self.history.walk())
+        # One parent or none everywhere: the tree is the walk, and a new node is its parent's last row.
+        self._simple_tree = all(len(node.parents) <= 1 for node, _depth in nodes)
         generators = sorted({node.generator or node.plugin_id for node, _d in nodes if node.generator or node.plugin_id})
         current = self.generator_filter.currentData()
         self.generator_filter.blockSignals(True)
@@ -338,6 +379,7 @@ class HistoryPanel(QWidget):
             items[node.id] = item
             if node.id in selected:
                 item.setSelected(True)
+        self._items = items
         self.tree.expandAll()
 
     def _item_for(self, node: HistoryNode) -> QTreeWidgetItem:

@@ -20,6 +20,7 @@ import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtGui import QImage
@@ -89,17 +90,32 @@ class ImageDecoder(QObject):
         self._waiting[token] = done
         self._pool.submit(self._work, token, list(pictures))
 
-    def _work(self, token: int, pictures: list[bytes]) -> None:
+    def decode_then(self, pictures: list[bytes], then: Callable[[], Any], done: Callable[[list[Decoded | None], bool, Any], None]) -> None:
+        """Decode ``pictures``, then run ``then()``, both on the worker thread (a landing stores its
+        bytes there: hashing and writing a 1024² PNG held the UI thread for milliseconds);
+        ``done(decoded, ok, then's result or exception)`` follows on the GUI thread."""
+        token = next(self._tokens)
+        self._waiting[token] = lambda boxed: done(*boxed)
+        self._pool.submit(self._work, token, list(pictures), then)
+
+    def _work(self, token: int, pictures: list[bytes], then: Callable[[], Any] | None = None) -> None:
         results: list[Decoded | None] = []
         for data in pictures:
             try:
                 results.append(decode_image(data))
             except Exception:  # a picture that cannot be decoded lands as raw bytes
                 results.append(None)
-        self._finished.emit(token, results)
+        if then is None:
+            self._finished.emit(token, results)
+            return
+        try:
+            outcome: tuple[bool, Any] = (True, then())
+        except Exception as exc:  # handed to ``done``, which says what went wrong
+            outcome = (False, exc)
+        self._finished.emit(token, (results, *outcome))
 
     @Slot(int, object)
-    def _deliver(self, token: int, results: list[Decoded | None]) -> None:
+    def _deliver(self, token: int, results: Any) -> None:
         done = self._waiting.pop(token, None)
         if done is not None:
             done(results)

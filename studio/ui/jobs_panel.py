@@ -95,11 +95,10 @@ class JobRow(QWidget):
         self.details_button.setText("Details")
         self.details_button.setCheckable(True)
         self.details_button.setToolTip("Show or hide the error's full details")
-        self.details = QPlainTextEdit()
-        self.details.setReadOnly(True)
-        self.details.setMaximumHeight(160)
-        self.details.hide()
-        self.details_button.toggled.connect(self.details.setVisible)
+        # The error's details box is made when a job has a traceback to show: a text editor in
+        # every row made each Generate click build a scroll area nobody looked at.
+        self.details: QPlainTextEdit | None = None
+        self.details_button.toggled.connect(lambda shown: self._details_box().setVisible(shown))
         body.addWidget(self.title)
         body.addLayout(status_line)
         for widget in (self.bar, self.error):
@@ -108,7 +107,7 @@ class JobRow(QWidget):
         row.addWidget(self.details_button)
         row.addStretch(1)
         body.addLayout(row)
-        body.addWidget(self.details)
+        self._body = body
         outer.addLayout(body, 1)
         self.cancel = QPushButton("✕")
         self.cancel.setToolTip("Cancel this job")
@@ -117,6 +116,15 @@ class JobRow(QWidget):
         outer.addWidget(self.cancel, 0, Qt.AlignmentFlag.AlignTop)
         self._shown: dict[str, Any] = {}
         self.update_from(job)
+
+    def _details_box(self) -> QPlainTextEdit:
+        if self.details is None:
+            self.details = QPlainTextEdit()
+            self.details.setReadOnly(True)
+            self.details.setMaximumHeight(160)
+            self.details.hide()
+            self._body.addWidget(self.details)  # last in the text column, as it always was
+        return self.details
 
     def _changed(self, key: str, value: Any) -> bool:
         if key in self._shown and self._shown[key] == value:
@@ -147,8 +155,8 @@ class JobRow(QWidget):
         if self._changed("error", job.error):
             self.error.setText(job.error)
         self.details_button.setVisible(has_error and bool(job.traceback))
-        if self._changed("traceback", job.traceback):
-            self.details.setPlainText(job.traceback)
+        if self._changed("traceback", job.traceback) and (job.traceback or self.details is not None):
+            self._details_box().setPlainText(job.traceback)
         if job.preview is not None and self._changed("preview", id(job.preview)):
             self.thumb.setPixmap(
                 QPixmap.fromImage(job.preview).scaled(

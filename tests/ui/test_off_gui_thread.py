@@ -150,13 +150,13 @@ def test_a_progress_event_touches_only_the_progress_of_the_job_row(qtbot: Any) -
     row = panel.row(job.ticket)
     assert row is not None
     calls: list[str] = []
-    row.details.setPlainText = lambda text: calls.append("details")  # type: ignore[method-assign]
+    assert row.details is None  # no traceback, no details box (it is made for one)
     row.thumb.setPixmap = lambda pixmap: calls.append("thumb")  # type: ignore[method-assign]
     row.title.setText = lambda text: calls.append("title")  # type: ignore[method-assign]
     for step in range(1, 10):
         tracker.on_event({"type": "progress", "job": "j1", "progress": step / 10, "message": "sampling"})
     assert row.bar.value() == 900
-    assert calls == []  # not re-rendered per event: the preview, title and details did not change
+    assert calls == [] and row.details is None  # not re-rendered per event: the preview, title and details did not change
     job.preview = image_decode.decode_preview(_frame(14))  # a new preview frame is shown
     tracker.changed.emit(job.ticket)
     assert calls == ["thumb"]
