@@ -41,7 +41,7 @@ def cluster(tmp_path_factory):
     previous = os.environ.get("OMP_NUM_THREADS")
     os.environ["OMP_NUM_THREADS"] = "2"
     try:
-        nodes = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+        nodes = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
         nodes.add_node(num_cpus=1)
         ray.init(address=nodes.address, include_dashboard=False, log_to_driver=False)
         nodes.wait_for_nodes()
