@@ -42,6 +42,7 @@ class TimelineWidget(Protocol):
     clip_selected: Any  # Signal(object): the clip dict or None
 
     def refresh(self, select: str | None = None) -> None: ...
+    def layout(self) -> Any: ...
     def selected_clip(self) -> dict[str, Any] | None: ...
 
 
@@ -266,8 +267,12 @@ class KeyChooser(QWidget):
 
 
 def install_key_chooser(timeline: TimelineWidget) -> KeyChooser:
-    """Put the key chooser in the timeline's toolbar (the timeline's one hook)."""
+    """Put the key chooser in a strip under the timeline's toolbar (the timeline's one hook).
+
+    Not in the toolbar itself: at common window widths the toolbar is full, and the key
+    ended up behind its "»" overflow menu, where nobody sees which key was found."""
     chooser = KeyChooser(timeline)
-    timeline.toolbar.addSeparator()
-    timeline.toolbar.addWidget(chooser)
+    chooser.layout().addStretch(1)
+    layout = timeline.layout()
+    layout.insertWidget(layout.indexOf(timeline.toolbar) + 1, chooser)
     return chooser

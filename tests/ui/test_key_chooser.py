@@ -96,3 +96,18 @@ def test_a_generated_clip_shows_the_key_it_was_written_in(make_window: Any) -> N
     clip_id = timeline.add_melody(melody, name="generated", blob=blob)
     timeline.select_clip(clip_id)
     assert timeline.key_chooser.text() == "A minor (as generated)"
+
+
+def test_the_key_shows_beside_the_timeline_not_behind_its_toolbars_overflow(make_window: Any, qtbot: Any) -> None:
+    """Seen under Xvfb at 1600 px: in the toolbar the chooser went behind the "»" menu."""
+    window = make_window()
+    window.resize(1280, 720)
+    window.show()
+    qtbot.waitExposed(window)
+    window.workspaces.switch("music")
+    chooser = window.timeline.key_chooser
+    assert chooser.parent() is window.timeline and not window.timeline.toolbar.isAncestorOf(chooser)
+    timeline_melody = Melody([Note(62 + step, float(i), 1.0) for i, step in enumerate((0, 2, 3, 5, 7))], length=5.0)
+    window.timeline.select_clip(window.timeline.add_melody(timeline_melody, name="tune"))
+    assert chooser.tonic.isVisibleTo(window) and chooser.mode.isVisibleTo(window)
+    assert chooser.tonic.width() > 0 and chooser.tonic.x() + chooser.tonic.width() <= window.timeline.width()
