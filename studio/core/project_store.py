@@ -633,26 +633,24 @@ class ProjectStore:
 
     # ---- meta and settings
 
-    def get_meta(self, key: str, default: Any = None) -> Any:
-        row = self._query("SELECT CAST(value AS BLOB) FROM meta WHERE key = ?", (key,))
+    def _get_json(self, table: str, what: str, key: str, default: Any) -> Any:
+        """One JSON value of the ``meta`` or ``kv`` table (``table`` is ours, never the caller's)."""
+        row = self._query(f"SELECT CAST(value AS BLOB) FROM {table} WHERE key = ?", (key,))
         if not row:
             return default
         try:
-            return decode_json(row[0][0], f"meta {key!r}")
+            return decode_json(row[0][0], f"{what} {key!r}")
         except DocumentError as exc:
             raise ProjectError(f"{self._path}: the project file is damaged ({exc})") from None
+
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        return self._get_json("meta", "meta", key, default)
 
     def _set_meta(self, conn: sqlite3.Connection, key: str, value: Any) -> None:
         conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, _dumps(value)))
 
     def get_setting(self, key: str, default: Any = None) -> Any:
-        row = self._query("SELECT CAST(value AS BLOB) FROM kv WHERE key = ?", (key,))
-        if not row:
-            return default
-        try:
-            return decode_json(row[0][0], f"setting {key!r}")
-        except DocumentError as exc:
-            raise ProjectError(f"{self._path}: the project file is damaged ({exc})") from None
+        return self._get_json("kv", "setting", key, default)
 
     def set_setting(self, key: str, value: Any) -> None:
         with self.transaction() as conn:
