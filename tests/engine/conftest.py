@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -52,3 +53,15 @@ def engine(engine_home: Path):
 
 def python() -> str:
     return sys.executable
+
+
+def popen_engine_on_every_interface(home):
+    """``python -m studio engine --host 0.0.0.0 --port 0`` with its own home, as a user starts a
+    remote engine by hand; its stderr (the connection string, the pairing code) is a pipe."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "studio", "engine", "--host", "0.0.0.0", "--port", "0"],
+        env=dict(os.environ, STUDIO_HOME=str(home)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )

@@ -21,6 +21,7 @@ import pytest
 from studio import cli
 from studio.engine.client import EngineClient
 from studio.engine.pairing import ALPHABET, MAX_WRONG, PairingDesk, PairingRefused
+from tests.engine.conftest import popen_engine_on_every_interface
 
 CODE = re.compile(r"pairing code ([2-9A-Z]{4}-[2-9A-Z]{4})")
 
@@ -29,14 +30,7 @@ CODE = re.compile(r"pairing code ([2-9A-Z]{4}-[2-9A-Z]{4})")
 def engine(tmp_path_factory):
     """A hand-started engine on every interface, its own home and port; its stderr is collected."""
     home = tmp_path_factory.mktemp("pairing") / "home"
-    env = dict(os.environ, STUDIO_HOME=str(home))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "studio", "engine", "--host", "0.0.0.0", "--port", "0"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = popen_engine_on_every_interface(home)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(process.stderr.readline, "")), daemon=True)
     reader.start()

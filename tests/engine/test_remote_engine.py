@@ -20,6 +20,7 @@ from studio.engine.remote import (
     resolve_address,
     split_connection_string,
 )
+from tests.engine.conftest import popen_engine_on_every_interface
 
 
 @pytest.fixture(scope="module")
@@ -156,14 +157,7 @@ def test_connection_strings_and_token_files_round_trip(tmp_path, monkeypatch):
 
 def test_an_engine_bound_beyond_loopback_prints_how_to_connect(tmp_path):
     home = tmp_path / "home"
-    env = dict(os.environ, STUDIO_HOME=str(home))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "studio", "engine", "--host", "0.0.0.0", "--port", "0"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = popen_engine_on_every_interface(home)
     try:
         deadline = time.monotonic() + 90
         while not (home / "remote.json").exists():
