@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from studio.ui.timeline_model import TimelineDoc
 
 
-class TimelineWidget(Protocol):
+class KeyTimeline(Protocol):
     """What the key chooser uses of the timeline (named here: the timeline imports this module)."""
 
     doc: TimelineDoc
@@ -157,7 +157,7 @@ def key_inputs(generator: dict[str, Any], role: str, found: ClipKey | None) -> d
 class ChooseKeyCommand(QUndoCommand):
     """Set (or, with ``None``, clear) the key chosen for a clip."""
 
-    def __init__(self, timeline: TimelineWidget, clip_id: str, after: dict[str, str] | None) -> None:
+    def __init__(self, timeline: KeyTimeline, clip_id: str, after: dict[str, str] | None) -> None:
         super().__init__("Change key" if after else "Use the found key")
         self.timeline, self.clip_id, self.after = timeline, clip_id, after
         self.before = copy.deepcopy(timeline.doc.find_clip(clip_id)[1].get("key"))
@@ -182,7 +182,7 @@ class KeyChooser(QWidget):
 
     chosen = Signal(str, str)  # tonic, mode
 
-    def __init__(self, timeline: TimelineWidget) -> None:
+    def __init__(self, timeline: KeyTimeline) -> None:
         super().__init__(timeline)
         self.timeline = timeline
         self.clip_id: str | None = None
@@ -266,7 +266,7 @@ class KeyChooser(QWidget):
             self.timeline.undo.push(ChooseKeyCommand(self.timeline, clip["id"], None))
 
 
-def install_key_chooser(timeline: TimelineWidget) -> KeyChooser:
+def install_key_chooser(timeline: KeyTimeline) -> KeyChooser:
     """Put the key chooser in a strip under the timeline's toolbar (the timeline's one hook).
 
     Not in the toolbar itself: at common window widths the toolbar is full, and the key

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QGraphicsPixmapI
 from studio.ui.canvas_layers import MASK_Z, ImageLayer
 
 
-class CanvasWidget(Protocol):
+class BrushCanvas(Protocol):
     """What the brush uses of the canvas widget (named here, not imported: the canvas' view imports this module)."""
 
     scene: QGraphicsScene
@@ -52,7 +52,7 @@ NO_PICTURE = "The mask brush paints on a picture: there is no layer under the cu
 MARCH_MS = 120  # how often the outline's dashes move on
 
 
-def layer_at(canvas: CanvasWidget, pos: QPointF) -> ImageLayer | None:
+def layer_at(canvas: BrushCanvas, pos: QPointF) -> ImageLayer | None:
     """The topmost visible picture under ``pos`` (scene coordinates)."""
     for item in canvas.scene.items(pos):
         if isinstance(item, ImageLayer) and item.isVisible():
@@ -60,13 +60,13 @@ def layer_at(canvas: CanvasWidget, pos: QPointF) -> ImageLayer | None:
     return None
 
 
-def say(canvas: CanvasWidget, text: str) -> None:
+def say(canvas: BrushCanvas, text: str) -> None:
     window = canvas.window()
     if isinstance(window, QMainWindow):
         window.statusBar().showMessage(text, 6000)
 
 
-def begin_stroke(canvas: CanvasWidget, pos: QPointF) -> QPointF | None:
+def begin_stroke(canvas: BrushCanvas, pos: QPointF) -> QPointF | None:
     """Where a stroke starting at ``pos`` paints (the document may grow to take in the picture
     under it, which moves everything by what was added left / above); None with no picture.
 
@@ -88,7 +88,7 @@ def begin_stroke(canvas: CanvasWidget, pos: QPointF) -> QPointF | None:
     return QPointF(pos.x() + left, pos.y() + top)
 
 
-def inpaint_region(canvas: CanvasWidget, context: int) -> QRectF | None:
+def inpaint_region(canvas: BrushCanvas, context: int) -> QRectF | None:
     """What Inpaint repaints: the selection and every masked area (with ``context`` around it)."""
     selection = canvas.selection_rect()
     masked = canvas.mask_bounds(context)
@@ -108,7 +108,7 @@ def mask_outline(mask: QImage) -> QPainterPath:
 class MaskOverlay(QObject):
     """The mask's look on the canvas: tint, opacity, and a marching outline."""
 
-    def __init__(self, canvas: CanvasWidget) -> None:
+    def __init__(self, canvas: BrushCanvas) -> None:
         super().__init__(canvas)
         self.canvas = canvas
         # Marching ants: white dashes over a solid black line, readable on light and dark pictures.
